@@ -1,0 +1,253 @@
+"""The whole deterministic analysis in one call: roles, quality, preparation, sweep, choice,
+final fit, sizes, profiles, rules, outcome validation and a 2D projection.
+
+``run_segmentation`` returns a ``SegmentationRun``: the JSON-able ``SegmentAnalysis`` (every
+number a user will see) plus the per-row arrays (segment, confidence) and the fitted model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from copilot import __version__
+from copilot.errors import DataError, SettingsError
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.algorithms import ALGORITHMS, FittedClusters
+from copilot.segmentation.choose import Choice, recommend
+from copilot.segmentation.prepare import Preparation, fit_preparation
+from copilot.segmentation.profile import SegmentProfile, profile_segments
+from copilot.segmentation.projection import Projection, project_2d
+from copilot.segmentation.quality import QualityReport, quality_report
+from copilot.segmentation.roles import RoleReport, infer_roles
+from copilot.segmentation.rules import RuleSet, surrogate_rules
+from copilot.segmentation.sweep import SweepTable, fit_final, sweep_k
+from copilot.segmentation.validate import (
+    OutcomeValidation,
+    SegmentSize,
+    segment_sizes,
+    validate_outcomes,
+)
+
+MIN_ROWS = 20
+DEFAULT_K_VALUES = tuple(range(2, 11))
+DEFAULT_BAND = (3, 7)
+
+#: progress(stage, fraction 0-1, message)
+Progress = Callable[[str, float, str], None]
+
+
+class SegmentSettings(Frozen):
+    """What the user asked for. None means "infer it"."""
+
+    id_column: str | None = None
+    outcomes: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    k: int | None = None
+    k_range: tuple[int, int] | None = None
+    algorithm: Literal["auto", "kmeans", "gmm", "hierarchical", "hdbscan"] = "auto"
+    seed: int = 0
+    min_share: float = 0.02
+    pca: Literal["auto"] | int | None = "auto"
+
+    @property
+    def band(self) -> tuple[int, int]:
+        return self.k_range or DEFAULT_BAND
+
+    @property
+    def k_values(self) -> tuple[int, ...]:
+        if self.k is not None:
+            return (self.k,)
+        if self.k_range is not None:
+            return tuple(range(self.k_range[0], self.k_range[1] + 1))
+        return DEFAULT_K_VALUES
+
+
+class ConfidenceSummary(Frozen):
+    mean: float
+    share_below_half: float
+    unassigned: int
+
+
+class SegmentAnalysis(Frozen):
+    """Everything the analysis computed, as written to ``analysis.json``."""
+
+    engine_version: str
+    source: dict[str, str | int | list[str]]
+    settings: SegmentSettings
+    n_rows: int
+    id_column: str | None
+    roles: RoleReport
+    quality: QualityReport
+    preparation: Preparation
+    sweep: SweepTable
+    choice: Choice
+    sizes: tuple[SegmentSize, ...]
+    confidence: ConfidenceSummary
+    profiles: tuple[SegmentProfile, ...]
+    rules: RuleSet
+    validation: tuple[OutcomeValidation, ...]
+    projection: Projection
+    seconds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SegmentationRun:
+    analysis: SegmentAnalysis
+    labels: np.ndarray
+    confidence: np.ndarray
+    ids: pd.Series
+    model: FittedClusters
+
+
+def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
+    """Refuse impossible settings before any work, each with one sentence."""
+    n = len(df)
+    if n == 0:
+        raise DataError("The table has no rows; supply a file with one row per customer.")
+    if n < MIN_ROWS:
+        raise DataError(
+            f"The table has only {n} row{'s' if n != 1 else ''}; segmentation needs at least "
+            f"{MIN_ROWS} customers, one per row."
+        )
+    if settings.algorithm not in ("auto", *ALGORITHMS):
+        raise SettingsError(f"Unknown algorithm '{settings.algorithm}'; choose auto, "
+                            f"{', '.join(ALGORITHMS)}.")
+    if settings.k is not None and settings.k_range is not None:
+        raise SettingsError("Give either --k or --k-range, not both.")
+    if settings.k is not None and not 2 <= settings.k < n:
+        raise SettingsError(
+            f"k={settings.k} is impossible for {n} customers; choose k between 2 and {n - 1}."
+        )
+    if settings.k_range is not None:
+        lo, hi = settings.k_range
+        if lo < 2 or hi < lo:
+            raise SettingsError(
+                f"The k range {lo}-{hi} is invalid; give two whole numbers like 3-7, "
+                "the first at least 2."
+            )
+        if lo >= n:
+            raise SettingsError(
+                f"The k range {lo}-{hi} starts above the number of customers ({n}); "
+                "choose a smaller range."
+            )
+    if not 0 <= settings.min_share < 0.5:
+        raise SettingsError("The minimum segment share must be between 0 and 0.5.")
+
+
+def run_segmentation(
+    df: pd.DataFrame,
+    settings: SegmentSettings | None = None,
+    *,
+    source: dict | None = None,
+    progress: Progress | None = None,
+) -> SegmentationRun:
+    """Run the full deterministic analysis on a customer table.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per customer.
+    settings : SegmentSettings, optional
+        Roles, k, algorithm, seed; defaults infer everything.
+    source : dict, optional
+        Where the table came from (recorded in the analysis).
+    progress : callable(stage, fraction, message), optional
+
+    Examples
+    --------
+    >>> import sys; sys.path.insert(0, ".")
+    >>> from fixtures.customers import make_customers
+    >>> run = run_segmentation(make_customers(400, 3, seed=1).frame)
+    >>> run.analysis.choice.k >= 2
+    True
+    """
+    settings = settings or SegmentSettings()
+    check_settings(df, settings)
+    say = progress or (lambda stage, fraction, message: None)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    say("roles", 0.02, "inferring column roles")
+    roles = infer_roles(
+        df, id_column=settings.id_column,
+        outcomes=list(settings.outcomes) if settings.outcomes is not None else None,
+        exclude=list(settings.exclude),
+    )
+    lap("roles")
+    say("quality", 0.06, "checking data quality")
+    quality = quality_report(df, roles)
+    lap("quality")
+    say("prepare", 0.10, f"preparing {len(roles.features)} features")
+    prep = fit_preparation(df, roles, pca=settings.pca, random_state=settings.seed)
+    X = prep.transform(df)
+    lap("prepare")
+
+    algorithms = ALGORITHMS if settings.algorithm == "auto" else (settings.algorithm,)
+
+    def sweep_progress(message: str, fraction: float) -> None:
+        say("sweep", 0.12 + 0.58 * fraction, message)
+
+    table, samples = sweep_k(
+        X, algorithms=algorithms, k_values=settings.k_values, band=settings.band,
+        layout=prep.layout(), random_state=settings.seed, progress=sweep_progress,
+    )
+    lap("sweep")
+    choice = recommend(table, algorithm=settings.algorithm, k=settings.k,
+                       min_share=settings.min_share)
+    say("fit", 0.72, f"fitting {choice.algorithm} with k={choice.k} on all rows")
+    model, labels, confidence = fit_final(X, choice.algorithm, choice.k, samples,
+                                          layout=prep.layout(), random_state=settings.seed)
+    lap("fit")
+    say("profile", 0.80, "profiling segments")
+    sizes = segment_sizes(labels)
+    profiles = profile_segments(df, labels, roles)
+    lap("profile")
+    say("rules", 0.86, "deriving readable rules")
+    rules = surrogate_rules(df, labels, roles, random_state=settings.seed)
+    lap("rules")
+    say("validate", 0.92, "testing outcomes across segments")
+    validation = validate_outcomes(df, labels, roles)
+    lap("validate")
+    say("projection", 0.96, "projecting to 2D")
+    projection = project_2d(np.where(np.isnan(X), 0.0, X), labels, random_state=settings.seed)
+    lap("projection")
+
+    ids = df[roles.id_column] if roles.id_column else pd.Series(np.arange(1, len(df) + 1),
+                                                                 name="row")
+    analysis = SegmentAnalysis(
+        engine_version=__version__,
+        source=source or {},
+        settings=settings,
+        n_rows=len(df),
+        id_column=roles.id_column,
+        roles=roles,
+        quality=quality,
+        preparation=prep,
+        sweep=table,
+        choice=choice,
+        sizes=sizes,
+        confidence=ConfidenceSummary(
+            mean=float(confidence.mean()),
+            share_below_half=float((confidence < 0.5).mean()),
+            unassigned=int((labels < 0).sum()),
+        ),
+        profiles=profiles,
+        rules=rules,
+        validation=validation,
+        projection=projection,
+        seconds=seconds,
+    )
+    say("done", 1.0, "analysis complete")
+    return SegmentationRun(analysis, labels, confidence, ids, model)
