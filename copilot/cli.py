@@ -1,0 +1,199 @@
+"""The ``segment-copilot`` command line.
+
+stdout carries the answer (the summary, or JSON with --json); stderr carries progress and
+errors. Exit codes: 0 success, 2 bad input (one sentence on stderr, no traceback), 1 an
+internal error, 130 interrupted. Set SEGMENT_COPILOT_DEBUG=1 to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from copilot import __version__
+from copilot.errors import CopilotError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one sentence and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message}; run '{self.prog} --help' for the options.\n")
+
+
+def _k_range(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(x) for x in text.replace("..", "-").split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a k range like 3-7") from None
+    return lo, hi
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="segment-copilot",
+                     description="From a customer table to segments you can act on.")
+    parser.add_argument("--version", action="version", version=f"segment-copilot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    seg = sub.add_parser("segment", help="run the deterministic segmentation on a table",
+                         description="Segment a customer table: roles, quality, a sweep over "
+                         "algorithms and k, the chosen segments with profiles, rules and "
+                         "outcome validation. Writes assignments.csv and analysis.json.")
+    seg.add_argument("data", help="CSV, TSV, Parquet, Excel, JSON or JSON Lines file, one row "
+                     "per customer")
+    _segment_options(seg)
+    seg.add_argument("--out-dir", default="segment-out",
+                     help="folder for assignments.csv and analysis.json (default: segment-out)")
+    seg.add_argument("--sheet", default=None, help="Excel sheet name or number")
+
+    demo = sub.add_parser("demo", help="run the whole analysis on bundled demo data",
+                          description="Zero set-up demo: segments a bundled synthetic SaaS "
+                          "customer table (4,000 customers, churn and revenue outcomes).")
+    demo.add_argument("--out-dir", default="segment-copilot-demo",
+                      help="folder for the outputs (default: segment-copilot-demo)")
+    demo.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
+def _segment_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--id", dest="id_column", help="the customer ID column (default: inferred)")
+    p.add_argument("--outcome", action="append", dest="outcomes", metavar="COL",
+                   help="an outcome column for validation only (repeatable; default: inferred "
+                   "from names like churn or revenue)")
+    p.add_argument("--exclude", action="append", default=[], metavar="COL",
+                   help="a column to leave out (repeatable)")
+    k = p.add_mutually_exclusive_group()
+    k.add_argument("--k", type=int, help="the number of segments (default: chosen)")
+    k.add_argument("--k-range", type=_k_range, metavar="LO-HI",
+                   help="the k to try and prefer, e.g. 3-7 (default: try 2-10, prefer 3-7)")
+    p.add_argument("--algorithm", default="auto",
+                   choices=["auto", "kmeans", "gmm", "hierarchical", "hdbscan"],
+                   help="clustering algorithm (default: auto)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--min-share", type=float, default=0.02,
+                   help="smallest acceptable segment as a share of customers (default 0.02)")
+    p.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
+
+
+class _StderrProgress:
+    """Progress on stderr: one updating line on a terminal, a line per stage otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_stage = None
+        self.start = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        text = f"[{fraction:4.0%}] {message} ({elapsed:.1f}s)"
+        if self.tty:
+            sys.stderr.write("\r" + text[:100].ljust(100))
+            if stage == "done":
+                sys.stderr.write("\n")
+        elif stage != self.last_stage:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        self.last_stage = stage
+
+
+def _settings(args: argparse.Namespace):
+    from copilot.segmentation.pipeline import SegmentSettings
+
+    return SegmentSettings(
+        id_column=args.id_column,
+        outcomes=tuple(args.outcomes) if args.outcomes else None,
+        exclude=tuple(args.exclude),
+        k=args.k,
+        k_range=args.k_range,
+        algorithm=args.algorithm,
+        seed=args.seed,
+        min_share=args.min_share,
+    )
+
+
+def _run_and_report(df, settings, source: dict, out_dir: str, as_json: bool) -> int:
+    from copilot.report.summary import render_summary
+    from copilot.segmentation.export import write_outputs
+    from copilot.segmentation.pipeline import check_settings, run_segmentation
+
+    check_settings(df, settings)
+    run = run_segmentation(df, settings, source=source, progress=_StderrProgress())
+    files = write_outputs(run, out_dir)
+    if as_json:
+        sys.stdout.write(run.analysis.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(render_summary(run.analysis, files))
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from copilot.segmentation.load import load_table
+
+    settings = _settings(args)
+    table = load_table(args.data, sheet=args.sheet)
+    for note in table.notes:
+        sys.stderr.write(f"note: {note}\n")
+    source = {"path": str(args.data), "format": table.format,
+              "rows": len(table.frame), "columns": len(table.frame.columns)}
+    return _run_and_report(table.frame, settings, source, args.out_dir, args.json)
+
+
+def demo_data_path() -> Path:
+    return Path(__file__).parent / "data" / "demo_customers.csv"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from copilot.segmentation.load import load_table
+    from copilot.segmentation.pipeline import SegmentSettings
+
+    path = demo_data_path()
+    sys.stderr.write(f"Demo data: {path.name}, a synthetic SaaS customer table bundled with "
+                     "the package (no real customers).\n")
+    table = load_table(path)
+    source = {"path": path.name, "format": table.format, "rows": len(table.frame),
+              "columns": len(table.frame.columns)}
+    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args.out_dir,
+                           args.json)
+
+
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    debug = os.environ.get("SEGMENT_COPILOT_DEBUG") == "1"
+    try:
+        return COMMANDS[args.command](args)
+    except CopilotError as err:
+        if debug:
+            raise
+        sys.stderr.write(f"error: {err}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except MemoryError:
+        sys.stderr.write("error: the table does not fit in memory; use a smaller file or a "
+                         "sample of it.\n")
+        return 1
+    except Exception as err:  # a bug: still one sentence, with a way to get details
+        if debug:
+            raise
+        sys.stderr.write(f"internal error: {type(err).__name__}: {err}. Set "
+                         "SEGMENT_COPILOT_DEBUG=1 for the traceback and report it.\n")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

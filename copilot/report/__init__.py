@@ -1,0 +1,1 @@
+"""Human-readable renderings of an analysis (the plain-text summary; the memo comes later)."""

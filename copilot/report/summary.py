@@ -1,0 +1,103 @@
+"""The readable plain-text summary printed by ``segment`` and ``demo``.
+
+Every figure comes from the analysis object; this module only formats.
+"""
+
+from __future__ import annotations
+
+from copilot.segmentation.choose import ALGORITHM_NAMES
+from copilot.segmentation.pipeline import SegmentAnalysis
+
+WIDTH = 96
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
+
+
+def _value(kind: str, v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    return _pct(v) if kind == "binary" else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -> str:
+    lines: list[str] = []
+    src = a.source.get("path", "the table")
+    lines.append(f"Segment Copilot: {src} ({a.n_rows:,} customers, {len(a.roles.columns)} columns)")
+    lines.append("")
+    lines.append("DATA")
+    lines.append(f"  ID column: {a.id_column or '(none: row numbers used)'}")
+    lines += _wrap(f"Features ({len(a.roles.features)}): {', '.join(a.roles.features)}", "  ")
+    if a.roles.outcomes:
+        lines += _wrap("Outcomes (kept out of the clustering, used to validate it): "
+                       + ", ".join(a.roles.outcomes), "  ")
+    left_out = [c for c in a.roles.columns
+                if c.role not in ("numeric", "categorical", "boolean", "datetime", "outcome")
+                and c.name != a.id_column]
+    if left_out:
+        lines += _wrap("Left out: " + "; ".join(f"{c.name} ({c.reason})" for c in left_out), "  ")
+    warnings = [f for f in a.quality.findings if f.severity == "warning"]
+    notes = [f for f in a.quality.findings if f.severity != "warning"]
+    lines.append(f"  Quality: {len(warnings)} warning(s), {len(notes)} note(s)")
+    for f in (warnings + notes)[:6]:
+        lines += _wrap(f"- {f.message}", "    ")
+    lines.append("")
+    lines.append("METHOD")
+    c = a.choice
+    lines += _wrap(c.reason, "  ")
+    lines.append(f"  Swept {', '.join(ALGORITHM_NAMES[x] for x in a.sweep.algorithms)}"
+                 f" over k={a.sweep.k_values[0]}-{a.sweep.k_values[-1]}"
+                 f" (fitted on {a.sweep.fit_rows:,} rows, scored on {a.sweep.eval_rows:,}).")
+    rows = a.sweep.for_algorithm(c.algorithm)
+    if len(rows) > 1:
+        lines.append(f"  {'k':>4} {'ICL' if rows[0].icl is not None else '':>12} "
+                     f"{'silhouette':>11} {'stability':>10} {'smallest':>9}")
+        for r in rows:
+            mark = "  <- chosen" if r.k == c.k else ""
+            icl = f"{r.icl:12,.0f}" if r.icl is not None else " " * 12
+            sil = f"{r.silhouette:11.3f}" if r.silhouette is not None else f"{'n/a':>11}"
+            stab = f"{r.stability:10.2f}" if r.stability is not None else f"{'n/a':>10}"
+            lines.append(f"  {r.k:>4} {icl} {sil} {stab} {r.min_share:9.1%}{mark}")
+    if len(c.shortlist) > 1:
+        lines.append("  Shortlist of alternatives:")
+        for cand in c.shortlist[1:]:
+            lines += _wrap(f"- {cand.why}", "    ")
+    lines.append("")
+    lines.append("SEGMENTS")
+    rules = {s.segment: s.rules for s in a.rules.segments}
+    outcome_by_seg = {
+        v.name: {s.segment: s for s in v.segments} for v in a.validation
+    }
+    for p in a.profiles:
+        title = "Unassigned" if p.segment < 0 else f"Segment {p.segment}"
+        lines.append(f"  {title}: {p.size:,} customers ({_pct(p.share)})")
+        for t in p.top_features[:4]:
+            lines += _wrap(f"- {t.phrase}", "    ")
+        for rule in rules.get(p.segment, ())[:1]:
+            lines += _wrap(f"Rule: {rule.text} (precision {rule.precision:.0%}, "
+                           f"covers {rule.recall:.0%} of the segment)", "    ")
+        for v in a.validation:
+            s = outcome_by_seg[v.name].get(p.segment)
+            if s is not None:
+                lines.append(f"    {v.name}: {_value(v.kind, s.value)} "
+                             f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]")
+    lines.append(f"  Rules fidelity: {a.rules.fidelity:.0%} ({a.rules.fidelity_method}); "
+                 f"mean assignment confidence {a.confidence.mean:.2f}.")
+    if a.validation:
+        lines.append("")
+        lines.append("OUTCOMES")
+        for v in a.validation:
+            lines += _wrap(v.summary, "  ")
+    if files:
+        lines.append("")
+        lines.append("FILES")
+        for name, path in files.items():
+            lines.append(f"  {name + ':':<13}{path}")
+    return "\n".join(lines) + "\n"

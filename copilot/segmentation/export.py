@@ -1,0 +1,60 @@
+"""Write the analysis and the assignments to disk, atomically.
+
+A crash or a full disk mid-write must never leave a half-written file where a good one was:
+each file is written beside its destination under a temporary name, flushed, then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from copilot.errors import InputError
+from copilot.segmentation.pipeline import SegmentationRun
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write {path} ({exc.strerror or exc}); choose a writable --out-dir."
+        ) from None
+    return path
+
+
+def assignments_frame(run: SegmentationRun) -> pd.DataFrame:
+    """One row per customer: the ID column, ``segment`` (-1 = unassigned) and ``confidence``."""
+    name = run.analysis.id_column or "row"
+    return pd.DataFrame({
+        name: run.ids.to_numpy(),
+        "segment": run.labels,
+        "confidence": run.confidence.round(4),
+    })
+
+
+def write_outputs(run: SegmentationRun, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``assignments.csv`` and ``analysis.json`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"The output path {out} is a file; give a folder with --out-dir.")
+    assignments = atomic_write_text(out / "assignments.csv",
+                                    assignments_frame(run).to_csv(index=False))
+    analysis = atomic_write_text(out / "analysis.json",
+                                 run.analysis.model_dump_json(indent=2))
+    return {"assignments": assignments, "analysis": analysis}

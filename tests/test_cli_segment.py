@@ -1,0 +1,157 @@
+"""The ``segment`` and ``demo`` commands through the real console script."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fixtures.customers import make_customers
+from tests.cli_helpers import assert_one_sentence_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def customers_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "customers.csv"
+    make_customers(600, 3, seed=11).frame.to_csv(path, index=False)
+    return path
+
+
+def test_segment_writes_assignments_and_analysis(customers_csv, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("segment", customers_csv, "--out-dir", out)
+    assert proc.returncode == 0, proc.stderr
+    # stdout is the readable summary; progress goes to stderr.
+    assert "SEGMENTS" in proc.stdout and "OUTCOMES" in proc.stdout
+    assert "analysis complete" in proc.stderr and "analysis complete" not in proc.stdout
+    assignments = pd.read_csv(out / "assignments.csv")
+    assert list(assignments.columns) == ["customer_id", "segment", "confidence"]
+    assert len(assignments) == 600
+    assert assignments["confidence"].between(0, 1).all()
+    analysis = json.loads((out / "analysis.json").read_text())
+    k = analysis["choice"]["k"]
+    assert set(assignments["segment"]) <= set(range(-1, k))
+    for key in ("roles", "quality", "sweep", "choice", "profiles", "rules", "validation"):
+        assert key in analysis
+    assert analysis["choice"]["reason"]
+    assert "customer_id" not in analysis["roles"]["features"]
+    assert {"churned", "revenue_12m"} <= set(analysis["roles"]["outcomes"])
+
+
+def test_segment_json_and_forced_k(customers_csv, tmp_path):
+    proc = run_cli("segment", customers_csv, "--k", "4", "--algorithm", "kmeans", "--json",
+                   "--out-dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    analysis = json.loads(proc.stdout)
+    assert analysis["choice"]["k"] == 4 and analysis["choice"]["algorithm"] == "kmeans"
+    assert len([p for p in analysis["profiles"] if p["segment"] >= 0]) == 4
+
+
+def test_same_seed_same_assignments(customers_csv, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli("segment", customers_csv, "--out-dir", a, "--seed", "3").returncode == 0
+    assert run_cli("segment", customers_csv, "--out-dir", b, "--seed", "3").returncode == 0
+    assert (a / "assignments.csv").read_bytes() == (b / "assignments.csv").read_bytes()
+    ja, jb = (json.loads((d / "analysis.json").read_text()) for d in (a, b))
+    ja.pop("seconds"), jb.pop("seconds")
+    for j in (ja, jb):
+        for row in j["sweep"]["rows"]:
+            row.pop("seconds")
+    assert ja == jb
+
+
+def test_without_id_column_rows_are_numbered(tmp_path):
+    df = make_customers(300, 3, seed=2).frame.drop(columns=["customer_id"])
+    path = tmp_path / "noid.csv"
+    df.to_csv(path, index=False)
+    proc = run_cli("segment", path, "--out-dir", tmp_path / "o")
+    assert proc.returncode == 0, proc.stderr
+    assignments = pd.read_csv(tmp_path / "o" / "assignments.csv")
+    assert list(assignments["row"]) == list(range(1, 301))
+
+
+def test_demo_runs_on_bundled_data(tmp_path):
+    proc = run_cli("demo", "--out-dir", tmp_path / "demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "Segment 0" in proc.stdout
+    assert (tmp_path / "demo" / "assignments.csv").exists()
+    assert str(tmp_path / "demo") in proc.stdout  # it says where the files are
+
+
+# --- bad input: one sentence, exit code 2, no traceback -------------------------------------
+
+def _write(tmp_path, name, content: bytes | str):
+    path = tmp_path / name
+    (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+    return path
+
+
+def test_missing_path(tmp_path):
+    assert_one_sentence_error(run_cli("segment", tmp_path / "nope.csv"), "nope.csv")
+
+
+def test_empty_file(tmp_path):
+    assert_one_sentence_error(run_cli("segment", _write(tmp_path, "e.csv", "")), "empty")
+
+
+def test_header_only(tmp_path):
+    path = _write(tmp_path, "h.csv", "id,spend,visits\n")
+    assert_one_sentence_error(run_cli("segment", path), "h.csv")
+
+
+def test_only_an_id_column(tmp_path):
+    path = _write(tmp_path, "ids.csv", "customer_id\n" + "\n".join(f"C{i}" for i in range(50)))
+    assert_one_sentence_error(run_cli("segment", path, "--out-dir", tmp_path / "o"), "feature")
+
+
+def test_one_row(tmp_path):
+    path = _write(tmp_path, "one.csv", "id,spend,visits\n1,10.5,3\n")
+    assert_one_sentence_error(run_cli("segment", path, "--out-dir", tmp_path / "o"), "1 row")
+
+
+def test_all_missing_columns(tmp_path):
+    rows = "\n".join(f"C{i},," for i in range(60))
+    path = _write(tmp_path, "blank.csv", "customer_id,spend,visits\n" + rows)
+    assert_one_sentence_error(run_cli("segment", path, "--out-dir", tmp_path / "o"), "feature")
+
+
+def test_binary_file_named_csv(tmp_path):
+    path = _write(tmp_path, "bin.csv", bytes(range(256)) * 40)
+    assert_one_sentence_error(run_cli("segment", path), "bin.csv")
+
+
+def test_unknown_outcome(customers_csv, tmp_path):
+    proc = run_cli("segment", customers_csv, "--outcome", "churnd", "--out-dir", tmp_path)
+    assert_one_sentence_error(proc, "churnd")
+    assert "churned" in proc.stderr  # suggests the close match
+
+
+def test_k_larger_than_rows(tmp_path):
+    df = make_customers(40, 3, seed=1).frame
+    path = tmp_path / "small.csv"
+    df.to_csv(path, index=False)
+    assert_one_sentence_error(run_cli("segment", path, "--k", "80", "--out-dir", tmp_path),
+                              "k=80")
+
+
+def test_bad_k_range_and_unknown_option(customers_csv):
+    assert_one_sentence_error(run_cli("segment", customers_csv, "--k-range", "seven"), "range")
+    assert_one_sentence_error(run_cli("segment", customers_csv, "--frobnicate"), "frobnicate")
+
+
+def test_non_utf8_text_is_read_not_refused(tmp_path):
+    # A latin-1, semicolon-separated export is ordinary input: it loads and segments.
+    df = make_customers(200, 3, seed=5).frame
+    df["region"] = df["region"].replace({"Europe": "Européen", "LatAm": "América Latina"})
+    path = tmp_path / "latin1.csv"
+    df.to_csv(path, index=False, sep=";", encoding="latin-1")
+    proc = run_cli("segment", path, "--out-dir", tmp_path / "o", "--json")
+    assert proc.returncode == 0, proc.stderr
+    analysis = json.loads(proc.stdout)
+    assert "region" in analysis["roles"]["features"]
+
+
+def test_out_dir_that_is_a_file(customers_csv, tmp_path):
+    blocker = _write(tmp_path, "taken", "x")
+    assert_one_sentence_error(run_cli("segment", customers_csv, "--out-dir", blocker), "taken")
