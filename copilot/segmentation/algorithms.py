@@ -12,6 +12,7 @@ every column towards the middle of the table and blur the segments.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -133,7 +134,10 @@ def _centers_of(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     for s in range(k):
         members = X[labels == s]
         if len(members):
-            centers[s] = np.nanmean(members, axis=0)
+            # A column missing for every member leaves NaN, set to the centre (0) below.
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                centers[s] = np.nanmean(members, axis=0)
     return np.nan_to_num(centers)
 
 

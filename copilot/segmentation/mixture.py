@@ -30,6 +30,9 @@ class Layout:
 
     continuous: tuple[int, ...]
     categorical: tuple[tuple[int, ...], ...]
+    # For one-column blocks: the value between the column's two levels, fixed at fit time so
+    # that a row decodes the same alone as in a batch. None for one-hot blocks.
+    cuts: tuple[float | None, ...] = ()
 
 
 def split_matrix(X: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
@@ -42,7 +45,7 @@ def split_matrix(X: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray,
         if len(block) == 1:
             col = part[:, 0]
             ok = ~np.isnan(col)
-            mid = (np.nanmin(col) + np.nanmax(col)) / 2 if ok.any() else 0.0
+            mid = layout.cuts[j] if j < len(layout.cuts) and layout.cuts[j] is not None else 0.0
             codes[ok, j] = (col[ok] > mid).astype(np.int64)
             n_levels.append(2)
         else:
@@ -53,6 +56,8 @@ def split_matrix(X: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray,
 
 
 def _onehot(codes: np.ndarray, n_levels: tuple[int, ...]) -> np.ndarray:
+    if not n_levels:
+        return np.zeros((codes.shape[0], 0))
     offsets = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
     H = np.zeros((codes.shape[0], int(sum(n_levels))))
     for j, off in enumerate(offsets):

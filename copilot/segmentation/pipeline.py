@@ -35,6 +35,7 @@ from copilot.segmentation.validate import (
 )
 
 MIN_ROWS = 20
+MIN_CUSTOMERS_PER_SEGMENT = 5
 DEFAULT_K_VALUES = tuple(range(2, 11))
 DEFAULT_BAND = (3, 7)
 
@@ -120,9 +121,11 @@ def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
                             f"{', '.join(ALGORITHMS)}.")
     if settings.k is not None and settings.k_range is not None:
         raise SettingsError("Give either --k or --k-range, not both.")
-    if settings.k is not None and not 2 <= settings.k < n:
+    max_k = max(2, n // MIN_CUSTOMERS_PER_SEGMENT)
+    if settings.k is not None and not 2 <= settings.k <= max_k:
         raise SettingsError(
-            f"k={settings.k} is impossible for {n} customers; choose k between 2 and {n - 1}."
+            f"k={settings.k} is impossible for {n} customers; choose k between 2 and {max_k} "
+            f"(at least {MIN_CUSTOMERS_PER_SEGMENT} customers per segment on average)."
         )
     if settings.k_range is not None:
         lo, hi = settings.k_range
@@ -131,10 +134,10 @@ def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
                 f"The k range {lo}-{hi} is invalid; give two whole numbers like 3-7, "
                 "the first at least 2."
             )
-        if lo >= n:
+        if lo > max(2, n // MIN_CUSTOMERS_PER_SEGMENT):
             raise SettingsError(
-                f"The k range {lo}-{hi} starts above the number of customers ({n}); "
-                "choose a smaller range."
+                f"The k range {lo}-{hi} is too large for {n} customers; choose a range "
+                f"starting at or below {max(2, n // MIN_CUSTOMERS_PER_SEGMENT)}."
             )
     if not 0 <= settings.min_share < 0.5:
         raise SettingsError("The minimum segment share must be between 0 and 0.5.")

@@ -93,18 +93,25 @@ class Preparation(Frozen):
         """Which matrix columns are continuous and which are categorical (for mixtures)."""
         if self.pca is not None:
             return Layout(tuple(range(self.pca.n_components)), ())
-        continuous, categorical = [], []
+        continuous, categorical, cuts = [], [], []
         for i, step in enumerate(self.numeric):
-            (categorical.append((i,)) if step.source == "boolean" else continuous.append(i))
+            if step.source == "boolean":
+                categorical.append((i,))
+                cuts.append((0.5 - step.center) / step.scale)  # between prepared 0 and 1
+            else:
+                continuous.append(i)
         col = len(self.numeric)
         for step in self.numeric:
             if step.missing_indicator:
+                p = step.missing_share
                 categorical.append((col,))
+                cuts.append((0.5 - p) / np.sqrt(p * (1 - p)))
                 col += 1
         for step in self.categorical:
             categorical.append(tuple(range(col, col + len(step.levels))))
+            cuts.append(None)
             col += len(step.levels)
-        return Layout(tuple(continuous), tuple(categorical))
+        return Layout(tuple(continuous), tuple(categorical), tuple(cuts))
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -151,9 +158,7 @@ def _numeric_source(series: pd.Series, step: NumericStep) -> np.ndarray:
         return out.astype(float)
     if step.source == "datetime":
         ref = pd.Timestamp(step.reference_time)
-        when = pd.to_datetime(series, errors="coerce")
-        if getattr(when.dt, "tz", None) is not None:
-            when = when.dt.tz_convert(None)
+        when = _naive_datetimes(series)
         return ((ref - when).dt.total_seconds() / 86400.0).to_numpy(dtype=float, na_value=np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
@@ -169,6 +174,14 @@ def _skew_transform(values: np.ndarray, kind: str, lam: float | None) -> np.ndar
     return values
 
 
+def _naive_datetimes(series: pd.Series) -> pd.Series:
+    """Datetimes as naive UTC: time-zone-aware and naive columns then subtract alike."""
+    when = pd.to_datetime(series, errors="coerce", utc=False)
+    if getattr(when.dt, "tz", None) is not None:
+        when = when.dt.tz_convert("UTC").dt.tz_localize(None)
+    return when
+
+
 def _apply_numeric(raw: np.ndarray, step: NumericStep) -> np.ndarray:
     values = _skew_transform(raw, step.transform, step.yeo_johnson_lambda)
     values = np.clip(values, step.clip_low, step.clip_high)
@@ -178,8 +191,8 @@ def _apply_numeric(raw: np.ndarray, step: NumericStep) -> np.ndarray:
 def _apply_categorical(series: pd.Series, step: CategoricalStep) -> np.ndarray:
     text = series.astype("string").fillna(MISSING_LEVEL)
     known = set(step.levels)
-    if OTHER_LEVEL in known:
-        text = text.where(text.isin(known), OTHER_LEVEL)
+    # Levels unseen at fit time fold into "(other)" when it exists, else match no level.
+    text = text.where(text.isin(known), OTHER_LEVEL if OTHER_LEVEL in known else pd.NA)
     codes = pd.Categorical(text, categories=list(step.levels)).codes
     onehot = np.zeros((len(series), len(step.levels)))
     hit = codes >= 0
@@ -312,7 +325,7 @@ def fit_preparation(
         if role == "boolean":
             true_value = _true_value(series)
         elif role == "datetime":
-            reference = str(pd.to_datetime(series, errors="coerce").max())
+            reference = str(_naive_datetimes(series).max())
         probe = NumericStep(
             name=name, source=role, transform="none", true_value=true_value,
             reference_time=reference, clip_low=-np.inf, clip_high=np.inf, center=0.0, scale=1.0,

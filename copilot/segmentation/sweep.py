@@ -208,6 +208,13 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
     M = X[samples.fit_index]  # the mixture handles gaps itself
     F = _filled(X[samples.complete_index])
     E = _filled(X[samples.eval_index])
+    # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
+    k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
+    if not k_values:
+        raise SettingsError(
+            f"The table has too few complete rows ({len(F)}) for the k asked; choose a "
+            "smaller k or supply more customers."
+        )
     from sklearn.metrics import pairwise_distances
 
     D = pairwise_distances(E)

@@ -331,12 +331,6 @@ def test_no_feature_columns_raises_data_error():
     assert "\n" not in str(err.value) and str(err.value).endswith(".")
 
 
-@pytest.mark.xfail(
-    reason="prepare.py:183 builds pd.Categorical with values outside the categories, which "
-    "pandas deprecates (Pandas4Warning) and will turn into an error: unseen levels of a "
-    "column without '(other)' would then crash transform",
-    strict=True,
-)
 def test_unseen_levels_raise_no_deprecation_warning():
     import warnings
 
@@ -346,3 +340,27 @@ def test_unseen_levels_raise_no_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         prep.transform(pd.DataFrame({"colour": ["purple", "red"]}))
+
+
+def test_datetime_becomes_days_before_the_latest_date():
+    rng = np.random.default_rng(12)
+    days = rng.integers(0, 500, N)
+    df = pd.DataFrame({"signup": pd.Timestamp("2021-01-01") + pd.to_timedelta(days, "D")})
+    prep = prepare(df)
+    s = step(prep, "signup")
+    assert s.source == "datetime"
+    assert pd.Timestamp(s.reference_time) == df["signup"].max()
+    x = column(prep, prep.transform(df), "signup")
+    raw = days.max() - days  # days before the latest date
+    np.testing.assert_allclose(x, (raw - s.center) / s.scale)
+
+
+def test_timezone_aware_datetimes_are_supported():
+    rng = np.random.default_rng(13)
+    days = rng.integers(0, 500, N)
+    df = pd.DataFrame({
+        "signup": pd.Timestamp("2021-01-01", tz="UTC") + pd.to_timedelta(days, "D"),
+    })
+    prep = prepare(df)
+    x = column(prep, prep.transform(df), "signup")
+    assert np.isfinite(x).all()

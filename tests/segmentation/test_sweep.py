@@ -1,0 +1,177 @@
+"""Tests for copilot.segmentation.sweep: the (algorithm, k) table, samples and the final fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from copilot.errors import SettingsError
+from copilot.segmentation.mixture import Layout
+from copilot.segmentation.sweep import SweepTable, draw_samples, fit_final, sweep_k
+
+N = 240
+K_VALUES = (2, 3, 4)
+LAYOUT = Layout((0, 1, 2), ((3,),))  # three continuous columns and a boolean
+
+
+def planted(seed: int = 0, n: int = N) -> tuple[np.ndarray, np.ndarray]:
+    """3 segments in 3 continuous columns, a noise boolean, 3% missing cells."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(3, n, p=[0.5, 0.3, 0.2])
+    centres = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 0.0], [0.0, 6.0, 0.0]])
+    X = np.column_stack([centres[truth] + rng.normal(size=(n, 3)), rng.choice([-1.0, 1.0], n)])
+    X[rng.random(X.shape) < 0.03] = np.nan
+    return X, truth
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def swept(data):
+    X, _ = data
+    return sweep_k(X, k_values=K_VALUES, band=(3, 4), layout=LAYOUT, random_state=0)
+
+
+def without_seconds(table: SweepTable) -> dict:
+    dump = table.model_dump()
+    for row in dump["rows"]:
+        row.pop("seconds")
+    return dump
+
+
+def test_one_row_per_algorithm_and_k_plus_at_most_one_hdbscan_row(swept):
+    table, _ = swept
+    assert table.algorithms == ("kmeans", "gmm", "hierarchical", "hdbscan")
+    assert table.k_values == K_VALUES
+    for algorithm in ("kmeans", "gmm", "hierarchical"):
+        assert tuple(r.k for r in table.for_algorithm(algorithm)) == K_VALUES
+    hdbscan = table.for_algorithm("hdbscan")
+    assert len(hdbscan) <= 1
+    assert len(table.rows) == 3 * len(K_VALUES) + len(hdbscan)
+    assert table.row("gmm", 3).algorithm == "gmm"
+    with pytest.raises(KeyError):
+        table.row("gmm", 9)
+
+
+def test_metrics_are_within_their_ranges(swept):
+    table, _ = swept
+    for r in table.rows:
+        assert r.silhouette is not None and -1 <= r.silhouette <= 1
+        assert r.stability is not None and -1 <= r.stability <= 1
+        assert 0 <= r.min_share <= 1
+        assert 0 <= r.noise_share <= 1
+        assert r.davies_bouldin is not None and r.davies_bouldin >= 0
+        assert r.calinski_harabasz is not None and r.calinski_harabasz > 0
+        assert r.seconds >= 0
+        assert r.in_band == (3 <= r.k <= 4)
+        assert r.min_share <= 1 / r.k + 1e-12  # the smallest of k segments
+        if r.algorithm != "hdbscan":
+            assert r.noise_share == 0
+
+
+def test_icl_only_for_the_mixture_and_gap_only_for_kmeans(swept):
+    table, _ = swept
+    for r in table.rows:
+        assert (r.icl is not None) == (r.algorithm == "gmm")
+        assert (r.bic is not None) == (r.algorithm == "gmm")
+        assert (r.gap is not None) == (r.algorithm == "kmeans")
+        assert (r.gap_se is not None) == (r.algorithm == "kmeans")
+        if r.icl is not None:
+            assert r.icl >= r.bic
+        if r.gap_se is not None:
+            assert r.gap_se >= 0
+    assert all(r.inertia is not None for r in table.for_algorithm("kmeans"))
+
+
+def test_scores_point_at_the_planted_k(swept):
+    table, _ = swept
+    for algorithm in ("kmeans", "hierarchical"):
+        rows = table.for_algorithm(algorithm)
+        assert max(rows, key=lambda r: r.silhouette).k == 3
+    assert min(table.for_algorithm("gmm"), key=lambda r: r.icl).k == 3
+    kmeans = {r.k: r for r in table.for_algorithm("kmeans")}
+    assert kmeans[3].stability > 0.9
+    assert kmeans[3].gap > kmeans[2].gap
+
+
+def test_identical_tables_for_the_same_seed(data, swept):
+    X, _ = data
+    again, samples = sweep_k(X, k_values=K_VALUES, band=(3, 4), layout=LAYOUT, random_state=0)
+    assert without_seconds(again) == without_seconds(swept[0])
+    np.testing.assert_array_equal(samples.eval_index, swept[1].eval_index)
+
+
+def test_k_values_at_or_above_the_rows_are_dropped():
+    X, _ = planted(seed=1, n=30)
+    X = X[:, :3]
+    table, _ = sweep_k(X, algorithms=["kmeans", "hierarchical"], k_values=[1, 2, 3, 30, 31, 3])
+    assert table.k_values == (2, 3)
+    assert {(r.algorithm, r.k) for r in table.rows} == {
+        ("kmeans", 2), ("kmeans", 3), ("hierarchical", 2), ("hierarchical", 3)}
+
+
+def test_a_k_too_close_to_the_rows_gets_a_clear_error():
+    # Stability refits use 80% of the rows: k=29 on 30 rows cannot be scored, and the error
+    # must say so in the user's terms rather than naming an internal resample size.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 3))
+    with pytest.raises(SettingsError, match="too few complete rows"):
+        sweep_k(X, algorithms=["kmeans"], k_values=[29])
+    table, _ = sweep_k(X, algorithms=["kmeans"], k_values=[2, 29])
+    assert table.k_values == (2,)
+
+
+@pytest.mark.parametrize("k_values", [[], [1], [30, 40], [0, -2]])
+def test_no_usable_k_raises_settings_error(k_values):
+    X, _ = planted(seed=1, n=30)
+    with pytest.raises(SettingsError) as err:
+        sweep_k(X[:, :3], algorithms=["kmeans"], k_values=k_values)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.endswith(".")
+    assert "30" in msg
+
+
+def test_progress_reaches_one_and_never_goes_back(data):
+    X, _ = data
+    seen: list[tuple[str, float]] = []
+    sweep_k(X[:, :3], algorithms=["kmeans", "hierarchical"], k_values=[2, 3],
+            progress=lambda message, fraction: seen.append((message, fraction)))
+    fractions = [f for _, f in seen]
+    assert len(seen) == 4
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert seen[0][0] == "kmeans k=2"
+
+
+def test_samples_are_nested_and_complete_rows_are_preferred(data):
+    X, _ = data
+    s = draw_samples(X, 0)
+    assert set(s.eval_index) <= set(s.complete_index) <= set(s.fit_index)
+    assert len(s.fit_index) == N  # fewer rows than FIT_ROWS: all of them
+    assert s.complete_only
+    assert not np.isnan(X[s.complete_index]).any()
+    np.testing.assert_array_equal(s.fit_index, np.sort(s.fit_index))
+    # mostly incomplete rows: distance fits use every row, gaps filled
+    Y = X.copy()
+    Y[np.arange(N) % 10 != 0, 0] = np.nan
+    t = draw_samples(Y, 0)
+    assert not t.complete_only
+    np.testing.assert_array_equal(t.complete_index, t.fit_index)
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm", "hierarchical"])
+def test_fit_final_numbers_segments_by_size(data, swept, algorithm):
+    X, truth = data
+    _, samples = swept
+    fitted, labels, confidence = fit_final(X, algorithm, 3, samples, layout=LAYOUT)
+    assert fitted.algorithm == algorithm
+    assert labels.shape == confidence.shape == (N,)
+    sizes = np.bincount(labels[labels >= 0])
+    assert len(sizes) == 3 and (np.diff(sizes) <= 0).all()
+    assert adjusted_rand_score(truth, labels) >= 0.9
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+    # the returned model assigns the same public numbers again
+    np.testing.assert_array_equal(fitted.assign(X)[0], labels)
