@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.customers import make_customers  # noqa: E402
+from fixtures.customers import make_customers
 
 
 def baseline(frame, numeric: list[str], seed: int) -> tuple[int, np.ndarray]:

@@ -10,9 +10,9 @@ The rule, in order:
    segment signal fade out (see ``mixture.py``). Its k is the one with the lowest ICL (BIC plus
    the entropy of the assignments), which prefers distinct segments over a better fit.
    On planted-segment tables this found the true k far more often than the best silhouette.
-3. The user's band of k (3-7 by default) is preferred: an in-band k wins when its ICL is within
-   10 of the best (the usual threshold for "very strong" evidence on the BIC scale), or, for the
-   distance-based algorithms, when its silhouette is within 0.02 of the best.
+3. The user's band of k (3-7 by default) is how many audiences they can serve, so the choice
+   stays inside it whenever an in-band option is eligible; a better-scoring k outside the band
+   is named in the reason and kept in the shortlist, never silently chosen.
 4. k-means and Ward pick the k with the best silhouette; HDBSCAN's k is its own.
 
 The shortlist holds the choice and up to four good alternatives (the next mixture ks, k-means at
@@ -26,8 +26,6 @@ from copilot.errors import SettingsError
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.sweep import SweepRow, SweepTable
 
-ICL_TOLERANCE = 10.0
-SILHOUETTE_TOLERANCE = 0.02
 MAX_NOISE_SHARE = 0.30
 ALGORITHM_NAMES = {
     "gmm": "Gaussian mixture",
@@ -75,20 +73,17 @@ def describe(row: SweepRow) -> str:
     return ", ".join(parts)
 
 
-def _best_by(rows, key, band, tolerance, higher_is_better):
+def _best_by(rows, key, band, higher_is_better):
+    """(best in-band row or best overall, the better out-of-band row if one was passed over)."""
     sign = -1.0 if higher_is_better else 1.0
     scored = [r for r in rows if key(r) is not None]
     if not scored:
-        return None, False
+        return None, None
     best = min(scored, key=lambda r: (sign * key(r), r.k))
-    if band[0] <= best.k <= band[1]:
-        return best, False
     in_band = [r for r in scored if band[0] <= r.k <= band[1]]
-    if in_band:
-        alt = min(in_band, key=lambda r: (sign * key(r), r.k))
-        if sign * (key(alt) - key(best)) <= tolerance:
-            return alt, True
-    return best, False
+    if not in_band or best in in_band:
+        return best, None
+    return min(in_band, key=lambda r: (sign * key(r), r.k)), best
 
 
 def recommend(
@@ -135,34 +130,36 @@ def recommend(
     else:
         pool = eligible or list(rows)
         if target == "gmm":
-            pick, moved = _best_by(pool, lambda r: r.icl, band, ICL_TOLERANCE, False)
+            pick, passed_over = _best_by(pool, lambda r: r.icl, band, False)
             rule = "lowest ICL"
         elif target == "hdbscan":
-            pick, moved = max(pool, key=lambda r: r.k), False
+            pick, passed_over = max(pool, key=lambda r: r.k), None
             rule = "density (HDBSCAN finds its own k)"
         else:
-            pick, moved = _best_by(pool, lambda r: r.silhouette, band, SILHOUETTE_TOLERANCE,
-                                   True)
+            pick, passed_over = _best_by(pool, lambda r: r.silhouette, band, True)
             rule = "best silhouette"
         if pick is None:
-            pick, moved = pool[0], False
-        reason = _reason(pick, pool, rule, moved, eligible, min_share, band)
+            pick, passed_over = pool[0], None
+        reason = _reason(pick, pool, rule, passed_over, eligible, min_share, band)
     shortlist = _shortlist(table, pick, min_share)
     return Choice(algorithm=pick.algorithm, k=pick.k, reason=reason, rule=rule,
                   min_share=min_share, shortlist=shortlist)
 
 
-def _reason(pick, pool, rule, moved, eligible, min_share, band) -> str:
+def _reason(pick, pool, rule, passed_over, eligible, min_share, band) -> str:
     name = ALGORITHM_NAMES[pick.algorithm]
     text = f"{name} with k={pick.k}: {rule}"
     if eligible:
         text += f" among options whose smallest segment holds at least {min_share:.0%} of customers"
     else:
         text += f" (no option kept every segment above {min_share:.0%} of customers)"
+    if passed_over is not None:
+        text += f" within your range of {band[0]}-{band[1]} segments"
     text += f"; {describe(pick)}."
-    if moved:
-        text += f" Preferred within your range {band[0]}-{band[1]}: nearly as good as the best."
-    runner = [r for r in pool if r.k != pick.k]
+    if passed_over is not None:
+        text += (f" Outside that range, k={passed_over.k} scored better "
+                 f"({describe(passed_over)}); widen --k-range to consider it.")
+    runner = [r for r in pool if r.k != pick.k and band[0] <= r.k <= band[1]]
     if pick.icl is not None and runner:
         nxt = min(runner, key=lambda r: r.icl if r.icl is not None else float("inf"))
         if nxt.icl is not None:
@@ -175,6 +172,7 @@ def _reason(pick, pool, rule, moved, eligible, min_share, band) -> str:
 
 
 def _shortlist(table: SweepTable, pick: SweepRow, min_share: float) -> tuple[Candidate, ...]:
+    """The choice, then good alternatives; out-of-band options are marked as such."""
     out: list[SweepRow] = [pick]
 
     def add(row: SweepRow | None) -> None:
@@ -192,8 +190,10 @@ def _shortlist(table: SweepTable, pick: SweepRow, min_share: float) -> tuple[Can
         cands = [r for r in ok if r.algorithm == algo and r.silhouette is not None]
         if cands:
             add(max(cands, key=lambda r: r.silhouette))
-    return tuple(
-        Candidate(algorithm=r.algorithm, k=r.k,
-                  why=f"{ALGORITHM_NAMES[r.algorithm]}, k={r.k}: {describe(r)}")
-        for r in out[:5]
-    )
+    band = table.band
+
+    def why(r: SweepRow) -> str:
+        note = "" if band[0] <= r.k <= band[1] else f" (outside your {band[0]}-{band[1]} range)"
+        return f"{ALGORITHM_NAMES[r.algorithm]}, k={r.k}{note}: {describe(r)}"
+
+    return tuple(Candidate(algorithm=r.algorithm, k=r.k, why=why(r)) for r in out[:5])

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from copilot.errors import DataError
 from copilot.segmentation._base import Frozen
@@ -214,11 +215,14 @@ def _choose_transform(values: np.ndarray) -> tuple[str, float | None]:
     if len(values) < 10 or np.unique(values[: 10_000]).size <= 2:
         return "none", None
     raw_skew = _octile_skew(values)
-    if abs(raw_skew) <= SKEW_THRESHOLD:
-        return "none", None
     if values.min() >= 0:
-        if abs(_octile_skew(np.log1p(values))) < abs(raw_skew):
+        if np.unique(values[:10_000]).size >= 20:
+            return ("log1p", None) if _log_scale_fits_better(values) else ("none", None)
+        # Few distinct values (small counts): judge by symmetry alone.
+        if abs(raw_skew) > SKEW_THRESHOLD and abs(_octile_skew(np.log1p(values))) < abs(raw_skew):
             return "log1p", None
+        return "none", None
+    if abs(raw_skew) <= SKEW_THRESHOLD:
         return "none", None
     # Fit lambda on values inside the far fences: wild outliers would otherwise pick it.
     q1, q3 = np.quantile(values, [0.25, 0.75])
@@ -233,6 +237,34 @@ def _choose_transform(values: np.ndarray) -> tuple[str, float | None]:
     if np.all(np.isfinite(trial)) and abs(_octile_skew(trial)) < abs(raw_skew):
         return "yeo-johnson", float(lam)
     return "none", None
+
+
+def _log_scale_fits_better(values: np.ndarray, sample: int = 4000) -> bool:
+    """Is the column better described on the log1p scale than on its own, by likelihood?
+
+    Spend and usage are usually multiplicative, but a skew statistic of the whole column
+    cannot tell: a mix of lognormal segments can look symmetric as a whole while every
+    segment in it is skewed (and a mixture would then split each segment's tail off as a
+    segment of its own), and a uniform column looks "wide" without being lognormal. So fit a
+    small 1-D Gaussian mixture on each scale and compare log-likelihoods in the original
+    units (the log scale pays the Jacobian, -log(1 + x)), the way Box-Cox chooses a power.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    x = values if len(values) <= sample else rng.choice(values, sample, replace=False)
+    lo, hi = np.quantile(x, [0.005, 0.995])
+    x = np.clip(x, lo, hi)  # wild outliers would decide the comparison otherwise
+    scores = []
+    for y, jacobian in ((x, 0.0), (np.log1p(x), -np.log1p(x).mean())):
+        var = float(y.var())
+        if var <= 0:
+            return False
+        gm = GaussianMixture(3, reg_covar=1e-3 * var, random_state=0, n_init=1)
+        with threadpool_limits(1):
+            gm.fit(y[:, None])
+            scores.append(float(gm.score(y[:, None])) + jacobian)
+    return scores[1] > scores[0]
 
 
 def _fences(values: np.ndarray) -> tuple[float, float]:

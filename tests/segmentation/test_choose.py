@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from copilot.errors import SettingsError
-from copilot.segmentation.choose import ICL_TOLERANCE, SILHOUETTE_TOLERANCE, recommend
+from copilot.segmentation.choose import recommend
 from copilot.segmentation.sweep import SweepRow, SweepTable
 
 BAND = (3, 7)
@@ -76,18 +76,24 @@ def test_when_no_row_is_eligible_the_best_of_all_is_chosen_and_said_so():
 # ---------------------------------------------------------------------------------- band
 
 
-def test_band_moves_the_choice_only_within_icl_tolerance():
-    inside = ICL_TOLERANCE - 1
-    choice = recommend(table(*gmm({2: 1000.0, 3: 1000.0 + inside, 4: 1100.0})))
-    assert choice.k == 3
-    assert "Preferred within your range 3-7" in choice.reason
-    outside = ICL_TOLERANCE + 1
-    choice = recommend(table(*gmm({2: 1000.0, 3: 1000.0 + outside, 4: 1100.0})))
-    assert choice.k == 2
-    assert "Preferred within your range" not in choice.reason
-    # the in-band candidate chosen is the best in-band one, not the first
-    choice = recommend(table(*gmm({2: 1000.0, 3: 1008.0, 4: 1003.0, 8: 995.0})))
+def test_the_band_is_a_constraint_when_an_in_band_option_is_eligible():
+    # k=2 scores best overall, but the user serves 3-7 audiences: the best in-band k wins and
+    # the reason names the better out-of-band option instead of choosing it silently.
+    choice = recommend(table(*gmm({2: 900.0, 3: 1008.0, 4: 1003.0, 8: 995.0})))
     assert choice.k == 4
+    assert "within your range of 3-7 segments" in choice.reason
+    assert "Outside that range, k=2 scored better" in choice.reason
+    keys = [(c.algorithm, c.k) for c in choice.shortlist]
+    assert ("gmm", 2) in keys
+    assert any("outside your 3-7 range" in c.why for c in choice.shortlist)
+    # the best in band is chosen plainly when it is also the best overall
+    choice = recommend(table(*gmm({2: 1100.0, 3: 1000.0, 4: 1003.0})))
+    assert choice.k == 3 and "Outside that range" not in choice.reason
+
+
+def test_out_of_band_is_chosen_only_when_nothing_in_band_is_eligible():
+    rows = gmm({2: 900.0, 8: 950.0}) + [row("gmm", 5, icl=800.0, min_share=0.01)]
+    assert recommend(table(*rows)).k == 2
 
 
 def test_band_is_taken_from_the_table():
@@ -96,13 +102,11 @@ def test_band_is_taken_from_the_table():
     assert recommend(table(*rows, band=(3, 7))).k == 5
 
 
-def test_band_preference_for_silhouette_uses_its_own_tolerance():
-    tol = SILHOUETTE_TOLERANCE
-    rows = [row("kmeans", 2, silhouette=0.60), row("kmeans", 3, silhouette=0.60 - tol / 2),
+def test_band_applies_to_silhouette_choices_too():
+    rows = [row("kmeans", 2, silhouette=0.60), row("kmeans", 3, silhouette=0.40),
             row("kmeans", 4, silhouette=0.3)]
-    assert recommend(table(*rows), algorithm="kmeans").k == 3
-    rows[1] = row("kmeans", 3, silhouette=0.60 - 2 * tol)
-    assert recommend(table(*rows), algorithm="kmeans").k == 2
+    choice = recommend(table(*rows), algorithm="kmeans")
+    assert choice.k == 3 and "k=2 scored better" in choice.reason
 
 
 # ------------------------------------------------------------------------------ user's k
@@ -182,9 +186,9 @@ def test_kmeans_is_chosen_by_silhouette():
     choice = recommend(t, algorithm="kmeans")
     assert choice.algorithm == "kmeans"
     assert choice.rule == "best silhouette"
-    # k=2 has the best silhouette but is outside 3-7; k=3 is not within 0.02 of it
-    assert choice.k == 2
-    assert "k-means with k=2" in choice.reason and "Next best: k=3" in choice.reason
+    # k=2 has the best silhouette but is outside 3-7: the best in-band k is chosen
+    assert choice.k == 3
+    assert "k-means with k=3" in choice.reason and "k=2 scored better" in choice.reason
     rows = [row("kmeans", k, silhouette=s) for k, s in {3: 0.3, 4: 0.55, 5: 0.5}.items()]
     assert recommend(table(*rows), algorithm="kmeans").k == 4
 
@@ -192,8 +196,8 @@ def test_kmeans_is_chosen_by_silhouette():
 def test_hierarchical_is_chosen_by_silhouette():
     choice = recommend(full_table(), algorithm="hierarchical")
     assert (choice.algorithm, choice.rule) == ("hierarchical", "best silhouette")
-    assert choice.k == 3  # 0.47 is within 0.02 of k=2's 0.48, and 3 is in the band
-    assert "Preferred within your range 3-7" in choice.reason
+    assert choice.k == 3  # k=2's 0.48 is better, but 3 is the best in the 3-7 band
+    assert "within your range of 3-7 segments" in choice.reason
 
 
 def test_hdbscan_with_too_much_noise_is_not_eligible():
