@@ -52,9 +52,13 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
     lines.append("METHOD")
     c = a.choice
     lines += _wrap(c.reason, "  ")
-    lines.append(f"  Swept {', '.join(ALGORITHM_NAMES[x] for x in a.sweep.algorithms)}"
-                 f" over k={a.sweep.k_values[0]}-{a.sweep.k_values[-1]}"
-                 f" (fitted on {a.sweep.fit_rows:,} rows, scored on {a.sweep.eval_rows:,}).")
+    sw = a.sweep
+    fitted = f"fitted on {sw.fit_rows:,} rows"
+    if sw.complete_rows != sw.fit_rows:
+        fitted += f" ({sw.complete_rows:,} complete ones for the distance-based algorithms)"
+    lines += _wrap(f"Swept {', '.join(ALGORITHM_NAMES[x] for x in sw.algorithms)} over "
+                   f"k={sw.k_values[0]}-{sw.k_values[-1]}, {fitted}, scored on "
+                   f"{sw.eval_rows:,}.", "  ")
     rows = a.sweep.for_algorithm(c.algorithm)
     if len(rows) > 1:
         lines.append(f"  {'k':>4} {'ICL' if rows[0].icl is not None else '':>12} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import (
@@ -67,7 +67,8 @@ class SweepTable(Frozen):
     algorithms: tuple[str, ...]
     k_values: tuple[int, ...]
     band: tuple[int, int]
-    fit_rows: int
+    fit_rows: int  # rows the mixture was fitted on (gaps and all)
+    complete_rows: int  # rows the distance-based algorithms were fitted on
     eval_rows: int
     n_resamples: int
     complete_rows_only: bool
@@ -97,6 +98,9 @@ class SweepSamples:
     complete_index: np.ndarray
     eval_index: np.ndarray
     complete_only: bool
+    # The scored k-means and mixture fits, so the final model starts from exactly the one
+    # that was chosen rather than from a refit that may land elsewhere.
+    models: dict = field(default_factory=dict)
 
 
 def draw_samples(X: np.ndarray, random_state: int) -> SweepSamples:
@@ -246,8 +250,10 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
                 row = _hierarchical_row(tree, E, D, k, band, random_state)
             else:
                 data = M if algorithm == "gmm" else F
-                fitted = fit_clusters(data, algorithm, k, random_state=random_state, n_init=GMM_STARTS if algorithm == "gmm" else 3,
-                                      layout=layout)
+                starts = GMM_STARTS if algorithm == "gmm" else 3
+                fitted = fit_clusters(data, algorithm, k, random_state=random_state,
+                                      n_init=starts, layout=layout)
+                samples.models[(algorithm, k)] = fitted
                 eval_labels, _ = fitted.assign(E)
                 sil, db, ch = _internal_scores(D, E, eval_labels)
                 stab = []
@@ -274,7 +280,7 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
         ]
     table = SweepTable(
         rows=tuple(rows), algorithms=tuple(algorithms), k_values=k_values, band=band,
-        fit_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
+        fit_rows=len(M), complete_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
         complete_rows_only=samples.complete_only, random_state=random_state,
     )
     return table, samples
@@ -345,17 +351,18 @@ def fit_final(
     its nearest segment. Segments are numbered from the largest (0) down.
     """
     n = X.shape[0]
+    scored = samples.models.get((algorithm, k))
     if algorithm == "kmeans":
         F = _filled(X[samples.complete_index])
-        fitted = fit_clusters(F, "kmeans", k, random_state=random_state)
+        fitted = scored or fit_clusters(F, "kmeans", k, random_state=random_state)
         complete = ~np.isnan(X).any(axis=1)
         if complete.sum() > len(F):
             full = X if complete.all() else X[complete]
             fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
                                   init=fitted.centers)
     elif algorithm == "gmm":
-        fitted = fit_clusters(X[samples.fit_index], "gmm", k, layout=layout,
-                              random_state=random_state)
+        fitted = scored or fit_clusters(X[samples.fit_index], "gmm", k, layout=layout,
+                                        n_init=GMM_STARTS, random_state=random_state)
         if n > len(samples.fit_index):
             rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
             start, _ = fitted.assign(X[rows])

@@ -25,7 +25,8 @@ def table(*rows: SweepRow, band=BAND) -> SweepTable:
     algorithms = tuple(dict.fromkeys(r.algorithm for r in rows))
     return SweepTable(
         rows=rows, algorithms=algorithms, k_values=tuple(sorted({r.k for r in rows})),
-        band=band, fit_rows=1000, eval_rows=1000, n_resamples=4, complete_rows_only=True,
+        band=band, fit_rows=1000, complete_rows=1000, eval_rows=1000, n_resamples=4,
+        complete_rows_only=True,
         random_state=0,
     )
 
