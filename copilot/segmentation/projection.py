@@ -16,7 +16,7 @@ Method = Literal["pca", "tsne"]
 
 #: PCA is fitted on at most this many rows (chosen at random); the cost beyond is only linear
 #: in the transform.
-PCA_FIT_ROWS = 200_000
+PCA_FIT_ROWS = 20_000  # two components are pinned down by far fewer rows than this
 #: t-SNE on fewer sampled rows than this runs single-threaded.
 TSNE_ONE_THREAD_BELOW = 2000
 
