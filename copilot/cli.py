@@ -120,9 +120,8 @@ def _settings(args: argparse.Namespace):
 def _run_and_report(df, settings, source: dict, out_dir: str, as_json: bool) -> int:
     from copilot.report.summary import render_summary
     from copilot.segmentation.export import write_outputs
-    from copilot.segmentation.pipeline import check_settings, run_segmentation
+    from copilot.segmentation.pipeline import run_segmentation
 
-    check_settings(df, settings)
     run = run_segmentation(df, settings, source=source, progress=_StderrProgress())
     files = write_outputs(run, out_dir)
     if as_json:

@@ -125,10 +125,6 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     return filled, out
 
 
-def _zero_filled(X: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(X), 0.0, X) if np.isnan(X).any() else X
-
-
 def _centers_of(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     centers = np.zeros((k, X.shape[1]))
     for s in range(k):
