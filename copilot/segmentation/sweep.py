@@ -239,7 +239,7 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
     log_w: dict[int, float] = {}
     for algorithm in algorithms:
         if algorithm == "hdbscan":
-            rows.extend(_hdbscan_rows(E, D, band, random_state))
+            rows.extend(_hdbscan_rows(E, D, band, random_state, samples.models))
             done += len(k_values) - 1
             tick("hdbscan")
             continue
@@ -256,7 +256,8 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
         for k in k_values:
             start = time.perf_counter()
             if algorithm == "hierarchical":
-                row = _hierarchical_row(tree, resample_trees, E, D, k, band)
+                row, samples.models[(algorithm, k)] = _hierarchical_row(
+                    tree, resample_trees, E, D, k, band)
             else:
                 data = M if algorithm == "gmm" else F
                 starts = GMM_STARTS if algorithm == "gmm" else 3
@@ -299,7 +300,7 @@ def _inertia(E: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
     return float(((E - centers[labels]) ** 2).sum()) or 1e-12
 
 
-def _hierarchical_row(tree, resample_trees, E, D, k, band) -> SweepRow:
+def _hierarchical_row(tree, resample_trees, E, D, k, band) -> tuple[SweepRow, FittedClusters]:
     m = min(len(E), HIERARCHICAL_MAX_ROWS)
     fitted = cut_ward(tree, E[:m], k)
     labels = fitted.labels
@@ -309,19 +310,21 @@ def _hierarchical_row(tree, resample_trees, E, D, k, band) -> SweepRow:
         sub = cut_ward(sub_tree, E[idx], k)
         stab.append(adjusted_rand_score(labels[idx], sub.labels))
     inertia = _inertia(E[:m], labels, fitted.centers)
-    return SweepRow(
+    row = SweepRow(
         algorithm="hierarchical", k=k, silhouette=sil, davies_bouldin=db, calinski_harabasz=ch,
         inertia=inertia, stability=float(np.mean(stab)), min_share=_min_share(labels, k),
         in_band=band[0] <= k <= band[1], seconds=0.0,
     )
+    return row, fitted
 
 
-def _hdbscan_rows(E, D, band, random_state) -> list[SweepRow]:
+def _hdbscan_rows(E, D, band, random_state, models) -> list[SweepRow]:
     start = time.perf_counter()
     fitted = fit_clusters(E, "hdbscan", None, random_state=random_state)
     k = fitted.k
     if k < 2:
         return []
+    models[("hdbscan", k)] = fitted
     labels = fitted.labels
     sil, db, ch = _internal_scores(D, E, labels)
     rng = np.random.default_rng(random_state + 5)
@@ -352,35 +355,34 @@ def fit_final(
 ) -> tuple[FittedClusters, np.ndarray, np.ndarray]:
     """Fit the chosen model and assign every row: (model, labels, confidence).
 
-    The model is fitted on the sweep's sample, then refined on more rows starting from that
-    solution (k-means on all complete rows; the mixture on up to 200,000 rows), which costs a
-    few cheap iterations. Ward and HDBSCAN stay fitted on the sample; every other row joins
-    its nearest segment. Segments are numbered from the largest (0) down.
+    It starts from the very model the sweep scored for (algorithm, k), then refines k-means on
+    all complete rows and the mixture on up to 200,000 rows (a few cheap iterations). Ward and
+    HDBSCAN stay as fitted on the sample; every other row joins its nearest segment. Segments
+    are numbered from the largest (0) down.
     """
     n = X.shape[0]
-    scored = samples.models.get((algorithm, k))
+    fitted = samples.models.get((algorithm, k))
+    if fitted is None and algorithm in ("kmeans", "gmm"):
+        # Not swept at this k (a caller's own choice): fit it the way the sweep would have.
+        data = X[samples.fit_index] if algorithm == "gmm" else _filled(X[samples.complete_index])
+        fitted = fit_clusters(data, algorithm, k, layout=layout, random_state=random_state,
+                              n_init=GMM_STARTS if algorithm == "gmm" else 3)
+    elif fitted is None:
+        raise SettingsError(
+            f"{algorithm} with k={k} was not part of the sweep; choose from the sweep table."
+        )
     if algorithm == "kmeans":
-        F = _filled(X[samples.complete_index])
-        fitted = scored or fit_clusters(F, "kmeans", k, random_state=random_state)
         complete = ~np.isnan(X).any(axis=1)
-        if complete.sum() > len(F):
+        if complete.sum() > len(samples.complete_index):
             full = X if complete.all() else X[complete]
             fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
                                   init=fitted.centers)
-    elif algorithm == "gmm":
-        fitted = scored or fit_clusters(X[samples.fit_index], "gmm", k, layout=layout,
-                                        n_init=GMM_STARTS, random_state=random_state)
-        if n > len(samples.fit_index):
-            rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
-            start, _ = fitted.assign(X[rows])
-            fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
-    elif algorithm == "hierarchical":
-        E = _filled(X[samples.eval_index])[:HIERARCHICAL_MAX_ROWS]
-        fitted = cut_ward(ward_tree(E), E, k)
-    else:
-        fitted = fit_clusters(_filled(X[samples.eval_index]), "hdbscan", None,
-                              random_state=random_state)
-    labels, _ = fitted.assign(X)
-    fitted = fitted.renumbered(labels)
+    elif algorithm == "gmm" and n > len(samples.fit_index):
+        rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
+        start, _ = fitted.assign(X[rows])
+        fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
+    # One assignment pass over every row; numbering by size is then a relabelling.
     labels, confidence = fitted.assign(X)
+    fitted = fitted.renumbered(labels)
+    labels = np.where(labels >= 0, fitted.order[np.maximum(labels, 0)], -1)
     return fitted, labels, confidence

@@ -175,3 +175,21 @@ def test_fit_final_numbers_segments_by_size(data, swept, algorithm):
     assert ((confidence >= 0) & (confidence <= 1)).all()
     # the returned model assigns the same public numbers again
     np.testing.assert_array_equal(fitted.assign(X)[0], labels)
+
+
+@pytest.mark.parametrize("algorithm", ["gmm", "kmeans", "hierarchical"])
+def test_final_fit_is_the_model_the_sweep_scored(algorithm):
+    # On a table no larger than the fit sample there is nothing to refine: the delivered
+    # segments must be exactly those of the scored candidate, not of a fresh refit that could
+    # land in another local optimum.
+    X, _ = planted(seed=4)
+    X = X.copy()
+    X[::17, 0] = np.nan  # gaps, so k-means is fitted on complete rows only
+    table, samples = sweep_k(X, algorithms=[algorithm], k_values=[3, 4])
+    scored = samples.models[(algorithm, 3)]
+    fitted, labels, confidence = fit_final(X, algorithm, 3, samples)
+    if algorithm != "kmeans":  # k-means is refined on all complete rows when there are more
+        assert fitted.centers is scored.centers
+    assert adjusted_rand_score(scored.assign(X)[0], labels) == 1.0
+    assert np.bincount(labels).argmax() == 0  # numbered by size
+    assert confidence.shape == labels.shape
