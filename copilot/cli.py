@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot import __version__
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder for assignments.csv and analysis.json (default: segment-out)")
     seg.add_argument("--sheet", default=None, help="Excel sheet name or number")
 
+    _llm_options(seg)
     demo = sub.add_parser("demo", help="run the whole analysis on bundled demo data",
                           description="Zero set-up demo: segments a bundled synthetic SaaS "
                           "customer table (4,000 customers, churn and revenue outcomes).")
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the outputs (default: segment-copilot-demo)")
     demo.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _llm_options(demo, default_goal=DEMO_GOAL)
+    doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
+                            description="Say which LLM provider is active (and why), whether it "
+                            "answers a tiny structured request, how fast, and what to do if not.")
+    _provider_options(doctor)
     return parser
 
 
@@ -79,6 +85,55 @@ def _segment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-share", type=float, default=0.02,
                    help="smallest acceptable segment as a share of customers (default 0.02)")
     p.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
+
+
+DEMO_GOAL = "Reduce churn among paying customers"
+
+
+def _provider_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("LLM (default: the embedded offline model)")
+    g.add_argument("--provider", choices=("local", "openai", "openai-compatible", "fake", "none"),
+                   help="who writes names and strategy (default: SEGMENT_COPILOT_PROVIDER, the "
+                   "config file, else local)")
+    g.add_argument("--model", help="model name (openai, openai-compatible)")
+    g.add_argument("--base-url", help="server address for openai-compatible, e.g. "
+                   "http://127.0.0.1:8000/v1")
+    g.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per LLM call")
+
+
+def _llm_options(p: argparse.ArgumentParser, default_goal: str | None = None) -> None:
+    _provider_options(p)
+    g = p.add_argument_group("Writing")
+    g.add_argument("--no-llm", action="store_true",
+                   help="numbers only: no names, narratives or strategy (same as --provider none)")
+    g.add_argument("--goal", default=default_goal,
+                   help="the product goal; with it, a strategy is drafted (fit, opportunity, plans)"
+                   + (f" (default: {default_goal!r})" if default_goal else ""))
+    g.add_argument("--initiatives", metavar="FILE",
+                   help="roadmap initiatives, one per line (default: a list for the goal)")
+
+
+def _llm_flags(args: argparse.Namespace) -> dict:
+    provider = "none" if getattr(args, "no_llm", False) else args.provider
+    return {"provider": provider, "model": args.model, "base_url": args.base_url,
+            "timeout_s": args.timeout_s}
+
+
+def _read_initiatives(path: str | None) -> tuple[str, ...] | None:
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"Cannot read the initiatives file {path} ({err.__class__.__name__}); "
+                         "give a UTF-8 text file with one initiative per line.") from err
+    items = tuple(line.strip(" -*\t") for line in text.splitlines() if line.strip(" -*\t"))
+    if not items:
+        raise InputError(f"The initiatives file {path} is empty; write one initiative per line.")
+    if len(items) > 12:
+        raise InputError(f"The initiatives file {path} lists {len(items)} initiatives; keep it to "
+                         "12 or fewer so each can be rated for every segment.")
+    return items
 
 
 class _StderrProgress:
@@ -117,18 +172,48 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _run_and_report(df, settings, source: dict, out_dir: str, as_json: bool) -> int:
+def _run_and_report(df, settings, source: dict, args: argparse.Namespace) -> int:
+    from copilot.llm.providers import resolve_settings
     from copilot.report.summary import render_summary
-    from copilot.segmentation.export import write_outputs
+    from copilot.report.writing import render_writing
+    from copilot.segmentation.export import atomic_write_text, write_outputs
     from copilot.segmentation.pipeline import run_segmentation
 
+    llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
+    initiatives = _read_initiatives(args.initiatives)
     run = run_segmentation(df, settings, source=source, progress=_StderrProgress())
-    files = write_outputs(run, out_dir)
-    if as_json:
+    files = write_outputs(run, args.out_dir)
+    writing = None
+    if llm_settings.provider != "none":
+        writing = _write(run.analysis, llm_settings, args.goal, initiatives)
+        path = Path(args.out_dir) / "writing.json"
+        atomic_write_text(path, writing.model_dump_json(indent=2))
+        files = {**files, "writing": path}
+    if args.json:
         sys.stdout.write(run.analysis.model_dump_json(indent=2) + "\n")
     else:
         sys.stdout.write(render_summary(run.analysis, files))
+        if writing is not None:
+            sys.stdout.write(render_writing(writing, run.analysis))
     return 0
+
+
+def _write(analysis, llm_settings, goal, initiatives):
+    from copilot.llm.local_model import stderr_progress
+    from copilot.llm.writing import open_client, write_all
+
+    def event(message: str) -> None:
+        sys.stderr.write(f"  llm: {message}\n")
+        sys.stderr.flush()
+
+    sys.stderr.write(f"Writing names{' and strategy' if goal else ''} with the "
+                     f"{llm_settings.provider} provider...\n")
+    client = open_client(llm_settings, on_event=event,
+                         progress=stderr_progress("Preparing the embedded model (first run only)"))
+    writing = write_all(analysis, client, goal=goal, initiatives=initiatives)
+    for notice in writing.notices:
+        sys.stderr.write(f"notice: {notice}\n")
+    return writing
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -140,7 +225,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         sys.stderr.write(f"note: {note}\n")
     source = {"path": str(args.data), "format": table.format,
               "rows": len(table.frame), "columns": len(table.frame.columns)}
-    return _run_and_report(table.frame, settings, source, args.out_dir, args.json)
+    return _run_and_report(table.frame, settings, source, args)
 
 
 def demo_data_path() -> Path:
@@ -157,11 +242,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table = load_table(path)
     source = {"path": path.name, "format": table.format, "rows": len(table.frame),
               "columns": len(table.frame.columns)}
-    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args.out_dir,
-                           args.json)
+    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args)
 
 
-COMMANDS = {"segment": cmd_segment, "demo": cmd_demo}
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from copilot.llm.doctor import run_doctor
+
+    report = run_doctor(_llm_flags(args))
+    sys.stdout.write(report.text + "\n")
+    return 0 if report.ok else 1
+
+
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "doctor": cmd_doctor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

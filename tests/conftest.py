@@ -20,3 +20,18 @@ def shared_dataset(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset not available here: {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_llm_unless_asked(monkeypatch, tmp_path_factory):
+    """Tests run the engine without any LLM unless they choose a provider themselves.
+
+    The CLI's default provider is the embedded model (seconds per call); tests that want
+    writing pick ``fake`` or the real model explicitly. A developer's own config file must not
+    leak in either.
+    """
+    monkeypatch.setenv("SEGMENT_COPILOT_PROVIDER", "none")
+    monkeypatch.setenv("SEGMENT_COPILOT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+    for name in ("SEGMENT_COPILOT_MODEL", "SEGMENT_COPILOT_BASE_URL", "SEGMENT_COPILOT_API_KEY",
+                 "SEGMENT_COPILOT_FAKE_SCRIPT", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)

@@ -1,0 +1,1 @@
+"""The LLM layer: providers, prompts, grounded writers. Imports the engine, never the UI."""

@@ -1,0 +1,165 @@
+"""Writer 2: a name and a short narrative per segment, one call each, grounded in its profile.
+
+A name must be at most four words, say what the segment values or seeks, be unique and not
+claim a trait its profile contradicts; the narrative must cite only figures the prompt held
+and use "higher"/"lower" the way the computed signs do. A segment whose answers keep failing
+gets a deterministic draft written from its top traits, labelled as such.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field
+
+from copilot.llm.client import Authorship, LLMClient
+from copilot.llm.facts import (
+    ignorable_names,
+    injected_words,
+    repeats_injection,
+    segment_facts,
+    segment_traits,
+)
+from copilot.llm.grounding import (
+    check_directions,
+    check_name,
+    check_name_form,
+    check_numbers,
+    collect_numbers,
+)
+from copilot.llm.prompts import load_prompt
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.pipeline import SegmentAnalysis
+
+
+class SegmentNarrative(Frozen):
+    """A segment's name and narrative with who wrote them."""
+
+    segment: int
+    name: str
+    narrative: str
+    author: Authorship
+
+
+class NameAndNarrative(Frozen):
+    """The answer schema the model fills."""
+
+    name: str = Field(min_length=3, max_length=40, description="at most 4 words, no digits")
+    narrative: str = Field(min_length=40, max_length=700, description="2 to 4 sentences")
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+def sentence_count(text: str) -> int:
+    # Decimal points ("26.3%") are not sentence ends: they are followed by a digit.
+    return len(_SENTENCE_END.findall(text.strip() + " "))
+
+
+def name_segments(analysis: SegmentAnalysis, client: LLMClient) -> tuple[SegmentNarrative, ...]:
+    """Name every segment, largest first, each name unique across the segments."""
+    prompt = load_prompt("name_segment")
+    ignore = ignorable_names(analysis)
+    injected = injected_words(analysis)
+    taken: list[str] = []
+    out: list[SegmentNarrative] = []
+    segments = [p.segment for p in analysis.profiles]
+    for position, segment in enumerate(segments, start=1):
+        facts = segment_facts(analysis, segment)
+        traits = segment_traits(analysis, segment)
+        numbers = collect_numbers(facts)
+        rendered = prompt.render(facts=facts, taken=", ".join(taken) or "none")
+
+        def check(answer: Any, traits=traits, numbers=numbers, taken=tuple(taken)) -> list[str]:
+            problems = check_name_form(answer.name, taken) + check_name(answer.name, traits)
+            problems += check_numbers(answer.narrative, numbers, ignore=ignore)
+            problems += check_directions(answer.narrative, traits, ignore=ignore)
+            problems += repeats_injection(f"{answer.name} {answer.narrative}", injected)
+            n = sentence_count(answer.narrative)
+            if not 2 <= n <= 4:
+                problems.append(f"The narrative has {n} sentences; write 2 to 4.")
+            return problems
+
+        client.on_event(f"Naming segment {position} of {len(segments)}")
+        answer = client.ask(rendered, NameAndNarrative, check, what=f"segment {segment} name")
+        author = client.authorship(rendered, answer)
+        if answer.value is not None:
+            name, narrative = answer.value.name.strip(), answer.value.narrative.strip()
+        else:
+            name, narrative = draft_name(analysis, segment, taken), draft_narrative(facts)
+        taken.append(name)
+        out.append(SegmentNarrative(segment=segment, name=name, narrative=narrative, author=author))
+    return tuple(out)
+
+
+# --- deterministic drafts ----------------------------------------------------------------------
+
+_WORDS = re.compile(r"[A-Za-z]+")
+
+
+def _humanize(column: str, max_words: int = 3) -> str:
+    """``support_tickets_90d`` -> ``Support Tickets``: words only, no digits, title case."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)
+    words = [w for w in _WORDS.findall(spaced) if len(w) > 1 or w.isupper()]
+    return " ".join(w if w.isupper() else w.capitalize() for w in words[:max_words]) or "Mixed"
+
+
+def _trait_names(analysis: SegmentAnalysis, segment: int) -> list[str]:
+    profile = next(p for p in analysis.profiles if p.segment == segment)
+    names = []
+    for top in profile.top_features:
+        if top.level is None:
+            names.append(f"{'High' if top.z > 0 else 'Low'} {_humanize(top.name)}")
+        else:
+            level = _humanize(top.level, 2)
+            qualifier = "" if top.z > 0 else "Non-"
+            names.append(f"{qualifier}{level} {_humanize(top.name, 2)}".strip())
+    return [" ".join(n.split()[:4]) for n in names]
+
+
+def draft_name(analysis: SegmentAnalysis, segment: int, taken: list[str]) -> str:
+    """A unique name from the segment's most distinguishing traits."""
+    used = {t.lower() for t in taken}
+    names = _trait_names(analysis, segment) or ["Typical Customers"]
+    for name in names:
+        if name.lower() not in used:
+            return name
+    if len(names) > 1:  # every single trait is taken: combine the top two, hyphenated
+        combined = f"{names[0].replace(' ', '-')} {names[1].replace(' ', '-')}"
+        if combined.lower() not in used:
+            return combined
+    return f"{names[0]} (segment {segment})"
+
+
+def draft_narrative(facts: dict[str, Any]) -> str:
+    """Two to four template sentences from the same facts the model would have seen."""
+    parts = [f"{facts['share_pct']}% of customers ({facts['customers']:,})."]
+    phrases = []
+    for trait in facts["traits"][:3]:
+        if "value" in trait:
+            phrases.append(
+                f"{trait['column']} = {trait['value']} is {trait['direction']}"
+                f" ({trait['segment_pct']}% vs {trait['overall_pct']}%)"
+            )
+        else:
+            phrases.append(
+                f"{trait['column']} is {trait['direction']}"
+                f" (median {trait['segment_median']} vs {trait['overall_median']})"
+            )
+    if phrases:
+        parts.append("Compared with all customers: " + "; ".join(phrases) + ".")
+    for outcome in facts["outcomes"][:1]:
+        if "segment_rate_pct" in outcome:
+            parts.append(
+                f"Their {outcome['outcome']} rate is {outcome['segment_rate_pct']}%"
+                f" against {outcome['overall_rate_pct']}% overall."
+            )
+        else:
+            parts.append(
+                f"Their mean {outcome['outcome']} is {outcome['segment_mean']}"
+                f" against {outcome['overall_mean']} overall."
+            )
+    if facts.get("rule") and len(parts) < 4:
+        parts.append(f"Typical rule: {facts['rule']}.")
+    return " ".join(parts[:4])

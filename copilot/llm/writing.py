@@ -1,0 +1,108 @@
+"""The full writing pass: k recommendation, names and narratives, and (with a goal) strategy.
+
+``open_client`` turns settings into an ``LLMClient``; a provider that cannot be built (no key,
+no runtime, model missing) yields a client without a model plus a one-line notice, so the pass
+still completes with labelled deterministic drafts. ``write_all`` runs the writers in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from copilot.errors import CopilotError
+from copilot.llm.client import LLMClient
+from copilot.llm.naming import SegmentNarrative, name_segments
+from copilot.llm.prompts import load_prompt
+from copilot.llm.providers import LLMSettings, get_provider
+from copilot.llm.recommend import KRecommendation, recommend_k
+from copilot.llm.strategy import Strategy, draft_strategy
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.pipeline import SegmentAnalysis
+
+WRITING_PROMPTS = ("recommend_k", "name_segment", "rate_fit", "plan_segment", "reask")
+
+
+class Writing(Frozen):
+    """Everything the LLM layer wrote for one analysis, with provenance and timings."""
+
+    provider: str
+    model: str | None
+    recommendation: KRecommendation
+    narratives: tuple[SegmentNarrative, ...]
+    strategy: Strategy | None
+    notices: tuple[str, ...]
+    prompt_versions: dict[str, int]
+    calls: int
+    seconds: dict[str, float]
+
+
+def open_client(
+    settings: LLMSettings,
+    *,
+    on_event: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LLMClient:
+    """Build the configured provider; on failure, a model-less client that carries the notice."""
+    provider = get_provider(settings.provider)
+    model_name = provider.model_name(settings)
+    notice = None
+    try:
+        chat_model = provider.build(settings, progress)
+    except CopilotError as err:
+        chat_model, notice = None, f"The {provider.name} provider is unavailable: {err}"
+    except Exception as err:  # noqa: BLE001 - e.g. the runtime failed to load the model file
+        chat_model = None
+        notice = f"The {provider.name} provider failed to start ({type(err).__name__}: {str(err)[:120]})."
+    client = LLMClient(chat_model, provider=provider.name, model=model_name,
+                       max_reasks=settings.max_reasks, timeout_s=settings.timeout_s, on_event=on_event)
+    if notice:
+        client.down = notice
+        client.notices.append(notice + " Everything below is a deterministic draft; run `segment-copilot doctor`.")
+    elif chat_model is None:
+        client.down = "no LLM was asked (provider none)"
+    return client
+
+
+def write_all(
+    analysis: SegmentAnalysis,
+    client: LLMClient,
+    *,
+    goal: str | None = None,
+    initiatives: tuple[str, ...] | None = None,
+) -> Writing:
+    """Run every writer; nothing computed is lost whatever the model does."""
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    recommendation = recommend_k(analysis, client, goal=goal)
+    seconds["recommend_k"] = time.perf_counter() - start
+    start = time.perf_counter()
+    narratives = name_segments(analysis, client)
+    seconds["names"] = time.perf_counter() - start
+    strategy = None
+    if goal:
+        start = time.perf_counter()
+        strategy = draft_strategy(analysis, narratives, client, goal=goal, initiatives=initiatives)
+        seconds["strategy"] = time.perf_counter() - start
+    notices = list(client.notices)
+    authors = [recommendation.author, *(n.author for n in narratives)]
+    if strategy is not None:
+        authors += [*strategy.rating_authors, *(p.author for p in strategy.plans)]
+    drafted = [a for a in authors if a.status == "fallback" and a.attempts > 0]
+    if drafted and not notices:
+        # The model answered but its answers kept failing the checks: say so once, with why.
+        notices.append(
+            f"{len(drafted)} of {len(authors)} pieces are deterministic drafts because the model's"
+            f" answers failed validation (first: {(drafted[0].notice or '')[:160]})."
+        )
+    return Writing(
+        provider=client.provider,
+        model=client.model,
+        recommendation=recommendation,
+        narratives=narratives,
+        strategy=strategy,
+        notices=tuple(notices),
+        prompt_versions={p: load_prompt(p).version for p in WRITING_PROMPTS},
+        calls=client.calls,
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+    )
