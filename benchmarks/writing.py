@@ -44,7 +44,9 @@ def main() -> int:
           f"{time.perf_counter() - start:.1f} s")
     settings = resolve_settings({"provider": args.provider})
     start = time.perf_counter()
-    client = open_client(settings, on_event=lambda m: print(f"  {m}", file=sys.stderr),
+    t0 = time.perf_counter()
+    client = open_client(settings, on_event=lambda m: print(f"  [{time.perf_counter() - t0:6.1f}s] {m}",
+                                                            file=sys.stderr, flush=True),
                          progress=stderr_progress("model"))
     print(f"client ready in {time.perf_counter() - start:.1f} s ({client.label})")
     writing = write_all(run.analysis, client, goal=None if args.no_strategy else args.goal)

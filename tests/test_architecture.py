@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-FORBIDDEN = ("textual", "langchain", "langchain_core", "openai", "llama_cpp", "rich")
+# Not "rich": scikit-learn's progress-bar callback imports it by itself whenever it is installed
+# (as it is once textual is), so its presence says nothing about the engine's imports.
+FORBIDDEN = ("textual", "langchain", "langchain_core", "openai", "llama_cpp", "copilot.llm")
 ENGINE_MODULES = (
     "copilot.segmentation",
     "copilot.segmentation.pipeline",

@@ -112,10 +112,9 @@ def segment_facts(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
                 {
                     "column": clean_name(s.name),
                     "direction": s.direction if s.direction != "similar" else "about average",
+                    # Medians only: means add tokens (seconds on a small CPU) and little meaning.
                     "segment_median": sig(s.segment_median),
                     "overall_median": sig(s.overall_median),
-                    "segment_mean": sig(s.segment_mean),
-                    "overall_mean": sig(s.overall_mean),
                 }
             )
         elif (top.name, top.level) in cats:

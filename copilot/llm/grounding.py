@@ -157,6 +157,8 @@ def _parse(masked: str, original: str, m: re.Match[str]) -> Cited | None:
             scale = 1e3
         elif low in ("mn", "bn", "b") or word == "M" or (low == "m" and (frac or m.group("cur"))):
             scale = 1e9 if low in ("bn", "b") else 1e6
+        elif low in ("pp", "pt", "pts"):
+            unit = "points"
         elif low in _ORDINALS:
             return None
         elif low in _UNITS:
@@ -385,7 +387,7 @@ class _Readings:
         plain = vals + [v / 100 for v in vals]
         # A lift cited as a percentage difference: 1.8 -> "80% more", 0.6 -> "40% lower".
         lifts = [100 * abs(r - 1) for r in facts.ratios]
-        percent = plain + [100 * v for v in vals] + lifts
+        percent = vals + [100 * v for v in vals] + lifts
         multiplier = vals + [abs(r) for r in facts.ratios]
         return cls(sorted(vals), sorted(plain), sorted(percent), sorted(multiplier))
 
@@ -443,8 +445,8 @@ def check_numbers(text: str, facts: FactNumbers, ignore: Iterable[str] = ()) -> 
     for c in cited:
         if c.unit and c.unit != "points" and abs(c.value) in from_names:
             continue  # "7 days" from a column named logins_7d
-        if c.bound == "p<":
-            pool = readings.direct  # "p < 0.001" bounds a p-value: the fact itself, unscaled
+        if c.bound and not c.percent:
+            pool = readings.direct  # a bound's window is wide: only the facts themselves
         elif c.multiplier:
             pool = readings.multiplier
         elif c.percent or c.unit == "points":
@@ -753,7 +755,8 @@ _CLAUSE_BREAK = re.compile(
     r"|\s(?=(?:but|whereas|although)\s)",
     re.IGNORECASE,
 )
-_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*%?")
+# Words, numbers and the punctuation that separates list items ("short tenure, high spend").
+_TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*%?|[,—–]|(?<=\s)-(?=\s)")
 
 
 def check_directions(
@@ -801,7 +804,7 @@ def check_directions(
             target = _target(items, i, traits, single=len(groups) == 1)
             if target is None:
                 continue
-            word, (m_start, m_end, group) = item[2], target
+            word, (_, m_start, group, m_end) = item[2], target
             problem = _direction_problem(text, item, word, m_start, m_end, group, traits)
             if problem and problem not in problems:
                 problems.append(problem)
@@ -841,7 +844,8 @@ def _clause_items(text, c_start, c_end, mentions, words, paren) -> list[tuple]:
         if any(a <= s < b for a, b in taken) or any(a <= s < b for a, b in paren):
             continue
         word = t.group(0).lower().replace("’", "'")
-        items.append(("W", s, "#" if word[0].isdigit() else word, t.end()))
+        kind = "W" if word[0].isalnum() else "P"
+        items.append((kind, s, "#" if word[0].isdigit() else word, t.end()))
     return sorted(items, key=lambda it: it[1])
 
 
@@ -860,42 +864,69 @@ def _target(items, i, traits, single: bool):
     if (nxt is not None and nxt[2] == "than" and after is not None
             and (after[0] == "W" and after[2] in _QUANTITY_AFTER_THAN)):
         return None  # "more than 40%", "less than half": a quantity bound, not a comparison
+    if _base_before(items, i):
+        return None  # "the overall churn rate is lower", "other customers have longer tenure"
+    j = _adjacent_mention(items, i, traits)
+    if j is not None:
+        return items[j]
+    # 3. The clause has one trait and the word stands on its own ("Tenure ... is shorter").
+    if not single:
+        return None
+    prev_item = items[i - 1] if i else None
+    before_ok = prev_item is None or prev_item[0] in "MP" or (
+        prev_item[0] == "W" and prev_item[2] in _LINK)
+    cont = _CONTINUATION | (_QUANTIFIER_CONTINUATION if word in _QUANTIFIERS else set())
+    after_ok = (nxt is None or nxt[0] in "MP" or word in ("above", "below")
+                or (nxt[0] == "W" and nxt[2] in cont))
+    if before_ok and after_ok:
+        return next(it for it in items if it[0] == "M")
+    return None
+
+
+def _adjacent_mention(items, i, traits) -> int | None:
     # 1. The word qualifies the trait that follows it: "higher monthly charges".
     weak = None
     for j in range(i + 1, min(len(items), i + 6)):
         kind, _, val, _ = items[j]
         if kind == "M":
             if weak is None:
-                return items[j][1], items[j][3], val
-            weak = items[j][1], items[j][3], val
+                return j
+            weak = j
             break
         if kind != "W" or val not in _BEFORE_FILLER | _BEFORE_WEAK:
             break
         if val in _BEFORE_WEAK:
-            weak = ()
+            weak = -1
     # 2. The word follows the trait it describes: "churn is higher", "churn more".
     for j in range(i - 1, max(-1, i - 6), -1):
         kind, _, val, _ = items[j]
         if kind == "M":
-            return items[j][1], items[j][3], val
+            return j
         if kind != "W" or (val not in _AFTER_LINK and val != "#"
                            and not _feature_word(val, traits)):
             break
-    if weak:
-        return weak
-    # 3. The clause has one trait and the word stands on its own ("Tenure ... is shorter").
-    if not single:
-        return None
-    mention = next(it for it in items if it[0] == "M")
-    prev_item = items[i - 1] if i else None
-    before_ok = prev_item is None or prev_item[0] == "M" or (
-        prev_item[0] == "W" and prev_item[2] in _LINK)
-    cont = _CONTINUATION | (_QUANTIFIER_CONTINUATION if word in _QUANTIFIERS else set())
-    after_ok = (nxt is None or nxt[0] == "M" or word in ("above", "below")
-                or (nxt[0] == "W" and nxt[2] in cont))
-    if before_ok and after_ok:
-        return mention[1], mention[3], mention[2]
-    return None
+    return weak if weak is not None and weak >= 0 else None
+
+
+# Words that make a mention the comparison base ("the overall churn rate", "other customers'
+# tenure"): a direction word attached to it describes the base, not the segment.
+_BASE = {"overall", "other", "others", "others'", "rest", "baseline", "everyone", "everyone's",
+         "population", "typical", "elsewhere", "company", "remaining"}
+
+
+def _base_before(items, i: int) -> bool:
+    """Whether the stretch before item ``i`` (back to a comma) names the comparison base."""
+    words = []
+    for k in range(i - 1, -1, -1):
+        if items[k][0] == "P":
+            break
+        if items[k][0] == "W":
+            words.append(items[k][2])
+    if any(w in _BASE for w in words):
+        return True
+    # "the average customer's tenure" is the base; "their average tenure" is the segment's.
+    return any(w == "average" and nxt in ("the", "an")
+               for w, nxt in pairwise(words))
 
 
 def _feature_word(word: str, traits: Sequence[Trait]) -> bool:

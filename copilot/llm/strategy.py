@@ -155,6 +155,7 @@ def draft_strategy(
     *,
     goal: str,
     initiatives: tuple[str, ...] | None = None,
+    top_segments: int = TOP_SEGMENTS,
 ) -> Strategy:
     """Fit matrix, ranked opportunities and plans for the top segments."""
     if initiatives:
@@ -194,7 +195,7 @@ def draft_strategy(
         seen.add(opp.segment)
         client.on_event(f"Drafting the plan for {opp.name}")
         plans.append(_plan_segment(analysis, opp, goal, client, ignore))
-        if len(plans) == TOP_SEGMENTS:
+        if len(plans) == top_segments:
             break
     return Strategy(goal=goal, initiatives=initiatives, initiatives_source=source,
                     value_basis=basis, ratings=tuple(ratings), rating_authors=tuple(authors),

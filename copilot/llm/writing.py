@@ -16,7 +16,7 @@ from copilot.llm.naming import SegmentNarrative, name_segments
 from copilot.llm.prompts import load_prompt
 from copilot.llm.providers import LLMSettings, get_provider
 from copilot.llm.recommend import KRecommendation, recommend_k
-from copilot.llm.strategy import Strategy, draft_strategy
+from copilot.llm.strategy import TOP_SEGMENTS, Strategy, draft_strategy
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.pipeline import SegmentAnalysis
 
@@ -70,6 +70,7 @@ def write_all(
     *,
     goal: str | None = None,
     initiatives: tuple[str, ...] | None = None,
+    top_segments: int = TOP_SEGMENTS,
 ) -> Writing:
     """Run every writer; nothing computed is lost whatever the model does."""
     seconds: dict[str, float] = {}
@@ -82,7 +83,8 @@ def write_all(
     strategy = None
     if goal:
         start = time.perf_counter()
-        strategy = draft_strategy(analysis, narratives, client, goal=goal, initiatives=initiatives)
+        strategy = draft_strategy(analysis, narratives, client, goal=goal, initiatives=initiatives,
+                                  top_segments=top_segments)
         seconds["strategy"] = time.perf_counter() - start
     notices = list(client.notices)
     authors = [recommendation.author, *(n.author for n in narratives)]
