@@ -159,6 +159,8 @@ def _parse(masked: str, original: str, m: re.Match[str]) -> Cited | None:
             scale = 1e9 if low in ("bn", "b") else 1e6
         elif low in ("pp", "pt", "pts"):
             unit = "points"
+        elif low == "m":
+            unit = "m"  # "12m": months or an unscaled million; checked as 12 either way
         elif low in _ORDINALS:
             return None
         elif low in _UNITS:
