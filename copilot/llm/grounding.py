@@ -565,9 +565,11 @@ class Trait:
 
     @property
     def label(self) -> str:
+        """``feature``, or ``feature = level`` for a category level (used in problems)."""
         return self.feature if self.level is None else f"{self.feature} = {self.level}"
 
     def names(self) -> tuple[str, ...]:
+        """The aliases, or ``trait_aliases`` when none were given."""
         return self.aliases or trait_aliases(self.feature, self.level)
 
 
@@ -609,7 +611,7 @@ def trait_aliases(feature: str, level: str | None = None) -> tuple[str, ...]:
         if lv.lower() in _YES_LEVELS:
             forms += _name_forms(feature)
         return _dedupe([f"{feature.strip()} = {lv}", *forms])
-    return _dedupe([lv, *_name_forms(lv, trim=False)])
+    return _dedupe([lv, lv.lower(), *_name_forms(lv, trim=False)])
 
 
 def _name_forms(name: str, trim: bool = True) -> list[str]:
@@ -740,7 +742,8 @@ _AFTER_LINK = _INTENSIFIERS | {
 _LINK = _AFTER_LINK | {"and", "with", "have", "has", "had", "show", "shows", "showing", "see",
                        "sees", "get", "gets", "got", "having"}
 _CONTINUATION = {
-    "than", "average", "overall", "common", "likely", "prevalent", "popular", "frequent",
+    # not "likely": in "they are more likely to use the app" the word is about the verb
+    "than", "average", "overall", "common", "prevalent", "popular", "frequent",
     "often", "represented", "usual", "typical", "normal", "expected", "baseline", "other",
     "others", "among", "across", "for", "here", "there", "compared", "relative", "vs",
     "versus", "too", "in", "on", "at", "within", "this", "these", "widespread", "dominant",
@@ -797,6 +800,7 @@ def check_directions(
         return []
     paren = _paren_spans(text)
     problems: list[str] = []
+    reported: set[tuple[frozenset[int], int]] = set()  # one problem per trait and direction
     for c_start, c_end in _clauses(text):
         items = _clause_items(text, c_start, c_end, mentions, words, paren)
         groups = {it[2] for it in items if it[0] == "M"}
@@ -808,7 +812,8 @@ def check_directions(
                 continue
             word, (_, m_start, group, m_end) = item[2], target
             problem = _direction_problem(text, item, word, m_start, m_end, group, traits)
-            if problem and problem not in problems:
+            if problem and (group, _SIGN_OF[word]) not in reported:
+                reported.add((group, _SIGN_OF[word]))
                 problems.append(problem)
     return problems
 

@@ -310,7 +310,8 @@ def test_gaps_over_a_large_payload_stay_exact():
         ("avg_order_value", None, {"avg order value", "order value"}, {"order", "value"}),
         ("api_calls_30d", None, {"api calls 30d", "api calls", "api call"}, set()),
         ("churned", None, {"churned", "churn"}, set()),
-        ("Contract", "Month-to-month", {"Month-to-month", "month to month"}, {"contract"}),
+        ("Contract", "Month-to-month", {"Month-to-month", "month-to-month", "month to month"},
+         {"contract"}),
         ("InternetService", "Fiber optic", {"fiber optic"}, {"internet service"}),
         ("PaymentMethod", "Electronic check", {"electronic check", "electronic checks"}, set()),
         ("Partner", "Yes", {"partner yes", "partner"}, {"yes", "Yes"}),
@@ -452,6 +453,23 @@ def test_two_trait_clauses_check_only_adjacent_words(text, expected):
     assert len(problems) == len(expected), problems
     for label, problem in zip(expected, problems, strict=True):
         assert f"{label} is" in problem
+
+
+def test_more_likely_to_do_something_else_is_not_about_the_trait():
+    # Seen from the 1.5B model: the second "more likely" speaks of using the product.
+    traits = (Trait("features_used", None, -1),)
+    text = ("They have fewer features used, indicating they are more likely to use the product "
+            "to its fullest potential.")
+    assert check_directions(text, traits) == []
+
+
+def test_each_contradicted_trait_is_reported_once_per_direction():
+    traits = (Trait("sessions_30d", None, -1), Trait("churned", None, -1))
+    text = ("They have more sessions. Sessions are higher, and they are more likely to churn; "
+            "their sessions are lower.")
+    problems = check_directions(text, traits)
+    assert len(problems) == 2, problems
+    assert "sessions_30d" in problems[0] and "churned" in problems[1]
 
 
 def test_an_alias_shared_by_disagreeing_traits_is_left_alone():
@@ -647,6 +665,9 @@ def test_realistic_grounded_paragraphs_pass(text):
         # a made-up duration and a made-up multiple
         ("Most have stayed for about 3 years.", '"3"'),
         ("They churn at 42.7%, 3 times the average.", '"3 times"'),
+        # adapted from a 1.5B model's answer: the churn claim is flipped
+        (("They pay higher monthly charges and are less likely to churn, but they also have a "
+          "shorter tenure."), "Churn"),
         # the right words, but churn said to be lower
         ("Despite higher monthly charges, churn is lower than average.", "Churn"),
     ],
