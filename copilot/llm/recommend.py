@@ -17,14 +17,8 @@ from copilot.llm.facts import ignorable_names, pct, sig
 from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
 from copilot.segmentation._base import Frozen
+from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.pipeline import SegmentAnalysis
-
-ALGORITHM_NAMES = {
-    "gmm": "mixture model",
-    "kmeans": "k-means",
-    "hierarchical": "Ward hierarchical",
-    "hdbscan": "HDBSCAN",
-}
 
 
 class KRecommendation(Frozen):
@@ -71,7 +65,7 @@ def recommend_k(analysis: SegmentAnalysis, client: LLMClient, *, goal: str | Non
     """Ask the model to pick one shortlisted option; fall back to the engine's choice."""
     prompt = load_prompt("recommend_k")
     choice = analysis.choice
-    engine = dict(engine_algorithm=choice.algorithm, engine_k=choice.k)
+    engine = {"engine_algorithm": choice.algorithm, "engine_k": choice.k}
     shortlist = list(choice.shortlist)
     facts = recommend_facts(analysis, goal)
     rendered = prompt.render(facts=facts)

@@ -59,8 +59,6 @@ def open_client(
     if notice:
         client.down = notice
         client.notices.append(notice + " Everything below is a deterministic draft; run `segment-copilot doctor`.")
-    elif chat_model is None:
-        client.down = "no LLM was asked (provider none)"
     return client
 
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from copilot.llm.client import Authorship
 from copilot.llm.writing import Writing
+from copilot.report.summary import _wrap
 from copilot.segmentation.pipeline import SegmentAnalysis
-
-WIDTH = 96
-
-
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def byline(author: Authorship) -> str:

@@ -260,19 +260,6 @@ def test_stopped_server_refuses_connections():
 # --- the real llama.cpp server ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def local_model_path():
-    """The assembled embedded GGUF (seconds on first use, then cached)."""
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] not installed")
-    from copilot.errors import SettingsError
-    from copilot.llm.local_model import ensure_model
-
-    try:
-        return ensure_model()
-    except SettingsError as err:
-        pytest.skip(f"embedded model not available: {err}")
-
-
 def test_llama_cpp_server_reports_an_early_exit_with_its_log(tmp_path):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] not installed")
     bad = tmp_path / "broken.gguf"
@@ -286,6 +273,8 @@ def test_llama_cpp_server_reports_an_early_exit_with_its_log(tmp_path):
 @pytest.mark.llm
 @pytest.mark.slow
 def test_llama_cpp_server_answers_a_forced_tool_call(local_model_path):
+    # local_model_path comes from tests/llm/conftest.py; the server extra is checked here.
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] not installed")
     # About 3 s to start and 8 s for this call (212 prompt + ~30 generated tokens) on 2 vCPUs;
     # the generous timeout is for a machine busy with other work, not the expected time.
     with LlamaCppServer(local_model_path, alias="qwen-local") as srv:
