@@ -22,16 +22,20 @@ def shared_dataset(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _no_llm_unless_asked(monkeypatch, tmp_path_factory):
+@pytest.fixture(autouse=True, scope="session")
+def _no_llm_unless_asked(tmp_path_factory):
     """Tests run the engine without any LLM unless they choose a provider themselves.
 
     The CLI's default provider is the embedded model (seconds per call); tests that want
     writing pick ``fake`` or the real model explicitly. A developer's own config file must not
-    leak in either.
+    leak in either. Session scope on purpose: module- and session-scoped fixtures (which run
+    the CLI on real datasets) are set up before any function-scoped fixture, so a
+    function-scoped guard would leave them on the embedded model.
     """
-    monkeypatch.setenv("SEGMENT_COPILOT_PROVIDER", "none")
-    monkeypatch.setenv("SEGMENT_COPILOT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
-    for name in ("SEGMENT_COPILOT_MODEL", "SEGMENT_COPILOT_BASE_URL", "SEGMENT_COPILOT_API_KEY",
-                 "SEGMENT_COPILOT_FAKE_SCRIPT", "OPENAI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGMENT_COPILOT_PROVIDER", "none")
+        patch.setenv("SEGMENT_COPILOT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+        for name in ("SEGMENT_COPILOT_MODEL", "SEGMENT_COPILOT_BASE_URL", "SEGMENT_COPILOT_API_KEY",
+                     "SEGMENT_COPILOT_FAKE_SCRIPT", "OPENAI_API_KEY"):
+            patch.delenv(name, raising=False)
+        yield
