@@ -74,6 +74,11 @@ class LLMClient:
         Re-asks after the first answer (so at most ``1 + max_reasks`` calls per piece).
     on_event
         Receives one-line progress messages ("segment 2 of 5: re-asking (name not unique)").
+    reask_temperature
+        Sampling temperature for re-asks (None: the model's own). First answers are greedy for
+        reproducibility; a small model asked again at temperature 0 repeats its rejected answer
+        word for word (measured on the embedded model), so re-asks sample, with a fixed seed.
+        Left None for hosted OpenAI models, some of which refuse a temperature.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class LLMClient:
         max_reasks: int = 2,
         timeout_s: float | None = None,
         on_event: Callable[[str], None] | None = None,
+        reask_temperature: float | None = None,
     ) -> None:
         self.chat_model = chat_model
         self.provider = provider
@@ -92,6 +98,7 @@ class LLMClient:
         self.max_reasks = max_reasks
         self.timeout_s = timeout_s
         self.on_event = on_event or (lambda message: None)
+        self.reask_temperature = reask_temperature
         self.down: str | None = None if chat_model is not None else "no LLM provider is configured"
         self.notices: list[str] = []
         self.calls = 0
@@ -123,8 +130,20 @@ class LLMClient:
             status=answer.status,
         )
 
-    def ask(self, prompt: RenderedPrompt, schema: type[BaseModel], check: Check, *, what: str) -> Answer:
-        """Ask for ``schema``; validate; re-ask with the errors; never raise for model trouble."""
+    def ask(
+        self,
+        prompt: RenderedPrompt,
+        schema: type[BaseModel],
+        check: Check,
+        *,
+        what: str,
+        repair: Callable[[Any], Any] | None = None,
+    ) -> Answer:
+        """Ask for ``schema``; validate; re-ask with the errors; never raise for model trouble.
+
+        ``repair`` may tidy a schema-valid answer before it is checked (e.g. keep the first four
+        sentences of a longer narrative): a fix that needs no judgement costs no model call.
+        """
         start = time.perf_counter()
         if self.down is not None:
             return Answer(None, 0, failure=f"{what}: {self.down}")
@@ -142,8 +161,11 @@ class LLMClient:
         for attempt in range(1 + self.max_reasks):
             attempts = attempt + 1
             self.calls += 1
+            call = bound
+            if attempt and self.reask_temperature is not None:
+                call = bound.bind(temperature=self.reask_temperature, seed=attempt)
             try:
-                message = bound.invoke(messages)
+                message = call.invoke(messages)
             except Exception as err:  # noqa: BLE001 - every provider error becomes a notice
                 kind, fatal = classify_error(err, self.timeout_s)
                 failure = kind
@@ -166,6 +188,8 @@ class LLMClient:
                     value = schema.model_validate(args)
                 except ValidationError as err:
                     problems = describe_validation_error(err)
+            if value is not None and repair is not None:
+                value = repair(value)
             if value is not None:
                 problems = check(value)
                 if not problems:

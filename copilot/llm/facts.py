@@ -19,7 +19,7 @@ from copilot.segmentation.pipeline import SegmentAnalysis
 from copilot.segmentation.profile import SegmentProfile
 
 MAX_NAME_CHARS = 60
-N_TRAITS = 5
+N_TRAITS = 4  # each trait costs ~40 prompt tokens, about a second on this CPU
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _NUMBER_IN_TEXT = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 
@@ -148,10 +148,27 @@ def segment_facts(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
         "segment": segment,
         "customers": profile.size,
         "share_pct": pct(profile.share),
+        "in_short": in_short(traits, outcomes),
         "traits": traits,
         "outcomes": outcomes,
         "rule": round_numbers_in(rules[0].text) if rules else None,
     }
+
+
+def in_short(traits: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> str:
+    """Each trait's direction in words ("lower tenure; more common Contract = Month-to-month").
+
+    A 1.5B model reads a ``direction`` field beside figures less reliably than a ready-made
+    phrase it can copy; the phrases are the same signs the direction check holds it to.
+    """
+    phrases = []
+    for t in traits:
+        if t["direction"] == "about average":
+            continue
+        subject = f"{t['column']} = {t['value']}" if "value" in t else t["column"]
+        phrases.append(f"{t['direction']} {subject}")
+    phrases += [f"{o['direction']} {o['outcome']}" for o in outcomes]
+    return "; ".join(phrases)
 
 
 def ignorable_names(analysis: SegmentAnalysis) -> tuple[str, ...]:

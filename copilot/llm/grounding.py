@@ -756,7 +756,7 @@ _QUANTIFIER_CONTINUATION = {
 _QUANTITY_AFTER_THAN = {"half", "a", "one", "two", "three", "four", "five", "twice", "double",
                         "triple", "quarter", "third", "#"}
 _CLAUSE_BREAK = re.compile(
-    r"[.!?](?=\s|$)|[;:\n]|,(?=\s*(?:but|while|whereas|although|though|and|yet|so)\b)"
+    r"[.!?](?=\s|$)|[;:\n]|,(?=\s*(?:but|while|whereas|although|though|and|yet|so|with|which|who|as)\b)"
     r"|\s(?=(?:but|whereas|although)\s)",
     re.IGNORECASE,
 )

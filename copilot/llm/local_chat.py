@@ -262,6 +262,8 @@ class ChatLocalLlama(BaseChatModel):
         tools = kwargs.get("tools")
         tool = forced_tool(tools, kwargs.get("tool_choice"))
         max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        sampling = {"temperature": kwargs.get("temperature", self.temperature),
+                    "seed": kwargs.get("seed", self.seed)}
         timeout_s = kwargs.get("timeout_s", self.timeout_s)
         chat = to_llama_messages(messages)
 
@@ -287,6 +289,7 @@ class ChatLocalLlama(BaseChatModel):
                 stop=stop,
                 max_tokens=max_tokens,
                 deadline=None if timeout_s is None else start + timeout_s,
+                **sampling,
             )
         elapsed = time.monotonic() - start
 
@@ -320,6 +323,8 @@ class ChatLocalLlama(BaseChatModel):
         stop: list[str] | None,
         max_tokens: int | None,
         deadline: float | None,
+        temperature: float,
+        seed: int,
     ) -> tuple[str, str, dict[str, int]]:
         """Render, tokenize and generate, as llama_cpp's chat handler does, plus a deadline."""
         from llama_cpp import StoppingCriteriaList
@@ -349,14 +354,14 @@ class ChatLocalLlama(BaseChatModel):
         result = llm.create_completion(
             prompt=prompt,
             max_tokens=max_tokens,
-            temperature=self.temperature,
+            temperature=temperature,
             # create_chat_completion's defaults, so answers match the documented measurements
             top_p=0.95,
             top_k=40,
             min_p=0.05,
             repeat_penalty=1.0,
             stop=stops,
-            seed=self.seed,
+            seed=seed,
             stopping_criteria=criteria,
             grammar=grammar,
         )

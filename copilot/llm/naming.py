@@ -29,6 +29,7 @@ from copilot.llm.grounding import (
     collect_numbers,
 )
 from copilot.llm.prompts import load_prompt
+from copilot.llm.prose import complete_sentences, sentence_count
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.pipeline import SegmentAnalysis
 
@@ -49,12 +50,13 @@ class NameAndNarrative(Frozen):
     narrative: str = Field(min_length=40, max_length=700, description="2 to 4 sentences")
 
 
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+MAX_SENTENCES = 4
 
 
-def sentence_count(text: str) -> int:
-    # Decimal points ("26.3%") are not sentence ends: they are followed by a digit.
-    return len(_SENTENCE_END.findall(text.strip() + " "))
+def _tidy(answer: NameAndNarrative) -> NameAndNarrative:
+    """Keep the narrative's first four complete sentences (small models write one too many)."""
+    narrative = complete_sentences(answer.narrative, MAX_SENTENCES)
+    return answer.model_copy(update={"name": answer.name.strip(), "narrative": narrative})
 
 
 def name_segments(analysis: SegmentAnalysis, client: LLMClient) -> tuple[SegmentNarrative, ...]:
@@ -67,9 +69,11 @@ def name_segments(analysis: SegmentAnalysis, client: LLMClient) -> tuple[Segment
     segments = [p.segment for p in analysis.profiles]
     for position, segment in enumerate(segments, start=1):
         facts = segment_facts(analysis, segment)
+        # The rule is long and adds little to a name; the draft still quotes it.
+        shown = {key: value for key, value in facts.items() if key not in ("rule", "segment")}
         traits = segment_traits(analysis, segment)
-        numbers = collect_numbers(facts)
-        rendered = prompt.render(facts=facts, taken=", ".join(taken) or "none")
+        numbers = collect_numbers(shown)
+        rendered = prompt.render(facts=shown, taken=", ".join(taken) or "none")
 
         def check(answer: Any, traits=traits, numbers=numbers, taken=tuple(taken)) -> list[str]:
             problems = check_name_form(answer.name, taken) + check_name(answer.name, traits)
@@ -77,12 +81,13 @@ def name_segments(analysis: SegmentAnalysis, client: LLMClient) -> tuple[Segment
             problems += check_directions(answer.narrative, traits, ignore=ignore)
             problems += repeats_injection(f"{answer.name} {answer.narrative}", injected)
             n = sentence_count(answer.narrative)
-            if not 2 <= n <= 4:
-                problems.append(f"The narrative has {n} sentences; write 2 to 4.")
+            if not 2 <= n <= MAX_SENTENCES:
+                problems.append(f"The narrative has {n} sentences; write 2 to {MAX_SENTENCES}.")
             return problems
 
         client.on_event(f"Naming segment {position} of {len(segments)}")
-        answer = client.ask(rendered, NameAndNarrative, check, what=f"segment {segment} name")
+        answer = client.ask(rendered, NameAndNarrative, check, what=f"segment {segment} name",
+                            repair=_tidy)
         author = client.authorship(rendered, answer)
         if answer.value is not None:
             name, narrative = answer.value.name.strip(), answer.value.narrative.strip()

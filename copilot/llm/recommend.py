@@ -16,6 +16,7 @@ from copilot.llm.client import DRAFT, Authorship, LLMClient
 from copilot.llm.facts import ignorable_names, pct, sig
 from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
+from copilot.llm.prose import complete_sentences
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.pipeline import SegmentAnalysis
@@ -91,7 +92,9 @@ def recommend_k(analysis: SegmentAnalysis, client: LLMClient, *, goal: str | Non
         return check_numbers(answer.reason, numbers, ignore=ignore)
 
     client.on_event("Recommending k")
-    answer = client.ask(rendered, schema, check, what="k recommendation")
+    answer = client.ask(rendered, schema, check, what="k recommendation",
+                        # the length cap can stop the reason mid-sentence: keep whole sentences
+                        repair=lambda a: a.model_copy(update={"reason": complete_sentences(a.reason, 3)}))
     author = client.authorship(rendered, answer)
     if answer.value is None:
         return KRecommendation(algorithm=choice.algorithm, k=choice.k, reason=choice.reason,

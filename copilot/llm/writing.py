@@ -55,7 +55,8 @@ def open_client(
         chat_model = None
         notice = f"The {provider.name} provider failed to start ({type(err).__name__}: {str(err)[:120]})."
     client = LLMClient(chat_model, provider=provider.name, model=model_name,
-                       max_reasks=settings.max_reasks, timeout_s=settings.timeout_s, on_event=on_event)
+                       max_reasks=settings.max_reasks, timeout_s=settings.timeout_s, on_event=on_event,
+                       reask_temperature=provider.reask_temperature)
     if notice:
         client.down = notice
         client.notices.append(notice + " Everything below is a deterministic draft; run `segment-copilot doctor`.")

@@ -675,3 +675,11 @@ def test_realistic_grounded_paragraphs_pass(text):
 def test_realistic_subtly_wrong_paragraphs_fail(text, fragment):
     problems = _all_problems(text)
     assert len(problems) == 1 and fragment in problems[0], problems
+
+
+def test_a_comma_with_clause_is_checked_on_its_own():
+    # Seen on the embedded model: "less common" described the segment's size, not churn.
+    churn = Trait(feature="Churn", level=None, sign=1, aliases=trait_aliases("Churn", None))
+    text = "They are less common than the overall customer base, with a higher rate of churn."
+    assert check_directions(text, [churn]) == []
+    assert check_directions("They are loyal, with a lower rate of churn.", [churn]) != []

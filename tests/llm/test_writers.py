@@ -142,6 +142,43 @@ def test_duplicate_names_are_sent_back(analysis):
     assert names[1].name != "Value Seekers" and names[1].author.status == "after re-ask"
 
 
+def test_a_long_narrative_keeps_its_first_four_sentences_without_a_reask(analysis):
+    def wordy(messages, kwargs):
+        answer = good_name(messages, kwargs)
+        answer["narrative"] += " They call often. They read the newsletter. They pay on time. And so on"
+        return answer
+
+    client, model = fake_client([wordy] + [good_name] * 10)
+    names = name_segments(analysis, client)
+    assert names[0].author.status == "first try" and len(model.calls) == len(names)
+    assert names[0].narrative.endswith("They read the newsletter.")
+
+
+def test_reasks_sample_with_a_fixed_seed_while_first_answers_stay_greedy(analysis):
+    def same(messages, kwargs):
+        return {"name": "Value Seekers", "narrative": "They look for value. They compare plans."}
+
+    client, model = fake_client([same, same, same, good_name] + [good_name] * 10)
+    client.reask_temperature = 0.7
+    name_segments(analysis, client)
+    first, reask, second_reask = (kwargs for _, kwargs in model.calls[1:4])
+    assert "temperature" not in first
+    assert (reask["temperature"], reask["seed"]) == (0.7, 1)
+    assert (second_reask["temperature"], second_reask["seed"]) == (0.7, 2)
+
+
+def test_the_name_prompt_spells_out_every_direction(analysis):
+    client, model = fake_client([good_name] * 10)
+    name_segments(analysis, client)
+    for (messages, _), profile in zip(model.calls, analysis.profiles, strict=False):
+        data = data_of(messages)
+        for trait in data["traits"]:
+            subject = f"{trait['column']} = {trait['value']}" if "value" in trait else trait["column"]
+            if trait["direction"] != "about average":
+                assert f"{trait['direction']} {subject}" in data["in_short"]
+        assert "rule" not in data and "segment" not in data  # long, and "segment 3" invites digits
+
+
 def test_schema_failures_are_reasked_then_drafted(analysis):
     wrong_schema = {"title": "Value Seekers", "story": 3}
     not_json = AIMessage(content="Sure! The name is Value Seekers.")

@@ -48,7 +48,7 @@ def good_name(messages, kwargs) -> dict[str, Any]:
     trait = data["traits"][0]
     word = "Heavy" if trait["direction"] in ("higher", "more common") else "Light"
     column = re.sub(r"[^A-Za-z]+", " ", trait["column"]).strip().split()[0].title()
-    taken = _prompt_text(messages).split("Names already used (pick a different one): ")[1]
+    taken = _prompt_text(messages).split("Names already used, so pick another: ")[1]
     name = f"{word} {column} Seekers"
     if name.lower() in taken.lower():
         name = f"{word} {column} Fans"
