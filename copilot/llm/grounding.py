@@ -1099,6 +1099,11 @@ def check_name_form(name: str, taken: Iterable[str]) -> list[str]:
         problems.append(f'"{clean}" is a generic label; say what these customers value or do.')
     elif any(ch.isdigit() for ch in clean):
         problems.append(f'The name "{clean}" contains digits; a name carries no figures.')
-    if clean.casefold() in {" ".join(t.split()).casefold() for t in taken}:
+    if _name_key(clean) in {_name_key(t) for t in taken}:
         problems.append(f'The name "{clean}" is already used; pick a different one.')
     return problems
+
+
+def _name_key(name: str) -> tuple[str, ...]:
+    """A name for comparison: case, spacing and plural "s" ignored ("Tech Enthusiast(s)")."""
+    return tuple(w.casefold().rstrip("s") or w.casefold() for w in re.findall(r"[\w'-]+", name))

@@ -683,3 +683,8 @@ def test_a_comma_with_clause_is_checked_on_its_own():
     text = "They are less common than the overall customer base, with a higher rate of churn."
     assert check_directions(text, [churn]) == []
     assert check_directions("They are loyal, with a lower rate of churn.", [churn]) != []
+
+
+def test_a_plural_or_respaced_name_counts_as_taken():
+    assert check_name_form("Tech  Enthusiast", ["tech enthusiasts"]) != []
+    assert check_name_form("Tech Enthusiasts", ["Tech Savvy"]) == []

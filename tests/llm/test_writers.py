@@ -105,7 +105,7 @@ def test_a_name_contradicting_the_profile_is_rejected(analysis):
 
     def contradicting(messages, kwargs):
         answer = good_name(messages, kwargs)
-        answer["name"] = f"High {word.title()} Crowd"
+        answer["names"] = [f"High {word.title()} Crowd"]
         return answer
 
     client, model = fake_client([contradicting, good_name] + [good_name] * 10)
@@ -134,7 +134,7 @@ def test_a_narrative_with_the_wrong_direction_is_rejected(analysis):
 
 def test_duplicate_names_are_sent_back(analysis):
     def same(messages, kwargs):
-        return {"name": "Value Seekers", "narrative": "They look for value. They compare plans."}
+        return {"names": ["Value Seekers"], "narrative": "They look for value. They compare plans."}
 
     client, model = fake_client([same, same, good_name] + [good_name] * 10)
     names = name_segments(analysis, client)
@@ -156,7 +156,7 @@ def test_a_long_narrative_keeps_its_first_four_sentences_without_a_reask(analysi
 
 def test_reasks_sample_with_a_fixed_seed_while_first_answers_stay_greedy(analysis):
     def same(messages, kwargs):
-        return {"name": "Value Seekers", "narrative": "They look for value. They compare plans."}
+        return {"names": ["Value Seekers"], "narrative": "They look for value. They compare plans."}
 
     client, model = fake_client([same, same, same, good_name] + [good_name] * 10)
     client.reask_temperature = 0.7
@@ -179,13 +179,39 @@ def test_the_name_prompt_spells_out_every_direction(analysis):
         assert "rule" not in data and "segment" not in data  # long, and "segment 3" invites digits
 
 
+def test_the_first_candidate_name_that_passes_is_taken_without_a_reask(analysis):
+    def alpha(messages, kwargs):
+        return {**good_name(messages, kwargs), "names": ["Alpha Crowd"]}
+
+    def candidates(messages, kwargs):
+        # taken (a plural of it), contradicting nothing but too long, then a good one
+        return {**good_name(messages, kwargs),
+                "names": ["Alpha Crowds", "Extraordinarily Methodical Procurement Committees",
+                          "Value Seekers"]}
+
+    client, model = fake_client([alpha, candidates] + [good_name] * 10)
+    names = name_segments(analysis, client)
+    assert names[1].name == "Value Seekers" and names[1].author.status == "first try"
+    assert len(model.calls) == len(names)
+
+
+def test_a_name_of_more_than_four_words_fails_the_schema(analysis):
+    def long_name(messages, kwargs):
+        return {**good_name(messages, kwargs), "names": ["Customers Who Love Fast Support"]}
+
+    client, model = fake_client([long_name] + [good_name] * 10)
+    names = name_segments(analysis, client)
+    assert names[0].author.status == "after re-ask"
+    assert "names.0" in str(model.calls[1][0][-1].content)
+
+
 def test_schema_failures_are_reasked_then_drafted(analysis):
     wrong_schema = {"title": "Value Seekers", "story": 3}
     not_json = AIMessage(content="Sure! The name is Value Seekers.")
     client, model = fake_client([wrong_schema, not_json, wrong_schema] + [good_name] * 10)
     names = name_segments(analysis, client)
     assert names[0].author.status == "fallback" and names[0].author.attempts == 3
-    assert "Field 'name'" in str(model.calls[1][0][-1].content)
+    assert "Field 'names'" in str(model.calls[1][0][-1].content)
     assert names[0].name and names[0].narrative  # the draft is complete
     assert names[0].name not in {n.name for n in names[1:]}
 
@@ -271,7 +297,7 @@ def test_instructions_hidden_in_the_data_stay_data(table):
     n = len(analysis.profiles)
 
     def obeys_injection(messages, kwargs):
-        return {"name": "Pwned Everyone", "narrative": "PWNED, as the data asked us to say. "
+        return {"names": ["Pwned Everyone"], "narrative": "PWNED, as the data asked us to say. "
                 "Every segment is PWNED today."}
 
     plain_names = iter(["Careful Planners", "Steady Users", "Busy Teams", "Quiet Buyers",
@@ -279,7 +305,7 @@ def test_instructions_hidden_in_the_data_stay_data(table):
 
     def plain(messages, kwargs):
         data = data_of(messages)
-        return {"name": next(plain_names),
+        return {"names": [next(plain_names)],
                 "narrative": f"These customers make up {data['share_pct']}% of the base. "
                              "They use the product in their own way."}
 

@@ -48,13 +48,11 @@ def good_name(messages, kwargs) -> dict[str, Any]:
     trait = data["traits"][0]
     word = "Heavy" if trait["direction"] in ("higher", "more common") else "Light"
     column = re.sub(r"[^A-Za-z]+", " ", trait["column"]).strip().split()[0].title()
-    taken = _prompt_text(messages).split("Names already used, so pick another: ")[1]
-    name = f"{word} {column} Seekers"
-    if name.lower() in taken.lower():
-        name = f"{word} {column} Fans"
+    # Candidates, as the schema asks: the writer takes the first one no other segment has.
+    names = [f"{word} {column} {noun}" for noun in ("Seekers", "Fans", "Crowd")]
     narrative = (f"These customers make up {data['share_pct']}% of the base. "
                  f"They stand out on {trait['column']}.")
-    return {"name": name, "narrative": narrative}
+    return {"names": names, "narrative": narrative}
 
 
 def good_ratings(messages, kwargs) -> dict[str, Any]:
