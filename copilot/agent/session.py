@@ -1,0 +1,363 @@
+"""A headless analysis session: data, goal, settings, results and conversation, saved as it goes.
+
+Every step (``load``, ``set_goal``, ``segment``, ``write``, ``say``) emits events to the
+subscribers, changes the session only when it succeeds, and then saves the whole session to
+``session_dir/session.json`` atomically, so a crash or a full disk leaves the previous save
+intact. A user-level failure (a missing file, an impossible k) becomes one ``error`` event and
+the step returns None; the session stays usable. Anything else is a bug: it is reported as an
+``error`` event too, then raised.
+
+The loaded table is never saved: ``Session.resume`` reads it again from its path the first time
+a step needs it. Results are saved with the serialisation of ``analysis.json`` and
+``writing.json`` (the pydantic models' JSON) and come back as full ``SegmentAnalysis`` and
+``Writing`` objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import ValidationError
+
+from copilot import __version__
+from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
+from copilot.errors import CopilotError, InputError, SettingsError
+from copilot.llm.client import LLMClient
+from copilot.llm.providers import LLMSettings, resolve_settings
+from copilot.llm.writing import Writing, open_client, write_all
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.export import atomic_write_text
+from copilot.segmentation.load import LoadedTable, load_table
+from copilot.segmentation.pipeline import (
+    SegmentAnalysis,
+    SegmentationRun,
+    SegmentSettings,
+    run_segmentation,
+)
+
+SESSION_FILE = "session.json"
+SESSION_FORMAT = "segment-copilot-session"
+# Bump when the saved shape changes; resume refuses other versions rather than guess.
+SESSION_VERSION = 1
+
+T = TypeVar("T")
+
+
+class SessionFile(Frozen):
+    """The saved shape of a session (``session.json``).
+
+    ``analysis`` and ``writing`` hold the same JSON as ``analysis.json`` and ``writing.json``;
+    they are kept as plain JSON here so that a file whose results no longer validate (saved by
+    another engine version) still resumes, without them.
+    """
+
+    format: Literal["segment-copilot-session"] = SESSION_FORMAT
+    version: int = SESSION_VERSION
+    app_version: str
+    data_path: str | None
+    goal: str | None
+    settings: SegmentSettings
+    llm: LLMSettings  # saved without the API key: a secret has no place in a project folder
+    conversation: tuple[Message, ...]
+    analysis: dict[str, Any] | None
+    writing: dict[str, Any] | None
+
+
+class Session:
+    """One user's analysis, step by step.
+
+    Parameters
+    ----------
+    session_dir
+        Folder for ``session.json`` (created on the first save).
+    settings
+        Engine settings; ``segment(**overrides)`` updates them when a run succeeds.
+    llm
+        LLM settings; default: resolved from the environment and config file, as the CLI does
+        (a bad configuration raises ``SettingsError`` here, before any step).
+
+    Attributes
+    ----------
+    data_path, goal, settings, llm, conversation, analysis, writing
+        The session's state, all saved. ``run`` (the per-row labels and model of the last
+        ``segment``) and the loaded table are in memory only.
+    notices
+        Sentences about what ``resume`` could not restore.
+    """
+
+    def __init__(
+        self,
+        session_dir: str | Path,
+        *,
+        settings: SegmentSettings | None = None,
+        llm: LLMSettings | None = None,
+    ) -> None:
+        self.session_dir = Path(session_dir)
+        self.data_path: Path | None = None
+        self.goal: str | None = None
+        self.settings = settings or SegmentSettings()
+        self.llm = llm if llm is not None else resolve_settings()
+        self.conversation: list[Message] = []
+        self.analysis: SegmentAnalysis | None = None
+        self.writing: Writing | None = None
+        self.run: SegmentationRun | None = None
+        self.notices: list[str] = []
+        self._table: LoadedTable | None = None
+        self._subscribers: list[Subscriber] = []
+
+    @property
+    def path(self) -> Path:
+        """Where the session is saved."""
+        return self.session_dir / SESSION_FILE
+
+    # --- events -------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event from now on; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def _emit(self, kind: EventKind, text: str, **data: Any) -> None:
+        event = Event(kind=kind, text=text, data=data)
+        for callback in list(self._subscribers):
+            callback(event)
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def load(self, path: str | Path) -> LoadedTable | None:
+        """Read a customer table; a new table drops the results computed from the old one."""
+
+        def work() -> LoadedTable:
+            table = load_table(path)
+            self._table = table
+            self.data_path = Path(path).expanduser().resolve()  # resume may run from elsewhere
+            self.analysis = self.writing = self.run = None
+            frame = table.frame
+            self._emit("result", f"Loaded {len(frame):,} rows and {len(frame.columns)} columns "
+                       f"from {Path(path).name}.", step="load", path=str(self.data_path),
+                       rows=len(frame), columns=len(frame.columns), format=table.format,
+                       notes=list(table.notes))
+            return table
+
+        return self._step("load", {"path": str(path)}, work)
+
+    def set_goal(self, text: str | None) -> str | None:
+        """Set the product goal (blank clears it). A changed goal drops the writing, which is
+        drafted for one goal (the k recommendation and the strategy both read it)."""
+
+        def work() -> str | None:
+            goal = (text or "").strip() or None
+            if goal != self.goal:
+                self.writing = None
+            self.goal = goal
+            self._emit("result", f"Goal: {goal}." if goal else "The goal is cleared.",
+                       step="set_goal", goal=goal)
+            return goal
+
+        return self._step("set_goal", {"text": text}, work)
+
+    def segment(self, **overrides: Any) -> SegmentAnalysis | None:
+        """Run the engine with the session's settings, updated by ``overrides`` (e.g. ``k=4``).
+
+        Giving ``k`` clears ``k_range`` and the reverse, since the engine takes one or the other.
+        The settings are kept only when the run succeeds; the writing is dropped, as it
+        describes the previous segments.
+        """
+
+        def work() -> SegmentAnalysis:
+            settings = self._with_overrides(overrides)
+            table = self._loaded()
+            source = {"path": str(self.data_path), "format": table.format,
+                      "rows": len(table.frame), "columns": len(table.frame.columns)}
+            run = run_segmentation(table.frame, settings, source=source, progress=self._progress)
+            self.settings, self.run, self.analysis, self.writing = settings, run, run.analysis, None
+            choice = run.analysis.choice
+            self._emit("result", f"{choice.k} segments with {choice.algorithm}.", step="segment",
+                       k=choice.k, algorithm=choice.algorithm,
+                       sizes={s.segment: s.n for s in run.analysis.sizes})
+            return run.analysis
+
+        return self._step("segment", dict(overrides), work)
+
+    def write(
+        self, client: LLMClient | None = None, *, initiatives: tuple[str, ...] | None = None
+    ) -> Writing | None:
+        """Name the segments and, with a goal, draft the strategy.
+
+        ``client`` defaults to one opened from the session's LLM settings; tests inject a
+        scripted one. Its ``on_event`` is routed to the subscribers as progress events.
+        """
+
+        def work() -> Writing:
+            if self.analysis is None:
+                raise InputError("There are no segments to write about yet; run segment first.")
+            llm_client = client
+            if llm_client is None:
+                llm_client = open_client(self.llm, on_event=self._llm_event,
+                                         progress=self._model_progress)
+            else:
+                llm_client.on_event = self._llm_event
+            writing = write_all(self.analysis, llm_client, goal=self.goal, initiatives=initiatives)
+            self.writing = writing
+            names = [n.name for n in writing.narratives]
+            self._emit("result", f"Named {len(names)} segments"
+                       f"{' and drafted a strategy' if writing.strategy else ''}.", step="write",
+                       names=names, notices=list(writing.notices), calls=writing.calls)
+            return writing
+
+        return self._step("write", {"initiatives": list(initiatives)} if initiatives else {}, work)
+
+    def say(self, role: Role, text: str) -> Message:
+        """Append a conversation turn, tell the subscribers, and save."""
+        message = Message(role=role, text=text)
+        self.conversation.append(message)
+        self._emit("message", text, role=role)
+        self._save()
+        return message
+
+    # --- step machinery -----------------------------------------------------------------------
+
+    def _step(self, name: str, args: dict[str, Any], work: Callable[[], T]) -> T | None:
+        """Announce, run and save one step; a user-level failure is an event, not an exception.
+
+        Steps assign state only after their work succeeded, so a failed step leaves the session
+        (and its last save) as they were and is not saved again.
+        """
+        self._emit("tool_call", f"{name}({_format_args(args)})", step=name, args=args)
+        try:
+            value = work()
+        except CopilotError as err:
+            self._emit("error", str(err), step=name, error=type(err).__name__)
+            return None
+        except Exception as err:
+            self._emit("error", f"Internal error in {name}: {type(err).__name__}: {err}.",
+                       step=name, error=type(err).__name__)
+            raise
+        self._save()
+        return value
+
+    def _with_overrides(self, overrides: dict[str, Any]) -> SegmentSettings:
+        update = dict(overrides)
+        if update.get("k") is not None and "k_range" not in update:
+            update["k_range"] = None
+        if update.get("k_range") is not None and "k" not in update:
+            update["k"] = None
+        try:
+            # Validate rather than model_copy: an unknown name or a wrong type must be refused.
+            return SegmentSettings.model_validate({**self.settings.model_dump(), **update})
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                raise SettingsError(f"There is no setting named {field}; choose from "
+                                    f"{', '.join(SegmentSettings.model_fields)}.") from None
+            raise SettingsError(f"The setting {field} cannot be {first.get('input')!r}: "
+                                f"{first['msg'].lower()}.") from None
+
+    def _loaded(self) -> LoadedTable:
+        """The table, read again from ``data_path`` after a resume."""
+        if self._table is None:
+            if self.data_path is None:
+                raise InputError("No table is loaded yet; load a customer file first.")
+            self._emit("progress", f"Reading {self.data_path.name} again.", stage="load",
+                       fraction=0.0)
+            self._table = load_table(self.data_path)
+        return self._table
+
+    def _progress(self, stage: str, fraction: float, message: str) -> None:
+        self._emit("progress", message, stage=stage, fraction=fraction)
+
+    def _llm_event(self, message: str) -> None:
+        self._emit("progress", message, stage="llm")
+
+    def _model_progress(self, done: int, total: int) -> None:
+        self._emit("progress", "Preparing the embedded model (first run only).", stage="model",
+                   fraction=done / total if total else 0.0)
+
+    # --- saving and resuming ------------------------------------------------------------------
+
+    def snapshot(self) -> SessionFile:
+        """The session as it is saved."""
+        return SessionFile(
+            app_version=__version__,
+            data_path=str(self.data_path) if self.data_path else None,
+            goal=self.goal,
+            settings=self.settings,
+            llm=self.llm.model_copy(update={"api_key": None}),
+            conversation=tuple(self.conversation),
+            # mode="json" is the serialisation analysis.json and writing.json are written with.
+            analysis=self.analysis.model_dump(mode="json") if self.analysis else None,
+            writing=self.writing.model_dump(mode="json") if self.writing else None,
+        )
+
+    def _save(self) -> None:
+        """Replace session.json atomically (temp file beside it, fsync, rename)."""
+        try:
+            atomic_write_text(self.path, self.snapshot().model_dump_json(indent=2))
+        except CopilotError as err:
+            self._emit("error", str(err), step="save", error=type(err).__name__)
+        except Exception as err:
+            self._emit("error", f"Internal error while saving the session: {type(err).__name__}: "
+                       f"{err}.", step="save", error=type(err).__name__)
+            raise
+
+    @classmethod
+    def resume(cls, session_dir: str | Path, *, llm: LLMSettings | None = None) -> Session:
+        """Reopen a saved session; raise ``InputError`` (one sentence) for a missing, corrupt or
+        foreign file.
+
+        Goal, settings, conversation and results come back as they were saved (results as
+        ``SegmentAnalysis`` and ``Writing`` objects; a result that no longer validates is left
+        out with a notice). The table is read again from ``data_path`` when a step needs it.
+        The LLM settings are the saved ones without the API key (providers fall back to the
+        environment's key) unless ``llm`` is given.
+        """
+        state = _read(Path(session_dir) / SESSION_FILE)
+        session = cls(session_dir, settings=state.settings, llm=llm or state.llm)
+        session.data_path = Path(state.data_path) if state.data_path else None
+        session.goal = state.goal
+        session.conversation = list(state.conversation)
+        if state.analysis is not None:
+            try:
+                session.analysis = SegmentAnalysis.model_validate(state.analysis)
+            except ValidationError:
+                session.notices.append("The saved segments do not match this version of "
+                                       "segment-copilot; run segment again.")
+        if state.writing is not None and session.analysis is not None:
+            try:
+                session.writing = Writing.model_validate(state.writing)
+            except ValidationError:
+                session.notices.append("The saved names and strategy do not match this version "
+                                       "of segment-copilot; run write again.")
+        return session
+
+
+def _read(path: Path) -> SessionFile:
+    if not path.is_file():
+        raise InputError(f"There is no saved session in {path.parent} ({path.name} is missing); "
+                         "check the folder or start a new session.")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"The session file {path} is corrupt ({type(err).__name__}); delete it "
+                         "or start a new session in another folder.") from None
+    if not isinstance(raw, dict) or raw.get("format") != SESSION_FORMAT:
+        raise InputError(f"{path} is not a segment-copilot session file; choose the folder of "
+                         "a saved session.")
+    if raw.get("version") != SESSION_VERSION:
+        raise InputError(f"The session file {path} has version {raw.get('version')!r} and this "
+                         f"segment-copilot reads version {SESSION_VERSION}; start a new session.")
+    try:
+        return SessionFile.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"The session file {path} is damaged ({field}: {first['msg'].lower()}); "
+                         "delete it or start a new session in another folder.") from None
+
+
+def _format_args(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
