@@ -16,27 +16,38 @@ a step needs it. Results are saved with the serialisation of ``analysis.json`` a
 from __future__ import annotations
 
 import json
+import time
+from typing import TYPE_CHECKING
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import pandas as pd
 from pydantic import ValidationError
 
 from copilot import __version__
 from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
 from copilot.errors import CopilotError, InputError, SettingsError
-from copilot.llm.client import LLMClient
+from copilot.llm.client import Authorship, LLMClient
+from copilot.llm.grounding import _name_key
 from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.writing import Writing, open_client, write_all
 from copilot.segmentation._base import Frozen
-from copilot.segmentation.export import atomic_write_text
+from copilot.llm.strategy import draft_strategy
+from copilot.segmentation.export import atomic_write_text, write_outputs
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
     SegmentAnalysis,
     SegmentationRun,
     SegmentSettings,
+    check_settings,
     run_segmentation,
 )
+from copilot.segmentation.quality import QualityReport, quality_report
+from copilot.segmentation.roles import RoleReport, infer_roles
+
+if TYPE_CHECKING:
+    from copilot.report.memo import MemoFiles
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -64,6 +75,7 @@ class SessionFile(Frozen):
     conversation: tuple[Message, ...]
     analysis: dict[str, Any] | None
     writing: dict[str, Any] | None
+    user_names: dict[int, str] = {}  # segment -> the name the user gave it (rename)
 
 
 class Session:
@@ -105,7 +117,11 @@ class Session:
         self.writing: Writing | None = None
         self.run: SegmentationRun | None = None
         self.notices: list[str] = []
+        self.user_names: dict[int, str] = {}
         self._table: LoadedTable | None = None
+        self._client: LLMClient | None = None
+        self._inspected: tuple[str, RoleReport, QualityReport] | None = None
+        self.last_error: str | None = None
         self._subscribers: list[Subscriber] = []
 
     @property
@@ -127,6 +143,10 @@ class Session:
 
     # --- steps --------------------------------------------------------------------------------
 
+    def assignments_path(self) -> Path:
+        """The per-row segments of the last ``segment`` (``assignments.csv`` in the folder)."""
+        return self.session_dir / "assignments.csv"
+
     def load(self, path: str | Path) -> LoadedTable | None:
         """Read a customer table; a new table drops the results computed from the old one."""
 
@@ -135,6 +155,8 @@ class Session:
             self._table = table
             self.data_path = Path(path).expanduser().resolve()  # resume may run from elsewhere
             self.analysis = self.writing = self.run = None
+            self.user_names = {}
+            self._inspected = None
             frame = table.frame
             self._emit("result", f"Loaded {len(frame):,} rows and {len(frame.columns)} columns "
                        f"from {Path(path).name}.", step="load", path=str(self.data_path),
@@ -174,6 +196,10 @@ class Session:
                       "rows": len(table.frame), "columns": len(table.frame.columns)}
             run = run_segmentation(table.frame, settings, source=source, progress=self._progress)
             self.settings, self.run, self.analysis, self.writing = settings, run, run.analysis, None
+            self.user_names = {}  # new segments: the old names describe other customers
+            # The per-row segments are saved beside the session, so an export after a resume
+            # needs no rerun.
+            write_outputs(run, self.session_dir)
             choice = run.analysis.choice
             self._emit("result", f"{choice.k} segments with {choice.algorithm}.", step="segment",
                        k=choice.k, algorithm=choice.algorithm,
@@ -183,32 +209,203 @@ class Session:
         return self._step("segment", dict(overrides), work)
 
     def write(
-        self, client: LLMClient | None = None, *, initiatives: tuple[str, ...] | None = None
+        self,
+        client: LLMClient | None = None,
+        *,
+        initiatives: tuple[str, ...] | None = None,
+        with_strategy: bool = True,
     ) -> Writing | None:
-        """Name the segments and, with a goal, draft the strategy.
+        """Name the segments and, with a goal (and ``with_strategy``), draft the strategy.
 
-        ``client`` defaults to one opened from the session's LLM settings; tests inject a
-        scripted one. Its ``on_event`` is routed to the subscribers as progress events.
+        ``client`` defaults to the session's own, opened once from its LLM settings; tests
+        inject a scripted one. Its ``on_event`` is routed to the subscribers as progress events.
+        Names the user gave (``rename``) are kept when they are still unique.
         """
 
         def work() -> Writing:
             if self.analysis is None:
                 raise InputError("There are no segments to write about yet; run segment first.")
-            llm_client = client
-            if llm_client is None:
-                llm_client = open_client(self.llm, on_event=self._llm_event,
-                                         progress=self._model_progress)
-            else:
-                llm_client.on_event = self._llm_event
-            writing = write_all(self.analysis, llm_client, goal=self.goal, initiatives=initiatives)
-            self.writing = writing
+            writing = write_all(self.analysis, self.client(client), goal=self.goal,
+                                initiatives=initiatives, with_strategy=with_strategy)
+            self.writing = writing = _with_user_names(writing, self.user_names)
             names = [n.name for n in writing.narratives]
             self._emit("result", f"Named {len(names)} segments"
                        f"{' and drafted a strategy' if writing.strategy else ''}.", step="write",
                        names=names, notices=list(writing.notices), calls=writing.calls)
             return writing
 
-        return self._step("write", {"initiatives": list(initiatives)} if initiatives else {}, work)
+        args: dict[str, Any] = {"initiatives": list(initiatives)} if initiatives else {}
+        if not with_strategy:
+            args["with_strategy"] = False
+        return self._step("write", args, work)
+
+    def draft_strategy(
+        self, client: LLMClient | None = None, *, initiatives: tuple[str, ...] | None = None
+    ) -> Writing | None:
+        """Draft (or redraft) the strategy for the current names and goal."""
+
+        def work() -> Writing:
+            if self.analysis is None:
+                raise InputError("There are no segments to plan for yet; run segment first.")
+            if not self.goal:
+                raise InputError("A strategy needs a goal; set one first (for example "
+                                 "/goal Reduce churn among paying customers).")
+            llm_client = self.client(client)
+            if self.writing is None:  # names first: the strategy is written per named segment
+                self.writing = write_all(self.analysis, llm_client, goal=self.goal,
+                                         with_strategy=False)
+            start = time.perf_counter()
+            strategy = draft_strategy(self.analysis, self.writing.narratives, llm_client,
+                                      goal=self.goal, initiatives=initiatives)
+            seconds = {**self.writing.seconds, "strategy": round(time.perf_counter() - start, 2)}
+            writing = self.writing.model_copy(update={
+                "strategy": strategy, "seconds": seconds, "calls": llm_client.calls,
+                "notices": tuple(dict.fromkeys((*self.writing.notices, *llm_client.notices)))})
+            self.writing = writing = _with_user_names(writing, self.user_names)
+            best = strategy.opportunities[0] if strategy.opportunities else None
+            self._emit("result", "Drafted a strategy" + (
+                f"; the top opportunity is {best.initiative} for {best.name}." if best else "."),
+                step="draft_strategy", plans=len(strategy.plans))
+            return writing
+
+        return self._step("draft_strategy",
+                          {"initiatives": list(initiatives)} if initiatives else {}, work)
+
+    def rename(self, segment: int, name: str) -> Writing | None:
+        """Give a segment the user's own name (kept across re-writes of the same segments)."""
+
+        def work() -> Writing:
+            if self.analysis is None:
+                raise InputError("There are no segments to rename yet; run segment first.")
+            ids = [p.segment for p in self.analysis.profiles]
+            if segment not in ids:
+                raise InputError(f"There is no segment {segment}; the segments are "
+                                 f"{', '.join(map(str, ids))}.")
+            clean = " ".join(str(name).split()).strip(" .\"'")
+            if not 1 <= len(clean) <= 40:
+                raise InputError("A segment name needs 1 to 40 characters; try a short phrase "
+                                 "like 'Loyal Power Users'.")
+            writing = self.writing or _drafts(self.analysis)
+            others = [n.name for n in writing.narratives if n.segment != segment]
+            if any(_name_key(clean) == _name_key(o) for o in others):
+                raise InputError(f"Another segment is already called {clean!r}; choose a "
+                                 "different name.")
+            old = next(n.name for n in writing.narratives if n.segment == segment)
+            self.user_names = {**self.user_names, segment: clean}
+            self.writing = writing = _with_user_names(writing, self.user_names)
+            self._emit("result", f"Segment {segment} is now {clean!r} (was {old!r}).",
+                       step="rename", segment=segment, name=clean, old=old)
+            return writing
+
+        return self._step("rename", {"segment": segment, "name": name}, work)
+
+    def configure(self, **overrides: Any) -> SegmentSettings | None:
+        """Change settings without running (they apply to the next ``segment``)."""
+
+        def work() -> SegmentSettings:
+            self.settings = self._with_overrides(overrides)
+            self._emit("result", "Settings updated.", step="configure", args=overrides)
+            return self.settings
+
+        return self._step("configure", dict(overrides), work)
+
+    def inspect(self) -> tuple[RoleReport | None, QualityReport | None]:
+        """Column roles and the quality report of the loaded table (before any clustering).
+
+        From the last analysis when there is one for the current settings; else computed
+        (seconds) and kept until the table or the settings change.
+        """
+        if self.analysis is not None:
+            return self.analysis.roles, self.analysis.quality
+        key = self.settings.model_dump_json()
+        if self._inspected is not None and self._inspected[0] == key:
+            return self._inspected[1], self._inspected[2]
+
+        def work() -> tuple[RoleReport, QualityReport]:
+            frame = self._loaded().frame
+            s = self.settings
+            check_settings(frame, s)
+            roles = infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
+                                outcomes=list(s.outcomes) if s.outcomes is not None else None)
+            return roles, quality_report(frame, roles)
+
+        result = self._step("inspect", {}, work, save=False)
+        if result is None:
+            return None, None
+        self._inspected = (key, *result)
+        return result
+
+    def table(self) -> LoadedTable:
+        """The loaded table (read again after a resume); ``InputError`` when there is none."""
+        return self._loaded()
+
+    def rows(self) -> int:
+        return len(self._loaded().frame)
+
+    def export_memo(self, path: str | Path | None = None) -> MemoFiles | None:
+        """Write the strategy memo (default: ``memo.md`` in the session folder)."""
+
+        def work() -> MemoFiles:
+            from copilot.report.memo import write_memo
+
+            if self.analysis is None:
+                raise InputError("There is nothing to put in a memo yet; run the segmentation "
+                                 "first.")
+            out = Path(path).expanduser() if path else self.session_dir / "memo.md"
+            files = write_memo(self.analysis, self.writing, out, goal=self.goal)
+            self._emit("result", f"Wrote the memo to {files.memo}.", step="export_memo",
+                       path=str(files.memo), charts=[str(c) for c in files.charts])
+            return files
+
+        return self._step("export_memo", {"path": str(path)} if path else {}, work)
+
+    def export_assignments(self, path: str | Path | None = None) -> Path | None:
+        """Write each customer's segment ID, name and confidence as CSV (default:
+        ``segments.csv`` in the session folder). Works after a resume: the per-row segments
+        are read from the session folder."""
+
+        def work() -> Path:
+            if self.analysis is None:
+                raise InputError("There are no segments to export yet; run the segmentation "
+                                 "first.")
+            source = self.assignments_path()
+            if not source.is_file():
+                raise InputError(f"The per-customer segments ({source}) are missing; run the "
+                                 "segmentation again.")
+            frame = pd.read_csv(source, dtype={0: str})
+            names = {p.segment: f"Segment {p.segment}" for p in self.analysis.profiles}
+            if self.writing is not None:
+                names.update({n.segment: n.name for n in self.writing.narratives})
+            names[-1] = "Unassigned"
+            frame.insert(frame.columns.get_loc("segment") + 1, "segment_name",
+                         frame["segment"].map(names).fillna("Unassigned"))
+            out = Path(path).expanduser() if path else self.session_dir / "segments.csv"
+            atomic_write_text(out, frame.to_csv(index=False))
+            self._emit("result", f"Wrote {len(frame):,} customers' segments to {out}.",
+                       step="export_assignments", path=str(out), rows=len(frame))
+            return out
+
+        return self._step("export_assignments", {"path": str(path)} if path else {}, work)
+
+    def report_progress(self, text: str) -> None:
+        """A one-line note for the front end (e.g. the agent switching strategy)."""
+        self._emit("progress", text, stage="agent")
+
+    def report_error(self, step: str, err: CopilotError) -> None:
+        """Tell the subscribers about a user-level error found outside a step (tool arguments)."""
+        self.last_error = str(err)
+        self._emit("error", str(err), step=step, error=type(err).__name__)
+
+    def client(self, injected: LLMClient | None = None) -> LLMClient:
+        """The LLM client for this session: ``injected`` (tests), else one opened once from the
+        settings and kept (the embedded model takes seconds to load)."""
+        if injected is not None:
+            injected.on_event = self._llm_event
+            return injected
+        if self._client is None:
+            self._client = open_client(self.llm, on_event=self._llm_event,
+                                       progress=self._model_progress)
+        return self._client
 
     def say(self, role: Role, text: str) -> Message:
         """Append a conversation turn, tell the subscribers, and save."""
@@ -220,23 +417,26 @@ class Session:
 
     # --- step machinery -----------------------------------------------------------------------
 
-    def _step(self, name: str, args: dict[str, Any], work: Callable[[], T]) -> T | None:
+    def _step(self, name: str, args: dict[str, Any], work: Callable[[], T], *,
+              save: bool = True) -> T | None:
         """Announce, run and save one step; a user-level failure is an event, not an exception.
 
         Steps assign state only after their work succeeded, so a failed step leaves the session
         (and its last save) as they were and is not saved again.
         """
         self._emit("tool_call", f"{name}({_format_args(args)})", step=name, args=args)
+        self.last_error = None
         try:
             value = work()
         except CopilotError as err:
-            self._emit("error", str(err), step=name, error=type(err).__name__)
+            self.report_error(name, err)
             return None
         except Exception as err:
             self._emit("error", f"Internal error in {name}: {type(err).__name__}: {err}.",
                        step=name, error=type(err).__name__)
             raise
-        self._save()
+        if save:
+            self._save()
         return value
 
     def _with_overrides(self, overrides: dict[str, Any]) -> SegmentSettings:
@@ -291,6 +491,7 @@ class Session:
             # mode="json" is the serialisation analysis.json and writing.json are written with.
             analysis=self.analysis.model_dump(mode="json") if self.analysis else None,
             writing=self.writing.model_dump(mode="json") if self.writing else None,
+            user_names=self.user_names,
         )
 
     def _save(self) -> None:
@@ -320,6 +521,7 @@ class Session:
         session.data_path = Path(state.data_path) if state.data_path else None
         session.goal = state.goal
         session.conversation = list(state.conversation)
+        session.user_names = dict(state.user_names)
         if state.analysis is not None:
             try:
                 session.analysis = SegmentAnalysis.model_validate(state.analysis)
@@ -357,6 +559,30 @@ def _read(path: Path) -> SessionFile:
         field = ".".join(str(p) for p in first["loc"])
         raise InputError(f"The session file {path} is damaged ({field}: {first['msg'].lower()}); "
                          "delete it or start a new session in another folder.") from None
+
+
+def _drafts(analysis: SegmentAnalysis) -> Writing:
+    """Deterministic names and narratives (no model), so a rename works without an LLM."""
+    return write_all(analysis, LLMClient(None, provider="none", model=None))
+
+
+def _with_user_names(writing: Writing, names: dict[int, str]) -> Writing:
+    """``writing`` with the user's names in the narratives, opportunities and plans."""
+    if not names:
+        return writing
+    user = Authorship(writer="user", provider=None, model=None, prompt_id="rename",
+                      prompt_version=0, attempts=0, status="first try")
+    narratives = tuple(
+        n.model_copy(update={"name": names[n.segment], "author": user}) if n.segment in names
+        else n for n in writing.narratives)
+    strategy = writing.strategy
+    if strategy is not None:
+        strategy = strategy.model_copy(update={
+            "opportunities": tuple(o.model_copy(update={"name": names.get(o.segment, o.name)})
+                                   for o in strategy.opportunities),
+            "plans": tuple(p.model_copy(update={"name": names.get(p.segment, p.name)})
+                           for p in strategy.plans)})
+    return writing.model_copy(update={"narratives": narratives, "strategy": strategy})
 
 
 def _format_args(args: dict[str, Any]) -> str:

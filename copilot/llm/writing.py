@@ -70,8 +70,13 @@ def write_all(
     goal: str | None = None,
     initiatives: tuple[str, ...] | None = None,
     top_segments: int = TOP_SEGMENTS,
+    with_strategy: bool = True,
 ) -> Writing:
-    """Run every writer; nothing computed is lost whatever the model does."""
+    """Run every writer; nothing computed is lost whatever the model does.
+
+    ``with_strategy=False`` names the segments only, even with a goal (the chat's "name
+    segments" step; the strategy follows on request). The goal still informs the k advice.
+    """
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     recommendation = recommend_k(analysis, client, goal=goal)
@@ -80,7 +85,7 @@ def write_all(
     narratives = name_segments(analysis, client)
     seconds["names"] = time.perf_counter() - start
     strategy = None
-    if goal:
+    if goal and with_strategy:
         start = time.perf_counter()
         strategy = draft_strategy(analysis, narratives, client, goal=goal, initiatives=initiatives,
                                   top_segments=top_segments)

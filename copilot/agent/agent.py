@@ -1,0 +1,301 @@
+"""The agent: a chat message in, tool calls over the session, a reply out.
+
+Two ways to pick tools, one set of tools:
+
+- ``router`` (the embedded model, OpenAI-compatible servers, no model at all): the message is
+  routed to one action (``router.route``: slash commands and unambiguous phrasings in code,
+  else a schema-constrained intent from the model), that tool runs, and a deterministic planner
+  carries on along the standard path (segment, then name, then strategy with a goal) so that
+  "use 4 segments" ends with four *named* segments, not a bare refit.
+- ``tools`` (capable providers): the model chooses tools itself through LangChain tool calling,
+  for a few rounds; its final prose must cite only figures the tools returned or the computed
+  facts, or the reply becomes the tools' own (computed) text, labelled.
+
+Every reply's figures come from the engine: tool texts are formatted from results in code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from copilot.agent.answers import question_facts
+from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route_state
+from copilot.agent.session import Session
+from copilot.agent.tools import ToolResult, call_tool, segment_names, strategy_text, tool_schemas
+from copilot.llm.client import LLMClient
+from copilot.llm.facts import ignorable_names
+from copilot.llm.grounding import check_numbers, collect_numbers
+from copilot.llm.prompts import load_prompt
+from copilot.report.summary import _pct
+
+Mode = Literal["auto", "router", "tools"]
+# Providers whose models choose tools reliably; the rest are routed (see LOCAL_LLM.md: the
+# small embedded model never emits a tool call when the choice is left to it).
+TOOL_CALLING_PROVIDERS = frozenset({"openai"})
+MAX_TOOL_ROUNDS = 6
+# After these steps the planner carries on: new or changed segments get named (and planned).
+_REFIT = frozenset({"choose_k", "sweep", "set_roles"})
+# In single-shot mode these run before the standard path; anything else runs after it.
+_SETUP = frozenset({"set_goal", "choose_k", "sweep", "set_roles"})
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """The outcome of ``Agent.ask``: the answer text (or the one-sentence failure)."""
+
+    ok: bool
+    answer: str
+    memo: str | None = None
+
+    def to_json(self, session: Session) -> dict[str, Any]:
+        """The ``ask --json`` object; every figure from the analysis, names from the writing."""
+        a = session.analysis
+        w = session.writing
+        narratives = {n.segment: n for n in w.narratives} if w else {}
+        segments = []
+        for p in a.profiles:
+            n = narratives.get(p.segment)
+            segments.append({
+                "id": p.segment, "name": n.name if n else f"Segment {p.segment}",
+                "size": p.size, "share": p.share,
+                "narrative": n.narrative if n else None,
+                "written_by": _written_by(n.author) if n else "none",
+            })
+        return {
+            "k": a.choice.k, "algorithm": a.choice.algorithm, "rows": a.n_rows,
+            "goal": session.goal, "segments": segments,
+            "recommendation": w.recommendation.model_dump(mode="json") if w else None,
+            "strategy": w.strategy.model_dump(mode="json") if w and w.strategy else None,
+            "memo_path": self.memo, "session_dir": str(session.session_dir),
+            "answer": self.answer, "notices": list(w.notices) if w else [],
+        }
+
+
+def _written_by(author) -> str:
+    if author.writer == "user":
+        return "user"
+    if author.status == "fallback":
+        return "deterministic draft"
+    return author.writer
+
+
+class Agent:
+    """Drives one ``Session`` from chat messages.
+
+    Parameters
+    ----------
+    session
+        The session the tools act on (its events reach the front end).
+    client
+        An LLM client to use instead of the session's own (tests inject a scripted one).
+    mode
+        ``auto`` picks ``tools`` for providers in ``TOOL_CALLING_PROVIDERS``, else ``router``.
+    """
+
+    def __init__(self, session: Session, *, client: LLMClient | None = None,
+                 mode: Mode = "auto") -> None:
+        self.session = session
+        self._client = client
+        self.mode = mode
+
+    @property
+    def client(self) -> LLMClient:
+        return self.session.client(self._client)
+
+    def _mode(self) -> Literal["router", "tools"]:
+        if self.mode != "auto":
+            return self.mode
+        return "tools" if self.session.llm.provider in TOOL_CALLING_PROVIDERS else "router"
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def handle(self, message: str) -> str:
+        """Answer one user message; the turn and the reply join the conversation."""
+        message = message.strip()
+        if not message:
+            return ""
+        self.session.say("user", message)
+        reply = self._handle(message)
+        self.session.say("assistant", reply)
+        return reply
+
+    def _handle(self, message: str) -> str:
+        routed = route_pattern(message, self.session)
+        if routed is None and self._mode() == "tools" and self.client.down is None:
+            reply = self._tool_loop(message)
+            if reply is not None:
+                return reply
+        if routed is None:
+            routed = route(message, self.session, self.client)
+        return self.execute(routed)
+
+    def execute(self, routed: Routed) -> str:
+        """Run a routed action, then whatever the standard path needs next."""
+        if routed.problem:
+            return routed.problem
+        if routed.tool == "help":
+            return SLASH_HELP
+        result = call_tool(self.session, routed.tool, routed.args, self._client)
+        if not result.ok:
+            return result.text
+        parts = [result.text]
+        follow = self._follow_up(routed.tool)
+        if follow:
+            parts.append(follow)
+        return "\n\n".join(p for p in parts if p)
+
+    def _follow_up(self, tool: str) -> str | None:
+        """The planner: after a step, the steps the standard path still needs."""
+        s = self.session
+        if tool in ("set_goal", "load_data"):
+            if s.data_path is None:
+                return "Now load a customer table (/load PATH)." if s.goal else None
+            if s.goal is None:
+                return "What should these segments drive? Type a goal, e.g. reduce churn."
+            return self.run_standard_path()
+        if tool in _REFIT and s.analysis is not None and s.writing is None:
+            return self.run_standard_path(memo=False)
+        return None
+
+    def run_standard_path(self, *, memo: bool = True) -> str:
+        """Segment (if needed), name, draft the strategy with a goal, write the memo; a summary.
+
+        Each step is skipped when its result exists, and a failed step ends the path with its
+        sentence (the earlier results stay)."""
+        s = self.session
+        if s.analysis is None and s.segment() is None:
+            return s.last_error or "The segmentation failed."
+        if s.writing is None and s.write(self._client, with_strategy=False) is None:
+            return s.last_error or "Naming the segments failed."
+        if s.goal and s.writing.strategy is None and s.draft_strategy(self._client) is None:
+            return summary_text(s) + "\n\n" + (s.last_error or "The strategy failed.")
+        files = s.export_memo() if memo else None
+        text = summary_text(s)
+        if files is not None:
+            text += f"\n\nThe memo is in {files.memo}."
+        return text
+
+    def ask(self, prompt: str, *, memo_path: str | None = None,
+            initiatives: tuple[str, ...] | None = None) -> AskResult:
+        """Single shot: act on ``prompt`` (a goal, a setting, a question), then the whole
+        standard path and the memo; the table must be loaded already."""
+        s = self.session
+        s.say("user", prompt)
+        routed = route(prompt, s, self.client)
+        if routed.problem:
+            return AskResult(False, routed.problem)
+        before = None
+        if routed.tool in _SETUP:
+            before = call_tool(s, routed.tool, routed.args, self._client)
+            if not before.ok:
+                return AskResult(False, before.text)
+        if s.analysis is None and s.segment() is None:
+            return AskResult(False, s.last_error or "The segmentation failed.")
+        if s.writing is None and s.write(self._client, with_strategy=False) is None:
+            return AskResult(False, s.last_error or "Naming the segments failed.")
+        notes = []
+        if s.goal and s.writing.strategy is None and \
+                s.draft_strategy(self._client, initiatives=initiatives) is None:
+            notes.append(s.last_error or "The strategy could not be drafted.")
+        files = s.export_memo(memo_path)
+        if files is None:
+            return AskResult(False, s.last_error or "The memo could not be written.")
+        parts = [summary_text(s), *notes]
+        if routed.tool not in _SETUP and routed.tool not in ("help", "export_memo"):
+            after = call_tool(s, routed.tool, routed.args, self._client)
+            parts.append(after.text)
+        parts.append(f"The memo is in {files.memo}.")
+        answer = "\n\n".join(parts)
+        s.say("assistant", answer)
+        return AskResult(True, answer, memo=str(files.memo))
+
+    # --- tool calling (capable providers) -----------------------------------------------------
+
+    def _tool_loop(self, message: str) -> str | None:
+        """Let the model choose tools; None when the model fails (the router takes over)."""
+        from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+
+        client = self.client
+        system = load_prompt("agent_system").render(
+            state=json.dumps(route_state(self.session), ensure_ascii=False))
+        history = []
+        for turn in self.session.conversation[-9:-1]:  # the last turns, before this message
+            if turn.role in ("user", "assistant"):
+                history.append(HumanMessage(turn.text) if turn.role == "user"
+                               else _ai(turn.text))
+        messages: list[Any] = [SystemMessage(system.system or system.user), *history,
+                               HumanMessage(message)]
+        model = client.chat_model.bind_tools(tool_schemas())
+        results: list[ToolResult] = []
+        reply = None
+        for _ in range(MAX_TOOL_ROUNDS):
+            client.calls += 1
+            try:
+                ai = model.invoke(messages)
+            except Exception as err:  # noqa: BLE001 - any provider failure: route instead
+                self.session.report_progress(f"Tool calling failed ({type(err).__name__}); "
+                                             "routing the message instead.")
+                return None if not results else _computed(results)
+            messages.append(ai)
+            if not ai.tool_calls:
+                reply = str(ai.content or "").strip()
+                break
+            for call in ai.tool_calls:
+                result = call_tool(self.session, call["name"], call.get("args") or {},
+                                   self._client)
+                results.append(result)
+                messages.append(ToolMessage(result.text[:4000], tool_call_id=call["id"]))
+        if not reply:
+            return _computed(results) if results else None
+        problems = self._check_reply(reply, results)
+        if problems:
+            self.session.report_progress("The model's reply cited a figure the tools did not "
+                                         f"return ({problems[0][:120]}); showing the computed "
+                                         "results instead.")
+            return _computed(results) if results else None
+        return reply
+
+    def _check_reply(self, reply: str, results: list[ToolResult]) -> list[str]:
+        s = self.session
+        payload: dict[str, Any] = {"tools": [r.text for r in results]}
+        ignore: tuple[str, ...] = ()
+        if s.analysis is not None:
+            payload["facts"] = question_facts(s)
+            ignore = ignorable_names(s.analysis) + tuple(segment_names(s).values())
+        return check_numbers(reply, collect_numbers(payload), ignore=ignore)
+
+
+def _ai(text: str):
+    from langchain_core.messages import AIMessage
+
+    return AIMessage(text)
+
+
+def _computed(results: list[ToolResult]) -> str:
+    return "\n\n".join(r.text for r in results) + "\n(The computed results, shown as they are.)"
+
+
+def summary_text(session: Session) -> str:
+    """The reply after the standard path: segments with names, shares and who wrote them."""
+    a = session.analysis
+    lines = [f"{a.choice.k} segments of {a.n_rows:,} customers ({a.choice.algorithm}):"]
+    shares = {p.segment: p.share for p in a.profiles}
+    for n in session.writing.narratives if session.writing else ():
+        label = (" [draft]" if n.author.status == "fallback"
+                 else " [yours]" if n.author.writer == "user" else "")
+        lines.append(f"  {n.segment}. {n.name} ({_pct(shares.get(n.segment, 0.0))}){label}")
+    if session.writing is not None:
+        rec = session.writing.recommendation
+        if (rec.k, rec.algorithm) != (a.choice.k, a.choice.algorithm) \
+                and rec.author.status != "fallback":
+            lines.append(f"The model would use k={rec.k} ({rec.algorithm}); type /k {rec.k} "
+                         "to switch.")
+        if session.writing.strategy is not None:
+            lines += ["", strategy_text(session)]
+        drafted = sum(n.author.status == "fallback" for n in session.writing.narratives)
+        if drafted:
+            lines.append(f"{drafted} name(s) are deterministic drafts: "
+                         f"{session.writing.notices[0] if session.writing.notices else 'the model was unavailable or its answers failed the checks.'}")
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""Answers to questions about the results: computed text first, a checked LLM answer otherwise.
+
+A question with a known topic ("why k=5?", "which segment churns most?", "tell me about segment
+2") gets text formatted here from the analysis: exact, instant, and the same on every provider.
+Other questions go to the LLM with the aggregates only (never a row or an ID); its answer must
+cite only figures in those aggregates (the grounding check) or it is re-asked, then replaced by
+a labelled overview.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from copilot.llm.client import LLMClient
+from copilot.llm.facts import ignorable_names, injected_words, pct, repeats_injection, segment_facts
+from copilot.llm.grounding import check_numbers, collect_numbers
+from copilot.llm.prompts import load_prompt
+from copilot.report.summary import _pct, _value
+from copilot.segmentation._base import Frozen
+
+if TYPE_CHECKING:
+    from copilot.agent.session import Session
+
+
+class AnswerText(Frozen):
+    answer: str = Field(min_length=2, max_length=900, description="1 to 4 sentences")
+
+
+_WHY_K = re.compile(r"\bwhy\b.*\b(k|\d+|many|number of)\b|\bhow many segments\b|\bwhy (these|this)"
+                    r" (segments|k|number)\b", re.I)
+_SIZES = re.compile(r"\b(biggest|largest|smallest|size|sizes|how big)\b", re.I)
+_STRATEGY = re.compile(r"\b(strategy|opportunit\w*|initiative\w*|roadmap|plan|plans)\b", re.I)
+_QUALITY = re.compile(r"\b(quality|missing|duplicates?|outliers?|leak\w*)\b", re.I)
+_SEGMENT_N = re.compile(r"\bsegment\s+(-?\d+)\b", re.I)
+
+
+def answer_question(session: Session, question: str, client: LLMClient | None = None) -> str:
+    """The answer, from the computed results; an LLM only for questions without a known topic."""
+    a = session.analysis
+    if a is None:
+        return ("There are no segments yet, so there is nothing to answer from; load a table and "
+                "give a goal (or type /help).")
+    topic = _topic_answer(session, question)
+    if topic is not None:
+        return topic
+    llm = session.client(client)
+    if llm.down is None:
+        answer = _llm_answer(session, question, llm)
+        if answer is not None:
+            return answer
+    return overview(session) + "\n(A computed overview: no checked LLM answer was available.)"
+
+
+def _topic_answer(session: Session, question: str) -> str | None:
+    from copilot.agent.tools import profile_text, segment_names, strategy_text, sweep_text
+
+    a = session.analysis
+    q = question.strip()
+    if _WHY_K.search(q):
+        text = sweep_text(session)
+        rec = session.writing.recommendation if session.writing else None
+        if rec is not None and rec.author.status != "fallback":
+            text += f"\nThe {rec.author.writer} model's advice: k={rec.k} ({rec.algorithm}). {rec.reason}"
+        return text
+    names = segment_names(session)
+    match = _SEGMENT_N.search(q)
+    named = [s for s, n in names.items() if n.casefold() in q.casefold()]
+    if match or named:
+        segment = int(match.group(1)) if match else named[0]
+        if segment in names:
+            return profile_text(session, segment)
+    for v in a.validation:
+        if v.name.casefold() in q.casefold() or (v.kind == "binary" and "churn" in q.casefold()
+                                                  and "churn" in v.name.casefold()):
+            ranked = sorted((s for s in v.segments if s.value is not None),
+                            key=lambda s: -s.value)
+            lines = [v.summary]
+            lines += [f"- {names.get(s.segment, s.segment)}: {_value(v.kind, s.value)} "
+                      f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]"
+                      for s in ranked]
+            return "\n".join(lines)
+    if _STRATEGY.search(q) and session.writing is not None and session.writing.strategy:
+        return strategy_text(session)
+    if _QUALITY.search(q):
+        findings = a.quality.findings
+        return "\n".join([f"{len(findings)} quality finding(s)."]
+                         + [f"- {f.message}" for f in findings[:8]])
+    if _SIZES.search(q):
+        return "\n".join(f"{names[s.segment] if s.segment in names else 'Unassigned'}: "
+                         f"{s.n:,} customers ({_pct(s.share)})" for s in a.sizes)
+    return None
+
+
+def overview(session: Session) -> str:
+    """A short computed overview of the segments."""
+    from copilot.agent.tools import segment_names
+
+    a = session.analysis
+    names = segment_names(session)
+    lines = [f"{a.choice.k} segments of {a.n_rows:,} customers:"]
+    for p in a.profiles:
+        trait = p.top_features[0].phrase if p.top_features else ""
+        lines.append(f"- {names.get(p.segment, p.segment)} ({_pct(p.share)}): {trait}")
+    return "\n".join(lines)
+
+
+def question_facts(session: Session) -> dict[str, Any]:
+    """The aggregates an LLM may answer from: no rows, no IDs."""
+    from copilot.agent.tools import segment_names
+
+    a = session.analysis
+    names = segment_names(session)
+    facts: dict[str, Any] = {
+        "goal": session.goal,
+        "customers": a.n_rows,
+        "k": a.choice.k,
+        "algorithm": a.choice.algorithm,
+        "why_this_k": a.choice.reason,
+        "segments": [],
+        "outcome_tests": [v.summary for v in a.validation],
+    }
+    for p in a.profiles:
+        f = segment_facts(a, p.segment)
+        facts["segments"].append({"segment": p.segment, "name": names.get(p.segment),
+                                  "customers": f["customers"], "share_pct": f["share_pct"],
+                                  "in_short": f["in_short"], "outcomes": f["outcomes"]})
+    strategy = session.writing.strategy if session.writing else None
+    if strategy is not None:
+        facts["top_opportunities"] = [
+            {"segment": o.name, "initiative": o.initiative, "score": o.score,
+             "share_pct": pct(o.share), "fit": o.fit} for o in strategy.opportunities[:5]]
+    return facts
+
+
+def _llm_answer(session: Session, question: str, client: LLMClient) -> str | None:
+    a = session.analysis
+    facts = question_facts(session)
+    prompt = load_prompt("answer_question").render(facts=json.dumps(facts, ensure_ascii=False),
+                                                   question=question.strip()[:500])
+    numbers = collect_numbers(facts)
+    ignore = ignorable_names(a) + tuple(s["name"] for s in facts["segments"] if s["name"])
+    injected = injected_words(a)
+
+    def check(answer: AnswerText) -> list[str]:
+        return check_numbers(answer.answer, numbers, ignore=ignore) + repeats_injection(
+            answer.answer, injected)
+
+    result = client.ask(prompt, AnswerText, check, what="answer")
+    if result.value is None:
+        return None
+    author = client.authorship(prompt, result)
+    return f"{result.value.answer.strip()}\n({author.writer}; figures checked against the analysis.)"

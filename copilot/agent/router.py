@@ -1,0 +1,276 @@
+"""From a chat message to one validated tool call.
+
+Three layers, cheapest first:
+
+1. Slash commands (``/k 4``, ``/rename 2 Power Users``): parsed here, exact.
+2. A few unambiguous phrasings ("use 4 segments", "rename segment 2 to X", "leave out region",
+   "why k=5?"): also parsed here, so a redirect works instantly and without any model.
+3. Everything else: the LLM answers a schema-constrained ``Intent`` (an enum of actions with
+   typed arguments; column names and segment numbers are enums built from the session), which
+   is validated like any other LLM output: a missing argument or an unknown column is re-asked.
+   The small embedded model never emits tool calls by itself, but it fills this schema well
+   because llama.cpp's grammar forces it.
+
+Without a model, an unrouted message becomes the goal (before segments exist) or a question.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, create_model
+
+from copilot.llm.client import LLMClient
+from copilot.llm.prompts import load_prompt
+from copilot.segmentation._base import Frozen
+
+if TYPE_CHECKING:
+    from copilot.agent.session import Session
+
+ACTIONS = (
+    "set_goal", "choose_k", "sweep", "set_roles", "rename_segment", "name_segments",
+    "draft_strategy", "describe_data", "quality_report", "profile_segments", "validate_outcomes",
+    "prepare_features", "export_memo", "export_assignments", "answer_question", "help",
+)
+
+# (action, needed arguments): a routed intent without them is re-asked.
+REQUIRED = {"set_goal": ("goal",), "choose_k": ("k",), "rename_segment": ("segment", "name"),
+            "answer_question": ("question",)}
+
+SLASH_HELP = """Commands:
+  /load PATH          load a customer table
+  /goal TEXT          set the goal (then the analysis runs)
+  /k N                use N segments
+  /sweep [LO-HI]      search k again (optionally in a range)
+  /exclude COL ...    leave columns out    /include COL ...  bring them back
+  /rename N NAME      rename segment N
+  /names              name the segments again
+  /strategy           draft the strategy for the goal
+  /quality            the data quality report
+  /profile [N]        segment profiles
+  /why                why this number of segments
+  /memo [PATH]        write the strategy memo
+  /export [PATH]      write each customer's segment to CSV
+  /help               this list
+Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?"."""
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A message's action: a tool name and its arguments ("help" has none), or a problem."""
+
+    tool: str
+    args: dict[str, Any]
+    how: Literal["slash", "pattern", "llm", "default"]
+    problem: str | None = None  # a slash command that could not be parsed: one sentence
+
+
+_K = r"(?P<k>\d{1,2})"
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"^(?:please\s+)?(?:use|try|make it|go with|give me|show me|i want|let'?s use|"
+                rf"switch to|with)\s+(?:k\s*=\s*)?{_K}\s*(?:segments?|clusters?|groups?)?\s*"
+                r"(?:instead)?[.!]?$", re.I), "choose_k"),
+    (re.compile(rf"^k\s*=\s*{_K}[.!]?$", re.I), "choose_k"),
+    (re.compile(r"^(?:please\s+)?(?:rename|call)\s+segment\s+(?P<segment>-?\d+)\s+(?:to|as)?\s*"
+                r"[\"']?(?P<name>[^\"']{1,40}?)[\"']?[.!]?$", re.I), "rename_segment"),
+    (re.compile(r"^(?:please\s+)?(?:leave out|exclude|drop|ignore|remove|without)\s+(?:the\s+)?"
+                r"(?:columns?\s+)?(?P<columns>[\w .,&/-]+?)(?:\s+columns?)?[.!]?$", re.I), "exclude"),
+    (re.compile(r"^(?:please\s+)?(?:focus on|our goal is|the goal is|goal:)\s*(?P<goal>.{3,300})$",
+                re.I), "set_goal"),
+    (re.compile(r"\bwhy\b.*\b(?:k\s*=\s*\d+|\d+\s+segments|this many|so many|these segments)\b",
+                re.I), "why"),
+)
+
+
+def route_pattern(message: str, session: Session) -> Routed | None:
+    """Slash commands and the few unambiguous phrasings, without a model."""
+    text = message.strip()
+    if text.startswith("/"):
+        return _slash(text, session)
+    for pattern, kind in _PATTERNS:
+        m = pattern.search(text)
+        if not m:
+            continue
+        if kind == "choose_k":
+            return Routed("choose_k", {"k": int(m.group("k"))}, "pattern")
+        if kind == "rename_segment":
+            return Routed("rename_segment", {"segment": int(m.group("segment")),
+                                             "name": m.group("name").strip()}, "pattern")
+        if kind == "exclude":
+            columns = _known_columns(m.group("columns"), session)
+            if columns:  # only when every named column exists: else it is not this command
+                return Routed("set_roles", {"exclude": columns}, "pattern")
+            continue
+        if kind == "set_goal":
+            return Routed("set_goal", {"goal": m.group("goal").strip()}, "pattern")
+        if kind == "why":
+            return Routed("answer_question", {"question": text}, "pattern")
+    return None
+
+
+def _known_columns(text: str, session: Session) -> list[str] | None:
+    try:
+        columns = [str(c) for c in session.table().frame.columns]
+    except Exception:  # noqa: BLE001 - no table: nothing to match
+        return None
+    by_key = {c.casefold(): c for c in columns}
+    parts = [p.strip() for p in re.split(r",|\band\b|&", text) if p.strip()]
+    found = [by_key.get(p.casefold()) for p in parts]
+    return found if parts and all(found) else None
+
+
+def _slash(text: str, session: Session) -> Routed:
+    try:
+        parts = shlex.split(text)
+    except ValueError:
+        parts = text.split()
+    command, rest = parts[0].lower(), parts[1:]
+    joined = " ".join(rest).strip()
+
+    def bad(sentence: str) -> Routed:
+        return Routed("help", {}, "slash", problem=sentence)
+
+    if command in ("/help", "/?"):
+        return Routed("help", {}, "slash")
+    if command == "/load":
+        return Routed("load_data", {"path": joined}, "slash") if joined else bad(
+            "Give a file to load, for example /load customers.csv.")
+    if command == "/goal":
+        return Routed("set_goal", {"goal": joined}, "slash") if joined else bad(
+            "Say the goal after /goal, for example /goal Reduce churn among new customers.")
+    if command == "/k":
+        if len(rest) == 1 and rest[0].isdigit():
+            return Routed("choose_k", {"k": int(rest[0])}, "slash")
+        return bad("Give one number after /k, for example /k 4.")
+    if command == "/sweep":
+        if not rest:
+            return Routed("sweep", {}, "slash")
+        m = re.fullmatch(r"(\d+)\s*(?:-|\.\.|to)\s*(\d+)", joined)
+        if m:
+            return Routed("sweep", {"k_min": int(m.group(1)), "k_max": int(m.group(2))}, "slash")
+        return bad("Give a range after /sweep, for example /sweep 3-6.")
+    if command in ("/exclude", "/include"):
+        if not rest:
+            return bad(f"Name the columns after {command}, for example {command} region.")
+        key = "exclude" if command == "/exclude" else "include"
+        return Routed("set_roles", {key: [c.strip(",") for c in rest]}, "slash")
+    if command == "/rename":
+        if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
+            return Routed("rename_segment", {"segment": int(rest[0]), "name": " ".join(rest[1:])},
+                          "slash")
+        return bad("Give a segment number and a name, for example /rename 2 Power Users.")
+    if command == "/names":
+        return Routed("name_segments", {}, "slash")
+    if command == "/strategy":
+        return Routed("draft_strategy", {}, "slash")
+    if command == "/quality":
+        return Routed("quality_report", {}, "slash")
+    if command == "/data":
+        return Routed("describe_data", {}, "slash")
+    if command == "/profile":
+        if rest and re.fullmatch(r"-?\d+", rest[0]):
+            return Routed("profile_segments", {"segment": int(rest[0])}, "slash")
+        return Routed("profile_segments", {}, "slash")
+    if command == "/why":
+        return Routed("answer_question", {"question": "why this k?"}, "slash")
+    if command == "/memo":
+        return Routed("export_memo", {"path": joined} if joined else {}, "slash")
+    if command == "/export":
+        return Routed("export_assignments", {"path": joined} if joined else {}, "slash")
+    return bad(f"There is no command {command}; type /help for the list.")
+
+
+# --- the LLM router ----------------------------------------------------------------------------
+
+
+def intent_schema(session: Session) -> type[Frozen]:
+    """The Intent model for this session: columns and segment numbers as enums, so the grammar
+    cannot produce a column that does not exist."""
+    columns: tuple[str, ...] = ()
+    try:
+        columns = tuple(str(c) for c in session.table().frame.columns)[:200]
+    except Exception:  # noqa: BLE001 - no table yet
+        pass
+    segments = tuple(p.segment for p in session.analysis.profiles) if session.analysis else ()
+    column_type: Any = list[Literal[columns]] | None if columns else list[str] | None  # type: ignore[valid-type]
+    segment_type: Any = Literal[segments] | None if segments else int | None  # type: ignore[valid-type]
+    return create_model(
+        "Intent",
+        __base__=Frozen,
+        action=(Literal[ACTIONS], Field(description="one action")),  # type: ignore[valid-type]
+        goal=(str | None, Field(None, max_length=300)),
+        k=(int | None, Field(None, ge=2, le=20)),
+        k_min=(int | None, Field(None, ge=2, le=20)),
+        k_max=(int | None, Field(None, ge=2, le=20)),
+        segment=(segment_type, None),
+        name=(str | None, Field(None, max_length=40)),
+        exclude=(column_type, None),
+        include=(column_type, None),
+        outcomes=(column_type, None),
+        question=(str | None, Field(None, max_length=500)),
+    )
+
+
+_ARGS = {
+    "set_goal": ("goal",), "choose_k": ("k",), "sweep": ("k_min", "k_max"),
+    "set_roles": ("exclude", "include", "outcomes"), "rename_segment": ("segment", "name"),
+    "profile_segments": ("segment",), "answer_question": ("question",),
+}
+
+
+def route_state(session: Session) -> dict[str, Any]:
+    """What the router may see: column names, segment numbers and names, the goal. No rows."""
+    from copilot.agent.tools import segment_names
+
+    state: dict[str, Any] = {"goal": session.goal}
+    try:
+        state["columns"] = [str(c) for c in session.table().frame.columns][:200]
+    except Exception:  # noqa: BLE001
+        state["columns"] = []
+    if session.analysis is not None:
+        state["segments"] = [{"segment": s, "name": n} for s, n in segment_names(session).items()]
+    return state
+
+
+def route_llm(message: str, session: Session, client: LLMClient) -> Routed | None:
+    """Ask the model for the intent; None when it is unavailable or never gave a valid one."""
+    schema = intent_schema(session)
+    prompt = load_prompt("route_intent").render(
+        state=json.dumps(route_state(session), ensure_ascii=False), message=message.strip()[:800])
+
+    def check(intent: Any) -> list[str]:
+        missing = [a for a in REQUIRED.get(intent.action, ()) if getattr(intent, a) in (None, "")]
+        if missing:
+            return [f"The action {intent.action} needs {', '.join(missing)}."]
+        if intent.action == "set_roles" and not (intent.exclude or intent.include
+                                                 or intent.outcomes):
+            return ["The action set_roles needs exclude, include or outcomes."]
+        return []
+
+    answer = client.ask(prompt, schema, check, what="intent")
+    if answer.value is None:
+        return None
+    intent = answer.value
+    args = {a: getattr(intent, a) for a in _ARGS.get(intent.action, ())
+            if getattr(intent, a) is not None}
+    if intent.action == "answer_question" and not args.get("question"):
+        args["question"] = message
+    return Routed(intent.action, args, "llm")
+
+
+def route(message: str, session: Session, client: LLMClient | None) -> Routed:
+    """The action for ``message``: slash or pattern, else the model, else a sensible default."""
+    routed = route_pattern(message, session)
+    if routed is not None:
+        return routed
+    if client is not None and client.down is None:
+        routed = route_llm(message, session, client)
+        if routed is not None:
+            return routed
+    if session.analysis is None and session.goal is None:
+        return Routed("set_goal", {"goal": message.strip()[:300]}, "default")
+    return Routed("answer_question", {"question": message.strip()[:500]}, "default")

@@ -1,0 +1,275 @@
+"""The agent: pinned tool schemas, routing (slash, phrasing, LLM intent), both tool-choice modes,
+the planner's standard path, redirects, and what the model is (not) shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from copilot.agent.agent import Agent
+from copilot.agent.router import ACTIONS, route_pattern
+from copilot.agent.session import Session
+from copilot.agent.tools import TOOLS, call_tool, tool_schemas
+from copilot.llm.providers import LLMSettings
+from copilot.segmentation.pipeline import SegmentSettings
+from fixtures.customers import make_customers
+from tests.llm.writer_helpers import (
+    fake_client,
+    good_name,
+    good_plan,
+    good_ratings,
+    good_recommendation,
+)
+
+SCHEMAS = Path(__file__).with_name("tool_schemas.json")
+FAST = SegmentSettings(id_column="customer_id", k_range=(2, 4), algorithm="kmeans", seed=0)
+NO_LLM = LLMSettings(provider="none")
+WRITERS = {"RecommendK": good_recommendation, "NameCandidates": good_name,
+           "FitRatings": good_ratings, "PlanDraft": good_plan}
+
+
+def model_answering(intents: list[dict] | None = None, answers: list[dict] | None = None):
+    """A fake model: writers answer well; each Intent / AnswerText call takes the next entry."""
+    intents, answers = list(intents or []), list(answers or [])
+
+    def answer(messages, kwargs):
+        tool = kwargs["tool_choice"]["function"]["name"]
+        if tool == "Intent":
+            return intents.pop(0)
+        if tool == "AnswerText":
+            return answers.pop(0)
+        return WRITERS[tool](messages, kwargs)
+
+    return fake_client([answer] * 200)
+
+
+@pytest.fixture
+def data_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "customers.csv"
+    make_customers(300, 3, seed=2).frame.to_csv(path, index=False)
+    return path
+
+
+def new_session(tmp_path: Path, llm: LLMSettings = NO_LLM) -> Session:
+    return Session(tmp_path / "work", settings=FAST, llm=llm)
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+
+def test_tool_schemas_are_pinned():
+    # What the LLM sees of each tool: a docstring or field edit must show up as a diff here.
+    # To accept a deliberate change, regenerate the file (see its first lines in git history).
+    pinned = json.loads(SCHEMAS.read_text(encoding="utf-8"))
+    assert tool_schemas() == pinned, (
+        "tool schemas changed; if on purpose: python -c \"import json; from copilot.agent.tools "
+        "import tool_schemas; open('tests/agent/tool_schemas.json','w').write(json.dumps("
+        "tool_schemas(), indent=2, sort_keys=True)+'\\n')\"")
+
+
+def test_every_routed_action_is_a_tool_and_every_tool_is_reachable():
+    assert set(ACTIONS) - {"help"} <= set(TOOLS)
+    # load_data is reached by /load; the rest by an intent
+    assert set(TOOLS) - set(ACTIONS) == {"load_data"}
+
+
+def test_bad_tool_arguments_are_one_sentence_and_change_nothing(tmp_path, data_csv):
+    s = new_session(tmp_path)
+    s.load(data_csv)
+    result = call_tool(s, "choose_k", {"k": 1})
+    assert not result.ok and "k" in result.text and result.text.count("\n") == 0
+    assert call_tool(s, "choose_k", {"k": 3, "rm -rf": True}).ok is False
+    assert call_tool(s, "run_python", {"code": "print(1)"}).ok is False
+    assert s.analysis is None
+
+
+def test_set_roles_refuses_an_unknown_column_with_the_real_ones(tmp_path, data_csv):
+    s = new_session(tmp_path)
+    s.load(data_csv)
+    result = call_tool(s, "set_roles", {"exclude": ["regoin"]})
+    assert not result.ok and "regoin" in result.text and "plan" in result.text
+
+
+# --- routing without a model -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message, tool, args", [
+    ("use 4 segments", "choose_k", {"k": 4}),
+    ("Let's use 5 clusters instead.", "choose_k", {"k": 5}),
+    ("k=3", "choose_k", {"k": 3}),
+    ("rename segment 2 to Power Users", "rename_segment", {"segment": 2, "name": "Power Users"}),
+    ("leave out plan", "set_roles", {"exclude": ["plan"]}),
+    ("exclude Plan and tenure_months", "set_roles", {"exclude": ["plan", "tenure_months"]}),
+    ("focus on expansion revenue", "set_goal", {"goal": "expansion revenue"}),
+    ("why k=5?", "answer_question", {"question": "why k=5?"}),
+    ("/k 4", "choose_k", {"k": 4}),
+    ("/sweep 3-6", "sweep", {"k_min": 3, "k_max": 6}),
+    ("/rename 1 Loyal Fans", "rename_segment", {"segment": 1, "name": "Loyal Fans"}),
+    ("/exclude plan region", "set_roles", {"exclude": ["plan", "region"]}),
+    ("/memo out/memo.md", "export_memo", {"path": "out/memo.md"}),
+    ("/export", "export_assignments", {}),
+])
+def test_patterns_route_without_a_model(tmp_path, data_csv, message, tool, args):
+    s = new_session(tmp_path)
+    s.load(data_csv)
+    routed = route_pattern(message, s)
+    assert routed is not None and (routed.tool, routed.args) == (tool, args)
+
+
+@pytest.mark.parametrize("message", ["leave out the noisy ones", "use your judgement",
+                                     "why do heavy users churn less"])
+def test_ambiguous_phrasings_are_not_guessed(tmp_path, data_csv, message):
+    s = new_session(tmp_path)
+    s.load(data_csv)
+    assert route_pattern(message, s) is None
+
+
+@pytest.mark.parametrize("message", ["/k x", "/rename two", "/load", "/frobnicate"])
+def test_bad_slash_commands_get_one_sentence(tmp_path, message):
+    reply = Agent(new_session(tmp_path)).handle(message)
+    assert reply.count("\n") == 0 and reply.endswith(".") and "/" in reply
+
+
+# --- the standard path and redirects (router mode) -------------------------------------------
+
+
+def test_a_conversation_without_a_model(tmp_path, data_csv):
+    s = new_session(tmp_path)
+    agent = Agent(s)
+    assert "goal" in agent.handle(f"/load {data_csv}").lower()
+    reply = agent.handle("Reduce churn among paying customers")  # no model: the default route
+    assert s.goal == "Reduce churn among paying customers"
+    assert s.analysis is not None and s.writing is not None and s.writing.strategy is not None
+    assert all(n.author.status == "fallback" for n in s.writing.narratives)
+    assert "[draft]" in reply and (tmp_path / "work" / "memo.md").is_file()
+    agent.handle("use 3 segments")
+    assert s.analysis.choice.k == 3 and s.settings.k == 3
+    assert s.writing is not None and len(s.writing.narratives) == 3  # named again at once
+    agent.handle("rename segment 1 to Loyal Fans")
+    assert {n.segment: n.name for n in s.writing.narratives}[1] == "Loyal Fans"
+    agent.handle("leave out plan")
+    assert "plan" in s.settings.exclude and "plan" not in s.analysis.roles.features
+    assert "Loyal Fans" not in [n.name for n in s.writing.narratives]  # new segments, new names
+    roles = [m.role for m in s.conversation]
+    assert roles[:2] == ["user", "assistant"] and len(roles) == 10
+
+
+def test_the_model_routes_free_text_and_writes_the_names(tmp_path, data_csv):
+    client, model = model_answering(intents=[
+        {"action": "set_goal", "goal": "Grow expansion revenue"},
+        {"action": "set_roles", "exclude": ["plan"]},
+        {"action": "answer_question", "question": "what sets segment 0 apart?"},
+    ])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    agent = Agent(s, client=client)
+    agent.handle(f"/load {data_csv}")
+    agent.handle("we want more upsell from the accounts we have")
+    assert s.goal == "Grow expansion revenue"
+    assert all(n.author.status != "fallback" for n in s.writing.narratives)
+    assert s.writing.strategy is not None and s.writing.strategy.goal == s.goal
+    agent.handle("the plan column is noise, drop it from the clustering please")
+    assert "plan" in s.settings.exclude
+    reply = agent.handle("what sets segment 0 apart?")
+    assert "0." in reply  # the computed profile of segment 0
+    # The model saw column names and aggregates, never a customer ID.
+    ids = set(make_customers(300, 3, seed=2).frame["customer_id"].astype(str))
+    for text in model.prompts():
+        assert not any(i in text for i in list(ids)[:300] if len(i) > 3)
+
+
+def test_an_intent_with_an_unknown_column_is_refused_by_the_schema_and_reasked(tmp_path, data_csv):
+    client, model = model_answering(intents=[
+        {"action": "set_roles", "exclude": ["not_a_column"]},
+        {"action": "set_roles"},  # valid schema, missing argument: the check re-asks
+        {"action": "set_roles", "exclude": ["plan"]},
+    ])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    agent = Agent(s, client=client)
+    agent.handle("please stop using the subscription tier")
+    assert s.settings.exclude == ("plan",)
+    intents = [kw for _, kw in model.calls if kw["tool_choice"]["function"]["name"] == "Intent"]
+    assert len(intents) == 3
+    enum = intents[0]["tools"][0]["function"]["parameters"]["properties"]["exclude"]
+    assert "plan" in json.dumps(enum) and "customer_id" in json.dumps(enum)
+
+
+def test_a_model_answer_with_a_made_up_number_falls_back_to_computed_text(tmp_path, data_csv):
+    client, model = model_answering(
+        intents=[{"action": "answer_question", "question": "q"}] * 2,
+        answers=[{"answer": "Churn is 97.3% in the biggest one."}] * 3
+        + [{"answer": "The segments differ mostly on usage."}])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    s.segment()
+    agent = Agent(s, client=client)
+    reply = agent.handle("what is going on with these customers?")
+    assert "97.3" not in reply and "computed overview" in reply
+    reply = agent.handle("anything surprising?")
+    assert reply.startswith("The segments differ mostly on usage.") and "checked" in reply
+
+
+# --- tool calling (capable providers) --------------------------------------------------------
+
+
+def tool_call(name: str, args: dict, i: int = 1) -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"c{i}",
+                                              "type": "tool_call"}])
+
+
+def test_tool_calling_mode_runs_the_tools_the_model_picks(tmp_path, data_csv):
+    client, model = fake_client([tool_call("choose_k", {"k": 3}),
+                                 tool_call("rename_segment", {"segment": 0, "name": "Core"}, 2),
+                                 AIMessage(content="Done: 3 segments, segment 0 is Core.")])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    reply = Agent(s, client=client, mode="tools").handle("three segments, and call the first Core")
+    assert reply == "Done: 3 segments, segment 0 is Core."
+    assert s.analysis.choice.k == 3 and s.user_names == {0: "Core"}
+    sent_tools = {t["function"]["name"] for t in model.calls[0][1]["tools"]}
+    assert sent_tools == set(TOOLS)
+    # the tool results went back to the model as tool messages
+    assert any(getattr(m, "tool_call_id", None) == "c1" for m in model.calls[1][0])
+
+
+def test_tool_calling_reply_with_an_invented_figure_is_replaced(tmp_path, data_csv):
+    client, _ = fake_client([tool_call("validate_outcomes", {}),
+                             AIMessage(content="Churn is 81.4% in segment 2.")])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    s.segment()
+    reply = Agent(s, client=client, mode="tools").handle("how do they churn?")
+    assert "81.4" not in reply and "computed results" in reply
+    assert "churned" in reply  # the validation text itself
+
+
+def test_tool_calling_failure_falls_back_to_routing(tmp_path, data_csv):
+    client, _ = fake_client([ConnectionError("refused"), {"action": "choose_k", "k": 2}])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    Agent(s, client=client, mode="tools").handle("two groups would be plenty for us")
+    assert s.analysis is not None and s.analysis.choice.k == 2
+
+
+# --- persistence ----------------------------------------------------------------------------
+
+
+def test_renames_and_assignments_survive_a_resume(tmp_path, data_csv):
+    s = new_session(tmp_path)
+    agent = Agent(s)
+    agent.handle(f"/load {data_csv}")
+    agent.handle("/k 3")
+    agent.handle("/rename 2 Night Owls")
+    back = Session.resume(tmp_path / "work", llm=NO_LLM)
+    assert back.user_names == {2: "Night Owls"}
+    out = Agent(back).handle(f"/export {tmp_path / 'crm.csv'}")
+    assert "crm.csv" in out
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "crm.csv")
+    assert set(frame["segment_name"][frame["segment"] == 2]) == {"Night Owls"}
+    assert len(frame) == 300 and list(frame.columns[:3]) == ["customer_id", "segment",
+                                                             "segment_name"]
