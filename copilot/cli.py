@@ -60,6 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _llm_options(demo, default_goal=DEMO_GOAL)
+    ask = sub.add_parser("ask", help="one question or request, answered non-interactively",
+                         description="Run the agent once: load DATA, act on PROMPT (a goal, "
+                         "'use 4 segments', a question...), segment, name, plan and write the "
+                         "memo. The answer goes to stdout, progress to stderr.")
+    ask.add_argument("prompt", help="what you want, e.g. 'Find segments to reduce churn'")
+    ask.add_argument("--data", required=True, help="the customer table")
+    ask.add_argument("--out", help="where to write the memo (default: memo.md in the session "
+                     "folder)")
+    ask.add_argument("--session-dir", help="folder for the session (default: a new folder under "
+                     "segment-copilot-sessions/)")
+    _segment_options(ask)
+    _llm_options(ask)
+
+    memo = sub.add_parser("memo", help="write the strategy memo of a saved session",
+                          description="Write the Markdown strategy memo (with PNG charts beside "
+                          "it) from a saved session folder.")
+    memo.add_argument("session", help="the session folder (holds session.json)")
+    memo.add_argument("--out", help="where to write the memo (default: memo.md in the session "
+                      "folder)")
+
+    chat = sub.add_parser("chat", help="the conversational terminal app",
+                          description="Open the chat app. Give a table to start with it, or "
+                          "--resume a saved session folder.")
+    chat.add_argument("data", nargs="?", help="a customer table to load first")
+    chat.add_argument("--resume", metavar="SESSION", help="reopen a saved session folder")
+    chat.add_argument("--session-dir", help="folder for a new session (default: a new folder "
+                      "under segment-copilot-sessions/)")
+    _provider_options(chat)
+
     doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
                             description="Say which LLM provider is active (and why), whether it "
                             "answers a tiny structured request, how fast, and what to do if not.")
@@ -172,7 +201,8 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _run_and_report(df, settings, source: dict, args: argparse.Namespace) -> int:
+def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
+                    memo: bool = False) -> int:
     from copilot.llm.providers import resolve_settings
     from copilot.report.summary import render_summary
     from copilot.report.writing import render_writing
@@ -189,12 +219,20 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace) -> int
         path = Path(args.out_dir) / "writing.json"
         atomic_write_text(path, writing.model_dump_json(indent=2))
         files = {**files, "writing": path}
+    if memo:
+        from copilot.report.memo import write_memo
+
+        memo_files = write_memo(run.analysis, writing, Path(args.out_dir) / "memo.md",
+                                goal=args.goal)
+        files = {**files, "memo": memo_files.memo}
     if args.json:
         sys.stdout.write(run.analysis.model_dump_json(indent=2) + "\n")
     else:
         sys.stdout.write(render_summary(run.analysis, files))
         if writing is not None:
             sys.stdout.write(render_writing(writing, run.analysis))
+    if memo:
+        sys.stderr.write(f"The strategy memo is in {files['memo']} (charts beside it).\n")
     return 0
 
 
@@ -242,7 +280,106 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table = load_table(path)
     source = {"path": path.name, "format": table.format, "rows": len(table.frame),
               "columns": len(table.frame.columns)}
-    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args)
+    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args, memo=True)
+
+
+def new_session_dir(kind: str) -> Path:
+    """A fresh folder per session, so a new session never overwrites a saved one."""
+    root = Path("segment-copilot-sessions")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{kind}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{kind}-{stamp}-{n}"
+    return path
+
+
+class _StderrEvents:
+    """Session events on stderr: steps as lines, progress as one updating line. Errors are left
+    to ``main``, which prints the one that ended the command exactly once."""
+
+    def __init__(self) -> None:
+        self.progress = _StderrProgress()
+
+    def __call__(self, event) -> None:
+        if event.kind == "progress":
+            fraction = event.data.get("fraction")
+            if fraction is not None:
+                self.progress(str(event.data.get("stage")), float(fraction), event.text)
+            else:
+                sys.stderr.write(f"  {event.text}\n")
+        elif event.kind == "tool_call":
+            sys.stderr.write(f"> {event.text}\n")
+        sys.stderr.flush()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    import json
+
+    from copilot.agent.agent import Agent
+    from copilot.agent.session import Session
+    from copilot.llm.providers import resolve_settings
+
+    llm = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
+    session_dir = Path(args.session_dir) if args.session_dir else new_session_dir("ask")
+    if (session_dir / "session.json").exists():
+        raise InputError(f"{session_dir} already holds a saved session; choose another "
+                         "--session-dir or open it with 'segment-copilot chat --resume'.")
+    session = Session(session_dir, settings=_settings(args), llm=llm)
+    session.subscribe(_StderrEvents())
+    sys.stderr.write(f"Session folder: {session_dir}\n")
+    if args.goal:
+        session.set_goal(args.goal)
+    if session.load(args.data) is None:
+        raise InputError(session.last_error or f"Cannot load {args.data}.")
+    agent = Agent(session)
+    result = agent.ask(args.prompt, memo_path=args.out,
+                       initiatives=_read_initiatives(args.initiatives))
+    if not result.ok:
+        raise InputError(result.answer)
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json(session), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(result.answer.rstrip() + "\n")
+    return 0
+
+
+def cmd_memo(args: argparse.Namespace) -> int:
+    from copilot.agent.session import Session
+    from copilot.llm.providers import LLMSettings
+
+    session = Session.resume(args.session, llm=LLMSettings(provider="none"))
+    for notice in session.notices:
+        sys.stderr.write(f"notice: {notice}\n")
+    if session.analysis is None:
+        raise InputError(f"The session in {args.session} has no segments yet, so there is no "
+                         "memo to write; run the analysis in it first.")
+    files = session.export_memo(args.out)
+    if files is None:
+        raise InputError(session.last_error or "The memo could not be written.")
+    sys.stdout.write(f"{files.memo}\n")
+    sys.stderr.write(f"Wrote the memo with {len(files.charts)} chart(s) beside it.\n")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from copilot.llm.providers import resolve_settings
+    from copilot.tui.run import run_chat
+
+    llm = resolve_settings(_llm_flags(args))
+    if args.resume:
+        if args.data:
+            raise InputError("Give either a table or --resume SESSION, not both; a resumed "
+                             "session reloads its own table.")
+        return run_chat(None, session_dir=Path(args.resume), resume=True, llm=llm)
+    if args.data and not Path(args.data).expanduser().exists():
+        raise InputError(f"The file {args.data} does not exist; check the path.")
+    session_dir = Path(args.session_dir) if args.session_dir else new_session_dir("chat")
+    if (session_dir / "session.json").exists():
+        raise InputError(f"{session_dir} already holds a saved session; open it with "
+                         f"--resume {session_dir} or choose another --session-dir.")
+    return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -253,7 +390,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "doctor": cmd_doctor}
+COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "doctor": cmd_doctor, "ask": cmd_ask,
+            "memo": cmd_memo, "chat": cmd_chat}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,12 +32,13 @@ WRITERS = {"RecommendK": good_recommendation, "NameCandidates": good_name,
 
 
 def model_answering(intents: list[dict] | None = None, answers: list[dict] | None = None):
-    """A fake model: writers answer well; each Intent / AnswerText call takes the next entry."""
+    """A fake model: writers answer well; each routing call (the action, then its arguments)
+    takes the next entry of ``intents``, each AnswerText call the next of ``answers``."""
     intents, answers = list(intents or []), list(answers or [])
 
     def answer(messages, kwargs):
         tool = kwargs["tool_choice"]["function"]["name"]
-        if tool == "Intent":
+        if tool == "ActionChoice" or tool.endswith("Args"):
             return intents.pop(0)
         if tool == "AnswerText":
             return answers.pop(0)
@@ -159,21 +160,24 @@ def test_a_conversation_without_a_model(tmp_path, data_csv):
 
 def test_the_model_routes_free_text_and_writes_the_names(tmp_path, data_csv):
     client, model = model_answering(intents=[
-        {"action": "set_goal", "goal": "Grow expansion revenue"},
-        {"action": "set_roles", "exclude": ["plan"]},
-        {"action": "answer_question", "question": "what sets segment 0 apart?"},
+        {"action": "set_goal"},
+        {"action": "set_roles"}, {"exclude": ["plan"]},
+        {"action": "answer_question"},
+        {"action": "choose_k"},  # "four": the number is read in code, no arguments call
     ])
     s = new_session(tmp_path, LLMSettings(provider="fake"))
     agent = Agent(s, client=client)
     agent.handle(f"/load {data_csv}")
     agent.handle("we want more upsell from the accounts we have")
-    assert s.goal == "Grow expansion revenue"
+    assert s.goal == "we want more upsell from the accounts we have"
     assert all(n.author.status != "fallback" for n in s.writing.narratives)
     assert s.writing.strategy is not None and s.writing.strategy.goal == s.goal
     agent.handle("the plan column is noise, drop it from the clustering please")
     assert "plan" in s.settings.exclude
     reply = agent.handle("what sets segment 0 apart?")
     assert "0." in reply  # the computed profile of segment 0
+    agent.handle("hmm, I would rather see four groups")
+    assert s.analysis.choice.k == 4
     # The model saw column names and aggregates, never a customer ID.
     ids = set(make_customers(300, 3, seed=2).frame["customer_id"].astype(str))
     for text in model.prompts():
@@ -182,24 +186,25 @@ def test_the_model_routes_free_text_and_writes_the_names(tmp_path, data_csv):
 
 def test_an_intent_with_an_unknown_column_is_refused_by_the_schema_and_reasked(tmp_path, data_csv):
     client, model = model_answering(intents=[
-        {"action": "set_roles", "exclude": ["not_a_column"]},
-        {"action": "set_roles"},  # valid schema, missing argument: the check re-asks
-        {"action": "set_roles", "exclude": ["plan"]},
+        {"action": "set_roles"},
+        {"exclude": ["not_a_column"]},  # outside the enum: the schema refuses it
+        {},  # valid schema, no argument: the check re-asks
+        {"exclude": ["plan"]},
     ])
     s = new_session(tmp_path, LLMSettings(provider="fake"))
     s.load(data_csv)
     agent = Agent(s, client=client)
     agent.handle("please stop using the subscription tier")
     assert s.settings.exclude == ("plan",)
-    intents = [kw for _, kw in model.calls if kw["tool_choice"]["function"]["name"] == "Intent"]
-    assert len(intents) == 3
-    enum = intents[0]["tools"][0]["function"]["parameters"]["properties"]["exclude"]
+    calls = [kw for _, kw in model.calls if kw["tool_choice"]["function"]["name"] == "SetRolesArgs"]
+    assert len(calls) == 3
+    enum = calls[0]["tools"][0]["function"]["parameters"]["properties"]["exclude"]
     assert "plan" in json.dumps(enum) and "customer_id" in json.dumps(enum)
 
 
 def test_a_model_answer_with_a_made_up_number_falls_back_to_computed_text(tmp_path, data_csv):
     client, model = model_answering(
-        intents=[{"action": "answer_question", "question": "q"}] * 2,
+        intents=[{"action": "answer_question"}] * 2,
         answers=[{"answer": "Churn is 97.3% in the biggest one."}] * 3
         + [{"answer": "The segments differ mostly on usage."}])
     s = new_session(tmp_path, LLMSettings(provider="fake"))
@@ -247,7 +252,7 @@ def test_tool_calling_reply_with_an_invented_figure_is_replaced(tmp_path, data_c
 
 
 def test_tool_calling_failure_falls_back_to_routing(tmp_path, data_csv):
-    client, _ = fake_client([ConnectionError("refused"), {"action": "choose_k", "k": 2}])
+    client, _ = fake_client([ConnectionError("refused"), {"action": "choose_k"}])
     s = new_session(tmp_path, LLMSettings(provider="fake"))
     s.load(data_csv)
     Agent(s, client=client, mode="tools").handle("two groups would be plenty for us")
