@@ -127,6 +127,9 @@ def k_sweep_figure(analysis: SegmentAnalysis) -> Figure | None:
     fig = _figure(9, 6 if len(panels) > 2 else 3.2)
     axes = fig.subplots(2 if len(panels) > 2 else 1, 2, squeeze=False).ravel()
     lo, hi = sweep.band
+    # One colour per algorithm in every panel (the ICL panel has the mixture alone).
+    palette = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    colour = {a: palette[i % len(palette)] for i, a in enumerate(sweep.algorithms)}
     for ax, (field, title, as_pct) in zip(axes, panels, strict=False):
         for algorithm in sweep.algorithms:
             points = [(r.k, getattr(r, field)) for r in sweep.for_algorithm(algorithm)
@@ -135,7 +138,7 @@ def k_sweep_figure(analysis: SegmentAnalysis) -> Figure | None:
                 continue
             ks, values = zip(*points, strict=True)
             values = [100 * v for v in values] if as_pct else list(values)
-            ax.plot(ks, values, marker="o", markersize=3, linewidth=1.2,
+            ax.plot(ks, values, marker="o", markersize=3, linewidth=1.2, color=colour[algorithm],
                     label=ALGORITHM_NAMES.get(algorithm, algorithm))
             if algorithm == choice.algorithm and choice.k in ks:
                 y = values[ks.index(choice.k)]
