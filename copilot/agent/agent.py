@@ -184,9 +184,16 @@ class Agent:
         s = self.session
         s.say("user", prompt)
         routed = route(prompt, s, self.client)
+        if routed.problem and routed.how == "llm":
+            routed = Routed("set_goal", {"goal": prompt[:300]}, "default")  # no k: a request
         if routed.problem:
             return AskResult(False, routed.problem)
         before = None
+        if s.goal is None and routed.how != "pattern" and routed.tool not in (
+                "set_goal", "answer_question", "help"):
+            # A single-shot request without --goal ("Find segments to cut churn") carries the
+            # goal itself: the strategy needs one, and the prompt is the user's own words.
+            s.set_goal(prompt)
         if routed.tool in _SETUP:
             before = call_tool(s, routed.tool, routed.args, self._client)
             if not before.ok:

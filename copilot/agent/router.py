@@ -261,8 +261,12 @@ def route_llm(message: str, session: Session, client: LLMClient) -> Routed | Non
         return Routed(action, {"goal": text[:300]}, "llm")
     if action == "answer_question":
         return Routed(action, {"question": text[:500]}, "llm")
-    if action == "choose_k" and _single_number(text) is not None:
+    if action == "choose_k":
+        # The number must come from the message: a k the model made up is not the user's.
         k = _single_number(text)
+        if k is None:
+            return Routed("help", {}, "llm", problem="How many segments do you want? Say a "
+                          "number, for example 'use 4 segments' or /k 4.")
         return Routed(action, {"k": k}, "llm") if 2 <= k <= 20 else None
     schema = args_schema(action, session)
     if schema is None:

@@ -184,6 +184,15 @@ def test_the_model_routes_free_text_and_writes_the_names(tmp_path, data_csv):
         assert not any(i in text for i in list(ids)[:300] if len(i) > 3)
 
 
+def test_a_k_the_message_does_not_give_is_asked_for_not_invented(tmp_path, data_csv):
+    client, model = model_answering(intents=[{"action": "choose_k"}, {"k": 9}])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    reply = Agent(s, client=client).handle("find segments for the new pricing page")
+    assert "How many segments" in reply and s.analysis is None
+    assert len(model.calls) == 1  # no arguments call: the number must come from the message
+
+
 def test_an_intent_with_an_unknown_column_is_refused_by_the_schema_and_reasked(tmp_path, data_csv):
     client, model = model_answering(intents=[
         {"action": "set_roles"},
