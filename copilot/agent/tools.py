@@ -368,7 +368,7 @@ def strategy_text(session: Session) -> str:
                      f"(share {_pct(o.share)}, value {o.value_index:.2f}, fit {o.fit}/5)")
     for plan in s.plans:
         e = plan.experiment
-        lines.append(f"Plan for {plan.name}: {plan.initiative}; first action: {plan.actions[0]}; "
+        lines.append(f"Plan for {plan.name}: {plan.initiative}; first action: {plan.actions[0].rstrip('.')}; "
                      f"holdout {e.control_n:,} of {e.treatment_n + e.control_n:,}.")
     return "\n".join(lines)
 

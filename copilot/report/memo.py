@@ -311,7 +311,8 @@ class _Memo:
     def data_section(self) -> str:
         a, roles, q = self.a, self.a.roles, self.a.quality
         lines = ["## Data and quality", ""]
-        source = a.source.get("path")
+        # The file name only: a memo is shared, and a local folder path says nothing to readers.
+        source = Path(str(a.source["path"])).name if a.source.get("path") else None
         where = f"{_code(source)} ({_text(a.source.get('format', 'table'))}): " if source else ""
         lines.append(f"{where}{fmt_count(q.n_rows)} rows (one per customer), "
                      f"{fmt_count(q.n_columns)} columns.")
