@@ -229,8 +229,11 @@ class Session:
                                 initiatives=initiatives, with_strategy=with_strategy)
             self.writing = writing = _with_user_names(writing, self.user_names)
             names = [n.name for n in writing.narratives]
+            drafts = sum(n.author.status == "fallback" for n in writing.narratives)
             self._emit("result", f"Named {len(names)} segments"
-                       f"{' and drafted a strategy' if writing.strategy else ''}.", step="write",
+                       f"{' and drafted a strategy' if writing.strategy else ''}: "
+                       f"{', '.join(names)}"
+                       f"{f' ({drafts} deterministic drafts)' if drafts else ''}.", step="write",
                        names=names, notices=list(writing.notices), calls=writing.calls)
             return writing
 
