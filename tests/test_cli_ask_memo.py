@@ -111,3 +111,14 @@ def test_demo_writes_a_memo_and_says_where(tmp_path):
     memo = tmp_path / "demo" / "memo.md"
     assert memo.is_file() and str(memo) in proc.stderr
     assert "Segment" in memo.read_text(encoding="utf-8")
+
+
+def test_chat_bad_input_is_one_sentence_before_the_app_starts(customers_csv, tmp_path, asked):
+    assert_one_sentence_error(run_cli("chat", tmp_path / "nope.csv", cwd=tmp_path), "nope.csv")
+    assert_one_sentence_error(run_cli("chat", "--resume", tmp_path / "nothing", cwd=tmp_path),
+                              "no saved session")
+    assert_one_sentence_error(run_cli("chat", customers_csv, "--resume", tmp_path, cwd=tmp_path),
+                              "either")
+    _, root = asked  # a folder that holds a session is never overwritten by a new one
+    assert_one_sentence_error(run_cli("chat", customers_csv, "--session-dir", root / "s",
+                                      cwd=tmp_path), "--resume")

@@ -308,26 +308,25 @@ def _prepare(session: Session, args: PrepareFeatures, client) -> ToolResult:
     return ToolResult(True, "\n".join(lines))
 
 
+def _refit(session: Session, update: dict[str, Any], algorithm: str | None) -> ToolResult:
+    if algorithm is not None:
+        update["algorithm"] = algorithm
+    if session.segment(**update) is None:
+        return _fail(session)
+    return ToolResult(True, sweep_text(session), {"k": session.analysis.choice.k})
+
+
 def _sweep(session: Session, args: Sweep, client) -> ToolResult:
     update: dict[str, Any] = {"k": None}
     if args.k_min is not None or args.k_max is not None:
         lo = args.k_min or 2
         hi = args.k_max or max(lo, 10)
         update["k_range"] = (min(lo, hi), max(lo, hi))
-    if args.algorithm is not None:
-        update["algorithm"] = args.algorithm
-    if session.segment(**update) is None:
-        return _fail(session)
-    return ToolResult(True, sweep_text(session), {"k": session.analysis.choice.k})
+    return _refit(session, update, args.algorithm)
 
 
 def _choose_k(session: Session, args: ChooseK, client) -> ToolResult:
-    update: dict[str, Any] = {"k": args.k}
-    if args.algorithm is not None:
-        update["algorithm"] = args.algorithm
-    if session.segment(**update) is None:
-        return _fail(session)
-    return ToolResult(True, sweep_text(session), {"k": session.analysis.choice.k})
+    return _refit(session, {"k": args.k}, args.algorithm)
 
 
 def _profile(session: Session, args: ProfileSegments, client) -> ToolResult:
