@@ -113,7 +113,7 @@ class Strategy(Frozen):
     initiatives_source: str
     value_basis: str
     ratings: tuple[FitRating, ...]
-    rating_authors: tuple[Authorship, ...]  # one per segment, in segment order
+    rating_authors: tuple[Authorship, ...]  # one per assigned segment, in segment order
     opportunities: tuple[Opportunity, ...]  # ranked, best first
     plans: tuple[SegmentPlan, ...]
 
@@ -168,8 +168,11 @@ def draft_strategy(
     ignore = ignorable_names(analysis) + tuple(initiatives) + tuple(names.values())
     ratings: list[FitRating] = []
     authors: list[Authorship] = []
-    for position, profile in enumerate(analysis.profiles, start=1):
-        client.on_event(f"Rating initiatives for segment {position} of {len(analysis.profiles)}")
+    # Customers no segment claims (HDBSCAN's noise, label -1) are nobody's audience: a plan
+    # cannot target them by a segment rule, so they are neither rated nor planned for.
+    targets = [p for p in analysis.profiles if p.segment >= 0]
+    for position, profile in enumerate(targets, start=1):
+        client.on_event(f"Rating initiatives for segment {position} of {len(targets)}")
         seg_ratings, author = _rate_segment(analysis, profile.segment, names, goal, initiatives,
                                             client, ignore)
         ratings.extend(seg_ratings)

@@ -245,7 +245,7 @@ class _Memo:
         pieces += [(f"Name and narrative, segment {_tag(n.segment)}", n.author)
                    for n in self.w.narratives]
         if self.strategy is not None:
-            segments = [p.segment for p in self.a.profiles]
+            segments = [p.segment for p in self.a.profiles if p.segment >= 0]  # -1 is not rated
             pieces += [(f"Fit ratings, segment {_tag(s)}", author)
                        for s, author in zip(segments, self.strategy.rating_authors, strict=False)]
             pieces += [(f"Plan, segment {_tag(p.segment)}", p.author) for p in self.strategy.plans]
@@ -539,7 +539,8 @@ class _Memo:
         lines += ["", "### Fit matrix", "",
                   "How well each initiative fits each segment, from 1 (poor) to 5 (strong).", ""]
         lines.append(self.fit_matrix(s))
-        drafted = [seg for seg, author in zip((p.segment for p in self.a.profiles),
+        drafted = [seg for seg, author in zip((p.segment for p in self.a.profiles
+                                               if p.segment >= 0),
                                               s.rating_authors, strict=False) if _is_draft(author)]
         if drafted:
             lines += ["", "_Ratings for segment(s) " + ", ".join(_tag(d) for d in drafted)

@@ -192,6 +192,10 @@ def test_unassigned_customers_get_their_own_card_and_count(other_shapes, tmp_pat
     card = memo[memo.index("### Unassigned customers"):]
     assert "_Customers no segment claims" in card.split("\n\n")[1]
     assert "| unassigned |" in memo and "Plan, segment -1" not in memo
+    # Nobody's audience: the unassigned customers are neither rated nor planned for.
+    assert all(r.segment >= 0 for r in writing.strategy.ratings)
+    assert all(o.segment >= 0 for o in writing.strategy.opportunities)
+    assert "Fit ratings, segment unassigned" not in memo and "Plan for the unassigned" not in memo
     assert untraceable_numbers(memo, analysis.model_dump(mode="json"),
                                writing.model_dump(mode="json")) == []
 
