@@ -257,6 +257,10 @@ def route_llm(message: str, session: Session, client: LLMClient) -> Routed | Non
     if answer.value is None:
         return None
     action = answer.value.action
+    if action == "draft_strategy" and session.goal is None:
+        # A strategy is drafted for a goal; with none set, a message about what to do for the
+        # customers states one (the embedded model mixes the two up: benchmarks/routing.py).
+        action = "set_goal"
     if action == "set_goal":
         return Routed(action, {"goal": text[:300]}, "llm")
     if action == "answer_question":
@@ -286,7 +290,16 @@ def route_llm(message: str, session: Session, client: LLMClient) -> Routed | Non
     if answer.value is None:
         return None
     args = {k: v for k, v in answer.value.model_dump().items() if v is not None}
+    if action == "set_roles" and args.get("include") and _NEGATION.search(text) \
+            and not _BRING_BACK.search(text):
+        # "X shouldn't drive the grouping": a small model reads the column, not the "not".
+        args["exclude"] = [*args.get("exclude", []), *args.pop("include")]
     return Routed(action, args, "llm")
+
+
+_NEGATION = re.compile(r"\b(not|no|never|without|stop|drop|remove|exclude|ignore|leave out)\b|"
+                       r"n't\b", re.I)
+_BRING_BACK = re.compile(r"\b(back|again|include|re-?add|restore)\b", re.I)
 
 
 def route(message: str, session: Session, client: LLMClient | None) -> Routed:

@@ -287,3 +287,22 @@ def test_renames_and_assignments_survive_a_resume(tmp_path, data_csv):
     assert set(frame["segment_name"][frame["segment"] == 2]) == {"Night Owls"}
     assert len(frame) == 300 and list(frame.columns[:3]) == ["customer_id", "segment",
                                                              "segment_name"]
+
+
+def test_router_guards_for_a_small_model(tmp_path, data_csv):
+    # With no goal yet, "what to do for them" states the goal; a negated column goes out.
+    client, _ = model_answering(intents=[
+        {"action": "draft_strategy"},
+        {"action": "set_roles"}, {"include": ["plan"]},
+        {"action": "set_roles"}, {"include": ["plan"]},
+    ])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    from copilot.agent.router import route_llm
+
+    routed = route_llm("we must stop losing monthly customers", s, client)
+    assert (routed.tool, routed.args) == ("set_goal", {"goal": "we must stop losing monthly customers"})
+    routed = route_llm("the plan column shouldn't drive the grouping", s, client)
+    assert routed.args == {"exclude": ["plan"]}
+    routed = route_llm("use the plan column again", s, client)
+    assert routed.args == {"include": ["plan"]}
