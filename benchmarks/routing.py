@@ -50,6 +50,7 @@ def main() -> int:
     settings = resolve_settings({"provider": args.provider})
     session = Session(tempfile.mkdtemp(), settings=SegmentSettings(seed=0), llm=settings)
     session.load(demo_data_path())
+    session.set_goal("Reduce churn among paying customers")  # the usual state once segmented
     session.segment()
     client = open_client(settings, progress=stderr_progress("Preparing the embedded model"))
     right = 0
