@@ -69,16 +69,16 @@ _K = r"(?P<k>\d{1,2})"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"^(?:please\s+)?(?:use|try|make it|go with|give me|show me|i want|let'?s use|"
                 rf"switch to|with)\s+(?:k\s*=\s*)?{_K}\s*(?:segments?|clusters?|groups?)?\s*"
-                r"(?:instead)?[.!]?$", re.I), "choose_k"),
-    (re.compile(rf"^k\s*=\s*{_K}[.!]?$", re.I), "choose_k"),
+                r"(?:instead)?[.!]?$", re.IGNORECASE), "choose_k"),
+    (re.compile(rf"^k\s*=\s*{_K}[.!]?$", re.IGNORECASE), "choose_k"),
     (re.compile(r"^(?:please\s+)?(?:rename|call)\s+segment\s+(?P<segment>-?\d+)\s+(?:to|as)?\s*"
-                r"[\"']?(?P<name>[^\"']{1,40}?)[\"']?[.!]?$", re.I), "rename_segment"),
+                r"[\"']?(?P<name>[^\"']{1,40}?)[\"']?[.!]?$", re.IGNORECASE), "rename_segment"),
     (re.compile(r"^(?:please\s+)?(?:leave out|exclude|drop|ignore|remove|without)\s+(?:the\s+)?"
-                r"(?:columns?\s+)?(?P<columns>[\w .,&/-]+?)(?:\s+columns?)?[.!]?$", re.I), "exclude"),
+                r"(?:columns?\s+)?(?P<columns>[\w .,&/-]+?)(?:\s+columns?)?[.!]?$", re.IGNORECASE), "exclude"),
     (re.compile(r"^(?:please\s+)?(?:focus on|our goal is|the goal is|goal:)\s*(?P<goal>.{3,300})$",
-                re.I), "set_goal"),
+                re.IGNORECASE), "set_goal"),
     (re.compile(r"\bwhy\b.*\b(?:k\s*=\s*\d+|\d+\s+segments|this many|so many|these segments)\b",
-                re.I), "why"),
+                re.IGNORECASE), "why"),
 )
 
 
@@ -192,7 +192,7 @@ class ActionChoice(Frozen):
 
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 
 
 def _single_number(message: str) -> int | None:
@@ -298,8 +298,8 @@ def route_llm(message: str, session: Session, client: LLMClient) -> Routed | Non
 
 
 _NEGATION = re.compile(r"\b(not|no|never|without|stop|drop|remove|exclude|ignore|leave out)\b|"
-                       r"n't\b", re.I)
-_BRING_BACK = re.compile(r"\b(back|again|include|re-?add|restore)\b", re.I)
+                       r"n't\b", re.IGNORECASE)
+_BRING_BACK = re.compile(r"\b(back|again|include|re-?add|restore)\b", re.IGNORECASE)
 
 
 def route(message: str, session: Session, client: LLMClient | None) -> Routed:

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
 from pydantic import ValidationError
@@ -31,9 +30,9 @@ from copilot.errors import CopilotError, InputError, SettingsError
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.grounding import _name_key
 from copilot.llm.providers import LLMSettings, resolve_settings
+from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
 from copilot.segmentation._base import Frozen
-from copilot.llm.strategy import draft_strategy
 from copilot.segmentation.export import atomic_write_text, write_outputs
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
