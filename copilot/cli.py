@@ -219,6 +219,12 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
         path = Path(args.out_dir) / "writing.json"
         atomic_write_text(path, writing.model_dump_json(indent=2))
         files = {**files, "writing": path}
+    # The saved model, beside the assignments: it assigns new customers to these segments.
+    from copilot.segmentation.bundle import save_bundle_with_data
+
+    names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
+    files = {**files, "model": save_bundle_with_data(run, df, Path(args.out_dir) / "model",
+                                                     names=names)}
     if memo:
         from copilot.report.memo import write_memo
 

@@ -37,6 +37,12 @@ def test_segment_writes_assignments_and_analysis(customers_csv, tmp_path):
     assert analysis["choice"]["reason"]
     assert "customer_id" not in analysis["roles"]["features"]
     assert {"churned", "revenue_12m"} <= set(analysis["roles"]["outcomes"])
+    # The saved model sits beside the assignments and reproduces them.
+    from copilot.segmentation.bundle import load_bundle
+
+    assert str(out / "model") in proc.stdout
+    labels, _ = load_bundle(out / "model").assign(pd.read_csv(customers_csv))
+    assert (labels == assignments["segment"].to_numpy()).all()
 
 
 def test_segment_json_and_forced_k(customers_csv, tmp_path):

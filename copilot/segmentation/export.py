@@ -18,13 +18,18 @@ from copilot.segmentation.pipeline import SegmentationRun
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file beside it, fsync, rename)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -33,7 +38,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
             raise
     except OSError as exc:
         raise InputError(
-            f"Cannot write {path} ({exc.strerror or exc}); choose a writable --out-dir."
+            f"Cannot write {path} ({exc.strerror or exc}); choose a writable folder "
+            "(--out-dir, --out or --session-dir)."
         ) from None
     return path
 

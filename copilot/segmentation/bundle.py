@@ -1,0 +1,273 @@
+"""Saved models: a folder that assigns new customers to the segments it was trained with.
+
+A bundle is a folder (``model/``) with two files:
+
+- ``bundle.json``: format, version, a content ID, the creation time, the engine version, the
+  recorded preparation, the algorithm, k, the segment names and rules, the training table's
+  schema (columns, roles, kinds) and the feature distributions (for drift checks);
+- ``arrays.npz``: the cluster model's numbers (centres, radii, mixture parameters), read with
+  ``allow_pickle=False``.
+
+Nothing in a bundle is executed: JSON is validated into typed models and the arrays are plain
+numbers, so a hostile file can at worst be refused. The JSON records the SHA-256 of the array
+file, so a changed or swapped array file is refused too, with one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from copilot import __version__
+from copilot.errors import InputError
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.algorithms import FittedClusters
+from copilot.segmentation.export import atomic_write_bytes, atomic_write_text
+from copilot.segmentation.mixture import Layout, MixedMixture
+from copilot.segmentation.prepare import Preparation
+from copilot.segmentation.roles import RoleReport
+
+BUNDLE_FORMAT = "segment-copilot-model"
+# Bump when the saved shape changes; older engines refuse newer bundles rather than guess.
+BUNDLE_VERSION = 1
+JSON_FILE, ARRAYS_FILE = "bundle.json", "arrays.npz"
+_QUANTILES = tuple(i / 10 for i in range(11))
+
+
+class ColumnSchema(Frozen):
+    name: str
+    role: str  # numeric, categorical, boolean, datetime, outcome, id, or a left-out role
+    dtype: str
+
+
+class FeatureDistribution(Frozen):
+    """A training feature's distribution: deciles for numbers, level shares for categories."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    quantiles: tuple[float, ...] = ()  # the 0, 10, ..., 100th percentiles (numeric)
+    levels: dict[str, float] = {}  # level -> share of non-missing values (categorical)
+    missing_share: float = 0.0
+
+
+class BundleInfo(Frozen):
+    """``bundle.json``."""
+
+    format: Literal["segment-copilot-model"] = BUNDLE_FORMAT
+    version: int = BUNDLE_VERSION
+    bundle_id: str
+    created_at: str
+    engine_version: str
+    algorithm: str
+    k: int
+    id_column: str | None
+    preparation: Preparation
+    schema_: tuple[ColumnSchema, ...]
+    features: tuple[str, ...]
+    distributions: tuple[FeatureDistribution, ...]
+    names: dict[int, str]
+    rules: dict[int, str]
+    segment_shares: dict[int, float]
+    mixture_layout: dict[str, Any] | None = None
+    mixture_levels: tuple[int, ...] | None = None
+    arrays_sha256: str
+
+
+class SavedModel:
+    """A loaded bundle: ``assign(df)`` gives each row's segment and confidence."""
+
+    def __init__(self, info: BundleInfo, model: FittedClusters) -> None:
+        self.info = info
+        self.model = model
+
+    def assign(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Segment (-1 = unassigned) and confidence (0-1) per row of ``df``.
+
+        Raises ``InputError`` naming the training columns ``df`` lacks.
+        """
+        missing = [c for c in self.info.preparation.input_columns if c not in df.columns]
+        if missing:
+            raise InputError(f"The table lacks column(s) the model was trained on: "
+                             f"{', '.join(missing)}; supply a table with the same columns.")
+        X = self.info.preparation.transform(df)
+        return self.model.assign(X)
+
+
+def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None) -> Path:
+    """Write ``run``'s model as a bundle folder; return its path.
+
+    ``run`` is a ``SegmentationRun`` (the analysis, the per-row labels and the fitted model);
+    ``names`` are the segment names (default: "Segment N").
+    """
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"The model path {out} is a file; give a folder for the model.")
+    a, model = run.analysis, run.model
+    arrays = _model_arrays(model)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    blob = buffer.getvalue()
+    digest = hashlib.sha256(blob).hexdigest()
+    segments = [s.segment for s in a.sizes if s.segment >= 0]
+    info_fields: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "engine_version": __version__,
+        "algorithm": a.choice.algorithm,
+        "k": a.choice.k,
+        "id_column": a.id_column,
+        "preparation": a.preparation,
+        "schema_": tuple(ColumnSchema(name=c.name, role=c.role, dtype=c.dtype)
+                         for c in a.roles.columns),
+        "features": a.roles.features,
+        "distributions": (),
+        "names": {s: (names or {}).get(s, f"Segment {s}") for s in segments},
+        "rules": {r.segment: r.rules[0].text for r in a.rules.segments if r.rules},
+        "segment_shares": {s.segment: s.share for s in a.sizes},
+        "arrays_sha256": digest,
+    }
+    mixture = model.mixture
+    if isinstance(mixture, MixedMixture):
+        info_fields["mixture_layout"] = asdict(mixture.layout)
+        info_fields["mixture_levels"] = tuple(mixture.n_levels)
+    # The ID hashes what decides assignments (preparation, arrays, names), not the time.
+    content = json.dumps({k: v for k, v in _jsonable(info_fields).items() if k != "created_at"},
+                         sort_keys=True)
+    info_fields["bundle_id"] = hashlib.sha256(content.encode()).hexdigest()[:16]
+    return _write(out, info_fields, blob)
+
+
+def save_bundle_with_data(run, df: pd.DataFrame, folder: str | Path, *,
+                          names: dict[int, str] | None = None) -> Path:
+    """``save_bundle`` plus the training features' distributions (for drift checks)."""
+    path = save_bundle(run, folder, names=names)
+    info = json.loads((path / JSON_FILE).read_text(encoding="utf-8"))
+    info["distributions"] = [d.model_dump(mode="json") for d in
+                             feature_distributions(df, run.analysis.roles)]
+    atomic_write_text(path / JSON_FILE, json.dumps(info, indent=2))
+    return path
+
+
+def _write(out: Path, info_fields: dict[str, Any], blob: bytes) -> Path:
+    info = BundleInfo.model_validate(_jsonable(info_fields))
+    # Arrays first: a bundle.json that exists always points at a complete array file.
+    atomic_write_bytes(out / ARRAYS_FILE, blob)
+    atomic_write_text(out / JSON_FILE, info.model_dump_json(indent=2))
+    return out
+
+
+def feature_distributions(df: pd.DataFrame, roles: RoleReport) -> tuple[FeatureDistribution, ...]:
+    out = []
+    for name in roles.features:
+        column = roles.get(name)
+        s = df[name]
+        missing = float(s.isna().mean()) if len(s) else 0.0
+        if column.role == "numeric":
+            values = pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
+            q = tuple(float(v) for v in np.quantile(values, _QUANTILES)) if len(values) else ()
+            out.append(FeatureDistribution(name=name, kind="numeric", quantiles=q,
+                                           missing_share=missing))
+        else:
+            shares = s.dropna().astype(str).value_counts(normalize=True).head(50)
+            out.append(FeatureDistribution(name=name, kind="categorical",
+                                           levels={str(k): float(v) for k, v in shares.items()},
+                                           missing_share=missing))
+    return tuple(out)
+
+
+def load_bundle(path: str | Path) -> SavedModel:
+    """Read a bundle folder (or its ``bundle.json``); one clear sentence for anything wrong."""
+    folder = Path(path)
+    if folder.name == JSON_FILE:
+        folder = folder.parent
+    json_path, arrays_path = folder / JSON_FILE, folder / ARRAYS_FILE
+    if not json_path.is_file():
+        raise InputError(f"There is no saved model in {folder} ({JSON_FILE} is missing); give "
+                         "the model folder that segment --out-dir wrote.")
+    try:
+        raw = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"The model file {json_path} is corrupt ({type(err).__name__}); "
+                         "save the model again.") from None
+    if not isinstance(raw, dict) or raw.get("format") != BUNDLE_FORMAT:
+        raise InputError(f"{json_path} is not a segment-copilot model; give the model folder "
+                         "that segment --out-dir wrote.")
+    version = raw.get("version")
+    if not isinstance(version, int) or version > BUNDLE_VERSION:
+        raise InputError(f"The model in {folder} has version {version!r}, newer than this "
+                         f"segment-copilot reads ({BUNDLE_VERSION}); upgrade segment-copilot.")
+    try:
+        info = BundleInfo.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"The model file {json_path} is damaged ({field}: "
+                         f"{first['msg'].lower()}); save the model again.") from None
+    try:
+        blob = arrays_path.read_bytes()
+    except OSError:
+        raise InputError(f"The model in {folder} lacks {ARRAYS_FILE}; save the model "
+                         "again.") from None
+    if hashlib.sha256(blob).hexdigest() != info.arrays_sha256:
+        raise InputError(f"The model's {ARRAYS_FILE} in {folder} does not match its "
+                         f"{JSON_FILE} (changed or corrupted); save the model again.")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model = _model_from(info, arrays)
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"The model's arrays in {folder} are unreadable "
+                         f"({type(err).__name__}); save the model again.") from None
+    return SavedModel(info, model)
+
+
+def _model_arrays(model: FittedClusters) -> dict[str, np.ndarray]:
+    arrays = {"centers": np.asarray(model.centers, dtype=float)}
+    if model.radius is not None:
+        arrays["radius"] = np.asarray(model.radius, dtype=float)
+    if model.order is not None:
+        arrays["order"] = np.asarray(model.order, dtype=int)
+    mixture = model.mixture
+    if mixture is not None:
+        if not isinstance(mixture, MixedMixture):
+            raise TypeError(f"cannot save a {type(mixture).__name__} mixture")
+        for name in ("weights", "means", "variances", "log_theta"):
+            arrays[f"mixture_{name}"] = np.asarray(getattr(mixture, name), dtype=float)
+    return arrays
+
+
+def _model_from(info: BundleInfo, arrays: dict[str, np.ndarray]) -> FittedClusters:
+    mixture = None
+    if info.mixture_layout is not None:
+        layout = Layout(
+            continuous=tuple(info.mixture_layout["continuous"]),
+            categorical=tuple(tuple(b) for b in info.mixture_layout["categorical"]),
+            cuts=tuple(info.mixture_layout.get("cuts", ())),
+        )
+        mixture = MixedMixture(
+            weights=arrays["mixture_weights"], means=arrays["mixture_means"],
+            variances=arrays["mixture_variances"], log_theta=arrays["mixture_log_theta"],
+            n_levels=tuple(info.mixture_levels or ()), layout=layout)
+    return FittedClusters(
+        algorithm=info.algorithm, k=info.k, centers=arrays["centers"],
+        labels=np.zeros(0, dtype=int), radius=arrays.get("radius"), mixture=mixture,
+        order=arrays.get("order"))
+
+
+def _jsonable(value: Any) -> Any:
+    """Pydantic models and tuples as plain JSON values (for hashing and validation)."""
+    if isinstance(value, Frozen):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, str) else k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,168 @@
+"""Saved model bundles: a round trip in a fresh process gives the same segments; tampered,
+foreign, newer or hostile files are refused with one sentence; missing columns are named."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from copilot.errors import InputError
+from copilot.segmentation.bundle import (
+    ARRAYS_FILE,
+    JSON_FILE,
+    load_bundle,
+    save_bundle_with_data,
+)
+from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from fixtures.customers import make_customers
+
+REPO = Path(__file__).resolve().parents[2]
+ALGORITHMS = ("kmeans", "gmm", "hierarchical", "hdbscan")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One bundle per algorithm, trained on the same synthetic table (with missing values)."""
+    root = tmp_path_factory.mktemp("bundles")
+    frame = make_customers(500, 3, seed=4).frame  # a seed HDBSCAN finds segments in
+    frame.to_csv(root / "train.csv", index=False)
+    out = {}
+    for algorithm in ALGORITHMS:
+        run = run_segmentation(frame, SegmentSettings(id_column="customer_id", k=3 if algorithm
+                                                      != "hdbscan" else None,
+                                                      algorithm=algorithm, seed=0))
+        path = save_bundle_with_data(run, frame, root / f"model-{algorithm}",
+                                     names={0: "Core", 1: "Power", 2: "Light"})
+        np.save(root / f"labels-{algorithm}.npy", run.labels)
+        out[algorithm] = (run, path)
+    return root, frame, out
+
+
+def test_a_fresh_process_assigns_the_training_rows_to_the_same_segments(trained):
+    root, _, bundles = trained
+    # A new interpreter: nothing from the training run (caches, fitted objects) is reused.
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from copilot.segmentation.bundle import load_bundle\n"
+        f"root = {str(root)!r}\n"
+        "df = pd.read_csv(root + '/train.csv')\n"
+        f"for a in {ALGORITHMS!r}:\n"
+        "    labels, conf = load_bundle(root + '/model-' + a).assign(df)\n"
+        "    same = (labels == np.load(root + '/labels-' + a + '.npy')).mean()\n"
+        "    print(a, same, float(conf.min()), float(conf.max()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    for line in filter(None, out):
+        algorithm, same, low, high = line.split()
+        assert float(same) == 1.0, line
+        assert 0.0 <= float(low) <= float(high) <= 1.0
+
+
+def test_the_bundle_records_what_a_crm_and_a_drift_check_need(trained):
+    _, frame, bundles = trained
+    run, path = bundles["gmm"]
+    info = json.loads((path / JSON_FILE).read_text())
+    assert info["format"] == "segment-copilot-model" and info["version"] == 1
+    assert len(info["bundle_id"]) == 16 and info["created_at"].endswith("+00:00")
+    assert info["names"] == {"0": "Core", "1": "Power", "2": "Light"}
+    assert set(info["rules"]) == {"0", "1", "2"}
+    assert {c["name"] for c in info["schema_"]} == set(frame.columns)
+    numeric = next(d for d in info["distributions"] if d["name"] == "tenure_months")
+    assert len(numeric["quantiles"]) == 11 and numeric["quantiles"] == sorted(numeric["quantiles"])
+    plan = next(d for d in info["distributions"] if d["name"] == "plan")
+    assert abs(sum(plan["levels"].values()) - 1) < 1e-9
+
+
+def test_the_id_depends_on_the_model_not_the_time(trained, tmp_path):
+    _, frame, bundles = trained
+    run, path = bundles["kmeans"]
+    again = save_bundle_with_data(run, frame, tmp_path / "again",
+                                  names={0: "Core", 1: "Power", 2: "Light"})
+    first = json.loads((path / JSON_FILE).read_text())["bundle_id"]
+    assert json.loads((again / JSON_FILE).read_text())["bundle_id"] == first
+    renamed = save_bundle_with_data(run, frame, tmp_path / "renamed", names={0: "Other"})
+    assert json.loads((renamed / JSON_FILE).read_text())["bundle_id"] != first
+
+
+def _copy(path: Path, to: Path) -> Path:
+    to.mkdir()
+    for name in (JSON_FILE, ARRAYS_FILE):
+        (to / name).write_bytes((path / name).read_bytes())
+    return to
+
+
+def one_sentence(err: InputError) -> str:
+    text = str(err)
+    assert text.endswith(".") and "\n" not in text
+    return text
+
+
+def test_tampered_foreign_newer_and_missing_bundles_are_refused(trained, tmp_path):
+    _, _, bundles = trained
+    _, path = bundles["kmeans"]
+    tampered = _copy(path, tmp_path / "tampered")
+    blob = bytearray((tampered / ARRAYS_FILE).read_bytes())
+    blob[-40] ^= 0xFF
+    (tampered / ARRAYS_FILE).write_bytes(bytes(blob))
+    with pytest.raises(InputError) as err:
+        load_bundle(tampered)
+    assert "does not match" in one_sentence(err.value)
+
+    newer = _copy(path, tmp_path / "newer")
+    info = json.loads((newer / JSON_FILE).read_text())
+    (newer / JSON_FILE).write_text(json.dumps({**info, "version": 99}))
+    with pytest.raises(InputError) as err:
+        load_bundle(newer)
+    assert "newer" in one_sentence(err.value) and "upgrade" in str(err.value)
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / JSON_FILE).write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(InputError) as err:
+        load_bundle(foreign)
+    assert "not a segment-copilot model" in one_sentence(err.value)
+
+    damaged = _copy(path, tmp_path / "damaged")
+    (damaged / JSON_FILE).write_text(json.dumps({**info, "k": "three"}))
+    with pytest.raises(InputError) as err:
+        load_bundle(damaged)
+    assert "damaged" in one_sentence(err.value)
+
+    with pytest.raises(InputError) as err:
+        load_bundle(tmp_path / "nowhere")
+    assert "no saved model" in one_sentence(err.value)
+
+
+def test_an_array_file_that_needs_unpickling_is_refused_not_loaded(trained, tmp_path):
+    _, _, bundles = trained
+    _, path = bundles["kmeans"]
+    hostile = _copy(path, tmp_path / "hostile")
+    buffer = io.BytesIO()
+    np.savez(buffer, centers=np.array([{"x": 1}], dtype=object))  # a pickle inside
+    blob = buffer.getvalue()
+    import hashlib
+
+    info = json.loads((hostile / JSON_FILE).read_text())
+    info["arrays_sha256"] = hashlib.sha256(blob).hexdigest()  # even with a matching checksum
+    (hostile / JSON_FILE).write_text(json.dumps(info))
+    (hostile / ARRAYS_FILE).write_bytes(blob)
+    with pytest.raises(InputError) as err:
+        load_bundle(hostile)
+    assert "unreadable" in one_sentence(err.value)
+
+
+def test_a_table_without_the_training_columns_is_told_which(trained):
+    _, frame, bundles = trained
+    _, path = bundles["gmm"]
+    with pytest.raises(InputError) as err:
+        load_bundle(path).assign(frame.drop(columns=["plan", "tenure_months"]))
+    text = one_sentence(err.value)
+    assert "plan" in text and "tenure_months" in text
