@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "under segment-copilot-sessions/)")
     _provider_options(chat)
 
+    assign = sub.add_parser("assign", help="assign new customers to the segments of a saved model",
+                            description="Assign each row of DATA to a segment of the saved MODEL "
+                            "(the model/ folder segment --out-dir wrote), with a confidence.")
+    assign.add_argument("model", help="the saved model folder")
+    assign.add_argument("data", help="the customers to assign (same columns as the training table)")
+    assign.add_argument("--out", required=True, help="the CSV to write")
+
     doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
                             description="Say which LLM provider is active (and why), whether it "
                             "answers a tiny structured request, how fast, and what to do if not.")
@@ -388,6 +395,26 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm)
 
 
+def cmd_assign(args: argparse.Namespace) -> int:
+    from copilot.segmentation.assign import assign_table
+    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.export import atomic_write_text
+    from copilot.segmentation.load import load_table
+
+    model = load_bundle(args.model)
+    table = load_table(args.data)
+    result = assign_table(model, table.frame)
+    for note in result.notes:
+        sys.stderr.write(f"note: {note}\n")
+    atomic_write_text(args.out, result.frame.to_csv(index=False))
+    counts = result.frame["segment_name"].value_counts()
+    sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
+                     f"{model.info.bundle_id} to {args.out}:\n")
+    for name, n in counts.items():
+        sys.stdout.write(f"  {name}: {n:,}\n")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from copilot.llm.doctor import run_doctor
 
@@ -397,7 +424,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"segment": cmd_segment, "demo": cmd_demo, "doctor": cmd_doctor, "ask": cmd_ask,
-            "memo": cmd_memo, "chat": cmd_chat}
+            "memo": cmd_memo, "chat": cmd_chat, "assign": cmd_assign}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

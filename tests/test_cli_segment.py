@@ -161,3 +161,41 @@ def test_non_utf8_text_is_read_not_refused(tmp_path):
 def test_out_dir_that_is_a_file(customers_csv, tmp_path):
     blocker = _write(tmp_path, "taken", "x")
     assert_one_sentence_error(run_cli("segment", customers_csv, "--out-dir", blocker), "taken")
+
+
+def test_assign_with_the_saved_model(customers_csv, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    frame = pd.read_csv(customers_csv)
+    new = frame.sample(200, random_state=1).assign(extra_col=1)
+    new.loc[new.index[:3], [c for c in frame.columns if c not in
+                            ("customer_id", "churned", "revenue_12m")]] = None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("assign", out / "model", tmp_path / "new.csv", "--out", tmp_path / "crm.csv")
+    assert proc.returncode == 0, proc.stderr
+    crm = pd.read_csv(tmp_path / "crm.csv")
+    assert list(crm.columns) == ["customer_id", "segment", "segment_name", "confidence",
+                                 "model_version", "assigned_at"]
+    assert len(crm) == 200  # nothing dropped
+    assert (crm["segment_name"] == "unscored").sum() == 3 and "3 row(s)" in proc.stderr
+    assert "extra_col" in proc.stderr
+    # the other rows get the segment the training run gave them
+    trained = pd.read_csv(out / "assignments.csv").set_index("customer_id")["segment"]
+    scored = crm[crm["segment_name"] != "unscored"]
+    assert (scored["segment"].to_numpy() == trained.loc[scored["customer_id"]].to_numpy()).all()
+    assert crm["model_version"].nunique() == 1 and crm["confidence"].between(0, 1).all()
+
+
+def test_assign_bad_input(customers_csv, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    frame = pd.read_csv(customers_csv)
+    frame.drop(columns=["plan"]).to_csv(tmp_path / "missing.csv", index=False)
+    assert_one_sentence_error(run_cli("assign", out / "model", tmp_path / "missing.csv",
+                                      "--out", tmp_path / "x.csv"), "plan")
+    frame.assign(tenure_months="long").to_csv(tmp_path / "retyped.csv", index=False)
+    assert_one_sentence_error(run_cli("assign", out / "model", tmp_path / "retyped.csv",
+                                      "--out", tmp_path / "x.csv"), "tenure_months", "text")
+    assert_one_sentence_error(run_cli("assign", tmp_path, customers_csv, "--out",
+                                      tmp_path / "x.csv"), "no saved model")
+    assert not (tmp_path / "x.csv").exists()
