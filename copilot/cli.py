@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("model", help="the saved model folder")
     assign.add_argument("data", help="the customers to assign (same columns as the training table)")
     assign.add_argument("--out", required=True, help="the CSV to write")
+    assign.add_argument("--holdout-share", type=float, default=0.1,
+                        help="share of each segment flagged as the control group (default 0.1)")
+    assign.add_argument("--salt", default="segment-copilot-holdout",
+                        help="names the experiment: the same salt gives the same holdout group")
 
     doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
                             description="Say which LLM provider is active (and why), whether it "
@@ -403,7 +407,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
     model = load_bundle(args.model)
     table = load_table(args.data)
-    result = assign_table(model, table.frame)
+    result = assign_table(model, table.frame, holdout_share=args.holdout_share, salt=args.salt)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     atomic_write_text(args.out, result.frame.to_csv(index=False))

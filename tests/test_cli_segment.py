@@ -175,7 +175,7 @@ def test_assign_with_the_saved_model(customers_csv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     crm = pd.read_csv(tmp_path / "crm.csv")
     assert list(crm.columns) == ["customer_id", "segment", "segment_name", "confidence",
-                                 "model_version", "assigned_at"]
+                                 "holdout", "model_version", "assigned_at"]
     assert len(crm) == 200  # nothing dropped
     assert (crm["segment_name"] == "unscored").sum() == 3 and "3 row(s)" in proc.stderr
     assert "extra_col" in proc.stderr
@@ -184,6 +184,12 @@ def test_assign_with_the_saved_model(customers_csv, tmp_path):
     scored = crm[crm["segment_name"] != "unscored"]
     assert (scored["segment"].to_numpy() == trained.loc[scored["customer_id"]].to_numpy()).all()
     assert crm["model_version"].nunique() == 1 and crm["confidence"].between(0, 1).all()
+    # about 10% of each segment held out, the same customers on a re-run
+    for _, group in crm.groupby("segment_name"):
+        assert group["holdout"].sum() == round(0.1 * len(group))
+    again = run_cli("assign", out / "model", tmp_path / "new.csv", "--out", tmp_path / "b.csv")
+    assert again.returncode == 0
+    assert (pd.read_csv(tmp_path / "b.csv")["holdout"] == crm["holdout"]).all()
 
 
 def test_assign_bad_input(customers_csv, tmp_path):

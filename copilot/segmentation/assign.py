@@ -16,6 +16,7 @@ import pandas as pd
 
 from copilot.errors import InputError
 from copilot.segmentation.bundle import SavedModel
+from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
 
 # A numeric training column whose values mostly fail to parse as numbers was retyped.
 _RETYPED_SHARE = 0.5
@@ -23,12 +24,13 @@ _RETYPED_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Assignment:
-    frame: pd.DataFrame  # id, segment, segment_name, confidence, model_version, assigned_at
+    frame: pd.DataFrame  # id, segment, segment_name, confidence, holdout, model_version, assigned_at
     notes: tuple[str, ...]
 
 
-def assign_table(model: SavedModel, df: pd.DataFrame) -> Assignment:
-    """Segment, name and confidence for every row of ``df``."""
+def assign_table(model: SavedModel, df: pd.DataFrame, *, holdout_share: float = 0.1,
+                 salt: str = DEFAULT_SALT) -> Assignment:
+    """Segment, name, confidence and holdout flag for every row of ``df``."""
     info = model.info
     notes: list[str] = []
     _check_types(model, df)
@@ -53,6 +55,7 @@ def assign_table(model: SavedModel, df: pd.DataFrame) -> Assignment:
         "segment": np.where(labels == -2, -1, labels),
         "segment_name": pd.Series(labels).map(names).to_numpy(),
         "confidence": np.round(confidence, 4),
+        "holdout": holdout_flags(ids, labels, share=holdout_share, salt=salt),
         "model_version": info.bundle_id,
         "assigned_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })

@@ -1,0 +1,49 @@
+"""The holdout flag: stable, order-independent, balanced per segment, salt-specific."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from copilot.errors import InputError
+from copilot.segmentation.holdout import holdout_flags
+
+
+def _customers(n=5000, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"CUST-{i:06d}" for i in rng.permutation(n)])
+    segments = rng.choice(5, size=n, p=[0.4, 0.3, 0.15, 0.1, 0.05])
+    return ids, segments
+
+
+def test_every_segment_holds_out_its_share():
+    ids, segments = _customers()
+    flags = holdout_flags(ids, segments, share=0.1)
+    for s in range(5):
+        members = segments == s
+        assert flags[members].sum() == round(0.1 * members.sum())
+
+
+def test_same_customers_same_flags_in_any_order_and_a_new_salt_draws_anew():
+    ids, segments = _customers()
+    flags = holdout_flags(ids, segments)
+    order = np.random.default_rng(3).permutation(len(ids))
+    shuffled = holdout_flags(ids[order], segments[order])
+    assert (shuffled == flags[order]).all()
+    other = holdout_flags(ids, segments, salt="spring-campaign")
+    overlap = (other & flags).sum() / flags.sum()
+    assert overlap < 0.3  # about 10% by chance; the same group would be 100%
+
+
+def test_the_group_does_not_follow_the_id_order():
+    ids, segments = _customers()
+    flags = holdout_flags(ids, segments)
+    numbers = np.array([int(i.split("-")[1]) for i in ids])
+    # held-out IDs spread over the whole range, not the first or last ones
+    assert 0.3 < np.median(numbers[flags]) / len(ids) < 0.7
+
+
+@pytest.mark.parametrize("share", [0, -0.1, 0.9])
+def test_a_bad_share_is_one_sentence(share):
+    with pytest.raises(InputError, match="holdout share"):
+        holdout_flags(["a", "b"], [0, 0], share=share)
