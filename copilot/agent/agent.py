@@ -159,20 +159,29 @@ class Agent:
             return self.run_standard_path(memo=False)
         return None
 
-    def run_standard_path(self, *, memo: bool = True) -> str:
-        """Segment (if needed), name, draft the strategy with a goal, write the memo; a summary.
-
-        Each step is skipped when its result exists, and a failed step ends the path with its
-        sentence (the earlier results stay)."""
+    def _complete(self, initiatives: tuple[str, ...] | None = None) -> tuple[str | None, str | None]:
+        """Run the steps the standard path still lacks (segment, name, strategy with a goal),
+        each skipped when its result exists. Returns (a failure that ends the path, a failed
+        strategy's sentence): the results before a failure stay."""
         s = self.session
         if s.analysis is None and s.segment() is None:
-            return s.last_error or "The segmentation failed."
+            return s.last_error or "The segmentation failed.", None
         if s.writing is None and s.write(self._client, with_strategy=False) is None:
-            return s.last_error or "Naming the segments failed."
-        if s.goal and s.writing.strategy is None and s.draft_strategy(self._client) is None:
-            return summary_text(s) + "\n\n" + (s.last_error or "The strategy failed.")
-        files = s.export_memo() if memo else None
-        text = summary_text(s)
+            return s.last_error or "Naming the segments failed.", None
+        if s.goal and s.writing.strategy is None and \
+                s.draft_strategy(self._client, initiatives=initiatives) is None:
+            return None, s.last_error or "The strategy could not be drafted."
+        return None, None
+
+    def run_standard_path(self, *, memo: bool = True) -> str:
+        """Segment (if needed), name, draft the strategy with a goal, write the memo; a summary."""
+        failure, strategy_note = self._complete()
+        if failure:
+            return failure
+        if strategy_note:
+            return summary_text(self.session) + "\n\n" + strategy_note
+        files = self.session.export_memo() if memo else None
+        text = summary_text(self.session)
         if files is not None:
             text += f"\n\nThe memo is in {files.memo}."
         return text
@@ -198,18 +207,13 @@ class Agent:
             before = call_tool(s, routed.tool, routed.args, self._client)
             if not before.ok:
                 return AskResult(False, before.text)
-        if s.analysis is None and s.segment() is None:
-            return AskResult(False, s.last_error or "The segmentation failed.")
-        if s.writing is None and s.write(self._client, with_strategy=False) is None:
-            return AskResult(False, s.last_error or "Naming the segments failed.")
-        notes = []
-        if s.goal and s.writing.strategy is None and \
-                s.draft_strategy(self._client, initiatives=initiatives) is None:
-            notes.append(s.last_error or "The strategy could not be drafted.")
-        files = s.export_memo(memo_path)
+        failure, strategy_note = self._complete(initiatives)
+        if failure:
+            return AskResult(False, failure)
+        files = s.export_memo(memo_path)  # written even without a strategy: the rest stands
         if files is None:
             return AskResult(False, s.last_error or "The memo could not be written.")
-        parts = [summary_text(s), *notes]
+        parts = [summary_text(s), *([strategy_note] if strategy_note else [])]
         if routed.tool not in _SETUP and routed.tool not in ("help", "export_memo"):
             after = call_tool(s, routed.tool, routed.args, self._client)
             parts.append(after.text)

@@ -375,10 +375,7 @@ class Session:
                 raise InputError(f"The per-customer segments ({source}) are missing; run the "
                                  "segmentation again.")
             frame = pd.read_csv(source, dtype={0: str})
-            names = {p.segment: f"Segment {p.segment}" for p in self.analysis.profiles}
-            if self.writing is not None:
-                names.update({n.segment: n.name for n in self.writing.narratives})
-            names[-1] = "Unassigned"
+            names = {**self.segment_names(), -1: "Unassigned"}
             frame.insert(frame.columns.get_loc("segment") + 1, "segment_name",
                          frame["segment"].map(names).fillna("Unassigned"))
             out = Path(path).expanduser() if path else self.session_dir / "segments.csv"
@@ -388,6 +385,15 @@ class Session:
             return out
 
         return self._step("export_assignments", {"path": str(path)} if path else {}, work)
+
+    def segment_names(self) -> dict[int, str]:
+        """Each segment's name: the writing's (the user's renames included), else "Segment N"."""
+        if self.analysis is None:
+            return {}
+        names = {p.segment: f"Segment {p.segment}" for p in self.analysis.profiles}
+        if self.writing is not None:
+            names.update({n.segment: n.name for n in self.writing.narratives})
+        return names
 
     def report_progress(self, text: str) -> None:
         """A one-line note for the front end (e.g. the agent switching strategy)."""

@@ -170,11 +170,7 @@ def _need_segments(session: Session) -> None:
 
 def segment_names(session: Session) -> dict[int, str]:
     """Names from the writing (the user's included), else "Segment N"."""
-    names = {p.segment: f"Segment {p.segment}" for p in session.analysis.profiles} \
-        if session.analysis else {}
-    if session.writing is not None:
-        names.update({n.segment: n.name for n in session.writing.narratives})
-    return names
+    return session.segment_names()
 
 
 def sweep_text(session: Session) -> str:

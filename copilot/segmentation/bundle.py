@@ -102,11 +102,13 @@ class SavedModel:
         return self.model.assign(X)
 
 
-def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None) -> Path:
+def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None,
+                df: pd.DataFrame | None = None) -> Path:
     """Write ``run``'s model as a bundle folder; return its path.
 
     ``run`` is a ``SegmentationRun`` (the analysis, the per-row labels and the fitted model);
-    ``names`` are the segment names (default: "Segment N").
+    ``names`` are the segment names (default: "Segment N"); ``df``, the training table, adds
+    the feature distributions that drift checks compare against.
     """
     out = Path(folder)
     if out.exists() and not out.is_dir():
@@ -128,7 +130,7 @@ def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None)
         "schema_": tuple(ColumnSchema(name=c.name, role=c.role, dtype=c.dtype)
                          for c in a.roles.columns),
         "features": a.roles.features,
-        "distributions": (),
+        "distributions": feature_distributions(df, a.roles) if df is not None else (),
         "names": {s: (names or {}).get(s, f"Segment {s}") for s in segments},
         "rules": {r.segment: r.rules[0].text for r in a.rules.segments if r.rules},
         "segment_shares": {s.segment: s.share for s in a.sizes},
@@ -147,13 +149,8 @@ def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None)
 
 def save_bundle_with_data(run, df: pd.DataFrame, folder: str | Path, *,
                           names: dict[int, str] | None = None) -> Path:
-    """``save_bundle`` plus the training features' distributions (for drift checks)."""
-    path = save_bundle(run, folder, names=names)
-    info = json.loads((path / JSON_FILE).read_text(encoding="utf-8"))
-    info["distributions"] = [d.model_dump(mode="json") for d in
-                             feature_distributions(df, run.analysis.roles)]
-    atomic_write_text(path / JSON_FILE, json.dumps(info, indent=2))
-    return path
+    """``save_bundle`` with the training features' distributions (for drift checks)."""
+    return save_bundle(run, folder, names=names, df=df)
 
 
 def _write(out: Path, info_fields: dict[str, Any], blob: bytes) -> Path:
