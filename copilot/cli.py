@@ -104,7 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Say which LLM provider is active (and why), whether it "
                             "answers a tiny structured request, how fast, and what to do if not.")
     _provider_options(doctor)
+    for module in _operational_commands():
+        module.add_parser(sub)
     return parser
+
+
+def _operational_commands():
+    # Imported here so each module's heavy imports (duckdb, ...) stay inside its run().
+    from copilot.commands import compare, export, features
+
+    return (features, compare, export)
 
 
 def _segment_options(p: argparse.ArgumentParser) -> None:
@@ -439,7 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     debug = os.environ.get("SEGMENT_COPILOT_DEBUG") == "1"
     try:
-        return COMMANDS[args.command](args)
+        handler = COMMANDS.get(args.command) or {
+            m.NAME: m.run for m in _operational_commands()}[args.command]
+        return handler(args)
     except CopilotError as err:
         if debug:
             raise

@@ -36,18 +36,20 @@ def test_engine_source_does_not_import_upper_layers():
     for path in root.glob("*.py"):
         text = path.read_text()
         for upper in ("copilot.llm", "copilot.agent", "copilot.tui", "copilot.report",
-                      "copilot.cli"):
+                      "copilot.cli", "copilot.commands"):
             assert f"import {upper}" not in text and f"from {upper}" not in text, (path, upper)
 
 
-# Imports flow one way: segmentation <- llm <- report <- agent <- cli / tui. (The report sits
+# Imports flow one way: segmentation <- llm <- report <- agent <- cli / commands / tui. (The report sits
 # under the agent, not beside the front ends as DESIGN.md first drew it: the agent's export_memo
 # tool writes the memo, so the agent must import the report, never the reverse.)
 LAYERS = {
-    "llm": ("copilot.agent", "copilot.report", "copilot.tui", "copilot.cli"),
-    "report": ("copilot.agent", "copilot.tui", "copilot.cli"),
-    "agent": ("copilot.tui", "copilot.cli"),
-    "tui": ("copilot.cli",),
+    "llm": ("copilot.agent", "copilot.report", "copilot.tui", "copilot.cli", "copilot.commands"),
+    "report": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands"),
+    "agent": ("copilot.tui", "copilot.cli", "copilot.commands"),
+    "tui": ("copilot.cli", "copilot.commands"),
+    # The commands are front ends beside cli.py, which wires them: never the other way round.
+    "commands": ("copilot.cli", "copilot.tui"),
 }
 
 
