@@ -40,6 +40,13 @@ class FittedClusters:
     bic: float | None = None
     icl: float | None = None
     radius: np.ndarray | None = None  # per segment, the 97.5% quantile of member distances
+    # Novelty limits for rows scored after training (set by fit_final): a new row farther from
+    # its segment's centre than any training member was (``reach``, centroid models), or less
+    # likely under the mixture than any training row was (``min_loglik``), is "unassigned".
+    # They are the training extremes, not a quantile, so re-assigning the training rows gives
+    # exactly their training segments.
+    reach: np.ndarray | None = None
+    min_loglik: float | None = None
     mixture: object | None = field(default=None, repr=False)
     # Maps the fitted model's segment numbers to the public ones (0 = largest segment).
     order: np.ndarray | None = None
@@ -54,22 +61,48 @@ class FittedClusters:
 
     def assign(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Segment and confidence (0-1) for every row of ``X``; NaN entries allowed."""
+        labels, confidence, _ = self.assign_with_fit(X)
+        return self._public(labels), confidence
+
+    def assign_with_fit(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like ``assign`` in the fitted numbering, plus each row's fit: the distance to its
+        segment's centre, or for mixtures the row's log-likelihood. Novel rows are -1."""
         if self.mixture is not None:
             # Mixtures score each row on the columns it has: no filling needed.
-            labels, confidence = self.mixture.assign(X)
-            dist = None
-        else:
-            _, dist = fill_from_centers(X, self.centers)
-            labels = dist.argmin(axis=1).astype(int)
-            confidence = distance_confidence(dist)
-        if self.radius is not None and dist is not None:
-            # Density segments: a row far outside every segment stays unassigned.
-            far = dist[np.arange(len(labels)), labels] > self.radius[labels]
-            labels[far] = -1
-            confidence[far] = 0.0
-        if self.order is not None:
-            labels = np.where(labels >= 0, self.order[np.maximum(labels, 0)], -1)
-        return labels, confidence
+            labels, confidence, fit = self.mixture.assign(X, with_loglik=True)
+            if self.min_loglik is not None:
+                novel = fit < self.min_loglik - _TOLERANCE * max(1.0, abs(self.min_loglik))
+                labels[novel], confidence[novel] = -1, 0.0
+            return labels, confidence, fit
+        _, dist = fill_from_centers(X, self.centers)
+        labels = dist.argmin(axis=1).astype(int)
+        confidence = distance_confidence(dist)
+        fit = dist[np.arange(len(labels)), labels]
+        for limit, tolerance in ((self.radius, 0.0), (self.reach, _TOLERANCE)):
+            if limit is not None:
+                # Density segments (radius) or novelty (reach): far outside every segment.
+                far = (labels >= 0) & (fit > limit[np.maximum(labels, 0)] * (1 + tolerance))
+                labels[far], confidence[far] = -1, 0.0
+        return labels, confidence, fit
+
+    def with_limits(self, X: np.ndarray, labels: np.ndarray, fit: np.ndarray) -> FittedClusters:
+        """This model with novelty limits from its training rows ``X`` (fitted numbering)."""
+        if self.mixture is not None:
+            return replace(self, min_loglik=float(fit.min()) if len(fit) else None)
+        reach = np.zeros(self.centers.shape[0])
+        assigned = labels >= 0
+        np.maximum.at(reach, labels[assigned], fit[assigned])
+        return replace(self, reach=reach)
+
+    def _public(self, labels: np.ndarray) -> np.ndarray:
+        if self.order is None:
+            return labels
+        return np.where(labels >= 0, self.order[np.maximum(labels, 0)], -1)
+
+
+# Relative slack on the novelty limits: distances recomputed in other chunk sizes may differ in
+# the last bits, and a training row must never flip to unassigned on that.
+_TOLERANCE = 1e-6
 
 
 def distance_confidence(dist: np.ndarray) -> np.ndarray:

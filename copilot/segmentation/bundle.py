@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from copilot import __version__
 from copilot.errors import InputError
@@ -55,7 +55,7 @@ class FeatureDistribution(Frozen):
     name: str
     kind: Literal["numeric", "categorical"]
     quantiles: tuple[float, ...] = ()  # the 0, 10, ..., 100th percentiles (numeric)
-    levels: dict[str, float] = {}  # level -> share of non-missing values (categorical)
+    levels: dict[str, float] = Field(default_factory=dict)  # level -> share of non-missing values (categorical)
     missing_share: float = 0.0
 
 
@@ -232,6 +232,10 @@ def _model_arrays(model: FittedClusters) -> dict[str, np.ndarray]:
         arrays["radius"] = np.asarray(model.radius, dtype=float)
     if model.order is not None:
         arrays["order"] = np.asarray(model.order, dtype=int)
+    if model.reach is not None:
+        arrays["reach"] = np.asarray(model.reach, dtype=float)
+    if model.min_loglik is not None:
+        arrays["min_loglik"] = np.asarray([model.min_loglik], dtype=float)
     mixture = model.mixture
     if mixture is not None:
         if not isinstance(mixture, MixedMixture):
@@ -256,7 +260,8 @@ def _model_from(info: BundleInfo, arrays: dict[str, np.ndarray]) -> FittedCluste
     return FittedClusters(
         algorithm=info.algorithm, k=info.k, centers=arrays["centers"],
         labels=np.zeros(0, dtype=int), radius=arrays.get("radius"), mixture=mixture,
-        order=arrays.get("order"))
+        order=arrays.get("order"), reach=arrays.get("reach"),
+        min_loglik=float(arrays["min_loglik"][0]) if "min_loglik" in arrays else None)
 
 
 def _jsonable(value: Any) -> Any:

@@ -51,7 +51,7 @@ def holdout_flags(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
     flags = np.zeros(len(keys), dtype=bool)
     for segment in np.unique(segments):
         members = np.flatnonzero(segments == segment)
-        n = int(round(share * len(members)))
+        n = round(share * len(members))
         if n:
             # Ties (equal IDs) fall back to the ID text so the pick never depends on row order.
             ranked = members[np.lexsort((keys[members], order[members]))]

@@ -117,15 +117,18 @@ class MixedMixture:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.posteriors(X)[0]
 
-    def assign(self, X: np.ndarray, chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
-        """(segment, posterior probability of that segment) per row, in chunks."""
+    def assign(self, X: np.ndarray, chunk: int = 200_000, *, with_loglik: bool = False):
+        """(segment, posterior probability of that segment) per row, in chunks; with
+        ``with_loglik`` also each row's log-likelihood (for novelty checks)."""
         labels = np.empty(len(X), dtype=int)
         confidence = np.empty(len(X))
+        loglik = np.empty(len(X))
         for start in range(0, len(X), chunk):
-            resp, _ = self.posteriors(X[start:start + chunk])
+            resp, ll = self.posteriors(X[start:start + chunk])
             labels[start:start + chunk] = resp.argmax(axis=1)
             confidence[start:start + chunk] = resp.max(axis=1)
-        return labels, confidence
+            loglik[start:start + chunk] = ll
+        return (labels, confidence, loglik) if with_loglik else (labels, confidence)
 
     def bic_icl(self, X: np.ndarray) -> tuple[float, float]:
         """BIC, and ICL = BIC + 2 x the entropy of the assignments (Biernacki et al. 2000).

@@ -381,8 +381,9 @@ def fit_final(
         rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
         start, _ = fitted.assign(X[rows])
         fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
-    # One assignment pass over every row; numbering by size is then a relabelling.
-    labels, confidence = fitted.assign(X)
-    fitted = fitted.renumbered(labels)
+    # One assignment pass over every row; numbering by size is then a relabelling. The same
+    # pass records how far the training rows reach, the limit for calling a new row novel.
+    labels, confidence, fit = fitted.assign_with_fit(X)
+    fitted = fitted.with_limits(X, labels, fit).renumbered(labels)
     labels = np.where(labels >= 0, fitted.order[np.maximum(labels, 0)], -1)
     return fitted, labels, confidence

@@ -45,7 +45,7 @@ def trained(tmp_path_factory):
 
 
 def test_a_fresh_process_assigns_the_training_rows_to_the_same_segments(trained):
-    root, _, bundles = trained
+    root, _, _bundles = trained
     # A new interpreter: nothing from the training run (caches, fitted objects) is reused.
     code = (
         "import sys, numpy as np, pandas as pd\n"
@@ -61,14 +61,14 @@ def test_a_fresh_process_assigns_the_training_rows_to_the_same_segments(trained)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split("\n")
     for line in filter(None, out):
-        algorithm, same, low, high = line.split()
+        _algorithm, same, low, high = line.split()
         assert float(same) == 1.0, line
         assert 0.0 <= float(low) <= float(high) <= 1.0
 
 
 def test_the_bundle_records_what_a_crm_and_a_drift_check_need(trained):
     _, frame, bundles = trained
-    run, path = bundles["gmm"]
+    _run, path = bundles["gmm"]
     info = json.loads((path / JSON_FILE).read_text())
     assert info["format"] == "segment-copilot-model" and info["version"] == 1
     assert len(info["bundle_id"]) == 16 and info["created_at"].endswith("+00:00")
@@ -166,3 +166,22 @@ def test_a_table_without_the_training_columns_is_told_which(trained):
         load_bundle(path).assign(frame.drop(columns=["plan", "tenure_months"]))
     text = one_sentence(err.value)
     assert "plan" in text and "tenure_months" in text
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_a_customer_far_from_every_segment_is_unassigned_not_forced_in(trained, algorithm):
+    _, frame, bundles = trained
+    model = load_bundle(bundles[algorithm][1])
+    numeric = [c for c in model.info.features if c in frame.select_dtypes("number").columns]
+    assert numeric, "the fixture has numeric features"
+    # Twenty training customers moved far beyond the training range on every numeric feature.
+    far = frame.head(20).copy()
+    for column in numeric:
+        spread = frame[column].max() - frame[column].min()
+        far[column] = frame[column].max() + 20 * spread
+    labels, confidence = model.assign(far)
+    assert (labels == -1).all(), labels
+    assert (confidence == 0).all()
+    # The same customers as they were keep their training segments.
+    labels, _ = model.assign(frame.head(20))
+    assert (labels == bundles[algorithm][0].labels[:20]).all()
