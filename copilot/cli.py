@@ -409,14 +409,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from copilot.segmentation.assign import assign_table
+    from copilot.segmentation.assign import assign_file
     from copilot.segmentation.bundle import load_bundle
     from copilot.segmentation.export import atomic_write_text
-    from copilot.segmentation.load import load_table
 
     model = load_bundle(args.model)
-    table = load_table(args.data)
-    result = assign_table(model, table.frame, holdout_share=args.holdout_share, salt=args.salt)
+    # In chunks: a file of millions of customers never has to fit in memory at once.
+    result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     atomic_write_text(args.out, result.frame.to_csv(index=False))

@@ -8,6 +8,7 @@ missing (refused), numeric training columns that now hold text (refused), extra 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ import pandas as pd
 from copilot.errors import InputError
 from copilot.segmentation.bundle import SavedModel
 from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
+from copilot.segmentation.stream import CHUNK_ROWS, iter_table_chunks
 
 # A numeric training column whose values mostly fail to parse as numbers was retyped.
 _RETYPED_SHARE = 0.5
@@ -31,25 +33,60 @@ class Assignment:
 def assign_table(model: SavedModel, df: pd.DataFrame, *, holdout_share: float = 0.1,
                  salt: str = DEFAULT_SALT) -> Assignment:
     """Segment, name, confidence and holdout flag for every row of ``df``."""
-    info = model.info
+    chunks = (df.iloc[i:i + CHUNK_ROWS] for i in range(0, max(len(df), 1), CHUNK_ROWS))
+    return assign_chunks(model, chunks, holdout_share=holdout_share, salt=salt)
+
+
+def assign_file(model: SavedModel, path, *, holdout_share: float = 0.1,
+                salt: str = DEFAULT_SALT) -> Assignment:
+    """``assign_table`` over a file read in chunks: a file larger than memory works, since
+    only the seven output columns are kept for all rows."""
     notes: list[str] = []
-    _check_types(model, df)
-    used = set(info.preparation.input_columns) | {c.name for c in info.schema_}
-    extra = [str(c) for c in df.columns if c not in used]
+    result = assign_chunks(model, iter_table_chunks(path, notes=notes),
+                           holdout_share=holdout_share, salt=salt)
+    return Assignment(result.frame, (*notes, *result.notes))
+
+
+def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
+                  holdout_share: float = 0.1, salt: str = DEFAULT_SALT) -> Assignment:
+    """Score each chunk as it comes; the holdout is drawn once all rows are scored, because
+    its exact per-segment share needs every segment's full membership."""
+    info = model.info
+    id_column = None
+    parts_ids, parts_labels, parts_conf = [], [], []
+    extra: list[str] = []
+    n_unscored = n_rows = 0
+    for number, chunk in enumerate(chunks):
+        if number == 0:
+            extra = [str(c) for c in chunk.columns if c not in _known_columns(model)]
+            id_column = info.id_column if info.id_column in chunk.columns else None
+        _check_types(model, chunk)
+        labels, confidence = model.assign(chunk)
+        features = [c for c in info.preparation.input_columns if c in chunk.columns]
+        unscored = (chunk[features].isna().all(axis=1).to_numpy() if features
+                    else np.zeros(len(chunk), bool))
+        parts_labels.append(np.where(unscored, -2, labels))
+        parts_conf.append(np.where(unscored, 0.0, confidence))
+        parts_ids.append(chunk[id_column].to_numpy() if id_column
+                         else np.arange(n_rows + 1, n_rows + len(chunk) + 1))
+        n_unscored += int(unscored.sum())
+        n_rows += len(chunk)
+    labels = np.concatenate(parts_labels) if parts_labels else np.zeros(0, int)
+    confidence = np.concatenate(parts_conf) if parts_conf else np.zeros(0)
+    ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, int)
+    notes: list[str] = []
     if extra:
         notes.append(f"{len(extra)} column(s) the model does not know are ignored: "
                      f"{', '.join(extra[:10])}{' ...' if len(extra) > 10 else ''}.")
-    labels, confidence = model.assign(df)
-    features = [c for c in info.preparation.input_columns if c in df.columns]
-    unscored = df[features].isna().all(axis=1).to_numpy() if features else np.zeros(len(df), bool)
-    labels = np.where(unscored, -2, labels)
-    confidence = np.where(unscored, 0.0, confidence)
-    if unscored.any():
-        notes.append(f"{int(unscored.sum()):,} row(s) have no value in any feature and are "
+    if n_unscored:
+        notes.append(f"{n_unscored:,} row(s) have no value in any feature and are "
                      "marked unscored.")
+    n_novel = int((labels == -1).sum())
+    if n_novel:
+        notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "
+                     "customer did and are marked unassigned; many of them mean the customers "
+                     "have changed: run compare to check for drift.")
     names = {**{int(k): v for k, v in info.names.items()}, -1: "unassigned", -2: "unscored"}
-    id_column = info.id_column if info.id_column in df.columns else None
-    ids = df[id_column].to_numpy() if id_column else np.arange(1, len(df) + 1)
     frame = pd.DataFrame({
         id_column or "row": ids,
         "segment": np.where(labels == -2, -1, labels),
@@ -60,6 +97,10 @@ def assign_table(model: SavedModel, df: pd.DataFrame, *, holdout_share: float = 
         "assigned_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return Assignment(frame, tuple(notes))
+
+
+def _known_columns(model: SavedModel) -> set[str]:
+    return set(model.info.preparation.input_columns) | {c.name for c in model.info.schema_}
 
 
 def _check_types(model: SavedModel, df: pd.DataFrame) -> None:
