@@ -33,6 +33,7 @@ from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
 from copilot.segmentation._base import Frozen
+from copilot.segmentation.bundle import rename_bundle, save_bundle
 from copilot.segmentation.export import atomic_write_text, write_outputs
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
@@ -146,6 +147,15 @@ class Session:
         """The per-row segments of the last ``segment`` (``assignments.csv`` in the folder)."""
         return self.session_dir / "assignments.csv"
 
+    def model_path(self) -> Path:
+        """The saved model of the last ``segment`` (the ``model/`` folder in the session)."""
+        return self.session_dir / "model"
+
+    def _sync_model_names(self) -> None:
+        # The saved model carries the current names, so assignments and CRM exports show them.
+        if (self.model_path() / "bundle.json").is_file():
+            rename_bundle(self.model_path(), self.segment_names())
+
     def load(self, path: str | Path) -> LoadedTable | None:
         """Read a customer table; a new table drops the results computed from the old one."""
 
@@ -199,6 +209,8 @@ class Session:
             # The per-row segments are saved beside the session, so an export after a resume
             # needs no rerun.
             write_outputs(run, self.session_dir)
+            # The saved model, so `assign`, `compare` and `export` work from the session folder.
+            save_bundle(run, self.model_path(), names=self.segment_names(), df=table.frame)
             choice = run.analysis.choice
             self._emit("result", f"{choice.k} segments with {choice.algorithm}.", step="segment",
                        k=choice.k, algorithm=choice.algorithm,
@@ -227,6 +239,7 @@ class Session:
             writing = write_all(self.analysis, self.client(client), goal=self.goal,
                                 initiatives=initiatives, with_strategy=with_strategy)
             self.writing = writing = _with_user_names(writing, self.user_names)
+            self._sync_model_names()
             names = [n.name for n in writing.narratives]
             drafts = sum(n.author.status == "fallback" for n in writing.narratives)
             self._emit("result", f"Named {len(names)} segments"
@@ -295,6 +308,7 @@ class Session:
             old = next(n.name for n in writing.narratives if n.segment == segment)
             self.user_names = {**self.user_names, segment: clean}
             self.writing = writing = _with_user_names(writing, self.user_names)
+            self._sync_model_names()
             self._emit("result", f"Segment {segment} is now {clean!r} (was {old!r}).",
                        step="rename", segment=segment, name=clean, old=old)
             return writing

@@ -140,11 +140,30 @@ def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None,
     if isinstance(mixture, MixedMixture):
         info_fields["mixture_layout"] = asdict(mixture.layout)
         info_fields["mixture_levels"] = tuple(mixture.n_levels)
-    # The ID hashes what decides assignments (preparation, arrays, names), not the time.
-    content = json.dumps({k: v for k, v in _jsonable(info_fields).items() if k != "created_at"},
-                         sort_keys=True)
-    info_fields["bundle_id"] = hashlib.sha256(content.encode()).hexdigest()[:16]
+    info_fields["bundle_id"] = _content_id(info_fields)
     return _write(out, info_fields, blob)
+
+
+def rename_bundle(folder: str | Path, names: dict[int, str]) -> BundleInfo:
+    """Give a saved model's segments new names (a new ``bundle_id``, as the CRM labels change);
+    the arrays are untouched. Returns the new ``bundle.json`` contents."""
+    model = load_bundle(folder)
+    fields = model.info.model_dump(mode="json")
+    fields["names"] = {**fields["names"], **{str(k): v for k, v in names.items()}}
+    fields.pop("bundle_id")
+    fields["bundle_id"] = _content_id(fields)
+    info = BundleInfo.model_validate(fields)
+    atomic_write_text(Path(folder) / JSON_FILE, info.model_dump_json(indent=2))
+    return info
+
+
+def _content_id(info_fields: dict[str, Any]) -> str:
+    # The ID hashes what decides assignments (preparation, arrays, names), not the time. It is
+    # taken over the validated model's JSON, so a re-read bundle hashes exactly as written.
+    fields = {**_jsonable(info_fields), "bundle_id": "-"}
+    dumped = BundleInfo.model_validate(fields).model_dump(mode="json",
+                                                          exclude={"created_at", "bundle_id"})
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def save_bundle_with_data(run, df: pd.DataFrame, folder: str | Path, *,

@@ -333,3 +333,26 @@ def test_unsubscribe_stops_events(session):
     stop()
     s.say("user", "two")
     assert [e.text for e in seen] == ["one"]
+
+
+def test_the_session_saves_a_model_that_carries_the_current_names(session, data_csv):
+    from copilot.segmentation.assign import assign_file
+    from copilot.segmentation.bundle import load_bundle
+
+    s, _ = session
+    s.load(data_csv)
+    s.segment(k=3)
+    model = load_bundle(s.model_path())
+    assert model.info.names == {0: "Segment 0", 1: "Segment 1", 2: "Segment 2"}
+    # The saved model puts the session's own customers back in the segments it found.
+    assigned = assign_file(model, data_csv).frame
+    assert (assigned["segment"].to_numpy() == s.run.labels).all()
+
+    writing = s.write(scripted_client()[0])
+    assert load_bundle(s.model_path()).info.names == {n.segment: n.name
+                                                      for n in writing.narratives}
+    back = Session.resume(s.session_dir)
+    back.rename(1, "Heavy Users")
+    renamed = load_bundle(back.model_path()).info
+    assert renamed.names[1] == "Heavy Users"
+    assert renamed.bundle_id != model.info.bundle_id

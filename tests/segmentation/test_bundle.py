@@ -17,6 +17,7 @@ from copilot.segmentation.bundle import (
     ARRAYS_FILE,
     JSON_FILE,
     load_bundle,
+    rename_bundle,
     save_bundle_with_data,
 )
 from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
@@ -90,6 +91,23 @@ def test_the_id_depends_on_the_model_not_the_time(trained, tmp_path):
     assert json.loads((again / JSON_FILE).read_text())["bundle_id"] == first
     renamed = save_bundle_with_data(run, frame, tmp_path / "renamed", names={0: "Other"})
     assert json.loads((renamed / JSON_FILE).read_text())["bundle_id"] != first
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "gmm"])
+def test_renaming_a_saved_model_keeps_its_segments_and_ids_it_like_a_fresh_save(
+        trained, tmp_path, algorithm):
+    _, frame, bundles = trained
+    run, path = bundles[algorithm]
+    copy = _copy(path, tmp_path / "copy")
+    same = rename_bundle(copy, {0: "Core", 1: "Power", 2: "Light"})
+    assert same.bundle_id == load_bundle(path).info.bundle_id
+    info = rename_bundle(copy, {1: "Heavy Users"})
+    fresh = save_bundle_with_data(run, frame, tmp_path / "fresh",
+                                  names={0: "Core", 1: "Heavy Users", 2: "Light"})
+    assert info.bundle_id == load_bundle(fresh).info.bundle_id != same.bundle_id
+    reloaded = load_bundle(copy)
+    assert reloaded.info.names[1] == "Heavy Users"
+    assert (reloaded.assign(frame)[0] == run.labels).all()
 
 
 def _copy(path: Path, to: Path) -> Path:
