@@ -1,15 +1,102 @@
-"""The ``compare`` command (placeholder until it is built: it is not registered yet)."""
+"""The ``compare`` command: drift and migration between snapshots, and the re-cluster verdict.
+
+    segment-copilot compare OLD NEW --model MODEL   two snapshots of the same customers
+    segment-copilot compare NEW --model MODEL       one snapshot against the model's training data
+    segment-copilot compare OLD NEW                 no saved model: one is trained on OLD
+
+The verdict (stable, watch, re-cluster) is the answer, not an error: the exit code is 0 whatever
+it says. Bad input (a missing file, no shared ID column, no customer in both snapshots,
+columns the model needs) is one sentence on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 NAME = "compare"
 
+USAGE = ("segment-copilot compare OLD NEW [--model MODEL] [--id COL] [--out REPORT.md] [--json]\n"
+         "       segment-copilot compare NEW --model MODEL [--out REPORT.md] [--json]")
+
 
 def add_parser(sub) -> None:
-    """Register the sub-command on the CLI's sub-parsers (not yet)."""
+    """Register ``compare`` on the CLI's sub-parsers."""
+    p = sub.add_parser(
+        NAME, usage=USAGE,
+        help="drift and migration between two snapshots: stable, watch or re-cluster",
+        description="Compare two snapshots of the same customers: who moved between segments "
+        "(the migration matrix), how segment shares changed, PSI per feature and for the "
+        "segment shares, and how far each segment's centre moved; then a verdict (stable, "
+        "watch or re-cluster) with the reasons. With one snapshot and --model, the same "
+        "distribution checks against the model's training data.")
+    p.add_argument("snapshots", nargs="+", metavar="SNAPSHOT",
+                   help="OLD NEW (the same customers at two times), or NEW alone with --model")
+    p.add_argument("--model", help="a saved model folder (the model/ folder segment --out-dir "
+                   "wrote); without it, a model is trained on OLD with the engine defaults")
+    p.add_argument("--id", dest="id_column", metavar="COL",
+                   help="the customer ID column both snapshots share (default: the model's)")
+    p.add_argument("--out", metavar="REPORT.md",
+                   help="also write the report to this file (JSON if it ends in .json)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed when a model is trained on OLD (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from pathlib import Path
+
+    from copilot.errors import InputError
+    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.drift import (
+        check_snapshot,
+        compare_snapshots,
+        render_markdown,
+        train_reference_model,
+    )
+    from copilot.segmentation.export import atomic_write_text
+    from copilot.segmentation.load import load_table
+
+    if len(args.snapshots) > 2:
+        raise InputError(f"compare takes one or two snapshots, not {len(args.snapshots)}; give "
+                         "OLD NEW, or NEW alone with --model.")
+    if len(args.snapshots) == 1 and not args.model:
+        raise InputError("One snapshot alone needs a saved model to compare against; pass "
+                         "--model MODEL (the model/ folder segment --out-dir wrote), or give "
+                         "OLD and NEW snapshots.")
+    model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
+    tables = [_load(load_table, path) for path in args.snapshots]
+    names = [Path(p).name for p in args.snapshots]
+    if model is not None:
+        note = f"loaded from {args.model}"
+    else:
+        sys.stderr.write(f"No --model given: training one on {names[0]} with the engine "
+                         "defaults...\n")
+        model = train_reference_model(tables[0], id_column=args.id_column, seed=args.seed)
+        note = (f"trained here on {names[0]} with the engine defaults ({model.info.algorithm}, "
+                f"k={model.info.k}) because no --model was given; to reuse one, save it with "
+                f"'segment-copilot segment {args.snapshots[0]} --out-dir DIR'")
+    sys.stderr.write("Assigning the snapshots and comparing...\n")
+    if len(tables) == 2:
+        report = compare_snapshots(tables[0], tables[1], model, id_column=args.id_column,
+                                   old_label=f"OLD ({names[0]})", new_label=f"NEW ({names[1]})",
+                                   model_note=note)
+    else:
+        report = check_snapshot(tables[0], model, new_label=f"NEW ({names[0]})",
+                                model_note=note)
+    markdown = render_markdown(report)
+    as_json = report.model_dump_json(indent=2) + "\n"
+    if args.out:
+        atomic_write_text(args.out, as_json if args.out.lower().endswith(".json") else markdown)
+        sys.stderr.write(f"Wrote the report to {args.out}.\n")
+    sys.stdout.write(as_json if args.json else markdown)
+    sys.stderr.write(f"verdict: {report.verdict.level}\n")
+    return 0
+
+
+def _load(load_table, path: str):
+    table = load_table(path)
+    for note in table.notes:
+        sys.stderr.write(f"note: {path}: {note}\n")
+    return table.frame
+

@@ -42,7 +42,9 @@ def holdout_flags(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
     if not 0 < share <= 0.5:
         raise InputError(f"The holdout share must be above 0 and at most 0.5, not {share}; "
                          "10% (0.1) is usual.")
-    keys = pd.Series(ids).astype(str).to_numpy()
+    # str() each value: pandas 3's astype(str) keeps missing IDs as NaN, which cannot be sorted
+    # with text. A missing ID is the empty text.
+    keys = np.array([str(k) for k in pd.Series(ids, dtype=object).fillna("")], dtype=object)
     segments = np.asarray(segments)
     if len(keys) != len(segments):
         raise ValueError("ids and segments differ in length")

@@ -47,3 +47,9 @@ def test_the_group_does_not_follow_the_id_order():
 def test_a_bad_share_is_one_sentence(share):
     with pytest.raises(InputError, match="holdout share"):
         holdout_flags(["a", "b"], [0, 0], share=share)
+
+
+def test_missing_ids_among_text_ids_get_a_flag_not_a_crash():
+    ids = np.array(["a", np.nan, "b", None, "c"] * 20, dtype=object)
+    flags = holdout_flags(ids, [0] * 100, share=0.1)
+    assert flags.sum() == 10

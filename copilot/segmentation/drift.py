@@ -1,0 +1,867 @@
+"""Drift and migration: has the customer base moved enough to re-cluster?
+
+Two modes, one report:
+
+- ``compare_snapshots(old, new, model)``: two snapshots of the same customers. Both are assigned
+  with the model; customers in both (joined on the ID column) give the migration matrix (who
+  moved where) and the share who changed segment; the feature distributions, the segment
+  shares and each segment's centre are compared between the snapshots.
+- ``check_snapshot(new, model)``: a new snapshot alone against a saved model: the same
+  distribution checks against what the model recorded about its training data (deciles, level
+  shares, segment shares, centres). No migration: there is no earlier assignment to compare.
+
+Without a saved model, ``train_reference_model(old)`` fits one on OLD with the engine defaults.
+
+Population stability index (PSI): ``sum((a - e) * ln(a / e))`` over bins, ``e`` the reference
+shares and ``a`` the new ones. Numeric features are binned at the training deciles stored in the
+model (so every bin holds about a tenth of the training data); categorical ones by level, with an
+"(other)" bucket for levels the reference did not have. PSI is computed on the values present;
+missing values are checked on their own (the missing share). An empty bin would make PSI
+infinite, so shares are floored at ``EMPTY_SHARE`` (see there).
+
+Centroid shift: each segment's centre in the model's prepared (standardised) feature space, new
+versus reference, divided by the segment's within-segment spread (the root of the summed
+per-column variances of its members), so 1.0 means "moved by the segment's own radius" whatever
+the units. That whole-space figure is diluted when one feature of many moves, so the column that
+moved most is reported too, in its own within-segment standard deviations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from copilot.errors import InputError
+from copilot.segmentation._base import Frozen
+from copilot.segmentation.assign import assign_table
+from copilot.segmentation.bundle import FeatureDistribution, SavedModel
+
+# PSI lines: the credit-risk scorecard convention (Siddiqi, "Credit Risk Scorecards", 2006): under
+# 0.1 no real shift, from 0.1 a moderate shift to watch, and a major shift from 0.25, a line many
+# monitoring teams draw at 0.2 instead; the issue asks for 0.2 as the re-cluster line.
+PSI_WATCH = 0.10
+PSI_RECLUSTER = 0.20
+# Share of customers in both snapshots who changed segment. The issue: re-cluster at 15-20% or
+# more; the lower end, so the verdict errs towards a look. Watch from 10%: customers near a
+# border swap with ordinary period-to-period noise (a few percent), so a lower line would cry
+# wolf every period, while 10% is two thirds of the way to re-clustering.
+MOVED_RECLUSTER = 0.15
+MOVED_WATCH = 0.10
+# A feature's missing share moving by 5 points or more is rarely behaviour: usually a data feed
+# changed, and the model then scores those customers on fewer features.
+MISSING_WATCH = 0.05
+# Centroid shift in within-segment spreads: 0.5 is Cohen's "medium" standardised effect; the
+# segment still exists but describes its members less well. A shift must also exceed
+# CENTROID_NOISE_MULTIPLE times its sampling noise (about sqrt(1/n_ref + 1/n_new) spreads for
+# two samples of the same segment), so a 20-member segment cannot raise it by chance.
+CENTROID_WATCH = 0.5
+# The whole-space shift is diluted when one feature of twenty moves, so a single prepared column
+# moving by a whole within-segment standard deviation (past Cohen's "large", 0.8) counts too.
+CENTROID_COLUMN_WATCH = 1.0
+CENTROID_NOISE_MULTIPLE = 3.0
+# Floor for an empty bin's share. 1e-4 is the value most PSI implementations use: small enough
+# that a bin emptying is loud (a decile vanishing adds 0.1 * ln(0.1 / 1e-4) = 0.69, past the
+# re-cluster line on its own), large enough that one empty bin cannot make PSI infinite.
+EMPTY_SHARE = 1e-4
+# PSI of two samples of the same distribution is not 0: about (bins - 1) * (1/n_ref + 1/n_new)
+# (n * PSI is roughly chi-squared). Say so when that floor reaches half the watch line.
+PSI_NOISE_NOTE = PSI_WATCH / 2
+MIN_CENTROID_MEMBERS = 5  # fewer members give a centre too noisy to compare
+SPREAD_FLOOR = 0.1  # prepared columns have unit spread overall; a tenth avoids dividing by ~0
+NOTABLE_COLUMN_SHIFT = 0.2  # Cohen's "small" effect: the report names a column from there on
+# An ID column identifies customers: a few repeated rows happen in exports, but when more than a
+# tenth of the rows repeat an ID the column is not a customer ID and a join on it is meaningless.
+MAX_REPEATED_ID_SHARE = 0.10
+OTHER_BUCKET = "(other)"
+UNASSIGNED = "unassigned"
+_QUANTILES = tuple(i / 10 for i in range(11))  # as the bundle stores them
+
+Verdict = Literal["stable", "watch", "re-cluster"]
+
+
+class Thresholds(Frozen):
+    """The lines the verdict used (recorded in the report so a reader can check it)."""
+
+    psi_watch: float = PSI_WATCH
+    psi_recluster: float = PSI_RECLUSTER
+    moved_watch: float = MOVED_WATCH
+    moved_recluster: float = MOVED_RECLUSTER
+    missing_watch: float = MISSING_WATCH
+    centroid_watch: float = CENTROID_WATCH
+    centroid_column_watch: float = CENTROID_COLUMN_WATCH
+    empty_share: float = EMPTY_SHARE
+
+
+class Bin(Frozen):
+    label: str
+    reference: float  # share of the reference's present values
+    new: float
+
+
+class FeatureDrift(Frozen):
+    name: str
+    kind: Literal["numeric", "categorical", "datetime"]
+    psi: float | None  # None: not compared (``note`` says why)
+    bins: tuple[Bin, ...] = ()
+    missing_reference: float = 0.0
+    missing_new: float = 0.0
+    # levels the reference lacks -> their share of the new snapshot's values
+    new_levels: dict[str, float] = Field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def missing_change(self) -> float:
+        return self.missing_new - self.missing_reference
+
+
+class SegmentDrift(Frozen):
+    segment: int  # -1: unassigned
+    name: str
+    reference_share: float
+    new_share: float
+    centroid_shift: float | None = None  # in within-segment spreads; None: too few members
+    shift_noise: float | None = None  # the shift two samples of an unchanged segment show
+    largest_shift_column: str | None = None  # the prepared column that moved most ...
+    largest_column_shift: float | None = None  # ... in its own within-segment spreads
+
+    @property
+    def share_change(self) -> float:
+        return self.new_share - self.reference_share
+
+
+class Migration(Frozen):
+    """Customers in both snapshots: rows are the OLD segment, columns the NEW one."""
+
+    id_column: str
+    segments: tuple[int, ...]
+    names: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+    row_shares: tuple[tuple[float, ...], ...]  # each OLD row sums to 1 (0 for an empty row)
+    matched: int
+    moved: int
+    moved_share: float
+    only_old: int
+    only_new: int
+
+
+class DriftVerdict(Frozen):
+    level: Verdict
+    reasons: tuple[str, ...]  # each cites the computed number and the line it crossed
+
+
+class DriftReport(Frozen):
+    mode: Literal["snapshots", "snapshot-vs-model"]
+    reference: str  # what the new snapshot is compared with
+    new: str
+    n_reference: int | None  # rows of OLD (None: the model's training data)
+    n_new: int
+    model_id: str
+    model_note: str
+    id_column: str | None
+    verdict: DriftVerdict
+    migration: Migration | None
+    segment_psi: float
+    segments: tuple[SegmentDrift, ...]
+    features: tuple[FeatureDrift, ...]
+    thresholds: Thresholds = Thresholds()
+    notes: tuple[str, ...] = ()
+
+
+# --- PSI -----------------------------------------------------------------------------------
+
+def psi(reference: Sequence[float], new: Sequence[float]) -> float:
+    """Population stability index of two share vectors over the same bins.
+
+    Shares are floored at ``EMPTY_SHARE`` (not renormalised), so an empty bin costs a large
+    but finite amount.
+
+    Examples
+    --------
+    >>> round(psi([0.5, 0.5], [0.25, 0.75]), 4)  # 0.25 ln 2 + 0.25 ln 1.5
+    0.2747
+    >>> psi([0.2, 0.8], [0.2, 0.8])
+    0.0
+    """
+    e = np.maximum(np.asarray(reference, dtype=float), EMPTY_SHARE)
+    a = np.maximum(np.asarray(new, dtype=float), EMPTY_SHARE)
+    if e.shape != a.shape:
+        raise ValueError("psi needs two share vectors over the same bins")
+    return float(max(0.0, ((a - e) * np.log(a / e)).sum()))
+
+
+def decile_edges(quantiles: Sequence[float]) -> np.ndarray:
+    """Cut points between bins: the interior deciles, ties merged (a spike is one bin)."""
+    q = np.asarray(quantiles, dtype=float)
+    return np.unique(q[1:-1]) if len(q) > 2 else np.array([], dtype=float)
+
+
+def binned_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of ``values`` in each bin (-inf, e1], (e1, e2], ..., (e_last, inf)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return np.zeros(len(edges) + 1)
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return counts / len(values)
+
+
+def shares_from_quantiles(quantiles: Sequence[float], edges: np.ndarray,
+                          near: np.ndarray | None = None) -> np.ndarray:
+    """The reference's bin shares when only its deciles are known (a saved model).
+
+    A cut point equal to decile ``j`` alone has ``j/10`` of the data at or below it. Where the
+    data may have a point mass there (a cut point shared by deciles ``a..b``, such as many
+    zeros, or a whole number in a column of counts) the share at or below a cut point equal to
+    decile ``b`` is only known to lie between ``b/10`` and ``(b+1)/10``. There
+    the value in that range closest to ``near`` (the new snapshot's shares) is used, so a
+    shift is reported only where the stored deciles cannot explain it: conservative, where
+    comparing two snapshots (which bins both sets of actual values) has no such limit.
+    """
+    q = np.asarray(quantiles, dtype=float)
+    steps = len(q) - 1
+    # A column of whole numbers (counts): most inner deciles are whole; one that is not was
+    # interpolated between two values, so no point mass sits on it.
+    inner = q[1:-1]
+    whole = len(inner) > 0 and float(np.mean(inner == np.round(inner))) >= 0.5
+    near_cdf = np.cumsum(near)[:-1] if near is not None else None
+    cdf = []
+    for i, edge in enumerate(edges):
+        hits = np.flatnonzero(q == edge)
+        low, high = int(hits.min()), int(hits.max())
+        exact = high / steps
+        point_mass = low < high or (whole and edge == round(edge))
+        if not point_mass or high == steps:
+            cdf.append(exact)
+            continue
+        upper = (high + 1) / steps
+        cdf.append(float(np.clip(near_cdf[i], exact, upper)) if near_cdf is not None
+                   else (exact + upper) / 2)
+    return np.clip(np.diff([0.0, *cdf, 1.0]), 0.0, 1.0)
+
+
+def numeric_feature_drift(dist: FeatureDistribution, new: pd.Series,
+                          reference: pd.Series | None = None) -> FeatureDrift:
+    """PSI of a numeric feature over the deciles in ``dist``.
+
+    With ``reference`` (OLD's values) the reference shares are OLD's binned values; without,
+    they come from the deciles themselves (``shares_from_quantiles``).
+    """
+    new_values = _numbers(new)
+    missing_new = _missing_share(new)
+    missing_ref = _missing_share(reference) if reference is not None else dist.missing_share
+    base = FeatureDrift(name=dist.name, kind="numeric", psi=None, missing_reference=missing_ref,
+                        missing_new=missing_new)
+    if len(dist.quantiles) < 2:
+        return base.model_copy(update={"note": "the reference has no values to bin"})
+    if not np.isfinite(new_values).any():
+        return base.model_copy(update={"note": "the new snapshot has no values"})
+    edges = decile_edges(dist.quantiles)
+    if reference is not None:
+        ref_values = _numbers(reference)
+        if not np.isfinite(ref_values).any():
+            return base.model_copy(update={"note": "the reference has no values"})
+        expected = binned_shares(ref_values, edges)
+        actual = binned_shares(new_values, edges)
+    else:
+        actual = binned_shares(new_values, edges)
+        expected = shares_from_quantiles(dist.quantiles, edges, near=actual)
+    bins = tuple(Bin(label=label, reference=float(e), new=float(a))
+                 for label, e, a in zip(_bin_labels(edges), expected, actual, strict=True))
+    return base.model_copy(update={"psi": psi(expected, actual), "bins": bins})
+
+
+def categorical_feature_drift(dist: FeatureDistribution, new: pd.Series,
+                              reference: pd.Series | None = None) -> FeatureDrift:
+    """PSI of a categorical (or boolean) feature by level, unknown levels in "(other)".
+
+    The levels are those in ``dist`` (the training's most common ones). With ``reference``
+    (OLD's values) the reference shares are OLD's; without, the stored shares, and "(other)"
+    gets what the stored levels leave.
+    """
+    known = [_level_key(k) for k in dist.levels]
+    new_text = _level_text(new)
+    missing_new = _missing_share(new)
+    missing_ref = _missing_share(reference) if reference is not None else dist.missing_share
+    base = FeatureDrift(name=dist.name, kind="categorical", psi=None,
+                        missing_reference=missing_ref, missing_new=missing_new)
+    if not known:
+        return base.model_copy(update={"note": "the reference has no values"})
+    if new_text.empty:
+        return base.model_copy(update={"note": "the new snapshot has no values"})
+    if reference is not None:
+        ref_text = _level_text(reference)
+        if ref_text.empty:
+            return base.model_copy(update={"note": "the reference has no values"})
+        ref_shares = ref_text.value_counts(normalize=True)
+        seen = set(ref_shares.index)
+    else:
+        ref_shares = pd.Series({k: float(v) for k, v in zip(known, dist.levels.values(),
+                                                               strict=True)})
+        seen = set(known)
+    new_shares = new_text.value_counts(normalize=True)
+    buckets = [*known, OTHER_BUCKET]
+    expected = _bucketed(ref_shares, known)
+    actual = _bucketed(new_shares, known)
+    unseen = {str(k): float(v) for k, v in new_shares.items() if k not in seen}
+    bins = tuple(Bin(label=b, reference=float(e), new=float(a))
+                 for b, e, a in zip(buckets, expected, actual, strict=True))
+    return base.model_copy(update={"psi": psi(expected, actual), "bins": bins,
+                                   "new_levels": unseen})
+
+
+def _bucketed(shares: pd.Series, known: list[str]) -> np.ndarray:
+    inside = shares.reindex(known).fillna(0.0).to_numpy(dtype=float)
+    return np.r_[inside, max(0.0, 1.0 - inside.sum())]
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _missing_share(series: pd.Series) -> float:
+    return float(series.isna().mean()) if len(series) else 0.0
+
+
+_INTEGRAL_TEXT = re.compile(r"^-?\d+\.0+$")
+
+
+def _level_key(level: str) -> str:
+    # "3.0" and "3" are the same level: pandas writes an integer column with gaps as floats.
+    return level.split(".")[0] if _INTEGRAL_TEXT.match(level) else level
+
+
+def _level_text(series: pd.Series) -> pd.Series:
+    values = series.dropna()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype(float)
+        if len(numbers) and np.all(np.mod(numbers, 1) == 0):
+            return numbers.astype("int64").astype(str)
+    return values.astype(str).map(_level_key)
+
+
+def _bin_labels(edges: np.ndarray) -> list[str]:
+    if not len(edges):
+        return ["all values"]
+    labels = [f"<= {edges[0]:.4g}"]
+    labels += [f"{lo:.4g} to {hi:.4g}" for lo, hi in itertools.pairwise(edges)]
+    return [*labels, f"> {edges[-1]:.4g}"]
+
+
+# --- the two modes -------------------------------------------------------------------------
+
+def compare_snapshots(old: pd.DataFrame, new: pd.DataFrame, model: SavedModel, *,
+                      id_column: str | None = None, old_label: str = "OLD",
+                      new_label: str = "NEW", model_note: str = "") -> DriftReport:
+    """Drift and migration between two snapshots of the same customers.
+
+    Parameters
+    ----------
+    old, new : DataFrame
+        The earlier and the later snapshot, one row per customer, the model's columns.
+    model : SavedModel
+        Assigns both snapshots; its stored deciles define the numeric bins.
+    id_column : str, optional
+        The column that identifies a customer in both (default: the model's ID column).
+    old_label, new_label, model_note : str
+        How the report names the snapshots and where the model came from.
+
+    Raises ``InputError`` when the snapshots lack the ID column, share no customer, or lack
+    the model's columns.
+    """
+    info = model.info
+    key = id_column or info.id_column
+    if key is None:
+        raise InputError("The model has no customer ID column, so customers cannot be matched "
+                         "between the snapshots; pass --id COLUMN, or compare the new snapshot "
+                         "alone against the model.")
+    for label, frame in ((old_label, old), (new_label, new)):
+        if key not in frame.columns:
+            raise InputError(f"{label} has no column '{key}' to match customers on; pass --id "
+                             "with the customer ID column both snapshots share.")
+    notes: list[str] = []
+    old_labels = _assign(model, old, old_label, notes)
+    new_labels = _assign(model, new, new_label, notes)
+    migration = migration_matrix(old[key], old_labels, new[key], new_labels, model,
+                                 id_column=key, old_label=old_label, new_label=new_label,
+                                 notes=notes)
+    features = _feature_drifts(model, new, old)
+    segments = _segment_drifts(model, _shares(old_labels), _shares(new_labels))
+    segments = _with_centroid_shifts(segments, model, new, new_labels,
+                                     reference=(old, old_labels))
+    segment_psi = _segment_psi(segments)
+    notes += _psi_noise_note(len(old), len(new))
+    return DriftReport(
+        mode="snapshots", reference=old_label, new=new_label, n_reference=len(old),
+        n_new=len(new), model_id=info.bundle_id, model_note=model_note, id_column=key,
+        verdict=decide(features, segment_psi, segments, migration), migration=migration,
+        segment_psi=segment_psi, segments=segments, features=features, notes=tuple(notes))
+
+
+def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NEW",
+                   model_note: str = "") -> DriftReport:
+    """Distribution checks of one snapshot against what the model recorded of its training data.
+
+    Feature PSI against the stored deciles and level shares, segment-share PSI against the
+    training shares, and each segment's centre against the model's. No migration.
+    """
+    info = model.info
+    notes: list[str] = []
+    new_labels = _assign(model, new, new_label, notes)
+    features = _feature_drifts(model, new, None)
+    if not info.distributions:
+        notes.append("The model was saved without its training distributions, so features "
+                     "cannot be compared; save it again from the training table.")
+    reference = {int(k): float(v) for k, v in info.segment_shares.items()}
+    segments = _segment_drifts(model, reference, _shares(new_labels))
+    segments = _with_centroid_shifts(segments, model, new, new_labels, reference=None)
+    segment_psi = _segment_psi(segments)
+    notes += _psi_noise_note(None, len(new))
+    return DriftReport(
+        mode="snapshot-vs-model", reference="the model's training data", new=new_label,
+        n_reference=None, n_new=len(new), model_id=info.bundle_id, model_note=model_note,
+        id_column=info.id_column, verdict=decide(features, segment_psi, segments, None),
+        migration=None, segment_psi=segment_psi, segments=segments, features=features,
+        notes=tuple(notes))
+
+
+def train_reference_model(old: pd.DataFrame, *, id_column: str | None = None,
+                          seed: int = 0) -> SavedModel:
+    """A model fitted on ``old`` with the engine defaults, as a saved model would load.
+
+    It goes through a temporary bundle so that it assigns exactly as a saved one does.
+    """
+    from copilot.segmentation.bundle import load_bundle, save_bundle
+    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+
+    run = run_segmentation(old, SegmentSettings(id_column=id_column, seed=seed))
+    with tempfile.TemporaryDirectory(prefix="segment-copilot-compare-") as tmp:
+        folder = save_bundle(run, Path(tmp) / "model", df=old)
+        return load_bundle(folder)
+
+
+def _assign(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]) -> np.ndarray:
+    # The same checks and labels as the assign command. The ID column is left out: only the
+    # labels are needed here, and assign_table's holdout step cannot hash a missing ID.
+    key = model.info.id_column
+    result = assign_table(model, df.drop(columns=[key]) if key in df.columns else df)
+    notes += [f"{label}: {note}" for note in result.notes]
+    return result.frame["segment"].to_numpy(dtype=int)
+
+
+def _feature_drifts(model: SavedModel, new: pd.DataFrame,
+                    old: pd.DataFrame | None) -> tuple[FeatureDrift, ...]:
+    info = model.info
+    roles = {c.name: c.role for c in info.schema_}
+    distributions = list(info.distributions)
+    if not distributions and old is not None:
+        distributions = _distributions_of(old, info.features, roles)
+    out = []
+    for dist in distributions:
+        if dist.name not in new.columns or (old is not None and dist.name not in old.columns):
+            continue  # a missing model column was refused at assignment; this one is unused
+        ref = old[dist.name] if old is not None else None
+        if roles.get(dist.name) == "datetime":
+            # Dates move on between snapshots by construction; PSI of timestamps says nothing.
+            out.append(FeatureDrift(name=dist.name, kind="datetime", psi=None,
+                                    missing_reference=_missing_share(ref) if ref is not None
+                                    else dist.missing_share,
+                                    missing_new=_missing_share(new[dist.name]),
+                                    note="dates are not compared (they move on by construction)"))
+        elif dist.kind == "numeric":
+            out.append(numeric_feature_drift(dist, new[dist.name], ref))
+        else:
+            out.append(categorical_feature_drift(dist, new[dist.name], ref))
+    return tuple(out)
+
+
+def _distributions_of(df: pd.DataFrame, features: Sequence[str],
+                      roles: dict[str, str]) -> list[FeatureDistribution]:
+    """OLD's deciles and level shares, for a model saved without its training distributions."""
+    out = []
+    for name in features:
+        if name not in df.columns:
+            continue
+        if roles.get(name) == "numeric":
+            values = _numbers(df[name])
+            values = values[~np.isnan(values)]
+            q = tuple(float(v) for v in np.quantile(values, _QUANTILES)) if len(values) else ()
+            out.append(FeatureDistribution(name=name, kind="numeric", quantiles=q))
+        else:
+            shares = _level_text(df[name]).value_counts(normalize=True).head(50)
+            out.append(FeatureDistribution(name=name, kind="categorical",
+                                           levels={str(k): float(v) for k, v in shares.items()}))
+    return out
+
+
+# --- segments: shares, migration, centres --------------------------------------------------
+
+def _shares(labels: np.ndarray) -> dict[int, float]:
+    if not len(labels):
+        return {}
+    values, counts = np.unique(labels, return_counts=True)
+    return {int(v): float(c) / len(labels) for v, c in zip(values, counts, strict=True)}
+
+
+def _segment_order(model: SavedModel, *label_sets) -> list[int]:
+    found = {int(k) for k in model.info.names}
+    for labels in label_sets:
+        values = list(labels) if isinstance(labels, dict) else np.unique(np.asarray(labels))
+        found |= {int(v) for v in values}
+    return sorted(s for s in found if s >= 0) + ([-1] if -1 in found else [])
+
+
+def _name(model: SavedModel, segment: int) -> str:
+    if segment < 0:
+        return UNASSIGNED
+    names = {int(k): v for k, v in model.info.names.items()}
+    return names.get(segment, f"Segment {segment}")
+
+
+def _segment_drifts(model: SavedModel, reference: dict[int, float],
+                    new: dict[int, float]) -> tuple[SegmentDrift, ...]:
+    return tuple(
+        SegmentDrift(segment=s, name=_name(model, s), reference_share=reference.get(s, 0.0),
+                     new_share=new.get(s, 0.0))
+        for s in _segment_order(model, reference, new))
+
+
+def _segment_psi(segments: Sequence[SegmentDrift]) -> float:
+    return psi([s.reference_share for s in segments], [s.new_share for s in segments])
+
+
+def migration_matrix(old_ids: pd.Series, old_labels: np.ndarray, new_ids: pd.Series,
+                     new_labels: np.ndarray, model: SavedModel, *, id_column: str,
+                     old_label: str = "OLD", new_label: str = "NEW",
+                     notes: list[str] | None = None) -> Migration:
+    """Who moved where: customers in both snapshots, joined on their ID.
+
+    Each snapshot's first row per ID counts (duplicates are noted); rows without an ID cannot
+    be matched. Raises ``InputError`` when the snapshots share no customer.
+    """
+    notes = notes if notes is not None else []
+    old_map = _by_id(old_ids, old_labels, old_label, id_column, notes)
+    new_map = _by_id(new_ids, new_labels, new_label, id_column, notes)
+    both = old_map.index.intersection(new_map.index)
+    if not len(both):
+        raise InputError(f"{old_label} and {new_label} share no customer ID in column "
+                         f"'{id_column}'; check that both are snapshots of the same customers "
+                         "(or pass --id with the right column).")
+    before = old_map.loc[both].to_numpy()
+    after = new_map.loc[both].to_numpy()
+    segments = _segment_order(model, before, after)
+    index = {s: i for i, s in enumerate(segments)}
+    counts = np.zeros((len(segments), len(segments)), dtype=int)
+    np.add.at(counts, ([index[s] for s in before], [index[s] for s in after]), 1)
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    moved = int((before != after).sum())
+    return Migration(
+        id_column=id_column, segments=tuple(segments),
+        names=tuple(_name(model, s) for s in segments),
+        counts=tuple(tuple(int(c) for c in row) for row in counts),
+        row_shares=tuple(tuple(float(x) for x in row) for row in shares),
+        matched=len(both), moved=moved, moved_share=moved / len(both),
+        only_old=len(old_map.index.difference(new_map.index)),
+        only_new=len(new_map.index.difference(old_map.index)))
+
+
+def _by_id(ids: pd.Series, labels: np.ndarray, label: str, id_column: str,
+           notes: list[str]) -> pd.Series:
+    keys = _id_keys(ids)
+    frame = pd.Series(np.asarray(labels), index=keys.to_numpy())
+    no_id = keys.isna().to_numpy()
+    if no_id.any():
+        notes.append(f"{label}: {int(no_id.sum()):,} row(s) have no {id_column} and cannot be "
+                     "matched.")
+    frame = frame[~no_id]
+    duplicated = frame.index.duplicated()
+    if duplicated.mean() > MAX_REPEATED_ID_SHARE if len(frame) else False:
+        raise InputError(f"In {label}, {int(duplicated.sum()):,} of {len(frame):,} rows repeat a "
+                         f"value of '{id_column}', so it does not identify customers; pass --id "
+                         "with the customer ID column.")
+    if duplicated.any():
+        notes.append(f"{label}: {int(duplicated.sum()):,} row(s) repeat a {id_column} already "
+                     "seen; the first row of each customer is used for the migration.")
+    return frame[~duplicated]
+
+
+def _id_keys(ids: pd.Series) -> pd.Series:
+    # One ID read as 17 in one file and "17" or 17.0 in the other must still match.
+    if pd.api.types.is_numeric_dtype(ids) and not pd.api.types.is_bool_dtype(ids):
+        numbers = ids.astype(float)
+        present = numbers.dropna()
+        if len(present) and np.all(np.mod(present, 1) == 0):
+            return numbers.astype("Int64").astype("string")
+        return ids.astype("string")
+    return ids.astype("string").str.strip()
+
+
+def _with_centroid_shifts(segments: tuple[SegmentDrift, ...], model: SavedModel,
+                          new: pd.DataFrame, new_labels: np.ndarray, *,
+                          reference: tuple[pd.DataFrame, np.ndarray] | None
+                          ) -> tuple[SegmentDrift, ...]:
+    """Each segment's centre shift in within-segment spreads (module docstring).
+
+    Against OLD's members (spread from OLD), or, without OLD, against the model's own centres
+    (spread from the new members, the only ones there are).
+    """
+    prep = model.info.preparation
+    columns = prep.output_names
+    X_new = prep.transform(new)
+    if reference is not None:
+        X_ref = prep.transform(reference[0])
+        ref_labels = reference[1]
+    else:
+        centres = _model_centres(model, X_new.shape[1])
+    out = []
+    for seg in segments:
+        members = X_new[new_labels == seg.segment] if seg.segment >= 0 else X_new[:0]
+        if reference is not None:
+            ref_members = X_ref[ref_labels == seg.segment] if seg.segment >= 0 else X_ref[:0]
+            if min(len(members), len(ref_members)) < MIN_CENTROID_MEMBERS:
+                out.append(seg)
+                continue
+            centre_ref, spread = _nanmean(ref_members), _nanstd(ref_members)
+            noise = math.sqrt(1 / len(ref_members) + 1 / len(members))
+        else:
+            if len(members) < MIN_CENTROID_MEMBERS or seg.segment not in centres:
+                out.append(seg)
+                continue
+            centre_ref, spread = centres[seg.segment], _nanstd(members)
+            noise = math.sqrt(1 / len(members))
+        delta = np.nan_to_num(_nanmean(members) - centre_ref)
+        radius = float(np.sqrt(np.nansum(spread**2)))
+        if radius <= 0:
+            out.append(seg)
+            continue
+        per_column = np.abs(delta) / np.maximum(np.nan_to_num(spread), SPREAD_FLOOR)
+        top = int(per_column.argmax())
+        out.append(seg.model_copy(update={
+            "centroid_shift": float(np.linalg.norm(delta) / radius), "shift_noise": noise,
+            "largest_shift_column": columns[top] if top < len(columns) else f"column {top}",
+            "largest_column_shift": float(per_column[top])}))
+    return tuple(out)
+
+
+def _model_centres(model: SavedModel, width: int) -> dict[int, np.ndarray]:
+    fitted = model.model
+    centres = np.asarray(getattr(fitted, "centers", np.zeros((0, width))), dtype=float)
+    if centres.ndim != 2 or centres.shape[1] != width:
+        return {}
+    order = getattr(fitted, "order", None)
+    public = order if order is not None else np.arange(len(centres))
+    return {int(public[i]): centres[i] for i in range(len(centres))}
+
+
+def _nanmean(X: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        present = (~np.isnan(X)).sum(axis=0)
+        return np.where(present > 0, np.nansum(X, axis=0) / np.maximum(present, 1), np.nan)
+
+
+def _nanstd(X: np.ndarray) -> np.ndarray:
+    mean = _nanmean(X)
+    with np.errstate(all="ignore"):
+        present = (~np.isnan(X)).sum(axis=0)
+        var = np.nansum((X - mean) ** 2, axis=0) / np.maximum(present, 1)
+    return np.where(present > 0, np.sqrt(var), np.nan)
+
+
+def _psi_noise_note(n_reference: int | None, n_new: int) -> list[str]:
+    inverse = 1 / max(n_new, 1) + (1 / n_reference if n_reference else 0.0)
+    floor = 9 * inverse  # ten bins
+    if floor < PSI_NOISE_NOTE:
+        return []
+    return [(f"The snapshots are small: two samples of an unchanged population already "
+             f"differ by a PSI of about {floor:.2f}, so read PSI values near it as noise.")]
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+def decide(features: Sequence[FeatureDrift], segment_psi: float,
+           segments: Sequence[SegmentDrift], migration: Migration | None) -> DriftVerdict:
+    """stable, watch or re-cluster, with a reason per crossed line (or why nothing crossed)."""
+    recluster: list[str] = []
+    watch: list[str] = []
+    if migration is not None:
+        m = migration
+        text = (f"{m.moved_share:.1%} of the {m.matched:,} customers in both snapshots changed "
+                f"segment ({m.moved:,})")
+        if m.moved_share >= MOVED_RECLUSTER:
+            recluster.append(f"{text}; re-cluster at {MOVED_RECLUSTER:.0%}.")
+        elif m.moved_share >= MOVED_WATCH:
+            watch.append(f"{text}; watch from {MOVED_WATCH:.0%}.")
+    for f in sorted((f for f in features if f.psi is not None), key=lambda f: -f.psi):
+        text = f"PSI of {f.name} is {f.psi:.3f}"
+        unseen = sum(f.new_levels.values())
+        if unseen >= 0.01:
+            levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
+            text += f" ({unseen:.1%} of its values are levels not seen before: {levels})"
+        if f.psi >= PSI_RECLUSTER:
+            recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}.")
+        elif f.psi >= PSI_WATCH:
+            watch.append(f"{text}; watch from {PSI_WATCH}.")
+    text = f"PSI of the segment shares is {segment_psi:.3f}"
+    if segment_psi >= PSI_RECLUSTER:
+        recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}.")
+    elif segment_psi >= PSI_WATCH:
+        watch.append(f"{text}; watch from {PSI_WATCH}.")
+    for f in features:
+        if abs(f.missing_change) >= MISSING_WATCH:
+            watch.append(f"The missing share of {f.name} moved from {f.missing_reference:.1%} "
+                         f"to {f.missing_new:.1%}; watch from {MISSING_WATCH * 100:.0f} points "
+                         "(check the data feed).")
+    for s in segments:
+        if s.centroid_shift is None:
+            continue
+        beyond_noise = CENTROID_NOISE_MULTIPLE * (s.shift_noise or 0.0)
+        if (s.centroid_shift >= max(CENTROID_WATCH, beyond_noise)
+                or (s.largest_column_shift or 0.0) >= max(CENTROID_COLUMN_WATCH, beyond_noise)):
+            watch.append(f"The centre of segment {s.segment} ({s.name}) moved "
+                         f"{s.centroid_shift:.2f} of its within-segment spread, and "
+                         f"{s.largest_column_shift:.2f} spreads on {s.largest_shift_column}; "
+                         f"watch from {CENTROID_WATCH} overall or {CENTROID_COLUMN_WATCH} on "
+                         "one column.")
+    if recluster:
+        return DriftVerdict(level="re-cluster", reasons=tuple(recluster + watch))
+    if watch:
+        return DriftVerdict(level="watch", reasons=tuple(watch))
+    return DriftVerdict(level="stable", reasons=_stable_reasons(features, segment_psi, migration))
+
+
+def _stable_reasons(features, segment_psi, migration) -> tuple[str, ...]:
+    reasons = []
+    if migration is not None:
+        reasons.append(f"{migration.moved_share:.1%} of the {migration.matched:,} customers in "
+                       f"both snapshots changed segment, under the watch line of "
+                       f"{MOVED_WATCH:.0%}.")
+    compared = [f for f in features if f.psi is not None]
+    if compared:
+        top = max(compared, key=lambda f: f.psi)
+        reasons.append(f"The largest feature PSI is {top.psi:.3f} ({top.name}), under the watch "
+                       f"line of {PSI_WATCH}.")
+    reasons.append(f"PSI of the segment shares is {segment_psi:.3f}, under the watch line of "
+                   f"{PSI_WATCH}.")
+    return tuple(reasons)
+
+
+# --- the readable report -------------------------------------------------------------------
+
+_HEADLINES = {
+    "stable": "the segments still describe these customers; no action needed.",
+    "watch": "something moved; check again next period, and sooner if it grows.",
+    "re-cluster": "the segments no longer describe these customers well; re-run the "
+                  "segmentation on the new snapshot.",
+}
+
+
+def render_markdown(report: DriftReport) -> str:
+    """The report as Markdown: verdict and reasons first, then the tables behind them."""
+    r = report
+    lines = [f"# Drift report: {r.verdict.level.upper()}", ""]
+    if r.mode == "snapshots":
+        lines.append(f"Compared {r.reference} with {r.new} ({r.n_reference:,} and {r.n_new:,} "
+                     f"rows), customers matched on `{r.id_column}`.")
+    else:
+        lines.append(f"Checked {r.new} ({r.n_new:,} rows) against {r.reference}.")
+    lines.append(f"Model {r.model_id}" + (f": {r.model_note}" if r.model_note else "") + ".")
+    lines += ["", f"**Verdict: {r.verdict.level}**: {_HEADLINES[r.verdict.level]}", ""]
+    lines += [f"- {reason}" for reason in r.verdict.reasons]
+    if r.migration is not None:
+        lines += ["", *_migration_section(r.migration, r.reference, r.new)]
+    lines += ["", *_segments_section(r)]
+    lines += ["", *_features_section(r)]
+    if r.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in r.notes]
+    t = r.thresholds
+    lines += ["", "## How to read this", "",
+              (f"- PSI (population stability index): under {t.psi_watch} stable, "
+               f"{t.psi_watch}-{t.psi_recluster} watch, {t.psi_recluster} or more re-cluster "
+               "(the credit-risk convention). Numeric bins are the training deciles; empty bins "
+               f"count as a share of {t.empty_share:g}."),
+              (f"- Changed segment: watch from {t.moved_watch:.0%}, re-cluster from "
+               f"{t.moved_recluster:.0%} of the customers in both snapshots."),
+              ("- Centre shift: how far a segment's centre moved, in its own within-segment "
+               f"spreads (standardised features); watch from {t.centroid_watch}, or from "
+               f"{t.centroid_column_watch} on a single column, when beyond the noise shown."),
+              (f"- Missing share: a change of {t.missing_watch * 100:.0f} points or more is "
+               "flagged.")]
+    return "\n".join(lines) + "\n"
+
+
+def _migration_section(m: Migration, old: str, new: str) -> list[str]:
+    lines = ["## Migration (customers in both snapshots)", "",
+             (f"{m.matched:,} customers are in both; {m.moved:,} ({m.moved_share:.1%}) changed "
+              f"segment. {m.only_old:,} are only in {old}, {m.only_new:,} only in {new}."), "",
+             f"Rows: segment in {old}; columns: segment in {new}; count (share of the row).", ""]
+    heads = [_short(s, n) for s, n in zip(m.segments, m.names, strict=True)]
+    lines.append(f"| {old} \\ {new} | " + " | ".join(heads) + " |")
+    lines.append("|---" * (len(heads) + 1) + "|")
+    for head, counts, shares in zip(heads, m.counts, m.row_shares, strict=True):
+        cells = [f"{c:,} ({s:.0%})" for c, s in zip(counts, shares, strict=True)]
+        lines.append(f"| {head} | " + " | ".join(cells) + " |")
+    flows = sorted(((m.counts[i][j], i, j) for i in range(len(m.segments))
+                    for j in range(len(m.segments)) if i != j and m.counts[i][j]), reverse=True)
+    if flows:
+        lines += ["", "Largest moves: " + "; ".join(
+            f"{heads[i]} to {heads[j]}: {c:,}" for c, i, j in flows[:3]) + "."]
+    return lines
+
+
+def _segments_section(r: DriftReport) -> list[str]:
+    ref = "training" if r.mode == "snapshot-vs-model" else r.reference
+    lines = ["## Segment shares", "",
+             f"PSI of the segment shares: {r.segment_psi:.3f}.", "",
+             f"| Segment | {ref} share | {r.new} share | Change (points) | Centre shift |",
+             "|---|---|---|---|---|"]
+    for s in r.segments:
+        shift = "n/a" if s.centroid_shift is None else f"{s.centroid_shift:.2f}"
+        if s.centroid_shift is not None:
+            most = (f"; most: {s.largest_shift_column}" if s.largest_column_shift
+                    and s.largest_column_shift >= NOTABLE_COLUMN_SHIFT else "")
+            shift += f" (noise ~{s.shift_noise:.2f}{most})"
+        lines.append(f"| {_short(s.segment, s.name)} | {s.reference_share:.1%} | "
+                     f"{s.new_share:.1%} | {s.share_change * 100:+.1f} | {shift} |")
+    return lines
+
+
+def _features_section(r: DriftReport) -> list[str]:
+    if not r.features:
+        return ["## Feature drift", "", "No feature distributions to compare."]
+    lines = ["## Feature drift (PSI)", "",
+             "| Feature | Kind | PSI | Flag | Missing (reference to new) | Note |",
+             "|---|---|---|---|---|---|"]
+    ranked = sorted(r.features, key=lambda f: -1.0 if f.psi is None else -f.psi)
+    for f in ranked:
+        note = f.note
+        if f.new_levels:
+            levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
+            note = f"new levels ({sum(f.new_levels.values()):.1%}): {levels}"
+        lines.append(f"| {f.name} | {f.kind} | {'n/a' if f.psi is None else f'{f.psi:.3f}'} | "
+                     f"{_flag(f.psi)} | {f.missing_reference:.1%} to {f.missing_new:.1%} | "
+                     f"{note} |")
+    return lines
+
+
+def _flag(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value >= PSI_RECLUSTER:
+        return "re-cluster"
+    return "watch" if value >= PSI_WATCH else "ok"
+
+
+def _short(segment: int, name: str) -> str:
+    name = name.replace("|", "/")  # a pipe would split the Markdown table cell
+    if segment < 0:
+        return name
+    return name if name.startswith(f"Segment {segment}") else f"{segment}: {name}"

@@ -1,0 +1,295 @@
+"""Drift and migration: PSI as computed by hand, the migration matrix of customers moved between
+planted groups, the verdict's lines (stable, watch, re-cluster), unseen levels, missing shares,
+customers in one snapshot only, and IDs that do not match."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from copilot.errors import InputError
+from copilot.segmentation.bundle import FeatureDistribution, load_bundle, save_bundle
+from copilot.segmentation.drift import (
+    EMPTY_SHARE,
+    MOVED_RECLUSTER,
+    MOVED_WATCH,
+    PSI_RECLUSTER,
+    PSI_WATCH,
+    DriftReport,
+    categorical_feature_drift,
+    check_snapshot,
+    compare_snapshots,
+    numeric_feature_drift,
+    psi,
+    render_markdown,
+)
+from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from fixtures.customers import make_customers
+from fixtures.snapshots import shift_snapshot
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model of a table with 4 well separated planted groups, saved and loaded back."""
+    table = make_customers(2000, 4, seed=3)
+    run = run_segmentation(table.frame, SegmentSettings(id_column="customer_id", seed=0))
+    path = save_bundle(run, tmp_path_factory.mktemp("drift") / "model", df=table.frame)
+    model = load_bundle(path)
+    labels, _ = model.assign(table.frame)
+    return table, model, labels
+
+
+def _term(expected: float, actual: float) -> float:
+    e, a = max(expected, EMPTY_SHARE), max(actual, EMPTY_SHARE)
+    return (a - e) * math.log(a / e)
+
+
+# --- PSI by hand ---------------------------------------------------------------------------
+
+def test_psi_matches_a_hand_computation():
+    assert psi([0.5, 0.5], [0.25, 0.75]) == pytest.approx(0.25 * math.log(2) + 0.25 * math.log(1.5))
+    # An empty bin counts as EMPTY_SHARE: large but finite.
+    hand = 0.1 * math.log(1.2) + 0.1 * math.log(4 / 3) + (EMPTY_SHARE - 0.2) * math.log(
+        EMPTY_SHARE / 0.2)
+    assert psi([0.5, 0.3, 0.2], [0.6, 0.4, 0.0]) == pytest.approx(hand)
+    assert psi([0.1] * 10, [0.1] * 10) == 0.0
+
+
+def test_numeric_psi_bins_at_the_stored_deciles():
+    # Deciles 0.5, 10.5, ..., 100.5: the reference 0.7 .. 99.7 puts exactly 10 values per bin.
+    dist = FeatureDistribution(name="x", kind="numeric",
+                               quantiles=tuple(10 * j + 0.5 for j in range(11)))
+    old = pd.Series(np.arange(100) + 0.7)
+    new = pd.Series(np.r_[np.arange(50), np.arange(50)] + 0.7)  # the lower half, twice over
+    # Five bins at 20% instead of 10%, five bins empty.
+    hand = 5 * _term(0.1, 0.2) + 5 * _term(0.1, 0.0)
+    with_old = numeric_feature_drift(dist, new, old)
+    assert with_old.psi == pytest.approx(hand)
+    assert [b.reference for b in with_old.bins] == pytest.approx([0.1] * 10)
+    assert [b.new for b in with_old.bins] == pytest.approx([0.2] * 5 + [0.0] * 5)
+    # Against the model alone, fractional deciles say exactly a tenth per bin: the same PSI.
+    assert numeric_feature_drift(dist, new).psi == pytest.approx(hand)
+    assert numeric_feature_drift(dist, old, old).psi == 0.0
+
+
+def test_a_spike_in_the_deciles_is_read_as_a_range_not_a_point():
+    # Deciles 0,0,0,0,1,...: 30-40% of the training values are 0 (P(X <= 0) is only known to be
+    # between 3/10 and 4/10). 38% zeros is consistent with that; 60% is not.
+    dist = FeatureDistribution(name="tickets", kind="numeric",
+                               quantiles=(0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 20))
+    rng = np.random.default_rng(0)
+
+    def snapshot(zeros: float) -> pd.Series:
+        n = 1000
+        rest = rng.integers(1, 7, n - int(zeros * n))
+        return pd.Series(np.r_[np.zeros(int(zeros * n)), rest].astype(float))
+
+    consistent = numeric_feature_drift(dist, snapshot(0.38))
+    assert consistent.bins[0].label == "<= 0"
+    assert consistent.bins[0].reference == pytest.approx(0.38)
+    assert consistent.bins[0].new == pytest.approx(0.38)
+    spiky = numeric_feature_drift(dist, snapshot(0.60))
+    assert spiky.bins[0].reference == pytest.approx(0.4)  # the most the deciles allow
+    assert spiky.psi > consistent.psi
+
+
+def test_categorical_psi_puts_unseen_levels_in_other():
+    dist = FeatureDistribution(name="plan", kind="categorical", levels={"a": 0.5, "b": 0.5})
+    new = pd.Series(["a"] * 40 + ["b"] * 40 + ["c"] * 15 + ["d"] * 5 + [None] * 25)
+    drift = categorical_feature_drift(dist, new)
+    hand = 2 * _term(0.5, 0.4) + _term(0.0, 0.2)
+    assert drift.psi == pytest.approx(hand)
+    assert [b.label for b in drift.bins] == ["a", "b", "(other)"]
+    assert drift.new_levels == pytest.approx({"c": 0.15, "d": 0.05})
+    assert drift.missing_new == pytest.approx(0.2)  # missing values are checked apart from PSI
+
+
+def test_whole_number_levels_match_whether_read_as_int_or_float():
+    # A code column with gaps is read as floats ("2.0"); without gaps as ints ("2").
+    dist = FeatureDistribution(name="tier", kind="categorical", levels={"1.0": 0.5, "2.0": 0.5})
+    drift = categorical_feature_drift(dist, pd.Series([1, 2] * 50))
+    assert drift.psi == 0.0 and drift.new_levels == {}
+
+
+# --- two snapshots -------------------------------------------------------------------------
+
+def test_an_unchanged_snapshot_is_stable_with_nothing_moved(trained):
+    table, model, _ = trained
+    report = compare_snapshots(table.frame, table.frame.copy(), model)
+    assert report.verdict.level == "stable"
+    assert report.migration.moved == 0 and report.migration.matched == len(table.frame)
+    assert report.segment_psi == 0.0
+    assert all(f.psi == 0.0 for f in report.features)
+    assert all(s.centroid_shift == 0.0 for s in report.segments)
+    assert any("0.0% of the 2,000 customers" in r for r in report.verdict.reasons)
+    assert "# Drift report: STABLE" in render_markdown(report)
+
+
+def _expected_moves(labels: np.ndarray, snapshot) -> np.ndarray:
+    """Each customer's segment after the move: a moved customer has its donor's features."""
+    after = labels[snapshot.kept].copy()
+    moved = snapshot.moved
+    after[moved] = labels[snapshot.donors[moved]]
+    return after
+
+
+def test_customers_moved_between_planted_groups_show_in_the_migration_matrix(trained):
+    table, model, labels = trained
+    snapshot = shift_snapshot(table, moved_share=0.25, seed=1)
+    report = compare_snapshots(table.frame, snapshot.frame, model)
+    m = report.migration
+    before, after = labels[snapshot.kept], _expected_moves(labels, snapshot)
+    segments = list(m.segments)
+    expected = np.zeros((len(segments), len(segments)), dtype=int)
+    np.add.at(expected, ([segments.index(s) for s in before],
+                         [segments.index(s) for s in after]), 1)
+    assert np.array_equal(np.array(m.counts), expected)
+    assert m.moved == int((before != after).sum())
+    # The model separates the planted groups, so nearly every moved customer changed segment.
+    assert m.moved_share >= 0.9 * 0.25
+    assert report.verdict.level == "re-cluster"
+    assert report.verdict.reasons[0].startswith(f"{m.moved_share:.1%} of the 2,000 customers")
+    rows = np.array(m.row_shares)
+    assert np.allclose(rows.sum(axis=1), 1.0)
+
+
+def test_a_moved_share_in_the_watch_band_says_watch(trained):
+    table, model, labels = trained
+    snapshot = shift_snapshot(table, moved_share=0.12, seed=2)
+    report = compare_snapshots(table.frame, snapshot.frame, model)
+    moved = report.migration.moved_share
+    assert moved == pytest.approx(np.mean(labels != _expected_moves(labels, snapshot)))
+    assert MOVED_WATCH <= moved < MOVED_RECLUSTER
+    assert report.verdict.level == "watch"
+    assert len(report.verdict.reasons) == 1 and "changed segment" in report.verdict.reasons[0]
+
+
+def test_a_feature_shift_is_caught_by_its_psi(trained):
+    table, model, _ = trained
+    mild = compare_snapshots(table.frame, shift_snapshot(
+        table, multiply={"monthly_spend": 1.1}).frame, model)
+    doubled = compare_snapshots(table.frame, shift_snapshot(
+        table, multiply={"monthly_spend": 2.0}).frame, model)
+    mild_psi = {f.name: f.psi for f in mild.features}
+    doubled_psi = {f.name: f.psi for f in doubled.features}
+    assert 0 < mild_psi["monthly_spend"] < doubled_psi["monthly_spend"]
+    assert doubled_psi["monthly_spend"] >= PSI_RECLUSTER
+    # Only the shifted column moved.
+    assert all(v == 0.0 for k, v in doubled_psi.items() if k != "monthly_spend")
+    assert doubled.verdict.level == "re-cluster"
+    assert any(r.startswith("PSI of monthly_spend") for r in doubled.verdict.reasons)
+
+
+def test_levels_unseen_in_training_are_reported(trained):
+    table, model, _ = trained
+    snapshot = shift_snapshot(table, new_level=("plan", "Ultimate", 0.3), seed=4)
+    report = compare_snapshots(table.frame, snapshot.frame, model)
+    plan = next(f for f in report.features if f.name == "plan")
+    share = (snapshot.frame["plan"] == "Ultimate").sum() / snapshot.frame["plan"].notna().sum()
+    assert plan.new_levels == pytest.approx({"Ultimate": share})
+    assert plan.psi >= PSI_RECLUSTER
+    assert report.verdict.level == "re-cluster"
+    assert any("Ultimate" in r for r in report.verdict.reasons)
+    assert "new levels" in render_markdown(report)
+
+
+def test_a_feature_going_missing_is_flagged(trained):
+    table, model, _ = trained
+    new = table.frame.copy()
+    new.loc[np.random.default_rng(5).random(len(new)) < 0.2, "tenure_months"] = np.nan
+    report = compare_snapshots(table.frame, new, model)
+    tenure = next(f for f in report.features if f.name == "tenure_months")
+    assert tenure.missing_change == pytest.approx(new["tenure_months"].isna().mean()
+                                                  - table.frame["tenure_months"].isna().mean())
+    assert any(r.startswith("The missing share of tenure_months") for r in report.verdict.reasons)
+    assert report.verdict.level in ("watch", "re-cluster")
+
+
+def test_a_change_inside_segments_that_the_marginals_hide_moves_the_centres(trained):
+    table, model, _ = trained
+    frame = table.frame
+    # discount_share separates the planted groups (precondition, checked here) ...
+    groups = frame.groupby(table.labels)["discount_share"]
+    separation = (groups.mean() - frame["discount_share"].mean()).abs() / groups.std().mean()
+    assert separation.max() > 1.5
+    # ... so shuffling it across customers leaves its distribution (every PSI) exactly as it
+    # was, but pulls the segments' centres on it towards the middle.
+    shuffled = frame.assign(discount_share=np.random.default_rng(0).permutation(
+        frame["discount_share"].to_numpy()))
+    report = compare_snapshots(frame, shuffled, model)
+    assert all(f.psi == 0.0 for f in report.features)
+    assert report.verdict.level == "watch"
+    assert any("spreads on discount_share" in r for r in report.verdict.reasons)
+    # A column without segment signal shuffled the same way moves no centre.
+    noise = frame.assign(referral_code_length=np.random.default_rng(0).permutation(
+        frame["referral_code_length"].to_numpy()))
+    calm = compare_snapshots(frame, noise, model)
+    assert calm.verdict.level == "stable"
+    assert all(s.largest_column_shift < 0.3 for s in calm.segments if s.segment >= 0)
+
+
+def test_customers_in_one_snapshot_only_are_counted(trained):
+    table, model, _ = trained
+    snapshot = shift_snapshot(table, drop_share=0.1, seed=6)
+    newcomers = table.frame.head(50).assign(customer_id=[f"N{i}" for i in range(50)])
+    new = pd.concat([snapshot.frame, newcomers], ignore_index=True)
+    m = compare_snapshots(table.frame, new, model).migration
+    assert (m.matched, m.only_old, m.only_new) == (1800, 200, 50)
+    assert m.moved == 0
+
+
+def test_ids_that_do_not_match_are_refused_with_one_sentence(trained):
+    table, model, _ = trained
+    strangers = table.frame.assign(customer_id=[f"X{i}" for i in range(len(table.frame))])
+    with pytest.raises(InputError) as err:
+        compare_snapshots(table.frame, strangers, model)
+    assert "share no customer ID" in str(err.value) and str(err.value).endswith(".")
+    with pytest.raises(InputError) as err:
+        compare_snapshots(table.frame, table.frame.drop(columns=["customer_id"]), model)
+    assert "customer_id" in str(err.value) and "--id" in str(err.value)
+    with pytest.raises(InputError) as err:  # a column that is not an ID
+        compare_snapshots(table.frame, table.frame, model, id_column="plan")
+    assert "does not identify customers" in str(err.value)
+    with pytest.raises(InputError) as err:
+        compare_snapshots(table.frame, table.frame.drop(columns=["plan"]), model)
+    assert "plan" in str(err.value)
+
+
+def test_ids_read_as_numbers_in_one_file_and_text_in_the_other_still_match(trained):
+    table, model, _ = trained
+    old = table.frame.assign(customer_id=np.arange(len(table.frame)))
+    new = table.frame.assign(customer_id=[str(i) for i in range(len(table.frame))])
+    new.loc[0, "customer_id"] = None  # one row without an ID is noted, not matched
+    report = compare_snapshots(old, new, model)
+    assert report.migration.matched == len(table.frame) - 1
+    assert any("have no customer_id" in n for n in report.notes)
+
+
+# --- one snapshot against the model ----------------------------------------------------------
+
+def test_the_training_data_alone_against_its_model_is_stable(trained):
+    table, model, _ = trained
+    report = check_snapshot(table.frame, model)
+    assert report.mode == "snapshot-vs-model" and report.migration is None
+    assert report.segment_psi == pytest.approx(0.0, abs=1e-9)
+    # The deciles describe the data they came from: no feature reaches the watch line.
+    assert max(f.psi for f in report.features) < PSI_WATCH
+    assert report.verdict.level == "stable"
+    assert "Migration" not in render_markdown(report)
+
+
+def test_a_shifted_snapshot_alone_is_caught(trained):
+    table, model, _ = trained
+    report = check_snapshot(shift_snapshot(table, multiply={"monthly_spend": 2.0}).frame, model)
+    assert report.verdict.level == "re-cluster"
+    assert report.verdict.reasons[0].startswith("PSI of monthly_spend")
+
+
+def test_the_report_round_trips_through_json(trained):
+    table, model, _ = trained
+    report = compare_snapshots(table.frame, shift_snapshot(table, moved_share=0.2).frame, model)
+    assert DriftReport.model_validate_json(report.model_dump_json()) == report
+    assert report.thresholds.psi_recluster == PSI_RECLUSTER

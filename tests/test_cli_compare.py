@@ -1,0 +1,121 @@
+"""The ``compare`` command through the real console script, each call a fresh process.
+
+The round trip: segment a table (which saves a model), assign the same table with the saved
+model (the same segments), then compare it with a snapshot where a quarter of the customers
+moved to other planted groups (re-cluster) and with itself (stable).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fixtures.customers import make_customers
+from fixtures.snapshots import shift_snapshot
+from tests.cli_helpers import assert_one_sentence_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    table = make_customers(2000, 4, seed=3)
+    table.frame.to_csv(root / "data.csv", index=False)
+    shifted = shift_snapshot(table, moved_share=0.25, seed=1)
+    shifted.frame.to_csv(root / "shifted.csv", index=False)
+    proc = run_cli("segment", root / "data.csv", "--out-dir", root / "D", "--no-llm")
+    assert proc.returncode == 0, proc.stderr
+    return root, table, shifted
+
+
+def test_the_saved_model_assigns_its_training_data_to_the_same_segments(trained):
+    root, table, _ = trained
+    proc = run_cli("assign", root / "D" / "model", root / "data.csv", "--out", root / "a.csv")
+    assert proc.returncode == 0, proc.stderr
+    trained_on = pd.read_csv(root / "D" / "assignments.csv")
+    assigned = pd.read_csv(root / "a.csv")
+    both = trained_on.merge(assigned, on="customer_id", suffixes=("_train", "_assign"))
+    assert len(both) == len(table.frame)
+    assert (both["segment_train"] == both["segment_assign"]).all()
+
+
+def test_a_snapshot_where_a_quarter_moved_says_re_cluster(trained):
+    root, _, shifted = trained
+    proc = run_cli("compare", root / "data.csv", root / "shifted.csv", "--model",
+                   root / "D" / "model", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["verdict"]["level"] == "re-cluster"
+    # Who should have moved: a moved customer now has its donor's features, so it takes the
+    # segment the model gave the donor in training.
+    segments = pd.read_csv(root / "D" / "assignments.csv").set_index("customer_id")["segment"]
+    ids = shifted.frame["customer_id"]
+    before = segments.loc[ids].to_numpy()
+    after = before.copy()
+    donors = shifted.donors[shifted.moved]
+    after[shifted.moved] = segments.iloc[donors].to_numpy()  # assignments keep the table's order
+    migration = report["migration"]
+    assert migration["moved"] == int((before != after).sum())
+    assert migration["moved_share"] >= 0.15
+    assert report["verdict"]["reasons"][0].startswith(f"{migration['moved_share']:.1%}")
+
+
+def test_an_unchanged_snapshot_says_stable(trained, tmp_path):
+    root, _, _ = trained
+    out = tmp_path / "report.md"
+    proc = run_cli("compare", root / "data.csv", root / "data.csv", "--model",
+                   root / "D" / "model", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# Drift report: STABLE")
+    assert "0 (0.0%) changed segment" in proc.stdout
+    assert "PSI of the segment shares: 0.000" in proc.stdout
+    assert out.read_text() == proc.stdout  # --out holds the same report
+    assert "verdict: stable" in proc.stderr
+
+
+def test_a_snapshot_alone_is_checked_against_the_model(trained):
+    root, _, _ = trained
+    proc = run_cli("compare", root / "data.csv", "--model", root / "D" / "model", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["mode"] == "snapshot-vs-model" and report["migration"] is None
+    assert report["verdict"]["level"] == "stable"
+
+
+def test_without_a_model_one_is_trained_on_old_and_the_output_says_so(trained):
+    root, _, _ = trained
+    proc = run_cli("compare", root / "data.csv", root / "shifted.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# Drift report: RE-CLUSTER")
+    assert "trained here on data.csv with the engine defaults" in proc.stdout
+    # The same data and defaults as segment: the same model.
+    bundle = json.loads((root / "D" / "model" / "bundle.json").read_text())
+    assert f"Model {bundle['bundle_id']}" in proc.stdout
+
+
+def test_bad_input_is_one_sentence_and_exit_2(trained, tmp_path):
+    root, table, _ = trained
+    model = root / "D" / "model"
+    data = root / "data.csv"
+    assert_one_sentence_error(run_cli("compare", data, tmp_path / "nope.csv", "--model", model),
+                              "nope.csv", "does not exist")
+    assert_one_sentence_error(run_cli("compare", data, data, "--model", model, "--id", "acct"),
+                              "acct", "--id")
+    strangers = table.frame.assign(customer_id=[f"X{i}" for i in range(len(table.frame))])
+    strangers.to_csv(tmp_path / "strangers.csv", index=False)
+    assert_one_sentence_error(run_cli("compare", data, tmp_path / "strangers.csv", "--model",
+                                      model), "share no customer")
+    table.frame.drop(columns=["plan"]).to_csv(tmp_path / "no_plan.csv", index=False)
+    assert_one_sentence_error(run_cli("compare", data, tmp_path / "no_plan.csv", "--model",
+                                      model), "plan")
+    assert_one_sentence_error(run_cli("compare", data, "--model", tmp_path), "no saved model")
+    assert_one_sentence_error(run_cli("compare", data), "--model")
+    assert_one_sentence_error(run_cli("compare", data, data, data), "one or two snapshots")
+
+
+def test_help_names_both_forms():
+    proc = run_cli("compare", "--help")
+    assert proc.returncode == 0
+    assert "compare OLD NEW" in proc.stdout and "compare NEW --model" in proc.stdout
+    assert all(word in proc.stdout for word in ("--id", "--out", "--json"))
