@@ -51,6 +51,8 @@ SLASH_HELP = """Commands:
   /why                why this number of segments
   /memo [PATH]        write the strategy memo
   /export [PATH]      write each customer's segment to CSV
+  /assign FILE [OUT]  assign the customers of another file with the saved model
+  /drift FILE         compare a newer snapshot: who moved, PSI, re-cluster or not
   /help               this list
 Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?"."""
 
@@ -66,6 +68,7 @@ class Routed:
 
 
 _K = r"(?P<k>\d{1,2})"
+_FILE = r"(?P<path>[\w./~-]+\.(?:csv|tsv|txt|parquet|pq|xlsx|xls|json|jsonl|ndjson)(?:\.gz)?)\b"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"^(?:please\s+)?(?:use|try|make it|go with|give me|show me|i want|let'?s use|"
                 rf"switch to|with)\s+(?:k\s*=\s*)?{_K}\s*(?:segments?|clusters?|groups?)?\s*"
@@ -79,6 +82,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 re.IGNORECASE), "set_goal"),
     (re.compile(r"\bwhy\b.*\b(?:k\s*=\s*\d+|\d+\s+segments|this many|so many|these segments)\b",
                 re.IGNORECASE), "why"),
+    # Operations on a named file: a path with a table extension makes these unambiguous.
+    (re.compile(rf"\b(?:drift|compare|changed|re-?cluster)\b.*?{_FILE}", re.IGNORECASE), "drift"),
+    (re.compile(rf"^(?:please\s+)?(?:assign|score|classify)\b.*?{_FILE}", re.IGNORECASE),
+     "assign"),
 )
 
 
@@ -105,6 +112,10 @@ def route_pattern(message: str, session: Session) -> Routed | None:
             return Routed("set_goal", {"goal": m.group("goal").strip()}, "pattern")
         if kind == "why":
             return Routed("answer_question", {"question": text}, "pattern")
+        if kind == "drift":
+            return Routed("check_drift", {"path": m.group("path")}, "pattern")
+        if kind == "assign":
+            return Routed("assign_customers", {"path": m.group("path")}, "pattern")
     return None
 
 
@@ -177,6 +188,16 @@ def _slash(text: str, session: Session) -> Routed:
         return Routed("export_memo", {"path": joined} if joined else {}, "slash")
     if command == "/export":
         return Routed("export_assignments", {"path": joined} if joined else {}, "slash")
+    if command == "/assign":
+        if 1 <= len(rest) <= 2:
+            return Routed("assign_customers", {"path": rest[0],
+                                               **({"out": rest[1]} if len(rest) == 2 else {})},
+                          "slash")
+        return bad("Give the file of customers to assign, for example /assign new.csv.")
+    if command == "/drift":
+        if len(rest) == 1:
+            return Routed("check_drift", {"path": rest[0]}, "slash")
+        return bad("Give the newer snapshot's file, for example /drift customers-june.csv.")
     return bad(f"There is no command {command}; type /help for the list.")
 
 

@@ -33,7 +33,8 @@ from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
 from copilot.segmentation._base import Frozen
-from copilot.segmentation.bundle import rename_bundle, save_bundle
+from copilot.segmentation.assign import assign_file
+from copilot.segmentation.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
 from copilot.segmentation.export import atomic_write_text, write_outputs
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
@@ -48,6 +49,7 @@ from copilot.segmentation.roles import RoleReport, infer_roles
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
+    from copilot.segmentation.drift import DriftReport
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -399,6 +401,65 @@ class Session:
             return out
 
         return self._step("export_assignments", {"path": str(path)} if path else {}, work)
+
+    # --- operations on the saved model (issue 6) ---------------------------------------------
+
+    def saved_model(self) -> SavedModel:
+        """The session's saved model; ``InputError`` when segments were never computed."""
+        if not (self.model_path() / "bundle.json").is_file():
+            raise InputError("There is no saved model yet; run the segmentation first.")
+        return load_bundle(self.model_path())
+
+    def assign_new(self, path: str | Path, out: str | Path | None = None) -> Path | None:
+        """Assign the customers in another file to the session's segments (CRM columns:
+        segment, name, confidence, holdout, model version, time); default output
+        ``assigned-<file>.csv`` in the session folder."""
+
+        def work() -> Path:
+            model = self.saved_model()
+            result = assign_file(model, Path(path).expanduser())
+            target = (Path(out).expanduser() if out
+                      else self.session_dir / f"assigned-{Path(path).stem}.csv")
+            atomic_write_text(target, result.frame.to_csv(index=False))
+            counts = result.frame["segment_name"].value_counts()
+            self._emit("result", f"Assigned {len(result.frame):,} customers to {target}: "
+                       + ", ".join(f"{name} {n:,}" for name, n in counts.items()) + "."
+                       + "".join(f" {note}" for note in result.notes),
+                       step="assign_new", path=str(target), rows=len(result.frame),
+                       counts={str(k): int(v) for k, v in counts.items()})
+            return target
+
+        args = {"path": str(path), **({"out": str(out)} if out else {})}
+        return self._step("assign_new", args, work, save=False)
+
+    def check_drift(self, path: str | Path) -> DriftReport | None:
+        """Compare a newer snapshot with the session's table through its saved model: who
+        moved, PSI, centre shifts and a verdict; the report goes to ``drift.md``."""
+
+        def work() -> DriftReport:
+            from copilot.segmentation.drift import (
+                check_snapshot,
+                compare_snapshots,
+                render_markdown,
+            )
+
+            model = self.saved_model()
+            new = load_table(Path(path).expanduser()).frame
+            key = model.info.id_column
+            if key and key in new.columns:
+                report = compare_snapshots(self._loaded().frame, new, model,
+                                           old_label=self.data_path.name if self.data_path
+                                           else "the session's table", new_label=Path(path).name)
+            else:  # no shared ID: the distribution checks against the model alone
+                report = check_snapshot(new, model, new_label=Path(path).name)
+            target = self.session_dir / "drift.md"
+            atomic_write_text(target, render_markdown(report))
+            self._emit("result", f"Drift verdict: {report.verdict.level}. "
+                       + " ".join(report.verdict.reasons[:3]) + f" The report is in {target}.",
+                       step="check_drift", verdict=report.verdict.level, path=str(target))
+            return report
+
+        return self._step("check_drift", {"path": str(path)}, work, save=False)
 
     def segment_names(self) -> dict[int, str]:
         """Each segment's name: the writing's (the user's renames included), else "Segment N"."""

@@ -149,6 +149,19 @@ class ExportAssignments(Args):
     path: str | None = Field(None, description="where to write it; default: segments.csv in the session folder")
 
 
+class AssignCustomers(Args):
+    """Assign the customers in another file (same columns) to the current segments with the saved model: segment, name, confidence, holdout flag, model version."""
+
+    path: str = Field(description="the file of customers to assign")
+    out: str | None = Field(None, description="where to write the CSV; default: assigned-<file>.csv in the session folder")
+
+
+class CheckDrift(Args):
+    """Compare a newer snapshot of the customers with the current table: who changed segment, distribution shift (PSI) and whether to re-cluster."""
+
+    path: str = Field(description="the newer snapshot's file")
+
+
 class AnswerQuestion(Args):
     """Answer a question about the data, the segments or the method from the computed results."""
 
@@ -396,6 +409,24 @@ def _assignments(session: Session, args: ExportAssignments, client) -> ToolResul
     return ToolResult(True, f"Wrote every customer's segment to {path}.", {"path": str(path)})
 
 
+def _assign_new(session: Session, args: AssignCustomers, client) -> ToolResult:
+    path = session.assign_new(args.path, args.out)
+    if path is None:
+        return _fail(session)
+    return ToolResult(True, f"Assigned the customers of {args.path} to {path}.",
+                      {"path": str(path)})
+
+
+def _drift(session: Session, args: CheckDrift, client) -> ToolResult:
+    report = session.check_drift(args.path)
+    if report is None:
+        return _fail(session)
+    path = session.session_dir / "drift.md"
+    return ToolResult(True, f"Drift verdict: {report.verdict.level}. "
+                      + " ".join(report.verdict.reasons) + f" The full report is in {path}.",
+                      {"verdict": report.verdict.level, "path": str(path)})
+
+
 def _answer(session: Session, args: AnswerQuestion, client) -> ToolResult:
     from copilot.agent.answers import answer_question
 
@@ -419,6 +450,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("rename_segment", RenameSegment, _rename),
     Tool("export_memo", ExportMemo, _memo),
     Tool("export_assignments", ExportAssignments, _assignments),
+    Tool("assign_customers", AssignCustomers, _assign_new),
+    Tool("check_drift", CheckDrift, _drift),
     Tool("answer_question", AnswerQuestion, _answer),
 )}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.messages import AIMessage
 
@@ -73,8 +74,9 @@ def test_tool_schemas_are_pinned():
 
 def test_every_routed_action_is_a_tool_and_every_tool_is_reachable():
     assert set(ACTIONS) - {"help"} <= set(TOOLS)
-    # load_data is reached by /load; the rest by an intent
-    assert set(TOOLS) - set(ACTIONS) == {"load_data"}
+    # The tools that take a file path are reached by slash commands and by phrasings that name
+    # a file (a small model cannot be trusted to copy a path); the rest by an intent as well.
+    assert set(TOOLS) - set(ACTIONS) == {"load_data", "assign_customers", "check_drift"}
 
 
 def test_bad_tool_arguments_are_one_sentence_and_change_nothing(tmp_path, data_csv):
@@ -112,6 +114,12 @@ def test_set_roles_refuses_an_unknown_column_with_the_real_ones(tmp_path, data_c
     ("/exclude plan region", "set_roles", {"exclude": ["plan", "region"]}),
     ("/memo out/memo.md", "export_memo", {"path": "out/memo.md"}),
     ("/export", "export_assignments", {}),
+    ("/assign new.csv out/crm.csv", "assign_customers", {"path": "new.csv", "out": "out/crm.csv"}),
+    ("/drift june.parquet", "check_drift", {"path": "june.parquet"}),
+    ("assign the customers in data/q3_signups.csv", "assign_customers",
+     {"path": "data/q3_signups.csv"}),
+    ("Has anything changed? Compare with exports/july.csv.gz please", "check_drift",
+     {"path": "exports/july.csv.gz"}),
 ])
 def test_patterns_route_without_a_model(tmp_path, data_csv, message, tool, args):
     s = new_session(tmp_path)
@@ -128,7 +136,8 @@ def test_ambiguous_phrasings_are_not_guessed(tmp_path, data_csv, message):
     assert route_pattern(message, s) is None
 
 
-@pytest.mark.parametrize("message", ["/k x", "/rename two", "/load", "/frobnicate"])
+@pytest.mark.parametrize("message", ["/k x", "/rename two", "/load", "/frobnicate", "/drift",
+                                     "/assign"])
 def test_bad_slash_commands_get_one_sentence(tmp_path, message):
     reply = Agent(new_session(tmp_path)).handle(message)
     assert reply.count("\n") == 0 and reply.endswith(".") and "/" in reply
@@ -306,3 +315,34 @@ def test_router_guards_for_a_small_model(tmp_path, data_csv):
     assert routed.args == {"exclude": ["plan"]}
     routed = route_llm("use the plan column again", s, client)
     assert routed.args == {"include": ["plan"]}
+
+
+def test_new_customers_are_assigned_and_a_shifted_snapshot_is_flagged_from_the_chat(
+        tmp_path, data_csv):
+    import pandas as pd
+
+    s = new_session(tmp_path)
+    agent = Agent(s)
+    s.load(data_csv)
+    s.segment(k=3)
+    # Before anything: the same customers again are assigned to their own segments.
+    reply = agent.handle(f"/assign {data_csv} {tmp_path / 'crm.csv'}")
+    crm = pd.read_csv(tmp_path / "crm.csv")
+    assert "Assigned" in reply and (crm["segment"].to_numpy() == s.run.labels).all()
+    assert set(crm.columns) >= {"segment_name", "confidence", "holdout", "model_version"}
+    # The same table is stable; one where a third of the customers took other customers'
+    # values (a real change of behaviour) needs re-clustering.
+    assert "Drift verdict: stable" in agent.handle(f"/drift {data_csv}")
+    frame = pd.read_csv(data_csv)
+    moved = frame.copy()
+    rows = np.random.default_rng(0).permutation(len(frame))[: len(frame) // 3]
+    donors = np.random.default_rng(1).permutation(len(frame))[: len(rows)]
+    features = [c for c in frame.columns if c != "customer_id"]
+    moved.loc[rows, features] = frame.loc[donors, features].to_numpy()
+    moved.to_csv(tmp_path / "later.csv", index=False)
+    reply = agent.handle(f"compare with {tmp_path / 'later.csv'}")
+    assert "Drift verdict: re-cluster" in reply and "changed segment" in reply
+    assert (s.session_dir / "drift.md").is_file()
+    # A file that is not there is one sentence, and the session goes on.
+    reply = agent.handle("/drift nowhere.csv")
+    assert "nowhere.csv" in reply and reply.count("\n") == 0
