@@ -1,15 +1,495 @@
-"""The ``export`` command (placeholder until it is built: it is not registered yet)."""
+"""The ``export`` command: segment IDs as a CRM-ready CSV, and the versioned segment glossary.
+
+SOURCE is one of:
+
+- a folder ``segment --out-dir`` or ``demo`` wrote (``assignments.csv``, ``analysis.json``,
+  ``model/``, ``writing.json`` when an LLM named the segments): its customers are exported;
+- a chat/ask session folder (``session.json``): its customers, with the session's names
+  (the user's renames included);
+- a saved model folder (``bundle.json``) with ``--data``: the table is assigned, then exported.
+  ``--data`` with either folder above assigns the table with that folder's ``model/``.
+
+``--glossary DIR`` also writes the glossary there: version N+1 against the version already in
+DIR (matched by customers, from the snapshot each version saves beside it), or version 1. A
+re-export that changes nothing keeps the current version. The glossary's names are the CSV's
+names: a segment that continues one of the previous version keeps its name unless the source
+gives it a real one.
+
+Everything is read and checked before anything is written, so a bad input leaves existing
+files as they were.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from copilot.errors import InputError
 
 NAME = "export"
+PRESET_NAMES = ("generic", "hubspot", "salesforce")
 
 
 def add_parser(sub) -> None:
-    """Register the sub-command on the CLI's sub-parsers (not yet)."""
+    """Register ``export`` on the CLI's sub-parsers."""
+    p = sub.add_parser(
+        NAME, help="export segment IDs as a CRM-ready CSV (and a versioned glossary)",
+        description="Write each customer's segment ID, name, confidence, holdout flag, model "
+        "version and assignment time as a CSV a CRM imports. SOURCE is a folder written by "
+        "'segment --out-dir' or 'demo', a chat/ask session folder, or a saved model folder "
+        "with --data (the table is assigned first). With --glossary DIR, also write the "
+        "segment glossary (glossary.md, glossary.json and glossary-vN.json) there, as the "
+        "next version of the one already in DIR, listing what changed (renamed, merged, "
+        "split, resized, new, retired).",
+        epilog="Presets: generic (customer_id, segment_id, ...; ISO 8601 UTC times), hubspot "
+        "(lowercase custom-property names such as segment_holdout; true/false; dates as "
+        "YYYY-MM-DD), salesforce (custom-field API names such as Segment_Holdout__c; "
+        "true/false; times as 2025-03-01T09:30:00.000Z). IDs are written as text, exactly as "
+        "in the table.")
+    p.add_argument("source", help="a segment/demo output folder, a session folder, or a saved "
+                   "model folder (with --data)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the CSV to write (.csv)")
+    p.add_argument("--preset", choices=PRESET_NAMES, default="generic",
+                   help="column names and formats for the CRM (default: generic)")
+    p.add_argument("--data", metavar="DATA", help="assign this customer table with the saved "
+                   "model and export it (instead of the customers the segments were built on)")
+    p.add_argument("--glossary", metavar="DIR", help="also write or update the versioned "
+                   "segment glossary in this folder")
+    p.add_argument("--owner", action="append", default=[], metavar="SEGMENT=NAME",
+                   help="the strategy owner of a segment in the glossary, e.g. 2='Jane Doe' "
+                   "(repeatable; owners carry over to later versions)")
+    p.add_argument("--holdout-share", type=float, default=0.1,
+                   help="share of each segment flagged as the control group (default 0.1)")
+    p.add_argument("--salt", default="segment-copilot-holdout",
+                   help="names the experiment: the same salt gives the same holdout group")
+
+
+@dataclass
+class _Source:
+    """What a SOURCE folder offers the export."""
+
+    kind: str  # "segment output", "session", "model"
+    frame: object = None  # the CRM frame (pandas DataFrame)
+    analysis: object = None  # SegmentAnalysis, when the folder has one
+    names: dict[int, str] = field(default_factory=dict)  # real names only (not "Segment N")
+    definitions: dict[int, str] = field(default_factory=dict)
+    assignments: object = None  # pandas Series: ID -> segment the analysis describes
+    model_version: str = ""
+    inputs: list[Path] = field(default_factory=list)  # files the export reads
+    notes: list[str] = field(default_factory=list)
+    has_ids: bool = True
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from copilot.segmentation.crm import get_preset, write_crm_csv
+
+    preset = get_preset(args.preset)
+    out = _check_out(Path(args.out))
+    owners = _owners(args.owner)
+    source = _read_source(Path(args.source), args)
+    if not source.has_ids:
+        # Row numbers name no customer: matching versions by them would pair strangers.
+        source.assignments = None
+    for path in source.inputs:
+        if _same_file(path, out):
+            raise InputError(f"--out {out} is one of the export's inputs; write the CSV to "
+                             "another file.")
+    glossary_plan = _plan_glossary(source, args, owners) if args.glossary else None
+    frame = source.frame
+    if glossary_plan is not None:
+        names = {e.segment: e.name for e in glossary_plan["glossary"].entries}
+        assigned = frame["segment"] >= 0
+        frame.loc[assigned, "segment_name"] = frame.loc[assigned, "segment"].map(names).fillna(
+            frame.loc[assigned, "segment_name"])
+    for note in source.notes:
+        sys.stderr.write(f"note: {note}\n")
+
+    if glossary_plan is not None and glossary_plan["write"]:
+        from copilot.segmentation.glossary import write_glossary
+
+        write_glossary(glossary_plan["glossary"], args.glossary,
+                       assignments=source.assignments)
+    write_crm_csv(frame, out, preset)
+    _report(frame, out, preset, source, glossary_plan, args)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------
+
+
+def _check_out(out: Path) -> Path:
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; give a file name such as segments.csv.")
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"--out {out} does not end in .csv; the export is a CSV file, so name "
+                         "it like segments.csv.")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise InputError(f"Cannot write to the folder {parent}; choose a writable place for "
+                         "--out.")
+    return out
+
+
+def _owners(items: list[str]) -> dict[int, str]:
+    owners: dict[int, str] = {}
+    for item in items:
+        seg, sep, name = item.partition("=")
+        try:
+            number = int(seg.strip())
+        except ValueError:
+            number = None
+        if not sep or number is None or not name.strip():
+            raise InputError(f"--owner {item!r} is not SEGMENT=NAME; give the segment number and "
+                             "the owner, like --owner '2=Jane Doe'.")
+        owners[number] = " ".join(name.split())
+    return owners
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+
+def _read_source(path: Path, args: argparse.Namespace) -> _Source:
+    if not path.exists():
+        raise InputError(f"{path} does not exist; give the folder segment --out-dir, demo or a "
+                         "session wrote, or a saved model folder.")
+    if path.is_file() and path.name in ("session.json", "bundle.json", "analysis.json"):
+        path = path.parent
+    if not path.is_dir():
+        raise InputError(f"{path} is a file; give the folder segment --out-dir, demo or a "
+                         "session wrote, or a saved model folder.")
+    if (path / "session.json").is_file():
+        source = _from_session(path)
+    elif (path / "bundle.json").is_file():
+        if not args.data:
+            raise InputError(f"{path} is a saved model without customers; add --data TABLE to "
+                             "assign a table with it and export that.")
+        source = _Source(kind="model")
+        return _assign(source, path, args)
+    elif (path / "analysis.json").is_file() or (path / "assignments.csv").is_file():
+        source = _from_segment_output(path)
+    else:
+        raise InputError(f"{path} holds no segments (no assignments.csv, session.json or "
+                         "bundle.json); give the folder segment --out-dir, demo or a session "
+                         "wrote.")
+    if args.data:
+        model = path / "model"
+        if not (model / "bundle.json").is_file():
+            raise InputError(f"{path} has no saved model (model/ is missing), so it cannot "
+                             "assign --data; export without --data, or run segment again.")
+        return _assign(source, model, args)
+    return _own_customers(source, path, args)
+
+
+def _from_segment_output(path: Path) -> _Source:
+    analysis = _read_analysis(path / "analysis.json")
+    source = _Source(kind="segment output", analysis=analysis,
+                     inputs=[path / "analysis.json", path / "assignments.csv"])
+    writing = path / "writing.json"
+    if writing.is_file():
+        source.inputs.append(writing)
+        try:
+            narratives = json.loads(writing.read_text(encoding="utf-8"))["narratives"]
+            for n in narratives:
+                source.names[int(n["segment"])] = str(n["name"])
+                writer = (n.get("author") or {}).get("writer")
+                if _is_definition(n.get("narrative"), writer):
+                    source.definitions[int(n["segment"])] = str(n["narrative"])
+        except (OSError, ValueError, KeyError, TypeError):
+            source.notes.append(f"{writing} is unreadable, so its names are not used.")
+    return source
+
+
+def _from_session(path: Path) -> _Source:
+    from copilot.agent.session import Session
+    from copilot.llm.providers import LLMSettings
+
+    session = Session.resume(path, llm=LLMSettings(provider="none"))
+    if session.analysis is None:
+        raise InputError(f"The session in {path} has no segments yet, so there is nothing to "
+                         "export; run the segmentation in it first.")
+    source = _Source(kind="session", analysis=session.analysis,
+                     inputs=[path / "session.json", session.assignments_path()])
+    source.names = _real_names(session.segment_names())
+    if session.writing is not None:
+        source.definitions = {n.segment: n.narrative for n in session.writing.narratives
+                              if _is_definition(n.narrative, n.author.writer)}
+    source.notes += session.notices
+    return source
+
+
+# A deterministic draft narrative opens with the segment's size ("77.5% of customers (465).");
+# a user's rename relabels its author, so the opening is what still tells it apart.
+_DRAFT_OPENING = re.compile(r"^\s*\d[\d.,]*% of customers \(")
+
+
+def _is_definition(narrative, writer) -> bool:
+    """Whether a narrative's first sentence defines the segment (an LLM's does; a deterministic
+    draft's states its size, and the glossary builds a better line from the rule and traits)."""
+    return bool(narrative) and writer != "deterministic draft" and not _DRAFT_OPENING.match(
+        str(narrative))
+
+
+def _read_analysis(path: Path):
+    from pydantic import ValidationError
+
+    from copilot.segmentation.pipeline import SegmentAnalysis
+
+    if not path.is_file():
+        raise InputError(f"{path.parent} has no analysis.json; give the whole folder segment "
+                         "--out-dir wrote.")
+    try:
+        return SegmentAnalysis.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"Cannot read {path} ({type(err).__name__}); run segment again.") from None
+    except ValidationError:
+        raise InputError(f"{path} is damaged or from another version of segment-copilot; run "
+                         "segment again.") from None
+
+
+def _real_names(names: dict[int, str]) -> dict[int, str]:
+    # "Segment N" is what the engine calls a segment nobody named: not a name to keep.
+    return {s: n for s, n in names.items() if n and n != f"Segment {s}"}
+
+
+def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _Source:
+    """The customers the segments were built on, from the folder's assignments.csv."""
+    import pandas as pd
+
+    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.crm import crm_frame, ids_as_text
+
+    file = path / "assignments.csv"
+    if not file.is_file():
+        raise InputError(f"{path} has no assignments.csv (the per-customer segments); run "
+                         "segment again.")
+    try:
+        raw = pd.read_csv(file, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"Cannot read {file} ({type(err).__name__}); run segment "
+                         "again.") from None
+    if len(raw.columns) < 3 or not {"segment", "confidence"} <= set(raw.columns):
+        raise InputError(f"{file} is not the assignments file segment writes (it needs an ID "
+                         "column, segment and confidence); run segment again.")
+    id_column = raw.columns[0]
+    segments = pd.to_numeric(raw["segment"], errors="coerce")
+    confidence = pd.to_numeric(raw["confidence"], errors="coerce")
+    if segments.isna().any():
+        raise InputError(f"{file} has rows without a segment number; run segment again.")
+    analysis = source.analysis
+    known = {s.segment for s in analysis.sizes} | {-1}
+    stray = sorted(set(segments.astype(int)) - known)
+    if stray or len(raw) != analysis.n_rows:
+        why = f"segment {stray[0]} is unknown" if stray else "the row counts differ"
+        raise InputError(f"{file} does not match the analysis beside it ({why}); run segment "
+                         "again.")
+    model = None
+    if (path / "model" / "bundle.json").is_file():
+        model = load_bundle(path / "model")
+        if model.info.k != analysis.choice.k:
+            raise InputError(f"The model in {path / 'model'} has {model.info.k} segments but the "
+                             f"analysis has {analysis.choice.k}; run segment again.")
+        source.inputs += [path / "model" / "bundle.json"]
+        source.model_version = model.info.bundle_id
+        assigned_at = model.info.created_at
+        names = {int(k): v for k, v in model.info.names.items()}
+        source.names = {**_real_names(names), **source.names}
+    else:
+        # No saved model: the segmentation is identified by its assignments' content.
+        source.model_version = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+        assigned_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).isoformat(
+            timespec="seconds")
+    ids = _recover_leading_zeros(ids_as_text(raw[id_column]), analysis, id_column, source)
+    source.has_ids = id_column != "row"
+    all_names = {s.segment: source.names.get(s.segment, f"Segment {s.segment}")
+                 for s in analysis.sizes if s.segment >= 0}
+    source.frame = crm_frame(ids, segments.astype(int), confidence.fillna(0.0),
+                             names=all_names, model_version=source.model_version,
+                             assigned_at=assigned_at, id_column=id_column,
+                             holdout_share=args.holdout_share, salt=args.salt)
+    source.assignments = pd.Series(segments.astype(int).to_numpy(), index=ids.to_numpy())
+    return source
+
+
+def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Source:
+    """Assign the --data table with the saved model (the source's segments stay the glossary's)."""
+    from copilot.segmentation.assign import assign_table
+    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.load import load_table
+
+    model = load_bundle(model_dir)
+    table = load_table(args.data)
+    source.notes += list(table.notes)
+    df = table.frame
+    id_column = model.info.id_column
+    if id_column and id_column in df.columns:
+        df = df.assign(**{id_column: _ids_as_written(table, id_column)})
+    else:
+        source.has_ids = False
+    result = assign_table(model, df, holdout_share=args.holdout_share, salt=args.salt)
+    source.notes += list(result.notes)
+    source.frame = result.frame
+    source.model_version = model.info.bundle_id
+    names = _real_names({int(k): v for k, v in model.info.names.items()})
+    source.names = {**names, **source.names}
+    source.inputs += [model_dir / "bundle.json", Path(args.data)]
+    if source.analysis is not None:
+        if model.info.k != source.analysis.choice.k:
+            raise InputError(f"The model in {model_dir} has {model.info.k} segments but the "
+                             f"analysis beside it has {source.analysis.choice.k}; run segment "
+                             "again.")
+        # The glossary describes the segments as built: the folder's own customers.
+        folder = model_dir.parent
+        own = _own_customers(_Source(kind=source.kind, analysis=source.analysis), folder, args)
+        source.assignments = own.assignments
+    return source
+
+
+def _recover_leading_zeros(ids, analysis, id_column: str, source: _Source):
+    """IDs as the segmented CSV spells them, when its reader turned ``00123`` into 123.
+
+    Only all-digit IDs can have lost zeros; the original file is read again (the ID column
+    only, as text) and used when it still holds the same IDs in the same order.
+    """
+    import pandas as pd
+
+    digits = ids.str.fullmatch(r"\d+")
+    if not len(ids) or not digits.all() or analysis.source.get("format") != "csv":
+        return ids
+    path = Path(str(analysis.source.get("path", "")))
+    if not path.is_file():
+        return ids
+    try:
+        with path.open("rb") as fh:
+            header = fh.readline().decode("utf-8", errors="replace")
+        sep = next((d for d in (",", ";", "\t", "|")
+                    if id_column in [h.strip().strip('"') for h in header.split(d)]), None)
+        if sep is None:
+            return ids
+        text = pd.read_csv(path, usecols=[id_column], dtype=str, keep_default_na=False,
+                           sep=sep, encoding_errors="replace")[id_column].str.strip()
+    except (OSError, ValueError, UnicodeDecodeError):
+        return ids
+    same = len(text) == len(ids) and (
+        text.str.lstrip("0").replace("", "0").to_numpy()
+        == ids.str.lstrip("0").replace("", "0").to_numpy()).all()
+    if not same or (text.to_numpy() == ids.to_numpy()).all():
+        return ids
+    source.notes.append(f"Customer IDs were read again as text from {path} to keep their "
+                        "leading zeros.")
+    return text.reset_index(drop=True)
+
+
+def _ids_as_written(table, id_column: str):
+    """The ID column as the file spells it: a CSV reader that guessed numbers would turn
+    ``00123`` into 123, which matches no CRM record."""
+    import pandas as pd
+
+    from copilot.segmentation.crm import ids_as_text
+
+    frame = table.frame
+    if table.format == "csv":
+        try:
+            text = pd.read_csv(table.source, usecols=[id_column], dtype=str,
+                               keep_default_na=False, sep=table.delimiter or ",",
+                               encoding=table.encoding or "utf-8")[id_column]
+            if len(text) == len(frame):
+                return text.to_numpy(dtype=object)
+        except (OSError, ValueError, UnicodeDecodeError):
+            pass
+    return ids_as_text(frame[id_column]).to_numpy(dtype=object)
+
+
+# --------------------------------------------------------------------------------------------
+# Glossary
+# --------------------------------------------------------------------------------------------
+
+
+def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, str]) -> dict:
+    from copilot.segmentation.glossary import (
+        build_glossary,
+        latest_glossary,
+        read_glossary_assignments,
+        unchanged,
+    )
+
+    if source.analysis is None:
+        raise InputError("A glossary needs the analysis of the segments, which a bare model "
+                         "folder lacks; give the folder segment --out-dir wrote as SOURCE.")
+    folder = Path(args.glossary)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--glossary {folder} is a file; give a folder for the glossary.")
+    segments = {s.segment for s in source.analysis.sizes if s.segment >= 0}
+    for seg in owners:
+        if seg not in segments:
+            raise InputError(f"--owner names segment {seg}, which does not exist; the segments "
+                             f"are {', '.join(str(s) for s in sorted(segments))}.")
+    previous = latest_glossary(folder)
+    previous_assignments = (read_glossary_assignments(folder, previous)
+                            if previous is not None else None)
+    glossary = build_glossary(
+        source.analysis, names=source.names, definitions=source.definitions, owners=owners,
+        model_version=source.model_version or None, previous=previous,
+        previous_assignments=previous_assignments, assignments=source.assignments)
+    write = previous is None or not unchanged(glossary, previous)
+    return {"glossary": glossary if write else previous, "write": write, "folder": folder}
+
+
+# --------------------------------------------------------------------------------------------
+# Summary
+# --------------------------------------------------------------------------------------------
+
+
+def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
+            args: argparse.Namespace) -> None:
+    w = sys.stdout.write
+    n = len(frame)
+    held = int(frame["holdout"].sum())
+    w(f"Wrote {n:,} customers to {out} ({preset.name} layout, model version "
+      f"{frame['model_version'].iloc[0] if n else source.model_version}), {held:,} held out "
+      "as the control group:\n")
+    counts = frame.groupby(["segment", "segment_name"], sort=True).agg(
+        customers=("holdout", "size"), held=("holdout", "sum")).reset_index()
+    for row in counts.itertuples(index=False):
+        label = f"{row.segment:>3} " if row.segment >= 0 else "  - "
+        w(f"  {label}{row.segment_name}: {row.customers:,} ({row.held:,} held out)\n")
+    w(f"Columns: {', '.join(preset.columns)}.\n")
+    w(f"{preset.hint}\n")
+    if not source.has_ids:
+        sys.stderr.write("note: the table has no customer ID column, so rows are numbered "
+                         "from 1; run segment again with --id COLUMN before importing into a "
+                         "CRM.\n")
+    if plan is None:
+        return
+    g = plan["glossary"]
+    folder = plan["folder"]
+    if not plan["write"]:
+        w(f"The glossary in {folder} is unchanged, so it stays at version {g.version}.\n")
+        return
+    w(f"Glossary version {g.version} in {folder / 'glossary.md'}")
+    if g.previous_version is None:
+        w(" (the first version).\n")
+        return
+    how = "customers in common" if g.matched_by == "customers" else "segment profiles"
+    w(f"; changes since version {g.previous_version} (matched by {how}):\n")
+    for c in g.changes or ():
+        w(f"  - {c.text}\n")
+    if not g.changes:
+        w("  - none in segments, names or sizes.\n")
