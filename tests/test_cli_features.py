@@ -1,0 +1,130 @@
+"""The ``features`` command through the real console script."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fixtures.events import make_clickstream, make_transactions
+from tests.cli_helpers import assert_one_sentence_error, run_cli
+from tests.conftest import shared_dataset
+
+RETAIL_FLAGS = ("--id", "CustomerID", "--time", "InvoiceDate", "--amount", "Quantity*UnitPrice",
+                "--order", "InvoiceNo", "--product", "StockCode")
+
+
+@pytest.fixture(scope="module")
+def log():
+    return make_transactions(150, seed=21)
+
+
+@pytest.fixture(scope="module")
+def log_csv(tmp_path_factory, log):
+    path = tmp_path_factory.mktemp("logs") / "transactions.csv"
+    log.frame.to_csv(path, index=False)
+    return path
+
+
+def test_features_writes_the_table_its_dictionary_and_the_next_step(log, log_csv, tmp_path):
+    out = tmp_path / "customers.csv"
+    cutoff = f"{log.cutoff:%Y-%m-%d}"
+    proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--as-of", cutoff, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out)
+    truth = log.customers.set_index("CustomerID")
+    assert (table.set_index("CustomerID")["outcome_bought_again"]
+            == truth.loc[table["CustomerID"], "bought_after"].to_numpy()).all()
+    dictionary = json.loads((tmp_path / "customers.features.json").read_text())
+    described = [f["name"] for f in dictionary["features"] + dictionary["outcomes"]]
+    assert list(table.columns) == ["CustomerID", *described]
+    assert dictionary["rows_dropped_missing_id"] == log.rows_without_id
+    # The summary on stdout: counts, dates, dropped rows, base rate, and the next command.
+    out_text = proc.stdout
+    assert f"{len(table):,} customers" in out_text
+    assert f"dropped {log.rows_without_id:,} without a CustomerID" in out_text
+    assert f"Cut-off {cutoff}" in out_text
+    rate = table["outcome_bought_again"].mean()
+    assert f"{rate:.1%} of customers bought again" in out_text
+    assert (f"Next: segment-copilot segment {out} --id CustomerID --outcome "
+            "outcome_bought_again") in out_text
+    assert "[100%]" in proc.stderr and "[100%]" not in out_text  # progress on stderr
+
+
+def test_parquet_output_and_json_summary(tmp_path):
+    clicks = make_clickstream(80, seed=3)
+    src = tmp_path / "clicks.csv"
+    clicks.frame.to_csv(src, index=False)
+    out = tmp_path / "users.parquet"
+    proc = run_cli("features", src, "--id", "user_id", "--time", "timestamp", "--event", "event",
+                   "--order", "session_id", "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    table = pd.read_parquet(out)
+    assert len(table) == summary["n_customers"] == clicks.frame["user_id"].nunique()
+    assert summary["unit"] == "sessions" and summary["outcomes"] == []
+
+
+@pytest.mark.parametrize(("flags", "needles"), [
+    (("--id", "Customer", "--time", "InvoiceDate"), ("'Customer' given as --id",
+                                                     "did you mean 'CustomerID'")),
+    (("--id", "CustomerID", "--time", "InvoiceDate", "--amount", "Qty*UnitPrice"),
+     ("'Qty' given as part of --amount",)),
+    (("--id", "CustomerID", "--time", "Description"), ("'Description' given as --time",
+                                                       "not dates")),
+    (("--id", "CustomerID", "--time", "InvoiceDate", "--as-of", "2011-31-01"),
+     ("'2011-31-01' is not a date",)),
+    (("--id", "CustomerID", "--time", "InvoiceDate", "--as-of", "2030-01-01"),
+     ("after the last event",)),
+])
+def test_bad_input_is_one_sentence_and_leaves_the_output_alone(tmp_path, flags, needles):
+    src = tmp_path / "log.csv"
+    frame = make_transactions(30, seed=1).frame.assign(Description="a product")
+    frame.to_csv(src, index=False)
+    out = tmp_path / "customers.csv"
+    out.write_bytes(b"CustomerID,precious\n1,keep me\n")
+    before = out.read_bytes()
+    proc = run_cli("features", src, *flags, "--out", out)
+    assert_one_sentence_error(proc, *needles)
+    assert out.read_bytes() == before
+    assert not (tmp_path / "customers.features.json").exists()
+
+
+def test_unparseable_dates_exit_2_and_name_an_example(tmp_path):
+    src = tmp_path / "log.csv"
+    src.write_text("user,when\nu1,yesterday\nu2,last week\nu3,2024-01-05\n")
+    out = tmp_path / "users.csv"
+    out.write_text("keep")
+    proc = run_cli("features", src, "--id", "user", "--time", "when", "--out", out)
+    assert_one_sentence_error(proc, "'when' given as --time", "cannot be read", "'last week'")
+    assert out.read_text() == "keep"
+
+
+def test_output_must_be_csv_or_parquet_and_never_the_input(log_csv, tmp_path):
+    proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--out", tmp_path / "out.xlsx")
+    assert_one_sentence_error(proc, ".csv or .parquet")
+    before = log_csv.read_bytes()
+    proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--out", log_csv)
+    assert_one_sentence_error(proc, "overwrite the events file")
+    assert log_csv.read_bytes() == before
+
+
+def test_missing_file_and_usage_errors(tmp_path):
+    proc = run_cli("features", tmp_path / "none.csv", "--id", "a", "--time", "b", "--out",
+                   tmp_path / "o.csv")
+    assert_one_sentence_error(proc, "does not exist")
+    proc = run_cli("features", tmp_path / "none.csv", "--time", "b", "--out", tmp_path / "o.csv")
+    assert_one_sentence_error(proc, "--id")
+
+
+@pytest.mark.integration
+def test_online_retail_through_the_cli(tmp_path):
+    data = shared_dataset("online_retail", "online_retail.csv.gz")
+    out = tmp_path / "retail.parquet"
+    proc = run_cli("features", data, *RETAIL_FLAGS, "--as-of", "2011-09-01", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_parquet(out)
+    assert len(table) == 3317  # customers with a purchase before the cut-off (3,360 - 43)
+    assert "dropped 135,080 without a CustomerID" in proc.stdout
+    assert "Log: 2010-12-01 to 2011-12-09" in proc.stdout
