@@ -13,6 +13,11 @@ ENGINE_MODULES = (
     "copilot.segmentation.pipeline",
     "copilot.segmentation.load",
     "copilot.segmentation.export",
+    "copilot.segmentation.themes",
+    "copilot.segmentation.anchors",
+    "copilot.segmentation.drift",
+    "copilot.segmentation.glossary",
+    "copilot.segmentation.events",
 )
 
 
