@@ -16,6 +16,15 @@ from copilot.errors import InputError
 from copilot.segmentation.pipeline import SegmentationRun
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)  # the only way to read the umask; set back at once (at import)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _umask_mode()
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
     return atomic_write_bytes(path, text.encode("utf-8"))
@@ -28,6 +37,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would:
+            # the replaced file's, else the user's umask.
+            os.fchmod(fd, path.stat().st_mode & 0o777 if path.exists() else _NEW_FILE_MODE)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

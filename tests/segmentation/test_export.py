@@ -1,0 +1,21 @@
+"""Atomic writes: a new file gets the user's usual permissions, a replaced file keeps its own."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from copilot.segmentation.export import atomic_write_text
+
+
+def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "out.csv", "a\n")
+    finally:
+        os.umask(mask)
+    # Not mkstemp's private 0600: a CRM import job run by another user must read it.
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044
+    path.chmod(0o640)
+    atomic_write_text(path, "b\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "b\n"
