@@ -9,13 +9,12 @@ from copilot.segmentation.export import atomic_write_text
 
 
 def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_path):
-    mask = os.umask(0o022)
-    try:
-        path = atomic_write_text(tmp_path / "out.csv", "a\n")
-    finally:
-        os.umask(mask)
-    # Not mkstemp's private 0600: a CRM import job run by another user must read it.
-    assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044
+    mask = os.umask(0)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "out.csv", "a\n")
+    # Not mkstemp's private 0600 (a CRM import job run by another user must read it): what a
+    # plain open() would give.
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
     path.chmod(0o640)
     atomic_write_text(path, "b\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "b\n"
