@@ -53,6 +53,8 @@ SLASH_HELP = """Commands:
   /export [PATH]      write each customer's segment to CSV
   /assign FILE [OUT]  assign the customers of another file with the saved model
   /drift FILE         compare a newer snapshot: who moved, PSI, re-cluster or not
+  /crm [hubspot|salesforce|generic] [PATH]   a CRM import file with holdout flags
+  /glossary [DIR]     write the versioned segment glossary
   /help               this list
 Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?"."""
 
@@ -68,6 +70,7 @@ class Routed:
 
 
 _K = r"(?P<k>\d{1,2})"
+CRM_PRESETS = ("generic", "hubspot", "salesforce")
 _FILE = r"(?P<path>[\w./~-]+\.(?:csv|tsv|txt|parquet|pq|xlsx|xls|json|jsonl|ndjson)(?:\.gz)?)\b"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"^(?:please\s+)?(?:use|try|make it|go with|give me|show me|i want|let'?s use|"
@@ -82,6 +85,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 re.IGNORECASE), "set_goal"),
     (re.compile(r"\bwhy\b.*\b(?:k\s*=\s*\d+|\d+\s+segments|this many|so many|these segments)\b",
                 re.IGNORECASE), "why"),
+    (re.compile(r"\b(?:export|send|push|upload|import)\b.*\b(?P<preset>hubspot|salesforce)\b",
+                re.IGNORECASE), "crm"),
+    (re.compile(r"^(?:please\s+)?(?:write|make|create|update|give me)\s+(?:the\s+|a\s+)?"
+                r"(?:segment\s+)?glossary\b", re.IGNORECASE), "glossary"),
     # Operations on a named file: a path with a table extension makes these unambiguous.
     (re.compile(rf"\b(?:drift|compare|changed|re-?cluster)\b.*?{_FILE}", re.IGNORECASE), "drift"),
     (re.compile(rf"^(?:please\s+)?(?:assign|score|classify)\b.*?{_FILE}", re.IGNORECASE),
@@ -112,6 +119,10 @@ def route_pattern(message: str, session: Session) -> Routed | None:
             return Routed("set_goal", {"goal": m.group("goal").strip()}, "pattern")
         if kind == "why":
             return Routed("answer_question", {"question": text}, "pattern")
+        if kind == "crm":
+            return Routed("export_crm", {"preset": m.group("preset").lower()}, "pattern")
+        if kind == "glossary":
+            return Routed("write_glossary", {}, "pattern")
         if kind == "drift":
             return Routed("check_drift", {"path": m.group("path")}, "pattern")
         if kind == "assign":
@@ -198,6 +209,15 @@ def _slash(text: str, session: Session) -> Routed:
         if len(rest) == 1:
             return Routed("check_drift", {"path": rest[0]}, "slash")
         return bad("Give the newer snapshot's file, for example /drift customers-june.csv.")
+    if command == "/crm":
+        preset = rest[0].lower() if rest and rest[0].lower() in CRM_PRESETS else None
+        paths = rest[1:] if preset else rest
+        if len(paths) > 1:
+            return bad("Give a CRM and at most one path, for example /crm hubspot crm.csv.")
+        return Routed("export_crm", {"preset": preset or "generic",
+                                     **({"path": paths[0]} if paths else {})}, "slash")
+    if command == "/glossary":
+        return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
     return bad(f"There is no command {command}; type /help for the list.")
 
 

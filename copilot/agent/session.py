@@ -50,6 +50,7 @@ from copilot.segmentation.roles import RoleReport, infer_roles
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
     from copilot.segmentation.drift import DriftReport
+    from copilot.segmentation.glossary import Glossary
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -460,6 +461,91 @@ class Session:
             return report
 
         return self._step("check_drift", {"path": str(path)}, work, save=False)
+
+    def export_crm(self, preset: str = "generic", path: str | Path | None = None) -> Path | None:
+        """The session's customers as a CRM import file: ID, segment ID and name, confidence,
+        holdout flag, model version, assigned-at; columns named for ``preset`` (generic,
+        hubspot, salesforce). Default output ``crm-<preset>.csv`` in the session folder."""
+
+        def work() -> Path:
+            from copilot.segmentation.crm import get_preset, write_crm_csv
+
+            get_preset(preset)  # an unknown preset is refused before any work
+            frame = self._crm_frame()
+            out = Path(path).expanduser() if path else self.session_dir / f"crm-{preset}.csv"
+            write_crm_csv(frame, out, preset)
+            held = int(frame["holdout"].sum())
+            self._emit("result", f"Wrote {len(frame):,} customers for a {preset} import to {out} "
+                       f"({held:,} flagged as the holdout group).", step="export_crm",
+                       path=str(out), rows=len(frame), preset=preset)
+            return out
+
+        args = {"preset": preset, **({"path": str(path)} if path else {})}
+        return self._step("export_crm", args, work, save=False)
+
+    def write_glossary(self, folder: str | Path | None = None) -> Glossary | None:
+        """Write the segment glossary (Markdown and JSON) as a new version beside the earlier
+        ones in ``folder`` (default ``glossary/`` in the session folder), with what changed."""
+
+        def work() -> Glossary:
+            from copilot.segmentation.glossary import (
+                build_glossary,
+                is_definition,
+                latest_glossary,
+                read_glossary_assignments,
+                unchanged,
+                write_glossary,
+            )
+
+            if self.analysis is None:
+                raise InputError("There are no segments to describe yet; run the "
+                                 "segmentation first.")
+            out = Path(folder).expanduser() if folder else self.session_dir / "glossary"
+            frame = self._crm_frame()
+            id_column = frame.columns[0]
+            assignments = pd.Series(frame["segment"].to_numpy(),
+                                    index=frame[id_column].astype(str).to_numpy())
+            previous = latest_glossary(out)
+            definitions = {}
+            if self.writing is not None:  # the model's narratives open with a definition
+                definitions = {n.segment: n.narrative for n in self.writing.narratives
+                               if is_definition(n.narrative, n.author.writer)}
+            glossary = build_glossary(
+                self.analysis, names=self.segment_names(), definitions=definitions,
+                model_version=self.saved_model().info.bundle_id, previous=previous,
+                previous_assignments=(read_glossary_assignments(out, previous)
+                                      if previous is not None else None),
+                assignments=assignments if id_column != "row" else None)
+            if previous is not None and unchanged(glossary, previous):
+                self._emit("result", f"The glossary in {out} is up to date (version "
+                           f"{previous.version}).", step="write_glossary", path=str(out))
+                return previous
+            write_glossary(glossary, out, assignments=assignments if id_column != "row" else None)
+            changes = "; ".join(c.text for c in glossary.changes[:4]) if glossary.changes else ""
+            self._emit("result", f"Wrote glossary version {glossary.version} to {out}"
+                       + (f": {changes}." if changes else "."), step="write_glossary",
+                       path=str(out), version=glossary.version)
+            return glossary
+
+        return self._step("write_glossary", {"folder": str(folder)} if folder else {}, work,
+                          save=False)
+
+    def _crm_frame(self) -> pd.DataFrame:
+        """The session's own customers in the CRM frame, from its saved per-row segments."""
+        from copilot.segmentation.crm import crm_frame, ids_as_text
+
+        if self.analysis is None:
+            raise InputError("There are no segments to export yet; run the segmentation first.")
+        model = self.saved_model()
+        source = self.assignments_path()
+        if not source.is_file():
+            raise InputError(f"The per-customer segments ({source}) are missing; run the "
+                             "segmentation again.")
+        raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+        return crm_frame(ids_as_text(raw[raw.columns[0]]), raw["segment"].astype(int),
+                         pd.to_numeric(raw["confidence"], errors="coerce").fillna(0.0),
+                         names=self.segment_names(), model_version=model.info.bundle_id,
+                         assigned_at=model.info.created_at, id_column=str(raw.columns[0]))
 
     def segment_names(self) -> dict[int, str]:
         """Each segment's name: the writing's (the user's renames included), else "Segment N"."""

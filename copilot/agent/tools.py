@@ -162,6 +162,19 @@ class CheckDrift(Args):
     path: str = Field(description="the newer snapshot's file")
 
 
+class ExportCrm(Args):
+    """Write a CRM import file of every customer: segment ID and name, confidence, 10% holdout flag, model version, assigned-at; columns named for HubSpot, Salesforce or generic."""
+
+    preset: Literal["generic", "hubspot", "salesforce"] = Field("generic", description="the CRM the file is for")
+    path: str | None = Field(None, description="where to write it; default: crm-<preset>.csv in the session folder")
+
+
+class WriteGlossary(Args):
+    """Write the segment glossary (Markdown and JSON): name, definition, rules, size, traits, outcomes, owner, version and what changed since the previous version."""
+
+    folder: str | None = Field(None, description="the glossary folder; default: glossary/ in the session folder")
+
+
 class AnswerQuestion(Args):
     """Answer a question about the data, the segments or the method from the computed results."""
 
@@ -427,6 +440,24 @@ def _drift(session: Session, args: CheckDrift, client) -> ToolResult:
                       {"verdict": report.verdict.level, "path": str(path)})
 
 
+def _export_crm(session: Session, args: ExportCrm, client) -> ToolResult:
+    path = session.export_crm(args.preset, args.path)
+    if path is None:
+        return _fail(session)
+    return ToolResult(True, f"Wrote the {args.preset} import file to {path}.", {"path": str(path)})
+
+
+def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
+    glossary = session.write_glossary(args.folder)
+    if glossary is None:
+        return _fail(session)
+    folder = Path(args.folder).expanduser() if args.folder else session.session_dir / "glossary"
+    changes = " ".join(c.text for c in glossary.changes) or "No earlier version to compare with."
+    return ToolResult(True, f"Glossary version {glossary.version} of {len(glossary.entries)} "
+                      f"segments is in {folder / 'glossary.md'}. {changes}",
+                      {"path": str(folder), "version": glossary.version})
+
+
 def _answer(session: Session, args: AnswerQuestion, client) -> ToolResult:
     from copilot.agent.answers import answer_question
 
@@ -452,6 +483,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("export_assignments", ExportAssignments, _assignments),
     Tool("assign_customers", AssignCustomers, _assign_new),
     Tool("check_drift", CheckDrift, _drift),
+    Tool("export_crm", ExportCrm, _export_crm),
+    Tool("write_glossary", WriteGlossary, _glossary),
     Tool("answer_question", AnswerQuestion, _answer),
 )}
 

@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -199,6 +198,8 @@ def _read_source(path: Path, args: argparse.Namespace) -> _Source:
 
 
 def _from_segment_output(path: Path) -> _Source:
+    from copilot.segmentation.glossary import is_definition
+
     analysis = _read_analysis(path / "analysis.json")
     source = _Source(kind="segment output", analysis=analysis,
                      inputs=[path / "analysis.json", path / "assignments.csv"])
@@ -210,7 +211,7 @@ def _from_segment_output(path: Path) -> _Source:
             for n in narratives:
                 source.names[int(n["segment"])] = str(n["name"])
                 writer = (n.get("author") or {}).get("writer")
-                if _is_definition(n.get("narrative"), writer):
+                if is_definition(n.get("narrative"), writer):
                     source.definitions[int(n["segment"])] = str(n["narrative"])
         except (OSError, ValueError, KeyError, TypeError):
             source.notes.append(f"{writing} is unreadable, so its names are not used.")
@@ -220,6 +221,7 @@ def _from_segment_output(path: Path) -> _Source:
 def _from_session(path: Path) -> _Source:
     from copilot.agent.session import Session
     from copilot.llm.providers import LLMSettings
+    from copilot.segmentation.glossary import is_definition
 
     session = Session.resume(path, llm=LLMSettings(provider="none"))
     if session.analysis is None:
@@ -230,21 +232,9 @@ def _from_session(path: Path) -> _Source:
     source.names = _real_names(session.segment_names())
     if session.writing is not None:
         source.definitions = {n.segment: n.narrative for n in session.writing.narratives
-                              if _is_definition(n.narrative, n.author.writer)}
+                              if is_definition(n.narrative, n.author.writer)}
     source.notes += session.notices
     return source
-
-
-# A deterministic draft narrative opens with the segment's size ("77.5% of customers (465).");
-# a user's rename relabels its author, so the opening is what still tells it apart.
-_DRAFT_OPENING = re.compile(r"^\s*\d[\d.,]*% of customers \(")
-
-
-def _is_definition(narrative, writer) -> bool:
-    """Whether a narrative's first sentence defines the segment (an LLM's does; a deterministic
-    draft's states its size, and the glossary builds a better line from the rule and traits)."""
-    return bool(narrative) and writer != "deterministic draft" and not _DRAFT_OPENING.match(
-        str(narrative))
 
 
 def _read_analysis(path: Path):

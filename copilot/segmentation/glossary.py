@@ -185,6 +185,18 @@ class Glossary(Frozen):
 # --------------------------------------------------------------------------------------------
 
 
+# A deterministic draft narrative opens with the segment's size ("77.5% of customers (465).");
+# a user's rename relabels its author, so the opening is what still tells it apart.
+_DRAFT_OPENING = re.compile(r"^\s*\d[\d.,]*% of customers \(")
+
+
+def is_definition(narrative, writer) -> bool:
+    """Whether a narrative's first sentence defines the segment (an LLM's does; a deterministic
+    draft's states its size, and the glossary builds a better line from the rule and traits)."""
+    return bool(narrative) and writer != "deterministic draft" and not _DRAFT_OPENING.match(
+        str(narrative))
+
+
 def build_glossary(
     analysis,
     *,

@@ -76,7 +76,9 @@ def test_every_routed_action_is_a_tool_and_every_tool_is_reachable():
     assert set(ACTIONS) - {"help"} <= set(TOOLS)
     # The tools that take a file path are reached by slash commands and by phrasings that name
     # a file (a small model cannot be trusted to copy a path); the rest by an intent as well.
-    assert set(TOOLS) - set(ACTIONS) == {"load_data", "assign_customers", "check_drift"}
+    # The CRM file and the glossary are reached by /crm, /glossary and phrasings naming them.
+    assert set(TOOLS) - set(ACTIONS) == {"load_data", "assign_customers", "check_drift",
+                                         "export_crm", "write_glossary"}
 
 
 def test_bad_tool_arguments_are_one_sentence_and_change_nothing(tmp_path, data_csv):
@@ -116,6 +118,11 @@ def test_set_roles_refuses_an_unknown_column_with_the_real_ones(tmp_path, data_c
     ("/export", "export_assignments", {}),
     ("/assign new.csv out/crm.csv", "assign_customers", {"path": "new.csv", "out": "out/crm.csv"}),
     ("/drift june.parquet", "check_drift", {"path": "june.parquet"}),
+    ("/crm hubspot", "export_crm", {"preset": "hubspot"}),
+    ("/crm out/all.csv", "export_crm", {"preset": "generic", "path": "out/all.csv"}),
+    ("/glossary", "write_glossary", {}),
+    ("export the segments to Salesforce", "export_crm", {"preset": "salesforce"}),
+    ("please update the glossary", "write_glossary", {}),
     ("assign the customers in data/q3_signups.csv", "assign_customers",
      {"path": "data/q3_signups.csv"}),
     ("Has anything changed? Compare with exports/july.csv.gz please", "check_drift",
@@ -346,3 +353,34 @@ def test_new_customers_are_assigned_and_a_shifted_snapshot_is_flagged_from_the_c
     # A file that is not there is one sentence, and the session goes on.
     reply = agent.handle("/drift nowhere.csv")
     assert "nowhere.csv" in reply and reply.count("\n") == 0
+
+
+def test_the_crm_file_and_the_glossary_come_from_the_chat_with_versions(tmp_path, data_csv):
+    import pandas as pd
+
+    s = new_session(tmp_path)
+    agent = Agent(s)
+    s.load(data_csv)
+    s.segment(k=3)
+    reply = agent.handle("/crm salesforce")
+    crm = pd.read_csv(s.session_dir / "crm-salesforce.csv", dtype=str)
+    assert "salesforce" in reply and len(crm) == 300
+    assert all(c.endswith("__c") for c in crm.columns)
+    # The customers are the session's own, in their own segments, 10% of each held out.
+    segments = crm.filter(like="Segment_ID").iloc[:, 0].astype(int).to_numpy()
+    assert (segments == s.run.labels).all()
+    held = crm.filter(like="Holdout").iloc[:, 0].str.lower() == "true"
+    for segment in set(segments):
+        members = segments == segment
+        assert held[members].sum() == round(0.1 * members.sum())
+
+    s.write(with_strategy=False)  # no model: the deterministic draft names
+    agent.handle("/glossary")
+    first = json.loads((s.session_dir / "glossary" / "glossary.json").read_text())
+    assert first["version"] == 1 and len(first["entries"]) == 3
+    s.rename(0, "Anchor Accounts")
+    reply = agent.handle("/glossary")
+    second = json.loads((s.session_dir / "glossary" / "glossary.json").read_text())
+    assert second["version"] == 2 and "version 2" in reply
+    assert [c["kind"] for c in second["changes"]] == ["renamed"], second["changes"]
+    assert "Anchor Accounts" in (s.session_dir / "glossary" / "glossary.md").read_text()
