@@ -55,6 +55,9 @@ SLASH_HELP = """Commands:
   /drift FILE         compare a newer snapshot: who moved, PSI, re-cluster or not
   /crm [hubspot|salesforce|generic] [PATH]   a CRM import file with holdout flags
   /glossary [DIR]     write the versioned segment glossary
+  /features LOG id=COL time=COL [amount=COL] [event=COL] [order=COL] [as_of=DATE]
+                      one row per customer from an event log, loaded as the table
+  /glossary [DIR]     write the versioned segment glossary
   /help               this list
 Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?"."""
 
@@ -216,6 +219,17 @@ def _slash(text: str, session: Session) -> Routed:
             return bad("Give a CRM and at most one path, for example /crm hubspot crm.csv.")
         return Routed("export_crm", {"preset": preset or "generic",
                                      **({"path": paths[0]} if paths else {})}, "slash")
+    if command == "/features":
+        options = dict(p.split("=", 1) for p in rest[1:] if "=" in p)
+        keys = {"id": "id_column", "time": "time_column", "amount": "amount", "event": "event",
+                "order": "order", "as_of": "as_of", "as-of": "as_of"}
+        unknown = [k for k in options if k not in keys]
+        if not rest or "id" not in options or "time" not in options or unknown or len(
+                options) != len(rest) - 1:
+            return bad("Give the log, its ID and time columns, for example /features "
+                       "events.csv id=CustomerID time=InvoiceDate amount=Quantity*UnitPrice.")
+        return Routed("build_features", {"path": rest[0],
+                                         **{keys[k]: v for k, v in options.items()}}, "slash")
     if command == "/glossary":
         return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
     return bad(f"There is no command {command}; type /help for the list.")

@@ -178,6 +178,45 @@ class Session:
 
         return self._step("load", {"path": str(path)}, work)
 
+    def build_features(self, path: str | Path, *, id_column: str, time_column: str,
+                       amount: str | None = None, event: str | None = None,
+                       order: str | None = None, as_of: str | None = None) -> Path | None:
+        """Turn an event or transaction log into one row per customer (``features.csv`` in the
+        session folder) and load that as the table; with ``as_of``, features come from before
+        the cut-off and ``outcome_`` columns from after it, so segments are tested on the
+        future."""
+
+        def work() -> Path:
+            from copilot.segmentation.events import EventSpec, build_features
+
+            spec = EventSpec(id=id_column, time=time_column, amount=amount, event=event,
+                             order=order)
+            built = build_features(Path(path).expanduser(), spec, as_of=as_of,
+                                   progress=self._progress)
+            out = self.session_dir / "features.csv"
+            atomic_write_text(out, built.frame.to_csv(index=False))
+            s = built.summary
+            rate = (f" {s.outcome_base_rate:.1%} of them were active again after "
+                    f"{s.as_of:%Y-%m-%d}." if s.as_of and s.outcome_base_rate is not None else "")
+            self._emit("result", f"Built {len(s.features)} features for {s.n_customers:,} "
+                       f"customers from {s.rows_used:,} events "
+                       f"({s.first_event:%Y-%m-%d} to {s.last_event:%Y-%m-%d}).{rate}",
+                       step="build_features", path=str(out), customers=s.n_customers,
+                       features=len(s.features), outcomes=[o.name for o in s.outcomes])
+            return out
+
+        args = {"path": str(path), "id_column": id_column, "time_column": time_column,
+                **{k: v for k, v in (("amount", amount), ("event", event), ("order", order),
+                                     ("as_of", as_of)) if v}}
+        out = self._step("build_features", args, work, save=False)
+        if out is None or self.load(out) is None:
+            return None
+        # A new table with its own ID: roles chosen for the previous table no longer apply.
+        self.settings = self.settings.model_copy(update={"id_column": id_column,
+                                                         "outcomes": None, "exclude": ()})
+        self._save()
+        return out
+
     def set_goal(self, text: str | None) -> str | None:
         """Set the product goal (blank clears it). A changed goal drops the writing, which is
         drafted for one goal (the k recommendation and the strategy both read it)."""

@@ -162,6 +162,18 @@ class CheckDrift(Args):
     path: str = Field(description="the newer snapshot's file")
 
 
+class BuildFeatures(Args):
+    """Turn an event or transaction log (one row per event) into one row per customer with recency, frequency, spend, trend and event-type features, and load it; with as_of, outcomes after that date are added."""
+
+    path: str = Field(description="the event log file")
+    id_column: str = Field(description="the customer ID column of the log")
+    time_column: str = Field(description="the event time column")
+    amount: str | None = Field(None, description="the amount column, or two columns multiplied like Quantity*UnitPrice")
+    event: str | None = Field(None, description="the event type column")
+    order: str | None = Field(None, description="the order, invoice or session ID column")
+    as_of: str | None = Field(None, description="cut-off date YYYY-MM-DD: features before it, outcomes after it")
+
+
 class ExportCrm(Args):
     """Write a CRM import file of every customer: segment ID and name, confidence, 10% holdout flag, model version, assigned-at; columns named for HubSpot, Salesforce or generic."""
 
@@ -440,6 +452,16 @@ def _drift(session: Session, args: CheckDrift, client) -> ToolResult:
                       {"verdict": report.verdict.level, "path": str(path)})
 
 
+def _features(session: Session, args: BuildFeatures, client) -> ToolResult:
+    path = session.build_features(args.path, id_column=args.id_column,
+                                  time_column=args.time_column, amount=args.amount,
+                                  event=args.event, order=args.order, as_of=args.as_of)
+    if path is None:
+        return _fail(session)
+    return ToolResult(True, f"Built the customer table {path} from the log and loaded it: "
+                      f"{session.rows():,} customers.", {"path": str(path)})
+
+
 def _export_crm(session: Session, args: ExportCrm, client) -> ToolResult:
     path = session.export_crm(args.preset, args.path)
     if path is None:
@@ -483,6 +505,7 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("export_assignments", ExportAssignments, _assignments),
     Tool("assign_customers", AssignCustomers, _assign_new),
     Tool("check_drift", CheckDrift, _drift),
+    Tool("build_features", BuildFeatures, _features),
     Tool("export_crm", ExportCrm, _export_crm),
     Tool("write_glossary", WriteGlossary, _glossary),
     Tool("answer_question", AnswerQuestion, _answer),

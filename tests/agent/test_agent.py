@@ -78,7 +78,7 @@ def test_every_routed_action_is_a_tool_and_every_tool_is_reachable():
     # a file (a small model cannot be trusted to copy a path); the rest by an intent as well.
     # The CRM file and the glossary are reached by /crm, /glossary and phrasings naming them.
     assert set(TOOLS) - set(ACTIONS) == {"load_data", "assign_customers", "check_drift",
-                                         "export_crm", "write_glossary"}
+                                         "export_crm", "write_glossary", "build_features"}
 
 
 def test_bad_tool_arguments_are_one_sentence_and_change_nothing(tmp_path, data_csv):
@@ -121,6 +121,8 @@ def test_set_roles_refuses_an_unknown_column_with_the_real_ones(tmp_path, data_c
     ("/crm hubspot", "export_crm", {"preset": "hubspot"}),
     ("/crm out/all.csv", "export_crm", {"preset": "generic", "path": "out/all.csv"}),
     ("/glossary", "write_glossary", {}),
+    ("/features log.csv.gz id=user time=ts as_of=2024-03-01", "build_features",
+     {"path": "log.csv.gz", "id_column": "user", "time_column": "ts", "as_of": "2024-03-01"}),
     ("export the segments to Salesforce", "export_crm", {"preset": "salesforce"}),
     ("please update the glossary", "write_glossary", {}),
     ("assign the customers in data/q3_signups.csv", "assign_customers",
@@ -144,7 +146,8 @@ def test_ambiguous_phrasings_are_not_guessed(tmp_path, data_csv, message):
 
 
 @pytest.mark.parametrize("message", ["/k x", "/rename two", "/load", "/frobnicate", "/drift",
-                                     "/assign"])
+                                     "/assign", "/features log.csv id=user",
+                                     "/features log.csv id=a time=b colour=c"])
 def test_bad_slash_commands_get_one_sentence(tmp_path, message):
     reply = Agent(new_session(tmp_path)).handle(message)
     assert reply.count("\n") == 0 and reply.endswith(".") and "/" in reply
@@ -384,3 +387,21 @@ def test_the_crm_file_and_the_glossary_come_from_the_chat_with_versions(tmp_path
     assert second["version"] == 2 and "version 2" in reply
     assert [c["kind"] for c in second["changes"]] == ["renamed"], second["changes"]
     assert "Anchor Accounts" in (s.session_dir / "glossary" / "glossary.md").read_text()
+
+
+def test_an_event_log_becomes_the_table_and_its_future_outcome_is_recognised(tmp_path):
+    from fixtures.events import make_transactions
+
+    log = make_transactions(seed=5)
+    path = tmp_path / "events.csv"
+    log.frame.to_csv(path, index=False)
+    s = new_session(tmp_path)
+    message = (f"/features {path} id=CustomerID time=InvoiceDate amount=Quantity*UnitPrice "
+               f"order=InvoiceNo as_of={log.cutoff:%Y-%m-%d}")
+    reply = Agent(s).handle(message)
+    assert "Built the customer table" in reply, reply
+    table = s.table().frame
+    assert len(table) == table["CustomerID"].nunique() and "outcome_bought_again" in table
+    assert s.segment() is not None, s.last_error
+    assert "outcome_bought_again" in s.analysis.roles.outcomes
+    assert "outcome_bought_again" not in s.analysis.roles.features
