@@ -205,3 +205,25 @@ def test_assign_bad_input(customers_csv, tmp_path):
     assert_one_sentence_error(run_cli("assign", tmp_path, customers_csv, "--out",
                                       tmp_path / "x.csv"), "no saved model")
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_newer_or_corrupted_model_is_one_sentence_and_nothing_is_overwritten(
+        customers_csv, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    kept = tmp_path / "previous.csv"
+    kept.write_text("customer_id,segment\n1,0\n")
+    newer = shutil.copytree(out / "model", tmp_path / "newer")
+    info = json.loads((newer / "bundle.json").read_text())
+    (newer / "bundle.json").write_text(json.dumps({**info, "version": info["version"] + 1}))
+    corrupt = shutil.copytree(out / "model", tmp_path / "corrupt")
+    (corrupt / "bundle.json").write_text((corrupt / "bundle.json").read_text()[:200])
+    swapped = shutil.copytree(out / "model", tmp_path / "swapped")
+    (swapped / "arrays.npz").write_bytes(b"PK\x03\x04 not the arrays")
+    for model, words in ((newer, ("newer", "upgrade")), (corrupt, ("corrupt",)),
+                         (swapped, ("does not match",))):
+        assert_one_sentence_error(run_cli("assign", model, customers_csv, "--out", kept), *words)
+        assert_one_sentence_error(run_cli("compare", customers_csv, "--model", model), *words)
+        assert kept.read_text() == "customer_id,segment\n1,0\n"
