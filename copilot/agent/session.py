@@ -15,7 +15,6 @@ a step needs it. Results are saved with the serialisation of ``analysis.json`` a
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from copilot.llm.writing import Writing, open_client, write_all
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.assign import assign_file
 from copilot.segmentation.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
+from copilot.segmentation.documents import read_document
 from copilot.segmentation.export import atomic_write_text, write_outputs
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
@@ -746,20 +746,10 @@ class Session:
 
 
 def _read(path: Path) -> SessionFile:
-    if not path.is_file():
-        raise InputError(f"There is no saved session in {path.parent} ({path.name} is missing); "
-                         "check the folder or start a new session.")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"The session file {path} is corrupt ({type(err).__name__}); delete it "
-                         "or start a new session in another folder.") from None
-    if not isinstance(raw, dict) or raw.get("format") != SESSION_FORMAT:
-        raise InputError(f"{path} is not a segment-copilot session file; choose the folder of "
-                         "a saved session.")
-    if raw.get("version") != SESSION_VERSION:
-        raise InputError(f"The session file {path} has version {raw.get('version')!r} and this "
-                         f"segment-copilot reads version {SESSION_VERSION}; start a new session.")
+    raw = read_document(path, what="session", fmt=SESSION_FORMAT, version_key="version",
+                        max_version=SESSION_VERSION, exact=True,
+                        find="choose the folder of a saved session or start a new one",
+                        fix="start a new session in another folder")
     try:
         return SessionFile.model_validate(raw)
     except ValidationError as err:

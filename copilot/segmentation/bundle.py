@@ -31,6 +31,7 @@ from copilot import __version__
 from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.algorithms import FittedClusters
+from copilot.segmentation.documents import read_document
 from copilot.segmentation.export import atomic_write_bytes, atomic_write_text
 from copilot.segmentation.mixture import Layout, MixedMixture
 from copilot.segmentation.prepare import Preparation
@@ -205,21 +206,10 @@ def load_bundle(path: str | Path) -> SavedModel:
     if folder.name == JSON_FILE:
         folder = folder.parent
     json_path, arrays_path = folder / JSON_FILE, folder / ARRAYS_FILE
-    if not json_path.is_file():
-        raise InputError(f"There is no saved model in {folder} ({JSON_FILE} is missing); give "
-                         "the model folder that segment --out-dir wrote.")
-    try:
-        raw = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"The model file {json_path} is corrupt ({type(err).__name__}); "
-                         "save the model again.") from None
-    if not isinstance(raw, dict) or raw.get("format") != BUNDLE_FORMAT:
-        raise InputError(f"{json_path} is not a segment-copilot model; give the model folder "
-                         "that segment --out-dir wrote.")
-    version = raw.get("version")
-    if not isinstance(version, int) or version > BUNDLE_VERSION:
-        raise InputError(f"The model in {folder} has version {version!r}, newer than this "
-                         f"segment-copilot reads ({BUNDLE_VERSION}); upgrade segment-copilot.")
+    raw = read_document(json_path, what="model", fmt=BUNDLE_FORMAT, version_key="version",
+                        max_version=BUNDLE_VERSION,
+                        find="give the model folder that segment --out-dir wrote",
+                        fix="save the model again")
     try:
         info = BundleInfo.model_validate(raw)
     except ValidationError as err:

@@ -28,7 +28,6 @@ one-sentence error for a missing, damaged or newer-format file.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -43,6 +42,7 @@ from pydantic import Field, ValidationError
 from copilot import __version__
 from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
+from copilot.segmentation.documents import read_document
 from copilot.segmentation.export import atomic_write_text
 from copilot.segmentation.prepare import _skew_transform
 from copilot.segmentation.profile import _fmt_num, _fmt_pct
@@ -811,22 +811,11 @@ def read_glossary(folder: str | Path) -> Glossary:
     path = Path(folder)
     if path.is_dir() or path.suffix.lower() != ".json":
         path = path / CURRENT_JSON
-    if not path.is_file():
-        raise InputError(f"There is no glossary in {path.parent} ({path.name} is missing); give "
-                         "the folder an earlier export --glossary wrote.")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"The glossary file {path} is corrupt ({type(err).__name__}); restore it "
-                         "from its glossary-vN.json copy or move it away to start again.") from None
-    if not isinstance(raw, dict) or raw.get("format") != GLOSSARY_FORMAT:
-        raise InputError(f"{path} is not a segment-copilot glossary; give the folder an earlier "
-                         "export --glossary wrote.")
-    fmt = raw.get("format_version")
-    if not isinstance(fmt, int) or fmt > GLOSSARY_FORMAT_VERSION:
-        raise InputError(f"The glossary {path} has format version {fmt!r}, newer than this "
-                         f"segment-copilot reads ({GLOSSARY_FORMAT_VERSION}); upgrade "
-                         "segment-copilot.")
+    raw = read_document(path, what="glossary", fmt=GLOSSARY_FORMAT, version_key="format_version",
+                        max_version=GLOSSARY_FORMAT_VERSION,
+                        find="give the folder an earlier export --glossary wrote",
+                        fix="restore it from its glossary-vN.json copy or move it away to start "
+                            "again")
     try:
         return Glossary.model_validate(raw)
     except ValidationError as err:

@@ -312,7 +312,7 @@ def test_a_bad_glossary_file_is_one_sentence(tmp_path, content, words):
 
 
 def test_a_missing_glossary_is_one_sentence_and_an_empty_folder_has_none(tmp_path):
-    with pytest.raises(InputError, match="There is no glossary"):
+    with pytest.raises(InputError, match="There is no saved glossary"):
         read_glossary(tmp_path)
     assert latest_glossary(tmp_path) is None
 
