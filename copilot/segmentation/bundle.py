@@ -205,6 +205,11 @@ def load_bundle(path: str | Path) -> SavedModel:
     folder = Path(path)
     if folder.name == JSON_FILE:
         folder = folder.parent
+    elif folder.is_file():
+        raise InputError(f"{folder} is a file, not a saved model; give the model/ folder segment "
+                         "--out-dir wrote (the model comes before the data).")
+    elif not (folder / JSON_FILE).is_file() and (folder / "model" / JSON_FILE).is_file():
+        folder = folder / "model"  # the segment/demo/session folder that holds the model
     json_path, arrays_path = folder / JSON_FILE, folder / ARRAYS_FILE
     raw = read_document(json_path, what="model", fmt=BUNDLE_FORMAT, version_key="version",
                         max_version=BUNDLE_VERSION,
@@ -217,6 +222,11 @@ def load_bundle(path: str | Path) -> SavedModel:
         field = ".".join(str(p) for p in first["loc"])
         raise InputError(f"The model file {json_path} is damaged ({field}: "
                          f"{first['msg'].lower()}); save the model again.") from None
+    if _content_id(info.model_dump(mode="json")) != info.bundle_id:
+        # The ID is a hash of the content: an edited bundle.json (names, k, preparation) would
+        # assign differently under the same model version.
+        raise InputError(f"The model file {json_path} was changed after it was saved (its "
+                         "content no longer matches its ID); save the model again.")
     try:
         blob = arrays_path.read_bytes()
     except OSError:

@@ -170,6 +170,9 @@ def test_an_array_file_that_needs_unpickling_is_refused_not_loaded(trained, tmp_
 
     info = json.loads((hostile / JSON_FILE).read_text())
     info["arrays_sha256"] = hashlib.sha256(blob).hexdigest()  # even with a matching checksum
+    from copilot.segmentation.bundle import _content_id
+
+    info["bundle_id"] = _content_id(info)  # and a matching content ID
     (hostile / JSON_FILE).write_text(json.dumps(info))
     (hostile / ARRAYS_FILE).write_bytes(blob)
     with pytest.raises(InputError) as err:
@@ -203,3 +206,34 @@ def test_a_customer_far_from_every_segment_is_unassigned_not_forced_in(trained, 
     # The same customers as they were keep their training segments.
     labels, _ = model.assign(frame.head(20))
     assert (labels == bundles[algorithm][0].labels[:20]).all()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda info: info["names"].update({"1": "Core"}),
+    lambda info: info.update({"k": 4}),
+    lambda info: info["segment_shares"].update({"0": 0.9}),
+])
+def test_an_edited_bundle_json_is_refused_not_trusted(trained, tmp_path, edit):
+    _, _, bundles = trained
+    copy = _copy(bundles["kmeans"][1], tmp_path / "edited")
+    info = json.loads((copy / JSON_FILE).read_text())
+    edit(info)
+    (copy / JSON_FILE).write_text(json.dumps(info))
+    with pytest.raises(InputError) as err:
+        load_bundle(copy)
+    assert "changed after it was saved" in one_sentence(err.value)
+
+
+def test_the_output_folder_stands_for_its_model_and_a_file_is_told_apart(trained, tmp_path):
+    _, frame, bundles = trained
+    path = bundles["kmeans"][1]
+    assert load_bundle(path.parent / path.name).info.bundle_id  # the model folder itself
+    holder = tmp_path / "out"
+    holder.mkdir()
+    _copy(path, holder / "model")
+    assert load_bundle(holder).info.bundle_id == load_bundle(path).info.bundle_id
+    table = tmp_path / "customers.csv"
+    frame.to_csv(table, index=False)
+    with pytest.raises(InputError) as err:
+        load_bundle(table)
+    assert "is a file, not a saved model" in one_sentence(err.value)
