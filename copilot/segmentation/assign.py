@@ -18,10 +18,15 @@ import pandas as pd
 from copilot.errors import InputError
 from copilot.segmentation.bundle import SavedModel
 from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
+from copilot.segmentation.ids import ids_as_text
+from copilot.segmentation.prepare import OTHER_LEVEL
 from copilot.segmentation.stream import CHUNK_ROWS, iter_table_chunks
 
 # A numeric training column whose values mostly fail to parse as numbers was retyped.
 _RETYPED_SHARE = 0.5
+# The bundle stores at most this many levels per category (bundle.feature_distributions): a
+# shorter list is the whole list, so a value outside it is new.
+_STORED_LEVELS = 50
 
 
 @dataclass(frozen=True)
@@ -56,11 +61,13 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     parts_ids, parts_labels, parts_conf = [], [], []
     extra: list[str] = []
     n_unscored = n_rows = 0
+    odd: dict[tuple[str, str], list] = {}  # (column, kind) -> [count, an example]
     for number, chunk in enumerate(chunks):
         if number == 0:
             extra = [str(c) for c in chunk.columns if c not in _known_columns(model)]
             id_column = info.id_column if info.id_column in chunk.columns else None
         _check_types(model, chunk)
+        _count_odd_values(model, chunk, odd)
         labels, confidence = model.assign(chunk)
         features = [c for c in info.preparation.input_columns if c in chunk.columns]
         unscored = (chunk[features].isna().all(axis=1).to_numpy() if features
@@ -73,8 +80,17 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         n_rows += len(chunk)
     labels = np.concatenate(parts_labels) if parts_labels else np.zeros(0, int)
     confidence = np.concatenate(parts_conf) if parts_conf else np.zeros(0)
-    ids = np.concatenate(parts_ids) if parts_ids else np.zeros(0, int)
+    # IDs as typed: 12346, not the 12346.0 a reader makes of a column with a blank, and the
+    # same text the holdout hashes and the CRM export writes.
+    ids = ids_as_text(np.concatenate(parts_ids) if parts_ids else np.zeros(0, int))
     notes: list[str] = []
+    for (column, kind), (count, example) in odd.items():
+        what = ("not seen in training (scored as the nearest known profile)" if kind == "level"
+                else "not numbers (scored as missing)")
+        notes.append(f"{count:,} value(s) of {column} are {what}, like {example!r}.")
+    if id_column and (blank := int((ids == "").sum())):
+        notes.append(f"{blank:,} row(s) have no {id_column}; they are assigned but a CRM cannot "
+                     "match them to a customer.")
     if extra:
         notes.append(f"{len(extra)} column(s) the model does not know are ignored: "
                      f"{', '.join(extra[:10])}{' ...' if len(extra) > 10 else ''}.")
@@ -85,7 +101,7 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     if n_novel:
         notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "
                      "customer did and are marked unassigned; many of them mean the customers "
-                     "have changed: run compare to check for drift.")
+                     "have changed since the model was trained.")
     names = {**{int(k): v for k, v in info.names.items()}, -1: "unassigned", -2: "unscored"}
     frame = pd.DataFrame({
         id_column or "row": ids,
@@ -97,6 +113,38 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         "assigned_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return Assignment(frame, tuple(notes))
+
+
+def _count_odd_values(model: SavedModel, chunk: pd.DataFrame, odd: dict) -> None:
+    """Count values the model scores by a fallback: category levels it never saw, and text in
+    numeric columns (below the share that refuses the column), so the user hears of them."""
+    info = model.info
+    complete = {d.name for d in info.distributions
+                if d.kind == "categorical" and len(d.levels) < _STORED_LEVELS}
+    seen = {d.name: set(d.levels) for d in info.distributions if d.name in complete}
+    for step in info.preparation.categorical:
+        if step.name not in chunk.columns:
+            continue
+        known = seen.get(step.name) or (set(step.levels) if OTHER_LEVEL not in step.levels
+                                        else None)
+        if known is None:  # rare training levels were folded away: "new" cannot be told apart
+            continue
+        text = chunk[step.name].dropna().astype(str)
+        _tally(odd, (step.name, "level"), text[~text.isin(known | set(step.levels))])
+    for step in info.preparation.numeric:
+        if step.source != "numeric" or step.name not in chunk.columns:
+            continue
+        s = chunk[step.name]
+        if pd.api.types.is_numeric_dtype(s):
+            continue
+        present = s.dropna()
+        _tally(odd, (step.name, "text"), present[pd.to_numeric(present, errors="coerce").isna()])
+
+
+def _tally(odd: dict, key: tuple[str, str], values: pd.Series) -> None:
+    if len(values):
+        entry = odd.setdefault(key, [0, str(values.iloc[0])])
+        entry[0] += len(values)
 
 
 def _known_columns(model: SavedModel) -> set[str]:

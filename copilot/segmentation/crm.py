@@ -41,7 +41,6 @@ CRM can tell them from customers who were never exported.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +51,7 @@ from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.export import atomic_write_text
 from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
+from copilot.segmentation.ids import ids_as_text
 
 #: The CRM frame's columns after the ID column, in order.
 FRAME_COLUMNS = ("segment", "segment_name", "confidence", "holdout", "model_version",
@@ -173,46 +173,6 @@ def write_crm_csv(frame: pd.DataFrame, path: str | Path,
                   preset: str | CrmPreset = "generic") -> Path:
     """Write the CRM CSV atomically (the old file, if any, stays until the new one is whole)."""
     return atomic_write_text(path, crm_csv(frame, preset))
-
-
-_WHOLE_WITH_POINT_ZERO = re.compile(r"^-?\d+\.0+$")
-
-
-def ids_as_text(values) -> pd.Series:
-    """Customer IDs as text, as a person would type them.
-
-    Text stays as it is (leading zeros included); whole numbers stored as floats (a column with
-    a gap, read by pandas) lose the ``.0``; so does a text column whose every value is a whole
-    number followed by ``.0`` (such a float column written to CSV). Missing IDs become "".
-    """
-    s = pd.Series(values)
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype(str)
-    if pd.api.types.is_float_dtype(s.dtype):
-        finite = s.dropna()
-        if len(finite) and np.all(np.isfinite(finite)) and np.all(finite == np.round(finite)):
-            return s.map(lambda v: "" if pd.isna(v) else str(int(v)))
-        return s.map(lambda v: "" if pd.isna(v) else repr(float(v)))
-    if pd.api.types.is_integer_dtype(s.dtype):
-        return s.map(lambda v: "" if pd.isna(v) else str(int(v)))
-    if pd.api.types.infer_dtype(s, skipna=True) == "string":
-        text = s.fillna("").astype(str)  # the common case: already text, nothing to fix per ID
-    else:
-        text = s.map(_one_id)
-    present = text[text != ""]
-    if len(present) and present.map(lambda t: bool(_WHOLE_WITH_POINT_ZERO.match(t))).all():
-        text = text.map(lambda t: t.split(".", 1)[0] if t else t)
-    return text
-
-
-def _one_id(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
 
 
 def _timestamps(values: pd.Series, kind: str) -> np.ndarray:

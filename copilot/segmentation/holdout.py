@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from copilot.errors import InputError
+from copilot.segmentation.ids import ids_as_text
 
 DEFAULT_SALT = "segment-copilot-holdout"
 
@@ -25,7 +26,7 @@ def holdout_flags(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
     Parameters
     ----------
     ids
-        Customer IDs (any values; compared as text).
+        Customer IDs (any values; compared as the text ``ids_as_text`` gives).
     segments
         Each customer's segment, same length as ``ids``.
     share
@@ -39,12 +40,12 @@ def holdout_flags(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
     >>> int(flags[:50].sum()), int(flags[50:].sum())
     (5, 5)
     """
-    if not 0 < share <= 0.5:
-        raise InputError(f"The holdout share must be above 0 and at most 0.5, not {share}; "
-                         "10% (0.1) is usual.")
-    # str() each value: pandas 3's astype(str) keeps missing IDs as NaN, which cannot be sorted
-    # with text. A missing ID is the empty text.
-    keys = np.array([str(k) for k in pd.Series(ids, dtype=object).fillna("")], dtype=object)
+    if not 0 <= share <= 0.5:
+        raise InputError(f"The holdout share must be between 0 (no control group) and 0.5, "
+                         f"not {share}; 10% (0.1) is usual.")
+    # The ID as text a person would type, so 12346 and 12346.0 (one reader's int, another's
+    # float) are the same customer with the same flag; a missing ID is the empty text.
+    keys = ids_as_text(pd.Series(ids, dtype=object)).to_numpy(dtype=object)
     segments = np.asarray(segments)
     if len(keys) != len(segments):
         raise ValueError("ids and segments differ in length")
