@@ -278,13 +278,38 @@ def _read_csv(p: Path, src: str, gz: bool, notes: list[str]):
     default = "\t" if name.endswith(".tsv") else ","
     delimiter = _sniff_delimiter(text, default)
     _check_header(text, delimiter, src)
+    codes = zero_padded_columns(text, delimiter)
 
-    frame, encoding = _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes)
+    frame, encoding = _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes)
     if encoding not in ("utf-8", "utf-8-sig"):
         notes.append(f"The file is not UTF-8; it was read as {encoding}.")
     if delimiter != ",":
         notes.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
     return frame, encoding, delimiter
+
+
+_DIGITS = re.compile(r"\d+")
+_ZERO_PADDED = re.compile(r"0\d+")
+
+
+def zero_padded_columns(text: str, delimiter: str) -> tuple[str, ...]:
+    """Header names of the sample's columns that hold digit codes with leading zeros ("00123"):
+    IDs, postcodes, account numbers. Read as numbers they would lose the zeros and stop
+    matching the systems they come from, so they are read as text."""
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error:
+        return ()
+    if len(rows) < 2:
+        return ()
+    header, body = rows[0], rows[1:-1] if len(rows) > 2 else rows[1:]  # the last may be cut
+    found = []
+    for i, name in enumerate(header):
+        values = [r[i].strip() for r in body if i < len(r) and r[i].strip()]
+        if (values and all(_DIGITS.fullmatch(v) for v in values)
+                and any(_ZERO_PADDED.fullmatch(v) for v in values)):
+            found.append(name)
+    return tuple(found)
 
 
 def _check_header(text: str, delimiter: str, src: str) -> None:
@@ -295,10 +320,10 @@ def _check_header(text: str, delimiter: str, src: str) -> None:
     _check_duplicates([h.strip().lstrip("\ufeff") for h in header], src)
 
 
-def _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes):
+def _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes=()):
     for attempt in range(2):
         try:
-            frame, binary = _read_csv_arrow(p, gz, encoding, delimiter)
+            frame, binary = _read_csv_arrow(p, gz, encoding, delimiter, codes)
         except Exception as exc:  # fall back to pandas below
             if "Empty CSV" in str(exc):
                 raise DataError(
@@ -312,12 +337,12 @@ def _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes):
         return frame, encoding
     try:
         try:
-            frame = _read_csv_pandas(p, gz, encoding, delimiter)
+            frame = _read_csv_pandas(p, gz, encoding, delimiter, codes)
         except UnicodeDecodeError:
             if encoding not in ("utf-8", "utf-8-sig"):
                 raise
             encoding = _encoding_from_whole_file(p, gz)
-            frame = _read_csv_pandas(p, gz, encoding, delimiter)
+            frame = _read_csv_pandas(p, gz, encoding, delimiter, codes)
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"File '{src}' contains no data; export the table again with its rows."
@@ -347,13 +372,14 @@ def _encoding_from_whole_file(p: Path, gz: bool) -> str:
     return _guess_single_byte(window)
 
 
-def _read_csv_arrow(p: Path, gz: bool, encoding: str, delimiter: str):
+def _read_csv_arrow(p: Path, gz: bool, encoding: str, delimiter: str, codes=()):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     read_opts = pacsv.ReadOptions(encoding=arrow_encoding, block_size=4 << 20)
-    convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True)
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                   column_types={c: pa.string() for c in codes})
     table = None
     last: Exception | None = None
     for newlines in (False, True):  # quoted newlines are rare and slow the parser down
@@ -378,7 +404,8 @@ def _read_csv_arrow(p: Path, gz: bool, encoding: str, delimiter: str):
     return frame, binary
 
 
-def _read_csv_pandas(p: Path, gz: bool, encoding: str, delimiter: str) -> pd.DataFrame:
+def _read_csv_pandas(p: Path, gz: bool, encoding: str, delimiter: str,
+                     codes=()) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
@@ -388,6 +415,7 @@ def _read_csv_pandas(p: Path, gz: bool, encoding: str, delimiter: str) -> pd.Dat
             engine="c",
             compression="gzip" if gz else None,
             low_memory=False,
+            dtype={c: str for c in codes} or None,
         )
 
 
@@ -710,6 +738,10 @@ def _convert_text(name: str, s: pd.Series, delimiter: str | None, notes: list[st
             notes.append(f"{name}: {blank_note}.")
         return (s.astype("float64") if n_blank == len(s) else s), None
 
+    if values.str.fullmatch(r"\d+").all() and values.str.fullmatch(r"0\d+").any():
+        notes.append(f"{name}: kept as text (codes like {values[values.str.match('0')].iloc[0]!r}"
+                     " have leading zeros).")
+        return s, None
     numbers, how = _as_numbers(stripped, values, delimiter)
     if numbers is not None:
         detail = "column read as numbers" + (f" ({how})" if how else "")

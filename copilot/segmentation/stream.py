@@ -60,9 +60,11 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                codes = _load.zero_padded_columns(_load._decode_sample(head, encoding),
+                                                  delimiter)
                 reader = pd.read_csv(p, sep=delimiter, encoding=encoding, engine="c",
                                      compression="gzip" if gz else None, chunksize=rows,
-                                     low_memory=False)
+                                     low_memory=False, dtype={c: str for c in codes} or None)
                 with reader:
                     for frame in reader:
                         yield tidy(frame)

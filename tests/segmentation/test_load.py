@@ -514,3 +514,16 @@ def test_wholesale_and_mall_load():
     m = load_table(shared_dataset("mall_customers", "Mall_Customers.csv"))
     assert m.frame.shape == (200, 5)
     assert pd.api.types.is_integer_dtype(m.frame["CustomerID"])
+
+
+def test_digit_codes_with_leading_zeros_stay_text_and_other_numbers_stay_numbers(tmp_path):
+    from copilot.segmentation.stream import iter_table_chunks
+
+    rows = "\n".join(f"{i:06d},{i * 3},{i % 7}.5,{i + 1}" for i in range(1, 400))
+    path = tmp_path / "codes.csv"
+    path.write_text("account,visits,score,plain_id\n" + rows + "\n")
+    for frame in (load_table(path).frame, next(iter_table_chunks(path, rows=1_000))):
+        assert frame["account"].iloc[0] == "000001" and frame["account"].iloc[-1] == "000399"
+        assert pd.api.types.is_numeric_dtype(frame["visits"])
+        assert pd.api.types.is_numeric_dtype(frame["score"])
+        assert pd.api.types.is_numeric_dtype(frame["plain_id"])  # no zeros to keep: a number
