@@ -25,6 +25,17 @@ def _umask_mode() -> int:
 _NEW_FILE_MODE = _umask_mode()
 
 
+def refuse_overwrite(out: str | Path, *inputs: str | Path) -> None:
+    """Refuse an output path that is one of the inputs or inside an input folder (a saved
+    model), so a slip of the keyboard never replaces the data it was computed from."""
+    target = Path(out).expanduser().resolve()
+    for item in inputs:
+        source = Path(item).expanduser().resolve()
+        if target == source or (source.is_dir() and source in target.parents):
+            raise InputError(f"Writing {out} would overwrite the input {item}; choose another "
+                             "output path.")
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
     return atomic_write_bytes(path, text.encode("utf-8"))
@@ -33,6 +44,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file beside it, fsync, rename)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give a file path, such as {path / 'out.csv'}.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,8 +63,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             raise
     except OSError as exc:
         raise InputError(
-            f"Cannot write {path} ({exc.strerror or exc}); choose a writable folder "
-            "(--out-dir, --out or --session-dir)."
+            f"Cannot write {path} ({exc.strerror or exc}); choose a path in a folder you can "
+            "write to."
         ) from None
     return path
 

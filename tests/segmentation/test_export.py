@@ -18,3 +18,27 @@ def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_p
     path.chmod(0o640)
     atomic_write_text(path, "b\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "b\n"
+
+
+def test_an_output_that_is_an_input_or_inside_a_model_is_refused(tmp_path):
+    import pytest
+
+    from copilot.errors import InputError
+    from copilot.segmentation.export import refuse_overwrite
+
+    data, model = tmp_path / "customers.csv", tmp_path / "model"
+    data.write_text("a\n")
+    model.mkdir()
+    for out in (data, tmp_path / "." / "customers.csv", model / "bundle.json"):
+        with pytest.raises(InputError, match="would overwrite the input"):
+            refuse_overwrite(out, model, data)
+    refuse_overwrite(tmp_path / "assigned.csv", model, data)  # a new path is fine
+
+
+def test_a_folder_as_the_output_file_is_one_sentence(tmp_path):
+    import pytest
+
+    from copilot.errors import InputError
+
+    with pytest.raises(InputError, match="is a folder; give a file path"):
+        atomic_write_text(tmp_path, "x")
