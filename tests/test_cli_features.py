@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pandas as pd
 import pytest
@@ -49,7 +50,74 @@ def test_features_writes_the_table_its_dictionary_and_the_next_step(log, log_csv
     assert f"{rate:.1%} of customers bought again" in out_text
     assert (f"Next: segment-copilot segment {out} --id CustomerID --outcome "
             "outcome_bought_again") in out_text
+    assert "days from the cut-off to the end of the log" in out_text  # no horizon given
     assert "[100%]" in proc.stderr and "[100%]" not in out_text  # progress on stderr
+
+
+CLICK_FLAGS = ("--id", "user_id", "--time", "timestamp", "--event", "event", "--order",
+               "session_id", "--purchase-event", "purchase")
+
+
+def test_unix_times_in_a_csv_give_the_same_table_as_dates(tmp_path):
+    clicks = make_clickstream(60, seed=5)
+    iso = tmp_path / "iso.csv"
+    clicks.frame.to_csv(iso, index=False)
+    ms = (clicks.frame["timestamp"] - pd.Timestamp("1970-01-01")) // pd.Timedelta("1ms")
+    seconds, millis = tmp_path / "epoch_s.csv", tmp_path / "epoch_ms.csv"
+    clicks.frame.assign(timestamp=ms // 1000).to_csv(seconds, index=False)
+    clicks.frame.assign(timestamp=ms).to_csv(millis, index=False)
+    cutoff = f"{clicks.cutoff:%Y-%m-%d}"
+    runs = [run_cli("features", src, *CLICK_FLAGS, "--as-of", cutoff, "--out",
+                    tmp_path / f"{src.stem}_users.csv") for src in (iso, seconds, millis)]
+    assert all(p.returncode == 0 for p in runs), [p.stderr for p in runs]
+    want = pd.read_csv(tmp_path / "iso_users.csv")
+    for src in (seconds, millis):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{src.stem}_users.csv"), want)
+    # A clickstream's purchase outcome is "bought" (most users never bought before).
+    assert "of customers bought in the" in runs[1].stdout
+    assert "bought again" not in runs[1].stdout
+
+
+def test_small_integer_times_are_refused_in_one_sentence(tmp_path):
+    src = tmp_path / "log.csv"
+    src.write_text("user,day\n" + "".join(f"u{d % 4},{d}\n" for d in range(1, 32)))
+    proc = run_cli("features", src, "--id", "user", "--time", "day", "--out",
+                   tmp_path / "users.csv")
+    assert_one_sentence_error(proc, "'day' given as --time", "numbers like '1'",
+                              "not dates or Unix times")
+
+
+def test_a_horizon_is_said_in_the_outcome_line(log, log_csv, tmp_path):
+    out = tmp_path / "customers.csv"
+    proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--as-of", f"{log.cutoff:%Y-%m-%d}",
+                   "--horizon-days", "30", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    rate = pd.read_csv(out)["outcome_bought_again"].mean()
+    assert (f"Outcome: {rate:.1%} of customers bought again in the 30 days after the cut-off "
+            "(outcome_bought_again).") in proc.stdout
+    dictionary = json.loads((tmp_path / "customers.features.json").read_text())
+    assert dictionary["horizon_days"] == 30
+    assert "in the 30 days after the cut-off" in dictionary["outcomes"][0]["description"]
+
+
+def test_the_next_command_runs_and_says_what_the_llm_pass_adds(tmp_path):
+    clicks = make_clickstream(80, seed=7)
+    src = tmp_path / "clicks.csv"
+    clicks.frame.to_csv(src, index=False)
+    out = tmp_path / "users.csv"
+    proc = run_cli("features", src, *CLICK_FLAGS, "--as-of", f"{clicks.cutoff:%Y-%m-%d}",
+                   "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Next: "))
+    command = shlex.split(lines[at].removeprefix("Next: "))
+    assert command[:2] == ["segment-copilot", "segment"] and command[-1] == "--no-llm"
+    assert "without --no-llm" in lines[at + 1] and "minutes" in lines[at + 1]
+    # The hint is a command that works as printed: every outcome named, none clustered on.
+    seg = run_cli(*command[1:], cwd=tmp_path)
+    assert seg.returncode == 0, seg.stderr
+    assert "outcome_bought_after" in seg.stdout
+    assert (tmp_path / "segment-out" / "model" / "bundle.json").is_file()
 
 
 def test_parquet_output_and_json_summary(tmp_path):
@@ -108,6 +176,33 @@ def test_output_must_be_csv_or_parquet_and_never_the_input(log_csv, tmp_path):
     proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--out", log_csv)
     assert_one_sentence_error(proc, "overwrite the events file")
     assert log_csv.read_bytes() == before
+
+
+def test_the_column_dictionary_never_clobbers_the_events_file(tmp_path):
+    # A JSON-lines log named like the dictionary that --out customers.csv would write.
+    log = make_transactions(30, seed=2)
+    src = tmp_path / "customers.features.json"
+    log.frame.to_json(src, orient="records", lines=True, date_format="iso")
+    before = src.read_bytes()
+    proc = run_cli("features", src, *RETAIL_FLAGS, "--out", tmp_path / "customers.csv")
+    assert_one_sentence_error(proc, "column dictionary", "over the events file")
+    assert src.read_bytes() == before and not (tmp_path / "customers.csv").exists()
+    # The same through a symlink to the log.
+    link = tmp_path / "link.csv"
+    csv = tmp_path / "log.csv"
+    log.frame.to_csv(csv, index=False)
+    link.symlink_to(csv)
+    proc = run_cli("features", csv, *RETAIL_FLAGS, "--out", link)
+    assert_one_sentence_error(proc, "overwrite the events file")
+
+
+def test_a_folder_in_the_dictionarys_place_is_refused_before_writing(log_csv, tmp_path):
+    out = tmp_path / "customers.csv"
+    out.write_text("keep")
+    (tmp_path / "customers.features.json").mkdir()
+    proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--out", out)
+    assert_one_sentence_error(proc, "column dictionary", "is a folder")
+    assert out.read_text() == "keep"
 
 
 def test_missing_file_and_usage_errors(tmp_path):

@@ -7,6 +7,10 @@
 Writes the customer table (atomically) and, beside it, ``FILE.features.json``: what every
 column means and what was read, dropped and cut. stdout: a short summary and the next command
 to run; stderr: progress and notes.
+
+The next command suggested is the numbers-only ``segment ... --no-llm``: it answers in seconds
+and shows at once whether the segments differ in the outcome; the line after it says what
+dropping ``--no-llm`` adds and what it costs, so nobody waits minutes without knowing why.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from pathlib import Path
 
 NAME = "features"
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
+# What the writing pass adds to ``segment`` on the embedded model, from the README's benchmark
+# (k recommendation 25 s + names and narratives 111 s for 7 segments; 6.4 min with --goal).
+LLM_PASS_TIME = "about 2-3 minutes more on the embedded model"
 
 
 def add_parser(sub) -> None:
@@ -30,14 +37,17 @@ def add_parser(sub) -> None:
         "lines, read out of core with DuckDB) into one row per customer: recency, frequency, "
         "spend, tenure, activity per period, trends, time between orders, returns, products "
         "and event-type shares. With --as-of, features come from events before the cut-off "
-        "and outcome columns (outcome_bought_again, outcome_revenue_after, ...) from events "
-        "after it, so segments can be validated on the future.",
+        "and outcome columns (outcome_bought_again, outcome_revenue_after, ...; "
+        "outcome_bought_after and outcome_active_after for a clickstream) from events after "
+        "it, so segments can be validated on the future. Times may be dates, date-times, or "
+        "Unix seconds or milliseconds (also as CSV text).",
     )
     p.add_argument("events", help="the log: one row per event, order line or transaction")
     p.add_argument("--id", dest="id_column", required=True, metavar="COL",
                    help="the customer ID column (rows without one are dropped and counted)")
     p.add_argument("--time", dest="time_column", required=True, metavar="COL",
-                   help="when each row happened (dates, date-times or Unix times)")
+                   help="when each row happened: dates, date-times, or Unix seconds or "
+                   "milliseconds")
     p.add_argument("--amount", metavar="COL|A*B",
                    help="money per row: a column, or the product of two like "
                    "Quantity*UnitPrice; negative amounts are returns")
@@ -50,7 +60,8 @@ def add_parser(sub) -> None:
                    help="product column (adds distinct products and reorder features)")
     p.add_argument("--purchase-event", metavar="TYPE",
                    help="the event type that is a purchase, for logs without --amount (adds "
-                   "purchase features and outcome_bought_again)")
+                   "purchase features and outcome_bought_after: a purchase after the cut-off, "
+                   "whether or not the customer bought before)")
     p.add_argument("--as-of", metavar="DATE",
                    help="cut-off (YYYY-MM-DD): features from events before it, outcomes after")
     p.add_argument("--horizon-days", type=int, metavar="N",
@@ -93,6 +104,11 @@ def dictionary_path_for(out: Path) -> Path:
 
 
 def _check_output(out: Path, events: Path) -> None:
+    """Refuse an output that would clobber the log, or whose dictionary would.
+
+    A model folder's files (``bundle.json``, ``arrays.npz``) cannot be hit: the table must be
+    .csv or .parquet and its dictionary ends in .features.json.
+    """
     from copilot.errors import InputError
 
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -101,13 +117,28 @@ def _check_output(out: Path, events: Path) -> None:
     if out.is_dir():
         raise InputError(f"The output {out} is a folder; give a file name like "
                          f"{out / 'customers.csv'}.")
-    try:
-        same = out.exists() and events.exists() and out.samefile(events)
-    except OSError:
-        same = False
-    if same or dictionary_path_for(out).resolve() == events.resolve():
+    dictionary = dictionary_path_for(out)
+    if _same_file(out, events):
         raise InputError(f"The output {out} would overwrite the events file; choose another "
                          "--out.")
+    if _same_file(dictionary, events):
+        raise InputError(f"The output {out} would write its column dictionary {dictionary.name} "
+                         "over the events file; choose another --out.")
+    if dictionary.is_dir():
+        # Checked now: found only after the table was written, it would leave half a result.
+        raise InputError(f"The output {out} needs its column dictionary at {dictionary}, which "
+                         "is a folder; choose another --out.")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file by path (symlinks followed) or, when both exist, by inode (hard links,
+    case-insensitive file systems)."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 def _write(result, out: Path) -> tuple[Path, Path]:
@@ -149,11 +180,7 @@ def render_summary(summary, data_path: Path, dictionary_path: Path) -> str:
         before = (s.as_of - s.first_event).total_seconds() / 86400.0
         lines.append(f"  Cut-off {s.as_of:%Y-%m-%d}: features from the {before:.0f} days "
                      f"before it, outcomes from the {s.outcome_days:.0f} days after it.")
-        first = s.outcomes[0]
-        verb = ("bought again" if first.name == "outcome_bought_again"
-                else "were active")
-        lines.append(f"  Outcome: {s.outcome_base_rate:.1%} of customers {verb} after the "
-                     f"cut-off ({first.name}).")
+        lines.append(f"  Outcome: {s.outcome_headline}.")
         left = []
         if s.customers_only_after:
             left.append(f"{s.customers_only_after:,} whose first event is after the cut-off")
@@ -169,8 +196,10 @@ def render_summary(summary, data_path: Path, dictionary_path: Path) -> str:
                          "returns.")
     lines.append(f"Wrote {data_path} and {dictionary_path} (what each column means).")
     command = ["segment-copilot", "segment", str(data_path), "--id", spec.id,
-               *outcome_flags(s)]
+               *outcome_flags(s), "--no-llm"]
     lines.append("Next: " + shlex.join(command))
+    lines.append(f"  (numbers only, in seconds; without --no-llm the segments also get names "
+                 f"and narratives, {LLM_PASS_TIME})")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,13 @@ With ``as_of`` (a cut-off), features come only from events before it and outcome
 built on the features can be validated on what customers did next. Outcome columns start with
 ``outcome_``, a name the engine's role inference treats as an outcome (never a feature).
 
+The purchase outcome is named for what it is true of. In a transaction log every customer kept
+has bought before the cut-off (customers are kept by their purchases), so it is
+``outcome_bought_again``. In a clickstream with a purchase event, customers are kept by any
+event, so many never bought before; there it is ``outcome_bought_after`` (a purchase in the
+outcome window, whether or not there was one before), so a segment of pure browsers reads
+"bought 39%" (they converted), never "bought again 39%".
+
 Definitions a user should know (the summary's notes repeat the ones that apply):
 
 * **Orders** (with ``amount``): the distinct values of the ``order`` column, or, without it,
@@ -83,8 +90,29 @@ TIME_FORMATS: tuple[str, ...] = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
     "%d-%m-%Y %H:%M:%S", "%d-%m-%Y", "%Y%m%d",
 )
-_EPOCH_SECONDS = (1e8, 1e10)  # numbers in this range read as Unix seconds (1973-2286)
-_EPOCH_MILLIS = (1e11, 1e13)  # ... and in this one as Unix milliseconds
+EPOCH_MAJORITY = 0.5  # numbers are read as Unix times only when most sampled values fall in
+#                      one unit's range (below); a column of day numbers 1..31 never does, and
+#                      a few stray values past the range are then dropped and counted like
+#                      garbled dates (refused above MAX_UNREADABLE_SHARE)
+
+
+@dataclass(frozen=True)
+class _EpochUnit:
+    label: str  # how the summary says the column was read
+    low: float  # values in [low, high) are times in this unit; the rest are unreadable
+    high: float
+    ms_per_unit: float
+
+    def year(self, value: float) -> int:
+        return (datetime(1970, 1, 1) + timedelta(milliseconds=value * self.ms_per_unit)).year
+
+
+# Both ranges are 1973-03-03 to 2286-11-20: far from each other (a factor of 10 between them),
+# and far from day numbers, years and compact dates like 20240131 (2e7), which never fall in.
+EPOCH_UNITS = (
+    _EpochUnit("Unix seconds", 1e8, 1e10, 1000.0),
+    _EpochUnit("Unix milliseconds", 1e11, 1e13, 1.0),
+)
 
 FeatureGroup = Literal[
     "recency", "frequency", "activity", "timing", "monetary", "returns", "products", "events",
@@ -102,7 +130,7 @@ class EventSpec(Frozen):
     ``order`` groups rows into orders (invoice) or sessions; ``product`` counts distinct
     products; ``event`` gives event-type shares. ``purchase_event`` (a value of the event
     column, for logs without an amount) marks purchases in a clickstream: it adds purchase
-    features and the ``outcome_bought_again`` outcome.
+    features and the ``outcome_bought_after`` outcome.
     """
 
     id: str
@@ -139,13 +167,14 @@ class EventSummary(Frozen):
     as_of: datetime | None
     outcome_end: datetime | None  # outcomes count events before this (None: to the log's end)
     outcome_days: float | None  # length of the outcome window in days
+    horizon_days: int | None = None  # the horizon asked for (the log may end before it)
     unit: str  # "orders", "sessions" or "visits"
     n_customers: int
     customers_only_returns: int  # left out: only returns before the reference date
     customers_only_after: int  # left out: first event on or after the cut-off
     features: tuple[FeatureInfo, ...]
     outcomes: tuple[FeatureInfo, ...]
-    outcome_base_rate: float | None  # share of customers bought again / active after
+    outcome_base_rate: float | None  # share of customers with the first outcome (1/0)
     time_format: str  # how the time column was read
     notes: tuple[str, ...]
     seconds: float
@@ -155,8 +184,42 @@ class EventSummary(Frozen):
         return tuple(f.name for f in self.features)
 
     @property
+    def outcome_window(self) -> str | None:
+        """When outcomes were counted, as a phrase: "in the 30 days after the cut-off"."""
+        if self.as_of is None or self.outcome_days is None:
+            return None
+        return _window_phrase(self.horizon_days, self.outcome_days)
+
+    @property
+    def outcome_headline(self) -> str | None:
+        """The first outcome's base rate as a sentence a PM reads right, without the period:
+        "41.2% of customers bought again in the 30 days after the cut-off
+        (outcome_bought_again)"; None without a cut-off."""
+        if not self.outcomes or self.outcome_base_rate is None or self.outcome_window is None:
+            return None
+        first = self.outcomes[0].name
+        verb = OUTCOME_VERBS.get(first, f"had {first}")
+        return (f"{self.outcome_base_rate:.1%} of customers {verb} {self.outcome_window} "
+                f"({first})")
+
+    @property
     def outcome_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.outcomes)
+
+
+# What the first outcome column says of a customer, for the summary's headline.
+OUTCOME_VERBS = {
+    "outcome_bought_again": "bought again",
+    "outcome_bought_after": "bought",
+    "outcome_active_after": "were active",
+}
+
+
+def _window_phrase(horizon_days: int | None, outcome_days: float) -> str:
+    if horizon_days is not None and outcome_days >= horizon_days:
+        return f"in the {horizon_days} days after the cut-off"
+    # No horizon, or the log ends before it: outcomes run to the end of the log.
+    return f"in the {outcome_days:.0f} days from the cut-off to the end of the log"
 
 
 @dataclass(frozen=True)
@@ -375,10 +438,10 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
     col = quote_identifier(name)
     duck_type = source.columns[name].upper()
     if duck_type.startswith(("TIMESTAMP", "DATE")):
-        # TIMESTAMPTZ casts to UTC wall time (DuckDB's default zone without ICU).
+        # TIMESTAMPTZ casts to UTC wall time (the connection's zone is UTC).
         return f"CAST({col} AS TIMESTAMP)", duck_type.lower(), None
     if _is_number(duck_type):
-        return _epoch_expression(con, source, name, col)
+        return _numeric_time_expression(con, source, name, col)
     if not _is_text(duck_type):
         raise ColumnError(
             f"Column '{name}' given as --time is of type {duck_type}, not dates or times; "
@@ -386,13 +449,18 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
         )
     text = _text_of(col)
     candidates = [_format_sql("x", f) for f in TIME_FORMATS]
+    number = "TRY_CAST(x AS DOUBLE)"
+    # CSV columns arrive as text, so Unix times compete with the date formats on one sample.
     counts = con.execute(
-        f"SELECT count(x), {', '.join(f'count({c})' for c in candidates)} FROM "
+        f"SELECT count(x), count({number}), {', '.join(f'count({c})' for c in candidates)}, "
+        f"{_epoch_hits_sql(number)} FROM "
         f"(SELECT {text} AS x FROM {source.sql} WHERE {text} IS NOT NULL LIMIT "
         f"{TIME_SAMPLE_ROWS})",
         source.params,
     ).fetchone()
-    n, hits = counts[0], list(counts[1:])
+    n, n_numbers = counts[0], counts[1]
+    hits = list(counts[2:2 + len(TIME_FORMATS)])
+    epoch_hits = list(counts[2 + len(TIME_FORMATS):])
     if n == 0:
         if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {source.sql} LIMIT 1)",
                            source.params).fetchone()[0]:
@@ -403,10 +471,22 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
             "holds when each event happened."
         )
     best = max(range(len(hits)), key=lambda i: (hits[i], -i))
-    if hits[best] == 0:
+    unit = _epoch_unit(n, epoch_hits)
+    if unit is not None and epoch_hits[EPOCH_UNITS.index(unit)] > hits[best]:
+        return _epoch_sql(f"TRY_CAST({text} AS DOUBLE)", unit), f"{unit.label} (text)", None
+    all_numbers = n_numbers == n
+    # Plain numbers that are neither Unix times nor mostly compact dates (20240131) are some
+    # other count or code: say so rather than read a few of them as dates in the year 1710.
+    if hits[best] == 0 or (all_numbers and hits[best] <= EPOCH_MAJORITY * n):
         example = con.execute(
             f"SELECT {text} FROM {source.sql} WHERE {text} IS NOT NULL LIMIT 1", source.params
         ).fetchone()[0]
+        if all_numbers:
+            raise DataError(
+                f"Column '{name}' given as --time holds numbers like '{str(example)[:40]}', "
+                "not dates or Unix times; give dates like 2011-09-01 or Unix seconds like "
+                "1710325274."
+            )
         raise DataError(
             f"Column '{name}' given as --time holds values that are not dates, like "
             f"'{str(example)[:40]}'; give dates like 2011-09-01 or 2011-09-01 14:30."
@@ -419,6 +499,25 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
                 f"month-first ({fmt}).")
     how = "ISO 8601 text" if fmt == _ISO else f"text in the format {fmt}"
     return _format_sql(text, fmt), how, note
+
+
+def _epoch_hits_sql(number: str) -> str:
+    """count() of the values in each unit's range, one per EPOCH_UNITS entry."""
+    return ", ".join(f"count(*) FILTER (WHERE {number} >= {u.low!r} AND {number} < {u.high!r})"
+                     for u in EPOCH_UNITS)
+
+
+def _epoch_unit(n_values: int, epoch_hits: list[int]) -> _EpochUnit | None:
+    """The unit most sampled values fall in, when that is most of them; else None."""
+    best = max(range(len(EPOCH_UNITS)), key=lambda i: epoch_hits[i])
+    return EPOCH_UNITS[best] if epoch_hits[best] > EPOCH_MAJORITY * n_values else None
+
+
+def _epoch_sql(number: str, unit: _EpochUnit) -> str:
+    # epoch_ms gives a plain TIMESTAMP (no time zone involved); out-of-range values are NULL,
+    # so they are dropped and counted like unreadable dates.
+    return (f"CASE WHEN {number} >= {unit.low!r} AND {number} < {unit.high!r} THEN "
+            f"epoch_ms(CAST(round({number} * {unit.ms_per_unit!r}) AS BIGINT)) END")
 
 
 def _format_sql(x: str, fmt: str) -> str:
@@ -435,24 +534,25 @@ def _day_first_twin(fmt: str) -> str | None:
     return None
 
 
-def _epoch_expression(con, source: _Source, name: str, col: str) -> tuple[str, str, None]:
-    lo, hi = con.execute(
-        f"SELECT min({col}), max({col}) FROM {source.sql}", source.params
+def _numeric_time_expression(con, source: _Source, name: str,
+                             col: str) -> tuple[str, str, None]:
+    number = f"CAST({col} AS DOUBLE)"
+    n, lo, *epoch_hits = con.execute(
+        f"SELECT count(x), min(x), {_epoch_hits_sql('x')} FROM (SELECT {number} AS x FROM "
+        f"{source.sql} WHERE {col} IS NOT NULL LIMIT {TIME_SAMPLE_ROWS})", source.params
     ).fetchone()
-    if lo is None:
+    if n == 0:
         raise DataError(
             f"Column '{name}' given as --time is empty in every row; give the column that "
             "holds when each event happened."
         )
-    if _EPOCH_SECONDS[0] <= lo and hi < _EPOCH_SECONDS[1]:
-        return (f"CAST(to_timestamp(CAST({col} AS DOUBLE)) AS TIMESTAMP)",
-                "Unix seconds", None)
-    if _EPOCH_MILLIS[0] <= lo and hi < _EPOCH_MILLIS[1]:
-        return f"CAST(epoch_ms(CAST({col} AS BIGINT)) AS TIMESTAMP)", "Unix milliseconds", None
-    raise DataError(
-        f"Column '{name}' given as --time holds numbers like {lo:g}, not dates or Unix "
-        "times; give dates like 2011-09-01 or 2011-09-01 14:30."
-    )
+    unit = _epoch_unit(n, epoch_hits)
+    if unit is None:
+        raise DataError(
+            f"Column '{name}' given as --time holds numbers like {lo:g}, not dates or Unix "
+            "times; give dates like 2011-09-01 or Unix seconds like 1710325274."
+        )
+    return _epoch_sql(number, unit), unit.label, None
 
 
 def _number_expression(source: _Source, name: str) -> tuple[str, str]:
@@ -766,6 +866,7 @@ def build_features(
         con = duckdb.connect(config={"temp_directory": spill,
                                      "preserve_insertion_order": False})
         try:
+            _use_utc(con)
             return _build(con, path_or_frame, spec, cutoff, horizon_days, say, started)
         except duckdb.OutOfMemoryException:
             raise DataError("The events log needs more memory than this machine has, even "
@@ -779,6 +880,20 @@ def build_features(
             ) from None
         finally:
             con.close()
+
+
+def _use_utc(con) -> None:
+    """Read zoned times as UTC wall time, whatever the machine's zone.
+
+    With DuckDB's time-zone support loaded, TIMESTAMPTZ -> TIMESTAMP would otherwise give the
+    local wall time, and the same log would have other features on a machine elsewhere.
+    """
+    import duckdb
+
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except duckdb.Error:
+        pass  # no time-zone support: casts are in UTC already
 
 
 def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> EventFeatures:
@@ -804,7 +919,7 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
         con.execute("DROP TABLE IF EXISTS staged")
         counts, time_how = _stage(con, source, spec, shape, amount_cols, notes)
         notes.append(f"'{source.label}' is not UTF-8; it was read as Latin-1.")
-    _check_unreadable(con, spec, counts)
+    _check_unreadable(con, spec, counts, time_how)
     if shape.purchase:
         _check_purchase_event(con, spec)
     con.execute(_events_table_sql(spec, shape), {"purchase": spec.purchase_event}
@@ -821,6 +936,8 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
             f"time in '{spec.time}'; check the --id and --time columns."
         )
     outcome_end = _check_cutoff(cutoff, horizon_days, first, last, notes)
+    outcome_days = (None if cutoff is None else
+                    round((outcome_end - cutoff).total_seconds() / 86400.0, 2))
     reference = cutoff if cutoff is not None else last
     ref = _ts_literal(reference)
     # Features never see an event at or after the cut-off.
@@ -854,7 +971,9 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
     base_rate = None
     if cutoff is not None:
         say("outcomes", 0.8, "measuring outcomes after the cut-off")
-        outcomes, outcome_infos = _outcomes(con, shape, ref, outcome_end, frame["cid"])
+        window = _window_phrase(horizon_days, outcome_days)
+        outcomes, outcome_infos = _outcomes(con, shape, ref, outcome_end, window,
+                                            frame["cid"])
         frame = pd.concat([frame, outcomes], axis=1)
         base_rate = float(outcomes.iloc[:, 0].mean())
 
@@ -877,8 +996,7 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
         return_rows=int(n_returns), first_event=first, last_event=last,
         reference_date=reference, as_of=cutoff,
         outcome_end=outcome_end if horizon_days else None,
-        outcome_days=(None if cutoff is None else
-                      round((outcome_end - cutoff).total_seconds() / 86400.0, 2)),
+        outcome_days=outcome_days, horizon_days=horizon_days,
         unit=shape.units, n_customers=len(frame), customers_only_returns=int(only_returns),
         customers_only_after=int(only_after), features=tuple(infos),
         outcomes=tuple(outcome_infos), outcome_base_rate=base_rate, time_format=time_how,
@@ -936,10 +1054,12 @@ def _stage(con, source: _Source, spec: EventSpec, shape: _Shape, amount_cols,
     return _Counts(*map(int, row)), time_how
 
 
-def _check_unreadable(con, spec: EventSpec, counts: _Counts) -> None:
+def _check_unreadable(con, spec: EventSpec, counts: _Counts, time_how: str) -> None:
     """Refuse a time or amount column where more than a few present values do not parse."""
-    checks = [("ts", "ts_raw", "ts_present", spec.time, "--time",
-               "dates like 2011-09-01 or 2011-09-01 14:30")]
+    unit = next((u for u in EPOCH_UNITS if time_how.startswith(u.label)), None)
+    time_fix = (f"{unit.label} for dates from {unit.year(unit.low)} to {unit.year(unit.high)}"
+                if unit else "dates like 2011-09-01 or 2011-09-01 14:30")
+    checks = [("ts", "ts_raw", "ts_present", spec.time, "--time", time_fix)]
     if spec.amount:
         checks.append(("amount", "amount_raw", "amount_present", spec.amount, "--amount",
                        "plain numbers like 12.50 (a dot for decimals, no currency sign)"))
@@ -1070,55 +1190,49 @@ def _event_column_names(types: list[str]) -> dict[str, str]:
     return names
 
 
-def _outcomes(con, shape: _Shape, ref: str, end: datetime,
+def _outcomes(con, shape: _Shape, ref: str, end: datetime, window: str,
               ids: pd.Series) -> tuple[pd.DataFrame, list[FeatureInfo]]:
-    """What each customer did from the cut-off to the end of the horizon (or the log)."""
-    window = f"ts >= {ref} AND ts < {_ts_literal(end)} AND NOT is_return"
+    """What each customer did from the cut-off to the end of the horizon (or the log).
+
+    ``window`` says when, for the descriptions: "in the 30 days after the cut-off".
+    """
+    span = f"ts >= {ref} AND ts < {_ts_literal(end)} AND NOT is_return"
     extra = ", sum(amount) AS spend" if shape.amount else ""
     if shape.purchase:
         extra += ", count(*) FILTER (WHERE is_purchase) AS purchases"
     after = con.execute(
         f"SELECT cid, count(DISTINCT unit) AS units, count(*) AS n_rows{extra} "
-        f"FROM ev WHERE {window} GROUP BY cid"
+        f"FROM ev WHERE {span} GROUP BY cid"
     ).df().set_index("cid").reindex(ids)
     units = after["units"].fillna(0).astype("int64").to_numpy()
     out = pd.DataFrame()
+    infos: list[FeatureInfo] = []
+
+    def add(name: str, values, description: str) -> None:
+        out[name] = values
+        infos.append(FeatureInfo(name=name, group="outcome", description=description))
+
     if shape.amount:
-        out["outcome_bought_again"] = (units > 0).astype("int64")
-        out["outcome_revenue_after"] = after["spend"].fillna(0.0).to_numpy(dtype=float)
-        out["outcome_orders_after"] = units
-        infos = [
-            FeatureInfo(name="outcome_bought_again", group="outcome",
-                        description="1 if the customer bought again after the cut-off, else 0"),
-            FeatureInfo(name="outcome_revenue_after", group="outcome",
-                        description="amount of purchases after the cut-off (returns not "
-                                    "subtracted)"),
-            FeatureInfo(name="outcome_orders_after", group="outcome",
-                        description="number of orders after the cut-off"),
-        ]
-    else:
-        infos = []
-        if shape.purchase:
-            purchases = after["purchases"].fillna(0).astype("int64").to_numpy()
-            out["outcome_bought_again"] = (purchases > 0).astype("int64")
-            infos.append(FeatureInfo(
-                name="outcome_bought_again", group="outcome",
-                description="1 if the customer had a purchase event after the cut-off, else 0"))
-        out["outcome_active_after"] = (units > 0).astype("int64")
-        out[f"outcome_{shape.units}_after"] = units
-        out["outcome_events_after"] = after["n_rows"].fillna(0).astype("int64").to_numpy()
-        infos += [
-            FeatureInfo(name="outcome_active_after", group="outcome",
-                        description="1 if the customer had any event after the cut-off, else 0"),
-            FeatureInfo(name=f"outcome_{shape.units}_after", group="outcome",
-                        description=f"number of {shape.units} after the cut-off"),
-            FeatureInfo(name="outcome_events_after", group="outcome",
-                        description="number of events after the cut-off"),
-        ]
-        if shape.purchase:
-            out["outcome_purchases_after"] = purchases
-            infos.append(FeatureInfo(name="outcome_purchases_after", group="outcome",
-                                     description="number of purchase events after the cut-off"))
+        # Every customer kept has a purchase before the cut-off, so "again" is true of all.
+        add("outcome_bought_again", (units > 0).astype("int64"),
+            f"1 if the customer bought again {window}, else 0")
+        add("outcome_revenue_after", after["spend"].fillna(0.0).to_numpy(dtype=float),
+            f"amount of purchases {window} (returns not subtracted)")
+        add("outcome_orders_after", units, f"number of orders {window}")
+        return out, infos
+    if shape.purchase:
+        # Customers are kept by any event, many never bought: "after", not "again".
+        purchases = after["purchases"].fillna(0).astype("int64").to_numpy()
+        add("outcome_bought_after", (purchases > 0).astype("int64"),
+            f"1 if the customer had a purchase event {window} (whether or not they bought "
+            "before), else 0")
+    add("outcome_active_after", (units > 0).astype("int64"),
+        f"1 if the customer had any event {window}, else 0")
+    add(f"outcome_{shape.units}_after", units, f"number of {shape.units} {window}")
+    add("outcome_events_after", after["n_rows"].fillna(0).astype("int64").to_numpy(),
+        f"number of events {window}")
+    if shape.purchase:
+        add("outcome_purchases_after", purchases, f"number of purchase events {window}")
     return out, infos
 
 

@@ -8,7 +8,12 @@ the end run on the real Online Retail and retentioneering logs (skipped where ab
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
+import textwrap
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,7 @@ import pytest
 
 from copilot.errors import ColumnError, DataError, InputError
 from copilot.segmentation.events import (
+    EPOCH_UNITS,
     MAX_UNREADABLE_SHARE,
     EventSpec,
     build_features,
@@ -332,6 +338,94 @@ def test_unix_seconds_are_read_as_times():
     assert _row(result, "a")["active_span_days"] == 1.0
 
 
+def _as_epoch(stamps: pd.Series, unit: str) -> pd.Series:
+    """Datetimes as the text a CSV export holds: whole seconds, milliseconds, or float seconds."""
+    ms = (stamps - pd.Timestamp("1970-01-01")) // pd.Timedelta("1ms")
+    if unit == "s":
+        return ms // 1000
+    if unit == "ms":
+        return ms
+    return ms / 1000.0 + 0.25  # float seconds, with a fraction that must survive
+
+
+@pytest.mark.parametrize(("unit", "how"), [("s", "Unix seconds"), ("ms", "Unix milliseconds"),
+                                           ("float_s", "Unix seconds")])
+def test_unix_times_in_csv_text_give_the_same_table_as_dates(tmp_path, unit, how):
+    log = make_clickstream(80, seed=4)
+    iso = tmp_path / "iso.csv"
+    log.frame.to_csv(iso, index=False)
+    epoch = tmp_path / f"epoch_{unit}.csv"
+    log.frame.assign(timestamp=_as_epoch(log.frame["timestamp"], unit)).to_csv(epoch,
+                                                                               index=False)
+    assert "2024-" not in epoch.read_text()  # the file really holds numbers
+    want = build_features(iso, CLICK_SPEC, as_of=log.cutoff)
+    got = build_features(epoch, CLICK_SPEC, as_of=log.cutoff)
+    assert got.summary.time_format.startswith(how)
+    assert got.summary.rows_dropped_bad_time == 0
+    if unit == "float_s":
+        # Every event a quarter second later: the first event moves by exactly that, and day
+        # counts (rounded to 4 decimals) by at most one step of the rounding.
+        assert got.summary.first_event == want.summary.first_event + pd.Timedelta("250ms")
+        pd.testing.assert_frame_equal(got.frame, want.frame, rtol=0, atol=1.5e-4)
+    else:
+        assert got.summary.first_event == want.summary.first_event
+        pd.testing.assert_frame_equal(got.frame, want.frame)
+
+
+def test_small_numbers_and_compact_dates_are_not_taken_for_unix_times(tmp_path):
+    days = tmp_path / "days.csv"
+    days.write_text("id,day\n" + "".join(f"u{d % 3},{d}\n" for d in range(1, 32)))
+    with pytest.raises(DataError) as err:
+        build_features(days, EventSpec(id="id", time="day"))
+    text = _sentence(err.value)
+    assert "holds numbers like '1'" in text and "not dates or Unix times" in text
+    # 20240131 is a compact date, not a Unix time (it would be 1970-08-23).
+    compact = tmp_path / "compact.csv"
+    compact.write_text("id,day\nu,20240131\nu,20240215\n")
+    result = build_features(compact, EventSpec(id="id", time="day"))
+    assert result.summary.first_event == datetime(2024, 1, 31)
+    assert "%Y%m%d" in result.summary.time_format
+
+
+def test_stray_values_in_a_unix_time_column_are_dropped_or_refused(tmp_path):
+    n = int(2 / MAX_UNREADABLE_SHARE)
+    good = [str(1_700_000_000 + 3600 * i) for i in range(n - 1)]
+    path = tmp_path / "one_stray.csv"
+    path.write_text("id,t\n" + "".join(f"a,{v}\n" for v in [*good, "0"]))
+    result = build_features(path, EventSpec(id="id", time="t"))
+    assert result.summary.rows_dropped_bad_time == 1  # the placeholder 0, not 1970-01-01
+    assert result.summary.first_event == datetime(2023, 11, 14, 22, 13, 20)
+    # A tenth out of range: refused, saying which unit the column was read in.
+    path = tmp_path / "many_strays.csv"
+    path.write_text("id,t\n" + "".join(f"a,{v}\n" for v in [*good[: n // 10 * 9],
+                                                              *["5"] * (n // 10)]))
+    with pytest.raises(DataError) as err:
+        build_features(path, EventSpec(id="id", time="t"))
+    text = _sentence(err.value)
+    low, high = EPOCH_UNITS[0].year(EPOCH_UNITS[0].low), EPOCH_UNITS[0].year(EPOCH_UNITS[0].high)
+    assert "'5'" in text and f"Unix seconds for dates from {low} to {high}" in text
+
+
+def test_times_are_utc_whatever_the_machine_time_zone(tmp_path):
+    # A machine in New York must read offsets and Unix times as UTC, like one in London.
+    frame = pd.DataFrame({"id": ["a", "a"], "iso": ["2024-01-13T10:00:00+02:00",
+                                                    "2024-01-14T10:00:00+02:00"],
+                          "unix": [1_700_000_000, 1_700_086_400]})
+    path = tmp_path / "log.parquet"
+    frame.to_parquet(path)
+    script = textwrap.dedent(f"""
+        from copilot.segmentation.events import EventSpec, build_features
+        for col in ("iso", "unix"):
+            print(build_features({str(path)!r}, EventSpec(id="id", time=col)).summary.first_event)
+    """)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, cwd=root, env={**os.environ, "TZ": "America/New_York"},
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["2024-01-13 08:00:00", "2023-11-14 22:13:20"]
+
+
 def test_a_few_garbled_dates_are_dropped_and_counted():
     n = int(2 / MAX_UNREADABLE_SHARE)  # 1 bad value in n stays under the limit
     frame = pd.DataFrame({"id": ["a"] * n, "t": ["2024-01-02"] * (n - 1) + ["garbage"]})
@@ -429,7 +523,7 @@ def test_clickstream_sessions_shares_and_purchase_outcome():
     s = result.summary
     assert s.unit == "sessions"
     frame = result.frame.merge(log.customers, on="user_id")
-    assert (frame["outcome_bought_again"] == frame["bought_after"]).all()
+    assert (frame["outcome_bought_after"] == frame["bought_after"]).all()
     assert (frame["outcome_active_after"] == frame["active_after"]).all()
     shares = [n for n in s.feature_names if n.startswith("share_event_")]
     assert "share_event_purchase" in shares
@@ -445,6 +539,56 @@ def test_clickstream_sessions_shares_and_purchase_outcome():
     assert got["share_event_purchase"] == pytest.approx(
         (rows["event"] == "purchase").mean(), abs=1e-4)
     assert frame.groupby("type")["sessions_with_purchase_share"].mean().idxmax() == "buyer"
+
+
+def test_clickstream_purchase_outcome_is_true_of_users_who_never_bought_before():
+    log = make_clickstream(200, seed=6)
+    result = build_features(log.frame, CLICK_SPEC, as_of=log.cutoff, horizon_days=30)
+    s = result.summary
+    frame = result.frame.merge(log.customers, on="user_id")
+    # Converters never bought before the cut-off: "bought again" would be false of them.
+    converters = frame[frame["type"] == "converter"]
+    assert len(converters) > 5 and (converters["purchases_count"] == 0).all()
+    assert "outcome_bought_again" not in result.frame
+    assert s.outcome_names[0] == "outcome_bought_after"
+    end = log.cutoff + pd.Timedelta(days=30)
+    bought = log.frame[(log.frame["timestamp"] >= log.cutoff) & (log.frame["timestamp"] < end)
+                       & (log.frame["event"] == "purchase")]["user_id"]
+    got = frame.set_index("user_id")["outcome_bought_after"]
+    assert set(got[got == 1].index) == set(bought) & set(got.index)
+    assert converters["outcome_bought_after"].sum() > 0  # some converted within 30 days
+    assert s.outcome_base_rate == pytest.approx(got.mean())
+    assert s.outcome_headline == (f"{got.mean():.1%} of customers bought in the 30 days after "
+                                  "the cut-off (outcome_bought_after)")
+    description = s.outcomes[0].description
+    assert "in the 30 days after the cut-off" in description and "or not" in description
+
+
+def test_transaction_outcome_stays_bought_again_because_everyone_kept_bought_before():
+    log = make_transactions(150, seed=12)
+    result = build_features(log.frame, RETAIL_SPEC, as_of=log.cutoff)
+    s = result.summary
+    assert s.outcome_names[0] == "outcome_bought_again"
+    assert (result.frame["orders_count"] >= 1).all()  # "again" is true of every row
+    rate = result.frame["outcome_bought_again"].mean()
+    days = (log.frame["InvoiceDate"].max() - log.cutoff) / pd.Timedelta(days=1)
+    assert s.outcome_headline == (f"{rate:.1%} of customers bought again in the {days:.0f} "
+                                  "days from the cut-off to the end of the log "
+                                  "(outcome_bought_again)")
+
+
+@pytest.mark.parametrize(("horizon", "phrase"), [
+    (30, "in the 30 days after the cut-off"),
+    (None, "days from the cut-off to the end of the log"),
+    (5000, "days from the cut-off to the end of the log"),  # the log ends before the horizon
+])
+def test_the_outcome_window_is_said_as_it_was_counted(horizon, phrase):
+    log = make_transactions(60, seed=13)
+    s = build_features(log.frame, RETAIL_SPEC, as_of=log.cutoff, horizon_days=horizon).summary
+    assert s.horizon_days == horizon
+    assert phrase in s.outcome_window and phrase in s.outcome_headline
+    assert all(phrase in o.description for o in s.outcomes)
+    assert build_features(log.frame, RETAIL_SPEC).summary.outcome_window is None
 
 
 def test_event_log_without_sessions_counts_visits_as_days():
@@ -541,7 +685,7 @@ def test_retentioneering_clickstream_without_amounts():
     assert s.unit == "sessions" and 30 <= len(s.features) <= 80
     assert s.n_customers == raw.loc[raw["timestamp"] < cutoff, "user_id"].nunique()
     later = raw[(raw["timestamp"] >= cutoff) & (raw["event"] == "purchase")]
-    got = result.frame.set_index("user_id")["outcome_bought_again"]
+    got = result.frame.set_index("user_id")["outcome_bought_after"]
     assert set(got[got == 1].index) == set(later["user_id"]) & set(got.index)
     # The segmenter takes the table as it is: outcomes inferred by name and validated, never
     # clustered on. (The log is synthetic: no claim about which outcome should differ.)
