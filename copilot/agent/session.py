@@ -196,8 +196,7 @@ class Session:
             out = self.session_dir / "features.csv"
             atomic_write_text(out, built.frame.to_csv(index=False))
             s = built.summary
-            rate = (f" {s.outcome_base_rate:.1%} of them were active again after "
-                    f"{s.as_of:%Y-%m-%d}." if s.as_of and s.outcome_base_rate is not None else "")
+            rate = f" {s.outcome_headline}" if s.outcome_headline else ""
             self._emit("result", f"Built {len(s.features)} features for {s.n_customers:,} "
                        f"customers from {s.rows_used:,} events "
                        f"({s.first_event:%Y-%m-%d} to {s.last_event:%Y-%m-%d}).{rate}",
