@@ -196,7 +196,7 @@ class Session:
             out = self.session_dir / "features.csv"
             atomic_write_text(out, built.frame.to_csv(index=False))
             s = built.summary
-            rate = f" {s.outcome_headline}" if s.outcome_headline else ""
+            rate = f" {s.outcome_headline}." if s.outcome_headline else ""
             self._emit("result", f"Built {len(s.features)} features for {s.n_customers:,} "
                        f"customers from {s.rows_used:,} events "
                        f"({s.first_event:%Y-%m-%d} to {s.last_event:%Y-%m-%d}).{rate}",
