@@ -13,8 +13,9 @@ import pytest
 from copilot.segmentation.crm import PRESETS
 from copilot.segmentation.glossary import GLOSSARY_FORMAT_VERSION
 from fixtures.customers import make_customers
-from fixtures.glossary_cases import make_snapshot
+from fixtures.glossary_cases import as_another_table, make_snapshot
 from tests.cli_helpers import assert_one_sentence_error, run_cli
+from tests.conftest import shared_dataset
 
 BASE = {"A": 200, "B": 150, "C": 250, "D": 200}
 
@@ -132,13 +133,118 @@ def test_glossary_versions_follow_re_segmentation(planted, tmp_path):
     assert proc.returncode == 0, proc.stderr
     v2 = json.loads((glossary / "glossary.json").read_text())
     assert v2["version"] == 2 and v2["matched_by"] == "customers"
-    assert [c["kind"] for c in v2["changes"]] == ["merged"]
-    merged = v2["changes"][0]["after"][0]
+    merged = [c for c in v2["changes"] if c["kind"] == "merged"]
+    assert len(merged) == 1
+    merged = merged[0]["after"][0]
     assert next(e for e in v2["entries"] if e["segment"] == merged)["owner"] == "Ann Lee"
     assert "merged into" in proc.stdout
+    # Nobody named a segment: each is called by its own number, in the CSV as in the glossary
+    # (and as the saved model calls it); C and D are "renamed" exactly when k-means numbered
+    # them otherwise this time.
+    k3 = read_csv_text(planted["k3"] / "assignments.csv")
+    number = {v: frame.groupby(frame["customer_id"].map(groups))["segment"].first()
+              for v, frame in (("v1", k4), ("v2", k3))}
+    renumbered = sorted((int(number["v1"][g]), int(number["v2"][g])) for g in "CD"
+                        if number["v1"][g] != number["v2"][g])
+    assert sorted((c["before"][0], c["after"][0]) for c in v2["changes"]
+                  if c["kind"] == "renamed") == renumbered
+    assert {(e["segment"], e["name"]) for e in v2["entries"]} == {
+        (s, f"Segment {s}") for s in range(3)}
+    crm = read_csv_text(tmp_path / "v2.csv")
+    assert all(crm["segment_name"] == "Segment " + crm["segment_id"])
+    assert "takes the glossary's names" not in proc.stderr and "glossary call" not in proc.stderr
     md = (glossary / "glossary.md").read_text()
     assert "version 2" in md and "merged into" in md
     assert json.loads((glossary / "glossary-v1.json").read_text())["version"] == 1
+
+    # An owner alone is a change, listed as one.
+    proc = run_cli("export", planted["k3"], "--out", tmp_path / "v3.csv", "--glossary", glossary,
+                   "--owner", f"{merged}=Bo Chen")
+    assert proc.returncode == 0, proc.stderr
+    v3 = json.loads((glossary / "glossary.json").read_text())
+    assert v3["version"] == 3
+    assert [(c["kind"], c["after"]) for c in v3["changes"]] == [("owner", [merged])]
+    assert f"\u201cSegment {merged}\u201d is now owned by Bo Chen (was Ann Lee)." in proc.stdout
+
+
+def named_folder(source: Path, folder: Path, groups: dict[str, str]) -> Path:
+    """A copy of a segment folder whose writing.json names each segment after its planted
+    groups ("Group A+B"), as an LLM's names would be."""
+    shutil.copytree(source, folder)
+    rows = read_csv_text(folder / "assignments.csv")
+    held = rows.groupby("segment")["customer_id"].agg(
+        lambda ids: "+".join(sorted({groups[i] for i in ids})))
+    llm = {"writer": "llm", "status": "first try"}
+    narratives = [{"segment": int(s), "name": f"Group {g}", "author": llm,
+                   "narrative": f"Customers of group {g}."} for s, g in held.items()]
+    (folder / "writing.json").write_text(json.dumps({"narratives": narratives}))
+    return folder
+
+
+def test_a_split_keeps_the_name_on_its_main_part_only(planted, tmp_path):
+    groups = json.loads(planted["groups"].read_text())
+    k3 = named_folder(planted["k3"], tmp_path / "k3", groups)
+    glossary = tmp_path / "glossary"
+    proc = run_cli("export", k3, "--out", tmp_path / "v1.csv", "--glossary", glossary)
+    assert proc.returncode == 0, proc.stderr
+    # k+1, nobody named: A+B splits; A (200 of its 350 customers) keeps "Group A+B".
+    proc = run_cli("export", planted["k4"], "--out", tmp_path / "v2.csv", "--glossary", glossary)
+    assert proc.returncode == 0, proc.stderr
+    crm = read_csv_text(tmp_path / "v2.csv")
+    name_of = crm.groupby(crm["customer_id"].map(groups))["segment_name"].agg(set)
+    seg_of = crm.groupby(crm["customer_id"].map(groups))["segment_id"].first()
+    assert name_of.to_dict() == {"A": {"Group A+B"}, "B": {f"Segment {seg_of['B']}"},
+                                 "C": {"Group C"}, "D": {"Group D"}}
+    # One name per segment in the CSV, and the glossary says the same.
+    pairs = set(zip(crm["segment_id"], crm["segment_name"], strict=True))
+    assert len(pairs) == len({n for _, n in pairs}) == 4
+    v2 = json.loads((glossary / "glossary.json").read_text())
+    assert {(str(e["segment"]), e["name"]) for e in v2["entries"]} == pairs
+    split = [c for c in v2["changes"] if c["kind"] == "split"]
+    assert len(split) == 1 and len(set(split[0]["after_names"])) == 2
+    # The saved model has no names: the CSV's differ from what assign writes, and a note says so.
+    notes = [ln for ln in proc.stderr.splitlines() if "glossary call" in ln]
+    assert len(notes) == 1
+    assert "names kept from glossary version 1" in notes[0] and "assign writes" in notes[0]
+    for g in "ACD":
+        assert f"segment {seg_of[g]} \u201c{next(iter(name_of[g]))}\u201d" in notes[0]
+    assert f"segment {seg_of['B']} " not in notes[0]
+
+
+def test_a_glossary_of_another_table_is_refused(planted, tmp_path):
+    glossary = tmp_path / "glossary"
+    proc = run_cli("export", planted["k4"], "--out", tmp_path / "v1.csv", "--glossary", glossary)
+    assert proc.returncode == 0, proc.stderr
+    # The same customer IDs, but none of the columns: another table.
+    other = tmp_path / "other.csv"
+    as_another_table(make_snapshot(BASE).frame, 4).to_csv(other, index=False)
+    out_dir = segment(other, tmp_path / "other", 4)
+    out = tmp_path / "crm.csv"
+    out.write_text("old\n")
+    before = snapshot_files(out, glossary)
+    proc = run_cli("export", out_dir, "--out", out, "--glossary", glossary)
+    assert_one_sentence_error(proc, f"The glossary in {glossary} describes segments of another "
+                              "table", "0 in common", "give a new --glossary folder")
+    assert snapshot_files(out, glossary) == before
+
+
+@pytest.mark.integration
+def test_a_glossary_of_another_real_table_is_refused(tmp_path):
+    mall = shared_dataset("mall_customers", "Mall_Customers.csv")
+    wholesale = shared_dataset("wholesale_customers", "Wholesale_customers_data.csv")
+    runs = {}
+    for name, data in (("mall", mall), ("wholesale", wholesale)):
+        runs[name] = tmp_path / name
+        proc = run_cli("segment", data, "--no-llm", "--out-dir", runs[name])
+        assert proc.returncode == 0, proc.stderr
+    glossary = tmp_path / "glossary"
+    proc = run_cli("export", runs["mall"], "--out", tmp_path / "m.csv", "--glossary", glossary)
+    assert proc.returncode == 0, proc.stderr
+    # Both number their customers 1, 2, ...: matching by IDs alone would pair strangers.
+    proc = run_cli("export", runs["wholesale"], "--out", tmp_path / "w.csv", "--glossary",
+                   glossary)
+    assert_one_sentence_error(proc, "another table", "give a new --glossary folder")
+    assert not (tmp_path / "w.csv").exists()
 
 
 def test_a_rename_in_a_session_is_a_new_glossary_version(planted, tmp_path):
@@ -199,7 +305,9 @@ def bad_cases(planted: dict[str, Path], tmp: Path) -> list[tuple[list, tuple[str
         ([planted["k4"] / "model", "--out", "OUT"], ("--data",)),
         ([planted["k4"], "--out", tmp / "a_folder.csv"], ("is a folder",)),
         ([planted["k4"], "--out", tmp / "crm.txt"], (".csv",)),
-        ([planted["k4"], "--out", "OUT", "--owner", "Ann"], ("SEGMENT=NAME",)),
+        ([planted["k4"], "--out", "OUT", "--glossary", "GLOSSARY", "--owner", "Ann"],
+         ("SEGMENT=NAME",)),
+        ([planted["k4"], "--out", "OUT", "--owner", "1=Ann"], ("--owner", "needs --glossary")),
         ([planted["k4"], "--out", "OUT", "--glossary", "GLOSSARY", "--owner", "9=Bob"],
          ("segment 9",)),
         ([planted["k4"], "--out", planted["k4"] / "assignments.csv"], ("inputs",)),
@@ -210,7 +318,7 @@ def bad_cases(planted: dict[str, Path], tmp: Path) -> list[tuple[list, tuple[str
     ]
 
 
-@pytest.mark.parametrize("case", range(10))
+@pytest.mark.parametrize("case", range(11))
 def test_bad_input_is_one_sentence_and_leaves_outputs_alone(planted, tmp_path, case):
     out = tmp_path / "crm.csv"
     out.write_text("customer_id,segment_id\nkeep,me\n")
@@ -247,7 +355,8 @@ def test_export_help_documents_sources_and_presets():
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
     for words in ("--preset", "hubspot", "salesforce", "--glossary", "--data", "session",
-                  "segment --out-dir", "renamed, merged, split, resized"):
+                  "segment --out-dir", "renamed, merged, split, resized", "owner",
+                  "needs --glossary"):
         assert words in text, words
 
 

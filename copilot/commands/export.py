@@ -11,9 +11,14 @@ SOURCE is one of:
 
 ``--glossary DIR`` also writes the glossary there: version N+1 against the version already in
 DIR (matched by customers, from the snapshot each version saves beside it), or version 1. A
-re-export that changes nothing keeps the current version. The glossary's names are the CSV's
-names: a segment that continues one of the previous version keeps its name unless the source
-gives it a real one.
+re-export that changes nothing keeps the current version. A DIR whose glossary was built on
+another table (too few features in common) is refused. ``--owner`` needs ``--glossary``.
+
+Which name wins: with ``--glossary``, the glossary's. The CSV and the glossary always agree:
+a segment that continues a named one of the previous version keeps that name unless the
+source gives it a real one (names stay unique; see ``copilot.segmentation.glossary``). That
+name may differ from the saved model's, which ``assign`` writes: the export then says so in a
+note. Without ``--glossary`` the CSV has the source's names.
 
 Everything is read and checked before anything is written, so a bad input leaves existing
 files as they were.
@@ -46,7 +51,8 @@ def add_parser(sub) -> None:
         "with --data (the table is assigned first). With --glossary DIR, also write the "
         "segment glossary (glossary.md, glossary.json and glossary-vN.json) there, as the "
         "next version of the one already in DIR, listing what changed (renamed, merged, "
-        "split, resized, new, retired).",
+        "split, resized, new, retired, owner). With --glossary the CSV takes the glossary's "
+        "names, which a segment continuing a named one keeps.",
         epilog="Presets: generic (customer_id, segment_id, ...; ISO 8601 UTC times), hubspot "
         "(lowercase custom-property names such as segment_holdout; true/false; dates as "
         "YYYY-MM-DD), salesforce (custom-field API names such as Segment_Holdout__c; "
@@ -63,7 +69,7 @@ def add_parser(sub) -> None:
                    "segment glossary in this folder")
     p.add_argument("--owner", action="append", default=[], metavar="SEGMENT=NAME",
                    help="the strategy owner of a segment in the glossary, e.g. 2='Jane Doe' "
-                   "(repeatable; owners carry over to later versions)")
+                   "(needs --glossary; repeatable; owners carry over to later versions)")
     p.add_argument("--holdout-share", type=float, default=0.1,
                    help="share of each segment flagged as the control group (default 0.1)")
     p.add_argument("--salt", default="segment-copilot-holdout",
@@ -91,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
     preset = get_preset(args.preset)
     out = _check_out(Path(args.out))
+    if args.owner and not args.glossary:
+        # Owners live in the glossary only: without one they would be dropped silently.
+        raise InputError("--owner sets a segment's owner in the glossary, so it needs "
+                         "--glossary DIR; add --glossary or drop --owner.")
     owners = _owners(args.owner)
     source = _read_source(Path(args.source), args)
     if not source.has_ids:
@@ -105,8 +115,13 @@ def run(args: argparse.Namespace) -> int:
     if glossary_plan is not None:
         names = {e.segment: e.name for e in glossary_plan["glossary"].entries}
         assigned = frame["segment"] >= 0
+        before = dict(zip(frame.loc[assigned, "segment"], frame.loc[assigned, "segment_name"],
+                          strict=True))
         frame.loc[assigned, "segment_name"] = frame.loc[assigned, "segment"].map(names).fillna(
             frame.loc[assigned, "segment_name"])
+        note = _names_note(before, names, source, out, glossary_plan["glossary"])
+        if note:
+            source.notes.append(note)
     for note in source.notes:
         sys.stderr.write(f"note: {note}\n")
 
@@ -414,6 +429,7 @@ def _ids_as_written(table, id_column: str):
 
 def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, str]) -> dict:
     from copilot.segmentation.glossary import (
+        OtherTableError,
         build_glossary,
         latest_glossary,
         read_glossary_assignments,
@@ -434,12 +450,39 @@ def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, 
     previous = latest_glossary(folder)
     previous_assignments = (read_glossary_assignments(folder, previous)
                             if previous is not None else None)
-    glossary = build_glossary(
-        source.analysis, names=source.names, definitions=source.definitions, owners=owners,
-        model_version=source.model_version or None, previous=previous,
-        previous_assignments=previous_assignments, assignments=source.assignments)
+    try:
+        glossary = build_glossary(
+            source.analysis, names=source.names, definitions=source.definitions, owners=owners,
+            model_version=source.model_version or None, previous=previous,
+            previous_assignments=previous_assignments, assignments=source.assignments)
+    except OtherTableError as err:
+        raise InputError(f"The glossary in {folder} describes segments of another table "
+                         f"({err.detail}); give a new --glossary folder.") from None
     write = previous is None or not unchanged(glossary, previous)
     return {"glossary": glossary if write else previous, "write": write, "folder": folder}
+
+
+def _names_note(before: dict, names: dict[int, str], source: _Source, out: Path,
+                glossary) -> str:
+    """A note when the glossary's names, which the CSV takes, differ from the source's."""
+    differ = sorted(s for s in names if s in before and before[s] != names[s])
+    if not differ:
+        return ""
+    has_model = any(p.name == "bundle.json" for p in source.inputs)
+    where = ("the session" if source.kind == "session"
+             else "the saved model" if has_model else "the segment output")
+    why = (f"names kept from glossary version {glossary.previous_version} or made unique"
+           if glossary.previous_version else "names made unique")
+    ours = _and([f"segment {s} \u201c{names[s]}\u201d" for s in differ])
+    theirs = _and([f"\u201c{before[s]}\u201d" for s in differ])
+    which = ", which assign writes," if has_model and source.kind != "session" else ""
+    them = "it" if len(differ) == 1 else "them"
+    return (f"{out} and the glossary call {ours} ({why}), while {where}{which} calls {them} "
+            f"{theirs}.")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,6 +511,8 @@ def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
                          "CRM.\n")
     if plan is None:
         return
+    from copilot.segmentation.glossary import no_change_text
+
     g = plan["glossary"]
     folder = plan["folder"]
     if not plan["write"]:
@@ -482,4 +527,4 @@ def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
     for c in g.changes or ():
         w(f"  - {c.text}\n")
     if not g.changes:
-        w("  - none in segments, names or sizes.\n")
+        w(f"  - {no_change_text(g)}\n")

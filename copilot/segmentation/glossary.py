@@ -19,7 +19,24 @@ Matching the previous version's segments to the new ones is what the change list
 
 The linked segments form groups: one old and one new is the same segment (renamed? resized?),
 several old and one new a merge, one old and several new a split, several of both a regroup,
-a new one alone is new and an old one alone retired.
+a new one alone is new and an old one alone retired. A strategy owner set or changed on a
+segment that continues others is listed too ("owner").
+
+Names, in this order of precedence, and never two segments with one name (compared ignoring
+case and spacing):
+
+1. a name given for the segment (a user's or the LLM's);
+2. the name of the previous segment it continues: one to one, or on a split the part holding
+   most of the old segment's customers (its main continuation). A merged segment takes none
+   of its parts' names, since it is more than any of them. The engine's placeholders
+   ("Segment 7") are not carried: they are the old segment's number, not a name, and a
+   "Segment 7" holding segment 2 would disagree with the CRM's segment ID and the saved model;
+3. the engine's placeholder "Segment N" for its own number (with "(2)", "(3)" ... in the rare
+   case that another segment was given that very name).
+
+A name that is taken already falls to the next rule. A previous glossary whose features share
+less than half with the new segmentation's describes another table: ``build_glossary`` refuses
+it (``OtherTableError``) rather than match strangers that happen to share customer IDs.
 
 ``write_glossary`` writes ``glossary.json`` and ``glossary.md`` (the current version) and
 ``glossary-vN.json`` (history), each atomically; ``read_glossary`` reads one back with a
@@ -49,7 +66,8 @@ from copilot.segmentation.profile import _fmt_num, _fmt_pct
 
 GLOSSARY_FORMAT = "segment-copilot-glossary"
 # Bump when the saved shape changes; older engines refuse newer glossaries rather than guess.
-GLOSSARY_FORMAT_VERSION = 1
+# 2: the segmentation's features, each entry's previous share, and "owner" changes.
+GLOSSARY_FORMAT_VERSION = 2
 CURRENT_JSON, CURRENT_MD = "glossary.json", "glossary.md"
 _HISTORY = re.compile(r"^glossary-v(\d+)\.json$")
 
@@ -75,6 +93,14 @@ LINK_MINOR = 0.1
 #: lies between its parts, a split's parts around their parent; a far one is new or retired).
 PROFILE_LINK_RATIO = 0.75
 
+#: A segmentation continues a glossary only when at least this share of the smaller of the two
+#: feature sets is in both: re-segmenting one table may drop or add features (a subset shares
+#: all of its own), while another table shares none or one by chance ("age", "tenure").
+MIN_COMMON_FEATURES = 0.5
+#: Customers moving in or out of a merge or split are spelled out from half a point of
+#: customers: below that the shares printed (whole percents) add up anyway.
+FLOW_MIN_SHARE = 0.005
+
 #: Traits listed per segment (the profile's most distinguishing facts).
 TOP_TRAITS = 3
 #: Rules kept per segment.
@@ -85,7 +111,10 @@ DEFINITION_RULE_RECALL = 0.5
 #: One line: longer definitions are cut at a word boundary.
 MAX_DEFINITION_CHARS = 200
 
-ChangeKind = Literal["renamed", "merged", "split", "resized", "new", "retired", "regrouped"]
+ChangeKind = Literal["renamed", "merged", "split", "resized", "new", "retired", "regrouped",
+                     "owner"]
+# The engine's name for a segment nobody named; it says the number, so it is never carried.
+_PLACEHOLDER = re.compile(r"^segment \d+$")
 
 
 class Axis(Frozen):
@@ -143,6 +172,7 @@ class GlossaryEntry(Frozen):
     outcomes: tuple[OutcomeFact, ...]
     owner: str = ""  # "" = to assign
     previous_segments: tuple[int, ...] = ()  # the previous version's segments it came from
+    previous_share: float | None = None  # their total share in the previous version
     profile: dict[str, float] = Field(default_factory=dict)  # raw medians (numbers) and shares (flags, levels)
 
 
@@ -172,12 +202,25 @@ class Glossary(Frozen):
     changes: tuple[Change, ...]
     axes: dict[str, Axis]
     assignments_file: str | None = None  # this version's ID -> segment snapshot, if saved
+    features: tuple[str, ...] = ()  # the columns the segments were built on (() before format 2)
 
     def entry(self, segment: int) -> GlossaryEntry:
         for e in self.entries:
             if e.segment == segment:
                 return e
         raise KeyError(segment)
+
+
+class OtherTableError(InputError):
+    """The previous glossary describes segments of another table (too few features in common).
+
+    ``detail`` says which features each side was built on, for a caller that words the error
+    its own way (the CLI names its --glossary folder).
+    """
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,17 +260,21 @@ def build_glossary(
         Sizes, profiles, rules and outcome validation of the segments.
     names : dict
         Segment -> name. A segment left out keeps the name of the previous version's segment
-        it continues (one to one), else is called "Segment N".
+        it continues (one to one, or as the main part of a split) unless another segment has
+        it, else is called "Segment N". Names end up unique (see the module's docstring).
     definitions : dict, optional
         Segment -> definition (e.g. a narrative); reduced to its first sentence. Segments left
         out get a definition built from their rule and top traits.
     owners : dict, optional
         Segment -> strategy owner. Segments left out keep the owner of the segment(s) they
-        came from (the largest contributor with one), else "" (to assign).
+        came from (the largest contributor with one), else "" (to assign). An owner given that
+        differs from the one it would keep is listed as an "owner" change.
     model_version : str, optional
         The saved model's ID (or another label of the segmentation).
     previous : Glossary, optional
-        The previous version; without it this is version 1 with no changes.
+        The previous version; without it this is version 1 with no changes. One built on
+        another table (less than ``MIN_COMMON_FEATURES`` of the features in common) raises
+        ``OtherTableError``.
     previous_assignments, assignments : dict or pandas.Series, optional
         Customer ID -> segment of the previous and of this version. With both (and enough
         customers in common) segments are matched by customers, else by profiles.
@@ -253,6 +300,10 @@ def build_glossary(
     rules = {r.segment: r.rules for r in analysis.rules.segments}
     axes = _axes(analysis)
 
+    features = tuple(analysis.preparation.input_columns)
+    if previous is not None:
+        _check_same_table(previous, features)
+
     drafts = []
     for seg in segments:
         size = sizes[seg]
@@ -264,7 +315,7 @@ def build_glossary(
         given = definitions.get(seg)
         drafts.append({
             "segment": seg,
-            "name": names.get(seg),
+            "name": None,
             "definition": one_line(given) if given else _engine_definition(seg_rules, traits),
             "definition_source": "given" if given else "engine",
             "rules": seg_rules,
@@ -272,24 +323,23 @@ def build_glossary(
             "share": size.share,
             "traits": traits,
             "outcomes": _outcomes(analysis.validation, seg),
-            "owner": owners.get(seg),
+            "owner": owners.get(seg, ""),
             "previous_segments": (),
+            "previous_share": None,
             "profile": _signature(profile) if profile else {},
         })
 
     changes: tuple[Change, ...] = ()
-    drafted: list[_Draft] = []
     matched_by = None
+    carried: dict[int, str] = {}
     if previous is not None:
         links, matched_by = _match(previous, drafts, axes, previous_assignments, assignments)
-        drafted = _resolve(previous, drafts, links)
-    for d in drafts:
-        if d["name"] is None:
-            d["name"] = f"Segment {d['segment']}"
-        if d["owner"] is None:
-            d["owner"] = ""
-    if previous is not None:  # texts quote names, which are complete only now
-        changes = _with_names(drafted, previous, drafts)
+        groups = _groups(previous, drafts, links)
+        kept_owners = _follow(groups, previous, drafts, links, owners)
+        carried = _carried_names(groups, previous, drafts, links)
+    _settle_names(drafts, names, carried)
+    if previous is not None:  # texts quote names, which are settled only now
+        changes = _changes(groups, previous, drafts, links, owners, kept_owners)
     unassigned = sizes[-1].n if -1 in sizes else 0
     return Glossary(
         version=(previous.version + 1) if previous is not None else 1,
@@ -303,6 +353,7 @@ def build_glossary(
         entries=tuple(GlossaryEntry(**d) for d in drafts),
         changes=changes,
         axes=axes,
+        features=features,
     )
 
 
@@ -415,6 +466,9 @@ class _Links:
         self.weights: dict[tuple[int, int], float] = {}
         self.moved: dict[int, tuple[int, float]] = {}  # old -> (main new, share) when unlinked
         self.came: dict[int, tuple[int, float]] = {}  # new -> (main old, share) when unlinked
+        # Customers in common, old x new (matching by customers only): what the change texts
+        # quote when customers also moved in or out of a merge or split.
+        self.overlap: pd.DataFrame | None = None
 
 
 def _match(previous: Glossary, drafts: list[dict], axes: dict[str, Axis],
@@ -423,7 +477,9 @@ def _match(previous: Glossary, drafts: list[dict], axes: dict[str, Axis],
     news = [d["segment"] for d in drafts]
     overlap = _overlap(previous_assignments, assignments, olds, news)
     if overlap is not None:
-        return _links_by_customers(overlap, olds, news), "customers"
+        links = _links_by_customers(overlap, olds, news)
+        links.overlap = overlap
+        return links, "customers"
     return _links_by_profiles(previous, drafts, axes), "profiles"
 
 
@@ -548,11 +604,12 @@ def _nearest_sibling(d: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve(previous: Glossary, drafts: list[dict], links: _Links) -> list[_Draft]:
-    """Group linked segments, carry names and owners over, and list the changes."""
-    olds = {e.segment: e for e in previous.entries}
-    by_new = {d["segment"]: d for d in drafts}
-    parent = {("o", i): ("o", i) for i in olds} | {("n", j): ("n", j) for j in by_new}
+def _groups(previous: Glossary, drafts: list[dict],
+            links: _Links) -> list[tuple[list[int], list[int]]]:
+    """The linked segments as groups (old segments, new segments), in the new segments' order."""
+    olds = {e.segment for e in previous.entries}
+    news = {d["segment"] for d in drafts}
+    parent = {("o", i): ("o", i) for i in olds} | {("n", j): ("n", j) for j in news}
 
     def find(x):
         while parent[x] != x:
@@ -566,36 +623,30 @@ def _resolve(previous: Glossary, drafts: list[dict], links: _Links) -> list[_Dra
     for node in parent:
         o, n = groups.setdefault(find(node), ([], []))
         (o if node[0] == "o" else n).append(node[1])
-
-    changes: list[_Draft] = []
-    for o, n in sorted(groups.values(), key=lambda g: (min(g[1], default=10**9),
-                                                       min(g[0], default=10**9))):
+    for o, n in groups.values():
         o.sort()
         n.sort()
+    return sorted(groups.values(), key=lambda g: (min(g[1], default=10**9),
+                                                  min(g[0], default=10**9)))
+
+
+def _follow(groups, previous: Glossary, drafts: list[dict], links: _Links,
+            owners: Mapping[int, str]) -> dict[int, str]:
+    """Record where each new segment came from and carry owners over; returns the owner each
+    continuing segment would keep (what a given owner is compared with)."""
+    olds = {e.segment: e for e in previous.entries}
+    by_new = {d["segment"]: d for d in drafts}
+    kept: dict[int, str] = {}
+    for o, n in groups:
         for j in n:
             d = by_new[j]
             d["previous_segments"] = tuple(o)
-            if d["owner"] is None:
-                d["owner"] = _carried_owner(j, o, olds, links)
-        if len(o) == 1 and len(n) == 1:
-            d, old = by_new[n[0]], olds[o[0]]
-            if d["name"] is None:
-                d["name"] = old.name
-            elif _name_key(d["name"]) != _name_key(old.name):
-                changes.append(_change("renamed", o, n))
-            if _resized(old.share, d["share"]):
-                changes.append(_change("resized", o, n))
-        elif not o:
-            changes.append(_change("new", o, n, source=links.came.get(n[0])))
-        elif not n:
-            changes.append(_change("retired", o, n, source=links.moved.get(o[0])))
-        elif len(n) == 1:
-            changes.append(_change("merged", o, n))
-        elif len(o) == 1:
-            changes.append(_change("split", o, n))
-        else:
-            changes.append(_change("regrouped", o, n))
-    return changes
+            if o:
+                d["previous_share"] = sum(olds[i].share for i in o)
+                kept[j] = _carried_owner(j, o, olds, links)
+                if j not in owners:
+                    d["owner"] = kept[j]
+    return kept
 
 
 def _carried_owner(j: int, olds_in_group: list[int], olds: dict[int, GlossaryEntry],
@@ -603,6 +654,51 @@ def _carried_owner(j: int, olds_in_group: list[int], olds: dict[int, GlossaryEnt
     # The largest contributor with an owner: its customers are the bulk of this segment.
     ranked = sorted(olds_in_group, key=lambda i: (-links.weights.get((i, j), 0.0), i))
     return next((olds[i].owner for i in ranked if olds[i].owner), "")
+
+
+def _carried_names(groups, previous: Glossary, drafts: list[dict],
+                   links: _Links) -> dict[int, str]:
+    """New segment -> the previous name it would keep: one to one, or the main part of a split
+    (most of the old segment's customers; by profiles, where the link weights tie, the larger
+    part). Placeholders are not names; merges and regroups keep none."""
+    olds = {e.segment: e for e in previous.entries}
+    shares = {d["segment"]: d["share"] for d in drafts}
+    out: dict[int, str] = {}
+    for o, n in groups:
+        if len(o) != 1 or not n:
+            continue
+        i = o[0]
+        if _is_placeholder(olds[i].name):
+            continue
+        main = min(n, key=lambda j: (-links.weights.get((i, j), 0.0), -shares[j], j))
+        out[main] = olds[i].name
+    return out
+
+
+def _settle_names(drafts: list[dict], names: Mapping[int, str], carried: Mapping[int, str]) -> None:
+    """Give every segment a name no other has: given, else carried, else "Segment N"."""
+    taken: set[str] = set()
+    todo = list(drafts)
+
+    def take(d: dict, name: str | None) -> bool:
+        if name and _name_key(name) not in taken:
+            d["name"] = name
+            taken.add(_name_key(name))
+            return True
+        return False
+
+    for pick in (names, carried):
+        todo = [d for d in todo if not take(d, pick.get(d["segment"]))]
+    for d in todo:
+        base = f"Segment {d['segment']}"
+        if not take(d, base):
+            n = 2
+            while not take(d, f"{base} ({n})"):
+                n += 1
+
+
+def _is_placeholder(name: str) -> bool:
+    return bool(_PLACEHOLDER.match(_name_key(name)))
 
 
 def _resized(before: float, after: float) -> bool:
@@ -614,35 +710,48 @@ def _name_key(name: str) -> str:
     return " ".join(str(name).lower().split())
 
 
-class _Draft:
-    """A change before every name is known (names are filled in last)."""
-
-    def __init__(self, kind: ChangeKind, before: list[int], after: list[int],
-                 source: tuple[int, float] | None = None) -> None:
-        self.kind, self.before, self.after, self.source = kind, tuple(before), tuple(after), source
-
-
-def _change(kind: ChangeKind, before: list[int], after: list[int], *,
-            source: tuple[int, float] | None = None) -> _Draft:
-    return _Draft(kind, before, after, source)
-
-
-def _with_names(drafted: list[_Draft], previous: Glossary,
-                drafts: list[dict]) -> tuple[Change, ...]:
+def _changes(groups, previous: Glossary, drafts: list[dict], links: _Links,
+             owners: Mapping[int, str], kept_owners: Mapping[int, str]) -> tuple[Change, ...]:
     olds = {e.segment: e for e in previous.entries}
     news = {d["segment"]: d for d in drafts}
-    out = []
-    for c in drafted:
-        before_names = tuple(olds[i].name for i in c.before)
-        after_names = tuple(news[j]["name"] for j in c.after)
-        before_shares = [olds[i].share for i in c.before]
-        after_shares = [news[j]["share"] for j in c.after]
-        text = _change_text(c.kind, before_names, after_names, before_shares, after_shares,
-                            c.source, olds, news)
-        out.append(Change(kind=c.kind, before=c.before, after=c.after,
-                          before_names=before_names, after_names=after_names,
-                          before_share=sum(before_shares) if c.before else None,
-                          after_share=sum(after_shares) if c.after else None, text=text))
+    out: list[Change] = []
+
+    def add(kind: ChangeKind, before, after, text: str) -> None:
+        out.append(Change(
+            kind=kind, before=tuple(before), after=tuple(after),
+            before_names=tuple(olds[i].name for i in before),
+            after_names=tuple(news[j]["name"] for j in after),
+            before_share=sum(olds[i].share for i in before) if before else None,
+            after_share=sum(news[j]["share"] for j in after) if after else None, text=text))
+
+    for o, n in groups:
+        if len(o) == 1 and len(n) == 1:
+            old, new = olds[o[0]], news[n[0]]
+            if _name_key(new["name"]) != _name_key(old.name):
+                add("renamed", o, n, _renamed_text(old, new))
+            if _resized(old.share, new["share"]):
+                verb = "grew" if new["share"] > old.share else "shrank"
+                add("resized", o, n, f"{_q(new['name'])} {verb} from {_fmt_pct(old.share)} to "
+                                     f"{_fmt_pct(new['share'])} of customers.")
+        elif not o:
+            add("new", o, n, _new_text(news[n[0]], links.came.get(n[0]), olds))
+        elif not n:
+            add("retired", o, n, _retired_text(olds[o[0]], links.moved.get(o[0]), news))
+        elif len(n) == 1:
+            add("merged", o, n, _merged_text([olds[i] for i in o], news[n[0]], links))
+        elif len(o) == 1:
+            add("split", o, n, _split_text(olds[o[0]], [news[j] for j in n], links))
+        else:
+            before, after = [olds[i] for i in o], [news[j] for j in n]
+            add("regrouped", o, n,
+                f"{_listing(e.name for e in before)} were regrouped into "
+                f"{_listing(d['name'] for d in after)} "
+                f"({_fmt_pct(sum(e.share for e in before))} \u2192 "
+                f"{_fmt_pct(sum(d['share'] for d in after))} of customers).")
+        for j in n:
+            if o and j in owners and owners[j] != kept_owners.get(j, ""):
+                add("owner", o, [j], _owner_text(news[j]["name"], owners[j],
+                                                 kept_owners.get(j, "")))
     return tuple(out)
 
 
@@ -655,36 +764,144 @@ def _listing(names) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _change_text(kind, before_names, after_names, before_shares, after_shares, source, olds,
-                 news) -> str:
-    pct = _fmt_pct
-    if kind == "renamed":
-        return f"{_q(before_names[0])} is now called {_q(after_names[0])}."
-    if kind == "resized":
-        verb = "grew" if after_shares[0] > before_shares[0] else "shrank"
-        return (f"{_q(after_names[0])} {verb} from {pct(before_shares[0])} to "
-                f"{pct(after_shares[0])} of customers.")
-    if kind == "merged":
-        parts = " + ".join(pct(s) for s in before_shares)
-        return (f"{_listing(before_names)} merged into {_q(after_names[0])} "
-                f"({parts} \u2192 {pct(after_shares[0])} of customers).")
-    if kind == "split":
-        parts = " + ".join(pct(s) for s in after_shares)
-        return (f"{_q(before_names[0])} split into {_listing(after_names)} "
-                f"({pct(before_shares[0])} \u2192 {parts} of customers).")
-    if kind == "regrouped":
-        return (f"{_listing(before_names)} were regrouped into {_listing(after_names)} "
-                f"({pct(sum(before_shares))} \u2192 {pct(sum(after_shares))} of customers).")
-    if kind == "new":
-        text = f"{_q(after_names[0])} is new ({pct(after_shares[0])} of customers)"
-        if source is not None and source[0] in olds and source[1] > 0:
-            text += (f"; {pct(source[1])} of its returning customers were in "
-                     f"{_q(olds[source[0]].name)}")
-        return text + "."
-    text = f"{_q(before_names[0])} was retired (it had {pct(before_shares[0])} of customers)"
-    if source is not None and source[0] in news and source[1] > 0:
-        text += f"; {pct(source[1])} of its customers are now in {_q(news[source[0]]['name'])}"
+def _renamed_text(old: GlossaryEntry, new: dict) -> str:
+    if _is_placeholder(old.name) and new["name"] == f"Segment {new['segment']}":
+        # Nobody named it: only its number changed, which the CRM's name shows.
+        return (f"{_q(old.name)} is now segment {new['segment']}, so it is called "
+                f"{_q(new['name'])}.")
+    return f"{_q(old.name)} is now called {_q(new['name'])}."
+
+
+def _owner_text(name: str, owner: str, before: str) -> str:
+    was = f"was {before}" if before else "it had none"
+    if not owner:
+        return f"{_q(name)} has no owner now ({was})."
+    return f"{_q(name)} is now owned by {owner} ({was})."
+
+
+def _flows(old_segments: list[int], new_segments: list[int], links: _Links):
+    """Customers in common between a group's old and new segments, as (old i -> share of i's
+    customers that went into the group's new segments, new j -> {old i: share of j's customers
+    that came from i}); None without customers in common."""
+    m = links.overlap
+    if m is None:
+        return None
+    went = {}
+    for i in old_segments:
+        total = float(m.loc[i].sum())
+        went[i] = float(m.loc[i, new_segments].sum()) / total if total else 1.0
+    came = {}
+    for j in new_segments:
+        total = float(m[j].sum())
+        came[j] = {i: (float(m.loc[i, j]) / total if total else 0.0) for i in old_segments}
+    return went, came
+
+
+def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str:
+    head = f"{_listing(e.name for e in before)} merged into {_q(after['name'])}"
+    shares = (f"{' + '.join(_fmt_pct(e.share) for e in before)} \u2192 "
+              f"{_fmt_pct(after['share'])} of customers")
+    flows = _flows([e.segment for e in before], [after["segment"]], links)
+    if flows is None:
+        if abs(sum(e.share for e in before) - after["share"]) < FLOW_MIN_SHARE:
+            return f"{head} ({shares})."
+        return (f"{head} ({shares}; not their sum, as customers also moved to or from other "
+                "segments or the table changed).")
+    went, came = flows
+    parts = {e.segment: after["share"] * came[after["segment"]][e.segment] for e in before}
+    gained = after["share"] - sum(parts.values())
+    lost = [e for e in before if e.share * (1 - went[e.segment]) >= FLOW_MIN_SHARE]
+    if gained < FLOW_MIN_SHARE and not lost:
+        return f"{head} ({shares})."
+    came_from = [f"{_fmt_pct(parts[e.segment])} came from {_q(e.name)}" if k == 0
+                 else f"{_fmt_pct(parts[e.segment])} from {_q(e.name)}"
+                 for k, e in enumerate(before)]
+    if gained >= FLOW_MIN_SHARE:
+        came_from.append(f"{_fmt_pct(gained)} from other segments")
+    text = f"{head} ({shares}; {_and(came_from)}"
+    if lost:
+        text += f", and the rest of {_listing(e.name for e in lost)} went to other segments"
+    return text + ")."
+
+
+def _split_text(before: GlossaryEntry, after: list[dict], links: _Links) -> str:
+    head = f"{_q(before.name)} split into {_listing(d['name'] for d in after)}"
+    shares = (f"{_fmt_pct(before.share)} \u2192 {' + '.join(_fmt_pct(d['share']) for d in after)}"
+              " of customers")
+    flows = _flows([before.segment], [d["segment"] for d in after], links)
+    if flows is None:
+        if abs(before.share - sum(d["share"] for d in after)) < FLOW_MIN_SHARE:
+            return f"{head} ({shares})."
+        return (f"{head} ({shares}; not its share, as customers also moved to or from other "
+                "segments or the table changed).")
+    went, came = flows
+    parts = [d["share"] * came[d["segment"]][before.segment] for d in after]
+    gained = sum(d["share"] for d in after) - sum(parts)
+    lost = before.share * (1 - went[before.segment]) >= FLOW_MIN_SHARE
+    if gained < FLOW_MIN_SHARE and not lost:
+        return f"{head} ({shares})."
+    text = f"{head} ({shares}; {' + '.join(_fmt_pct(p) for p in parts)} came from it"
+    if gained >= FLOW_MIN_SHARE:
+        text += f", {_fmt_pct(gained)} from other segments"
+    if lost:
+        text += ", and the rest of it went to other segments"
+    return text + ")."
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _new_text(new: dict, source: tuple[int, float] | None, olds: dict) -> str:
+    text = f"{_q(new['name'])} is new ({_fmt_pct(new['share'])} of customers)"
+    if source is not None and source[0] in olds and source[1] > 0:
+        text += (f"; {_fmt_pct(source[1])} of its returning customers were in "
+                 f"{_q(olds[source[0]].name)}")
     return text + "."
+
+
+def _retired_text(old: GlossaryEntry, source: tuple[int, float] | None, news: dict) -> str:
+    text = f"{_q(old.name)} was retired (it had {_fmt_pct(old.share)} of customers)"
+    if source is not None and source[0] in news and source[1] > 0:
+        text += (f"; {_fmt_pct(source[1])} of its customers are now in "
+                 f"{_q(news[source[0]]['name'])}")
+    return text + "."
+
+
+# --------------------------------------------------------------------------------------------
+# Same table?
+# --------------------------------------------------------------------------------------------
+
+
+def glossary_features(glossary: Glossary) -> tuple[str, ...]:
+    """The columns ``glossary``'s segments were built on: stored since format 2, else read
+    from its standardising axes (numeric columns, and categorical ones with a level that stood
+    out in a segment)."""
+    if glossary.features:
+        return glossary.features
+    out = {key.partition("=")[0] if axis.kind == "level" else key
+           for key, axis in glossary.axes.items()}
+    return tuple(sorted(out))
+
+
+def _check_same_table(previous: Glossary, features: tuple[str, ...]) -> None:
+    old = glossary_features(previous)
+    if not old or not features:
+        return  # nothing to compare with: matching decides alone
+    common = {_name_key(f) for f in old} & {_name_key(f) for f in features}
+    if len(common) >= MIN_COMMON_FEATURES * min(len(old), len(features)):
+        return
+    detail = (f"version {previous.version} was built on {_few(old)}, this segmentation on "
+              f"{_few(features)}, {len(common)} in common")
+    raise OtherTableError(f"The previous glossary describes segments of another table "
+                          f"({detail}); write this glossary to a new folder.", detail)
+
+
+def _few(names, shown: int = 3) -> str:
+    names = list(names)
+    if len(names) <= shown:
+        return _and(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more"
 
 
 # --------------------------------------------------------------------------------------------
@@ -711,8 +928,7 @@ def render_markdown(glossary: Glossary) -> str:
                "profiles": "matched by segment profiles"}.get(g.matched_by or "", "")
         lines += [f"## What changed since version {g.previous_version}"
                   + (f" ({how})" if how else ""), ""]
-        nothing = "- Nothing: same segments, names and sizes."
-        lines += [f"- {_md(c.text)}" for c in g.changes] or [nothing]
+        lines += [f"- {_md(c.text)}" for c in g.changes] or [f"- {no_change_text(g)}"]
         lines.append("")
     by_segment: dict[int, list[Change]] = {}
     for c in g.changes:
@@ -741,11 +957,38 @@ def render_markdown(glossary: Glossary) -> str:
                 plural = "s" if len(e.previous_segments) > 1 else ""
                 came = ", ".join(str(s) for s in e.previous_segments)
                 how = ", ".join(notes) if notes else "unchanged"
-                lines.append(f"{was}segment{plural} {came} ({how})")
+                lines.append(f"{was}segment{plural} {came} ({how}{_share_move(e, notes)})")
             else:
                 lines.append(f"{was}not present (new)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def no_change_text(glossary: Glossary) -> str:
+    """What a version with an empty change list says (its model, definitions or counts moved,
+    or shares by less than a resize): which changes it lacks and how far shares moved."""
+    moves = [abs(e.share - e.previous_share) for e in glossary.entries
+             if e.previous_share is not None]
+    text = ("No segment was renamed, merged, split, resized, added or retired and no owner "
+            "changed")
+    if moves:
+        text += (f"; shares moved by {_pct1(max(moves))} at most (a resize is "
+                 f"{100 * RESIZE_MIN_POINTS:g} points and {RESIZE_MIN_RATIO:.0%} of the old share)")
+    return text + "."
+
+
+def _share_move(e: GlossaryEntry, notes: list[str]) -> str:
+    if e.previous_share is None:
+        return ""
+    if "split" in notes or "regrouped" in notes:
+        # previous_share is the whole old segment's: this part's share is not its successor.
+        return f"; {_pct1(e.previous_share)} of customers before, this part {_pct1(e.share)}"
+    # One decimal: whole percents could show a move of 2.6 points, below a resize, as 3.
+    return f", {_pct1(e.previous_share)} \u2192 {_pct1(e.share)} of customers"
+
+
+def _pct1(share: float) -> str:
+    return f"{100 * share:.1f}%"
 
 
 def _md(text: str) -> str:

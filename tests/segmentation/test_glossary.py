@@ -17,10 +17,14 @@ from copilot.errors import InputError
 from copilot.segmentation.glossary import (
     GLOSSARY_FORMAT_VERSION,
     MAX_DEFINITION_CHARS,
+    MIN_COMMON_FEATURES,
     RESIZE_MIN_POINTS,
     RESIZE_MIN_RATIO,
+    OtherTableError,
     build_glossary,
+    glossary_features,
     latest_glossary,
+    no_change_text,
     one_line,
     read_glossary,
     read_glossary_assignments,
@@ -29,7 +33,7 @@ from copilot.segmentation.glossary import (
     write_glossary,
 )
 from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from fixtures.glossary_cases import make_snapshot
+from fixtures.glossary_cases import as_another_table, make_snapshot
 
 BASE = {"A": 200, "B": 150, "C": 250, "D": 200}
 MODES = ("customers", "profiles")
@@ -38,9 +42,11 @@ MODES = ("customers", "profiles")
 class Fit:
     """One segmentation of a snapshot: the run, ID -> segment, and planted group -> segment."""
 
-    def __init__(self, counts: dict[str, int], k: int) -> None:
+    def __init__(self, counts: dict[str, int], k: int, *, renamed: int = 0,
+                 drop: tuple[str, ...] = ()) -> None:
         self.snapshot = make_snapshot(counts)
-        self.run = run_segmentation(self.snapshot.frame, SegmentSettings(
+        frame = as_another_table(self.snapshot.frame, renamed).drop(columns=list(drop))
+        self.run = run_segmentation(frame, SegmentSettings(
             k=k, algorithm="kmeans", id_column="customer_id"))
         self.analysis = self.run.analysis
         self.assignments = pd.Series(self.run.labels, index=self.run.ids.astype(str).to_numpy())
@@ -64,6 +70,7 @@ def fits() -> dict[str, Fit]:
         "bigger_c": Fit({**BASE, "C": 500}, 4),
         "slightly_bigger_c": Fit({**BASE, "C": 260}, 4),
         "with_e": Fit({**BASE, "E": 200}, 5),
+        "k3_fewer_a": Fit({**BASE, "A": 100}, 3),
     }
 
 
@@ -183,8 +190,12 @@ def test_k_plus_one_splits_the_merged_segment(fits, mode):
     a, b = k4.segment_of["A"], k4.segment_of["B"]
     assert split.before == (ab,) and split.after == tuple(sorted((a, b)))
     assert split.before_names == ("Group A+B",)
-    # Both parts keep the owner of the segment they came from.
+    # Both parts keep the owner of the segment they came from ...
     assert v2.entry(a).owner == v2.entry(b).owner == "Ann"
+    # ... but only the main part (A: 200 of its 350 customers) keeps its name; B's part is
+    # called by its own number, so the change list names two different segments.
+    assert (v2.entry(a).name, v2.entry(b).name) == ("Group A+B", f"Segment {b}")
+    assert len(set(split.after_names)) == 2
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -211,6 +222,15 @@ def test_a_small_share_change_is_not_news(fits, mode):
     k4, slightly = fits["k4"], fits["slightly_bigger_c"]
     v2 = slightly.glossary(previous=k4.glossary(names=named(k4)), previous_fit=k4, mode=mode)
     assert v2.changes == ()  # C went from 31.3% to 32.1%
+    # Still, the page shows each segment's shares before and now, and how far they moved.
+    c = slightly.segment_of["C"]
+    assert v2.entry(c).previous_share == pytest.approx(250 / 800)
+    md = render_markdown(v2)
+    assert (f"segment {k4.segment_of['C']} (unchanged, {100 * 250 / 800:.1f}% \u2192 "
+            f"{100 * 260 / 810:.1f}% of customers)") in md
+    biggest = max(abs(250 / 800 - 260 / 810), 200 / 800 - 200 / 810, 150 / 800 - 150 / 810)
+    assert f"shares moved by {100 * biggest:.1f}% at most" in no_change_text(v2)
+    assert f"- {no_change_text(v2)}" in md
 
 
 def test_the_resize_threshold_is_a_share_change_in_points(fits):
@@ -324,3 +344,213 @@ def test_markdown_keeps_user_text_from_breaking_the_page(fits):
     md = render_markdown(g)
     assert "<script>" not in md and "A \\| B &lt;script>" in md
     assert np.all([line.startswith(("#", ">", "-", "")) for line in md.splitlines()])
+
+
+# --------------------------------------------------------------------------------------------
+# Names stay unique
+
+
+def all_unique(glossary) -> bool:
+    keys = [" ".join(e.name.lower().split()) for e in glossary.entries]
+    return len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_segment_numbered_differently_before_takes_its_own_number(fits, mode):
+    # Version 1 numbered its segments otherwise (as another fit's label order would) and
+    # nobody named them: C's old placeholder is the number the merged A+B segment has now.
+    k4, k3 = fits["k4"], fits["k3"]
+    ab, c3 = k3.segment_of["A"], k3.segment_of["C"]
+    numbers = iter(n for n in range(4) if n != ab)
+    old_number = {g: ab if g == "C" else next(numbers) for g in "ABCD"}
+    v1 = k4.glossary(names={k4.segment_of[g]: f"Segment {n}" for g, n in old_number.items()})
+    v2 = k3.glossary(previous=v1, previous_fit=k4, mode=mode)
+    # A placeholder is a number, not a name: every segment is called by its own number.
+    assert {e.segment: e.name for e in v2.entries} == {s: f"Segment {s}" for s in range(3)}
+    renamed = {c.after: c for c in v2.changes if c.kind == "renamed"}
+    assert renamed[(c3,)].text == (f"\u201cSegment {ab}\u201d is now segment {c3}, so it is "
+                                   f"called \u201cSegment {c3}\u201d.")
+    merged = next(c for c in v2.changes if c.kind == "merged")
+    assert merged.after_names == (f"Segment {ab}",)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_name_given_to_another_segment_is_not_carried_too(fits, mode):
+    k4 = fits["k4"]
+    c, d = k4.segment_of["C"], k4.segment_of["D"]
+    v1 = k4.glossary(names=named(k4))
+    # The new version's writer calls D's segment what C's used to be called.
+    v2 = k4.glossary(names={d: "group c"}, previous=v1, previous_fit=k4, mode=mode)
+    assert all_unique(v2)
+    assert (v2.entry(d).name, v2.entry(c).name) == ("group c", f"Segment {c}")
+    assert sorted((ch.before_names, ch.after_names) for ch in v2.changes) == sorted([
+        (("Group C",), (f"Segment {c}",)), (("Group D",), ("group c",))])
+
+
+def test_duplicate_names_are_made_unique(fits):
+    k4 = fits["k4"]
+    a, b, c, d = sorted(k4.segment_of[g] for g in "ABCD")
+    # Given twice (the lower number keeps it), and a given name that is another's number.
+    g = k4.glossary(names={a: "Loyal", b: " loyal ", c: f"Segment {d}"})
+    assert [g.entry(s).name for s in (a, b, c, d)] == [
+        "Loyal", f"Segment {b}", f"Segment {d}", f"Segment {d} (2)"]
+    # A glossary written before names were kept unique may hold one name twice: it is
+    # carried to one segment only.
+    v1 = k4.glossary(names={a: "Twice", b: "Twice"})
+    assert [v1.entry(s).name for s in (a, b)] == ["Twice", f"Segment {b}"]
+    legacy = v1.model_copy(update={"entries": tuple(
+        e.model_copy(update={"name": "Twice"}) if e.segment == b else e for e in v1.entries)})
+    v2 = k4.glossary(previous=legacy, previous_fit=k4)
+    assert all_unique(v2) and [v2.entry(s).name for s in (a, b)] == ["Twice", f"Segment {b}"]
+
+
+# --------------------------------------------------------------------------------------------
+# Shares in merges and splits
+
+
+def moved(fit: Fit, glossary, n: int, group: str, into: str):
+    """A previous version that had put ``n`` customers of planted ``group`` in the segment of
+    ``into``: its assignments and its entries' sizes and shares say so."""
+    assignments = fit.assignments.copy()
+    members = assignments.index[fit.snapshot.groups == group][:n]
+    assignments.loc[members] = fit.segment_of[into]
+    counts = assignments.value_counts()
+    entries = tuple(e.model_copy(update={"size": int(counts[e.segment]),
+                                         "share": counts[e.segment] / len(assignments)})
+                    for e in glossary.entries)
+    return glossary.model_copy(update={"entries": entries}), assignments
+
+
+def test_a_merge_that_lost_customers_says_where_its_share_came_from(fits):
+    k4, k3 = fits["k4"], fits["k3"]
+    # Version 1 had 30 of C's customers in A's segment (230 of 800): they return to C.
+    previous, before = moved(k4, k4.glossary(names=named(k4)), 30, "C", "A")
+    v2 = build_glossary(k3.analysis, names={}, previous=previous, previous_assignments=before,
+                        assignments=k3.assignments)
+    assert kinds(v2) == ["merged"]  # C: 27.5% -> 31.3%, under a fifth: not resized
+    ab = k3.segment_of["A"]
+    # 350 of 800 now: 200 from A (25%) and 150 from B (19%); A's other 30 went to C.
+    assert v2.changes[0].text == (
+        f"\u201cGroup A\u201d and \u201cGroup B\u201d merged into \u201cSegment {ab}\u201d "
+        "(29% + 19% \u2192 44% of customers; 25% came from \u201cGroup A\u201d and 19% from "
+        "\u201cGroup B\u201d, and the rest of \u201cGroup A\u201d went to other segments).")
+
+
+def test_a_merge_that_gained_customers_says_so(fits):
+    k4, k3 = fits["k4"], fits["k3"]
+    # Version 1 had 40 of A's customers in C's segment: they join A and B now.
+    previous, before = moved(k4, k4.glossary(names=named(k4)), 40, "A", "C")
+    v2 = build_glossary(k3.analysis, names={}, previous=previous, previous_assignments=before,
+                        assignments=k3.assignments)
+    assert kinds(v2) == ["merged"]
+    ab = k3.segment_of["A"]
+    assert v2.changes[0].text == (
+        f"\u201cGroup A\u201d and \u201cGroup B\u201d merged into \u201cSegment {ab}\u201d "
+        "(20% + 19% \u2192 44% of customers; 20% came from \u201cGroup A\u201d, 19% from "
+        "\u201cGroup B\u201d and 5% from other segments).")
+
+
+def test_a_split_that_lost_customers_says_so(fits):
+    k3, k4 = fits["k3"], fits["k4"]
+    # Version 1 had 40 of C's customers in the A+B segment (390 of 800).
+    previous, before = moved(k3, k3.glossary(names=named(k3)), 40, "C", "A")
+    v2 = build_glossary(k4.analysis, names={}, previous=previous, previous_assignments=before,
+                        assignments=k4.assignments)
+    assert kinds(v2) == ["split"]
+    a, b = k4.segment_of["A"], k4.segment_of["B"]
+    parts = sorted([(a, "Group A+B", "25%"), (b, f"Segment {b}", "19%")])
+    assert v2.changes[0].text == (
+        f"\u201cGroup A+B\u201d split into \u201c{parts[0][1]}\u201d and "
+        f"\u201c{parts[1][1]}\u201d (49% \u2192 {parts[0][2]} + {parts[1][2]} of customers; "
+        f"{parts[0][2]} + {parts[1][2]} came from it, and the rest of it went to other "
+        "segments).")
+
+
+def test_shares_that_add_up_stay_short_and_profiles_say_when_they_do_not(fits):
+    k4, k3, fewer_a = fits["k4"], fits["k3"], fits["k3_fewer_a"]
+    v1 = k4.glossary(names=named(k4))
+    for mode in MODES:  # the same customers: 25% + 19% are the 44%
+        text = k3.glossary(previous=v1, previous_fit=k4, mode=mode).changes[0].text
+        assert text.endswith("(25% + 19% \u2192 44% of customers).")
+    # 100 fewer A customers, and no IDs to follow: the shares differ, and the line says why.
+    assert fewer_a.segment_of["A"] == fewer_a.segment_of["B"]
+    v2 = fewer_a.glossary(previous=v1, mode="profiles")
+    assert kinds(v2) == ["merged"]
+    assert v2.changes[0].text.endswith(
+        "(25% + 19% \u2192 36% of customers; not their sum, as customers also moved to or "
+        "from other segments or the table changed).")
+
+
+# --------------------------------------------------------------------------------------------
+# Owners
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_owner_change_alone_is_a_change(fits, mode):
+    k4 = fits["k4"]
+    names = named(k4)
+    a, c = k4.segment_of["A"], k4.segment_of["C"]
+    v1 = k4.glossary(names=names, owners={a: "Ann"})
+    v2 = k4.glossary(names=names, owners={a: "Bob", c: "Cy"}, previous=v1, previous_fit=k4,
+                     mode=mode)
+    assert not unchanged(v2, v1)
+    assert sorted((ch.kind, ch.after, ch.text) for ch in v2.changes) == sorted([
+        ("owner", (a,), "\u201cGroup A\u201d is now owned by Bob (was Ann)."),
+        ("owner", (c,), "\u201cGroup C\u201d is now owned by Cy (it had none).")])
+    # Giving the owner it would keep anyway is no change.
+    v3 = k4.glossary(names=names, owners={a: "Bob"}, previous=v2, previous_fit=k4, mode=mode)
+    assert v3.changes == () and v3.entry(c).owner == "Cy"
+    md = render_markdown(v2)
+    assert "is now owned by Bob (was Ann)." in md.split("## Group")[0]
+    assert f"- **In version 1:** segment {a} (owner, 25.0% \u2192 25.0% of customers)" in md
+
+
+def test_an_owner_given_to_a_merged_segment_is_listed_after_the_merge(fits):
+    k4, k3 = fits["k4"], fits["k3"]
+    a = k4.segment_of["A"]
+    v1 = k4.glossary(names=named(k4), owners={a: "Ann"})
+    ab = k3.segment_of["A"]
+    v2 = k3.glossary(owners={ab: "Ann"}, previous=v1, previous_fit=k4)
+    assert kinds(v2) == ["merged"]  # Ann would keep it anyway (A's owner)
+    v2 = k3.glossary(owners={ab: "Zoe"}, previous=v1, previous_fit=k4)
+    assert [ch.kind for ch in v2.changes] == ["merged", "owner"]
+    assert v2.changes[1].before == tuple(sorted((a, k4.segment_of["B"])))
+    assert v2.changes[1].text.endswith("is now owned by Zoe (was Ann).")
+
+
+# --------------------------------------------------------------------------------------------
+# Another table
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_glossary_of_another_table_is_refused(fits, mode, legacy):
+    k4 = fits["k4"]
+    v1 = k4.glossary(names=named(k4))
+    if legacy:  # format 1 stored no features: they are read from the axes
+        v1 = v1.model_copy(update={"features": ()})
+    assert sorted(glossary_features(v1)) == sorted(
+        ["monthly_spend", "sessions_30d", "seats", "tenure_months"])
+    # The same customer IDs, three of the four columns unknown to version 1.
+    other = Fit(BASE, 4, renamed=3)
+    with pytest.raises(OtherTableError) as err:
+        other.glossary(previous=v1, previous_fit=k4, mode=mode)
+    text = str(err.value)
+    assert text.startswith("The previous glossary describes segments of another table")
+    assert "1 in common" in err.value.detail and "other_1" in err.value.detail
+    assert text.endswith(".") and text.count(". ") == 0
+    assert isinstance(err.value, InputError)
+
+
+def test_a_re_segmentation_with_half_the_features_or_a_subset_continues(fits):
+    k4 = fits["k4"]
+    v1 = k4.glossary(names=named(k4))
+    # Two of four columns in common is half: the same table re-described, not another one.
+    assert 2 >= MIN_COMMON_FEATURES * 4
+    half = Fit(BASE, 4, renamed=2).glossary(previous=v1, previous_fit=k4)
+    assert half.version == 2 and half.features[:2] == ("other_1", "other_2")
+    # A subset of the features (two dropped) is the same table too.
+    fewer = Fit(BASE, 4, drop=("seats", "tenure_months"))
+    v2 = fewer.glossary(previous=v1, previous_fit=k4)
+    assert v2.version == 2 and v2.features == ("monthly_spend", "sessions_30d")
+    assert {e.name for e in v2.entries} == set(named(k4).values())  # still matched one to one
