@@ -2,16 +2,20 @@
 
 The round trip: segment a table (which saves a model), assign the same table with the saved
 model (the same segments), then compare it with a snapshot where a quarter of the customers
-moved to other planted groups (re-cluster) and with itself (stable).
+moved to other planted groups (re-cluster) and with itself (stable). Also: an --out that would
+overwrite an input or the model is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
 
+from copilot.commands.compare import refuse_overwrite
+from copilot.errors import InputError
 from fixtures.customers import make_customers
 from fixtures.snapshots import shift_snapshot
 from tests.cli_helpers import assert_one_sentence_error, run_cli
@@ -64,14 +68,30 @@ def test_a_snapshot_where_a_quarter_moved_says_re_cluster(trained):
 def test_an_unchanged_snapshot_says_stable(trained, tmp_path):
     root, _, _ = trained
     out = tmp_path / "report.md"
-    proc = run_cli("compare", root / "data.csv", root / "data.csv", "--model",
-                   root / "D" / "model", "--out", out)
+    copy = tmp_path / "data-copy.csv"
+    copy.write_bytes((root / "data.csv").read_bytes())
+    proc = run_cli("compare", root / "data.csv", copy, "--model", root / "D" / "model",
+                   "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("# Drift report: STABLE")
     assert "0 (0.0%) changed segment" in proc.stdout
     assert "PSI of the segment shares: 0.000" in proc.stdout
+    assert "same file" not in proc.stdout  # equal content, but two files
     assert out.read_text() == proc.stdout  # --out holds the same report
     assert "verdict: stable" in proc.stderr
+
+
+def test_the_same_file_as_old_and_new_is_noted_not_refused(trained, tmp_path):
+    root, _, _ = trained
+    data = root / "data.csv"
+    link = tmp_path / "link.csv"
+    os.link(data, link)  # the same file under another name
+    for new in (data, link):
+        proc = run_cli("compare", data, new, "--model", root / "D" / "model")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("# Drift report: STABLE")
+        assert "The two snapshots are the same file" in proc.stdout
+        assert "note: The two snapshots are the same file" in proc.stderr
 
 
 def test_a_snapshot_alone_is_checked_against_the_model(trained):
@@ -107,8 +127,11 @@ def test_bad_input_is_one_sentence_and_exit_2(trained, tmp_path):
     assert_one_sentence_error(run_cli("compare", data, tmp_path / "strangers.csv", "--model",
                                       model), "share no customer")
     table.frame.drop(columns=["plan"]).to_csv(tmp_path / "no_plan.csv", index=False)
+    # The message names the snapshot that lacks the column.
     assert_one_sentence_error(run_cli("compare", data, tmp_path / "no_plan.csv", "--model",
-                                      model), "plan")
+                                      model), "NEW (no_plan.csv) lacks column(s)", "plan")
+    assert_one_sentence_error(run_cli("compare", tmp_path / "no_plan.csv", "--model", model),
+                              "NEW (no_plan.csv) lacks column(s)", "plan")
     assert_one_sentence_error(run_cli("compare", data, "--model", tmp_path), "no saved model")
     assert_one_sentence_error(run_cli("compare", data), "--model")
     assert_one_sentence_error(run_cli("compare", data, data, data), "one or two snapshots")
@@ -119,3 +142,53 @@ def test_help_names_both_forms():
     assert proc.returncode == 0
     assert "compare OLD NEW" in proc.stdout and "compare NEW --model" in proc.stdout
     assert all(word in proc.stdout for word in ("--id", "--out", "--json"))
+
+
+# --- --out never overwrites an input ----------------------------------------------------------
+
+def test_an_out_that_would_overwrite_an_input_or_the_model_is_refused(trained, tmp_path):
+    root, _, _ = trained
+    model = root / "D" / "model"
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_bytes((root / "data.csv").read_bytes())
+    new.write_bytes((root / "shifted.csv").read_bytes())
+    before = {p: p.read_bytes() for p in (old, new, *model.iterdir())}
+    link = tmp_path / "new-link.csv"
+    link.symlink_to(new)
+    for out, needle in ((new, "is the input"), (link, "is the input"),
+                        (tmp_path / "." / "old.csv", "is the input"),
+                        (model / "bundle.json", "inside the input folder"),
+                        (model / "report.md", "inside the input folder")):
+        proc = run_cli("compare", old, new, "--model", model, "--out", out)
+        assert_one_sentence_error(proc, "--out", needle)
+        assert proc.stdout == ""
+    # One snapshot against the model, the model given as the folder segment wrote.
+    assert_one_sentence_error(run_cli("compare", new, "--model", root / "D", "--out",
+                                      model / "bundle.json"), "inside the input folder")
+    assert {p: p.read_bytes() for p in before} == before  # nothing was touched ...
+    assert not (model / "report.md").exists()  # ... or added
+
+
+def test_an_out_beside_the_model_is_fine(trained):
+    root, _, _ = trained
+    # --model names the folder segment wrote: only its model/ folder is the model.
+    out = root / "D" / "drift.md"
+    proc = run_cli("compare", root / "data.csv", "--model", root / "D", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == proc.stdout
+
+
+def test_refuse_overwrite_compares_files_not_spellings(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("id\n1\n")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    os.link(data, tmp_path / "hard.csv")
+    for out in (data, tmp_path / "hard.csv", tmp_path / "model" / ".." / "data.csv"):
+        with pytest.raises(InputError, match="would overwrite that input"):
+            refuse_overwrite(out, data)
+    for out in (folder, folder / "x" / "report.md"):
+        with pytest.raises(InputError, match="inside the input folder"):
+            refuse_overwrite(out, data, folder)
+    refuse_overwrite(tmp_path / "report.md", data, folder)  # anything else passes
+    refuse_overwrite(tmp_path / "model-report.md", folder)  # a name that only starts alike

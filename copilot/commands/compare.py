@@ -6,13 +6,18 @@
 
 The verdict (stable, watch, re-cluster) is the answer, not an error: the exit code is 0 whatever
 it says. Bad input (a missing file, no shared ID column, no customer in both snapshots,
-columns the model needs) is one sentence on stderr and exit code 2.
+columns the model needs, an --out that would overwrite an input or the model) is one sentence
+on stderr and exit code 2, with nothing written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
+
+from copilot.errors import InputError
 
 NAME = "compare"
 
@@ -44,9 +49,17 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    if len(args.snapshots) > 2:
+        raise InputError(f"compare takes one or two snapshots, not {len(args.snapshots)}; give "
+                         "OLD NEW, or NEW alone with --model.")
+    if len(args.snapshots) == 1 and not args.model:
+        raise InputError("One snapshot alone needs a saved model to compare against; pass "
+                         "--model MODEL (the model/ folder segment --out-dir wrote), or give "
+                         "OLD and NEW snapshots.")
+    if args.out:  # before the engine is even imported: a refusal costs nothing, writes nothing
+        refuse_overwrite(args.out, *args.snapshots,
+                         *([_model_folder(args.model)] if args.model else []))
 
-    from copilot.errors import InputError
     from copilot.segmentation.bundle import load_bundle
     from copilot.segmentation.drift import (
         check_snapshot,
@@ -57,16 +70,12 @@ def run(args: argparse.Namespace) -> int:
     from copilot.segmentation.export import atomic_write_text
     from copilot.segmentation.load import load_table
 
-    if len(args.snapshots) > 2:
-        raise InputError(f"compare takes one or two snapshots, not {len(args.snapshots)}; give "
-                         "OLD NEW, or NEW alone with --model.")
-    if len(args.snapshots) == 1 and not args.model:
-        raise InputError("One snapshot alone needs a saved model to compare against; pass "
-                         "--model MODEL (the model/ folder segment --out-dir wrote), or give "
-                         "OLD and NEW snapshots.")
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
-    tables = [_load(load_table, path) for path in args.snapshots]
     names = [Path(p).name for p in args.snapshots]
+    same_file = len(args.snapshots) == 2 and _same_file(*map(Path, args.snapshots))
+    tables = [_load(load_table, path) for path in args.snapshots[:2 - same_file]]
+    if same_file:
+        tables.append(tables[0])
     if model is not None:
         note = f"loaded from {args.model}"
     else:
@@ -84,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = check_snapshot(tables[0], model, new_label=f"NEW ({names[0]})",
                                 model_note=note)
+    if same_file:
+        same = (f"The two snapshots are the same file ({args.snapshots[0]}), so no customer can "
+                "have moved; give the earlier and the later snapshot to see drift.")
+        sys.stderr.write(f"note: {same}\n")
+        report = report.model_copy(update={"notes": (same, *report.notes)})
     markdown = render_markdown(report)
     as_json = report.model_dump_json(indent=2) + "\n"
     if args.out:
@@ -92,6 +106,56 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(as_json if args.json else markdown)
     sys.stderr.write(f"verdict: {report.verdict.level}\n")
     return 0
+
+
+def refuse_overwrite(out: str | Path, *inputs: str | Path) -> None:
+    """Raise ``InputError`` when writing ``out`` would overwrite one of ``inputs``.
+
+    A file input is overwritten when ``out`` is the same file (by path with symlinks followed,
+    or by inode: hard links, case-insensitive file systems); a folder input (a saved model)
+    when ``out`` lies inside it. Called before any work, so a refusal writes nothing.
+    """
+    target = Path(out)
+    for given in inputs:
+        source = Path(given)
+        if source.is_dir():
+            if _inside(target, source):
+                raise InputError(f"--out {out} is inside the input folder {given}, so writing "
+                                 "it could destroy that input; choose a path outside it.")
+        elif _same_file(target, source):
+            raise InputError(f"--out {out} is the input {given}, so writing it would overwrite "
+                             "that input; choose another path.")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        resolved, home = path.resolve(), folder.resolve()
+        if resolved == home or home in resolved.parents:
+            return True
+        # By inode too: the same folder reached under another spelling.
+        return any(p.exists() and os.path.samefile(p, folder)
+                   for p in (resolved, *resolved.parents))
+    except OSError:
+        return False
+
+
+def _model_folder(path: str) -> Path:
+    """The folder holding the model's files, as ``load_bundle`` finds it from ``--model``."""
+    given = Path(path)
+    if given.name == "bundle.json":
+        return given.parent
+    if not (given / "bundle.json").is_file() and (given / "model" / "bundle.json").is_file():
+        return given / "model"  # the segment output folder: only its model/ is the model
+    return given
 
 
 def _load(load_table, path: str):

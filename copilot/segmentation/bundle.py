@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_serializer
 
 from copilot import __version__
 from copilot.errors import InputError
@@ -51,13 +51,55 @@ class ColumnSchema(Frozen):
 
 
 class FeatureDistribution(Frozen):
-    """A training feature's distribution: deciles for numbers, level shares for categories."""
+    """A training feature's distribution: deciles for numbers, level shares for categories.
+
+    Numeric features also keep ``bin_shares``: the exact share of the training values in each
+    bin between the deciles (``bin_edges``), because a column with many tied values (counts,
+    shares with many zeros) does not put a tenth of its values in each bin, and the deciles
+    alone cannot say how far from a tenth it is. ``n_rows`` is the training table's row count
+    (the sampling noise of a comparison depends on it). Both are absent from bundles saved
+    before they existed, and are then left out of the JSON, so those bundles keep their ID.
+    """
 
     name: str
     kind: Literal["numeric", "categorical"]
     quantiles: tuple[float, ...] = ()  # the 0, 10, ..., 100th percentiles (numeric)
     levels: dict[str, float] = Field(default_factory=dict)  # level -> share of non-missing values (categorical)
     missing_share: float = 0.0
+    bin_shares: tuple[float, ...] = ()  # share of the present values per bin of bin_edges
+    n_rows: int | None = None
+
+    @staticmethod
+    def edges_from_quantiles(quantiles: tuple[float, ...] | np.ndarray) -> np.ndarray:
+        """Cut points between bins: the interior deciles, ties merged (a spike is one bin)."""
+        q = np.asarray(quantiles, dtype=float)
+        return np.unique(q[1:-1]) if len(q) > 2 else np.array([], dtype=float)
+
+    @staticmethod
+    def shares_in_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """Share of the present ``values`` in each bin (-inf, e1], (e1, e2], ..., (e_last, inf)."""
+        values = np.asarray(values, dtype=float)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return np.zeros(len(edges) + 1)
+        counts = np.bincount(np.searchsorted(edges, values, side="left"),
+                             minlength=len(edges) + 1)
+        return counts / len(values)
+
+    @property
+    def bin_edges(self) -> np.ndarray:
+        return self.edges_from_quantiles(self.quantiles)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler) -> dict[str, Any]:
+        # A field added later is left out while unset, so an older bundle re-dumps (and
+        # hashes into its bundle_id) exactly as it was written.
+        data = handler(self)
+        if not self.bin_shares:
+            data.pop("bin_shares", None)
+        if self.n_rows is None:
+            data.pop("n_rows", None)
+        return data
 
 
 class BundleInfo(Frozen):
@@ -182,6 +224,8 @@ def _write(out: Path, info_fields: dict[str, Any], blob: bytes) -> Path:
 
 
 def feature_distributions(df: pd.DataFrame, roles: RoleReport) -> tuple[FeatureDistribution, ...]:
+    """What a drift check compares a new snapshot with: per feature, the deciles and exact bin
+    shares (numeric) or the level shares (categorical), the missing share and the row count."""
     out = []
     for name in roles.features:
         column = roles.get(name)
@@ -190,13 +234,17 @@ def feature_distributions(df: pd.DataFrame, roles: RoleReport) -> tuple[FeatureD
         if column.role == "numeric":
             values = pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
             q = tuple(float(v) for v in np.quantile(values, _QUANTILES)) if len(values) else ()
+            # Binned exactly as a drift check bins a new snapshot: from the stored deciles.
+            edges = FeatureDistribution.edges_from_quantiles(q)
+            bins = FeatureDistribution.shares_in_bins(values, edges) if len(values) else ()
             out.append(FeatureDistribution(name=name, kind="numeric", quantiles=q,
-                                           missing_share=missing))
+                                           missing_share=missing, n_rows=len(df),
+                                           bin_shares=tuple(float(v) for v in bins)))
         else:
             shares = s.dropna().astype(str).value_counts(normalize=True).head(50)
             out.append(FeatureDistribution(name=name, kind="categorical",
                                            levels={str(k): float(v) for k, v in shares.items()},
-                                           missing_share=missing))
+                                           missing_share=missing, n_rows=len(df)))
     return tuple(out)
 
 

@@ -7,23 +7,29 @@ Two modes, one report:
   moved where) and the share who changed segment; the feature distributions, the segment
   shares and each segment's centre are compared between the snapshots.
 - ``check_snapshot(new, model)``: a new snapshot alone against a saved model: the same
-  distribution checks against what the model recorded about its training data (deciles, level
-  shares, segment shares, centres). No migration: there is no earlier assignment to compare.
+  distribution checks against what the model recorded about its training data (deciles and the
+  training's share per bin, level shares, segment shares, centres). No migration: there is no earlier assignment to compare.
 
 Without a saved model, ``train_reference_model(old)`` fits one on OLD with the engine defaults.
 
 Population stability index (PSI): ``sum((a - e) * ln(a / e))`` over bins, ``e`` the reference
 shares and ``a`` the new ones. Numeric features are binned at the training deciles stored in the
-model (so every bin holds about a tenth of the training data); categorical ones by level, with an
-"(other)" bucket for levels the reference did not have. PSI is computed on the values present;
-missing values are checked on their own (the missing share). An empty bin would make PSI
-infinite, so shares are floored at ``EMPTY_SHARE`` (see there).
+model; the reference shares are OLD's values in those bins, or, against the model alone, the
+training shares per bin the model stored (a column with many tied values, such as counts or
+shares with many zeros, is far from a tenth per bin). Models saved before those shares were
+stored fall back to what the deciles imply (``shares_from_quantiles``). Categorical features are
+binned by level, with an "(other)" bucket for levels the reference did not have. PSI is
+computed on the values present; missing values are checked on their own (the missing share).
+An empty bin would make PSI infinite, so shares are floored at ``EMPTY_SHARE`` (see there).
 
 Centroid shift: each segment's centre in the model's prepared (standardised) feature space, new
 versus reference, divided by the segment's within-segment spread (the root of the summed
 per-column variances of its members), so 1.0 means "moved by the segment's own radius" whatever
-the units. That whole-space figure is diluted when one feature of many moves, so the column that
-moved most is reported too, in its own within-segment standard deviations.
+the units. That whole-space figure is diluted when one feature of many moves, so the shift on
+each input feature is measured too, in that feature's own within-segment standard deviations
+(standardised input columns, before any PCA, so the report names a column the reader knows; a
+categorical feature counts its one-hot columns together), and the feature that moved most is
+reported with its direction.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ MISSING_WATCH = 0.05
 # CENTROID_NOISE_MULTIPLE times its sampling noise (about sqrt(1/n_ref + 1/n_new) spreads for
 # two samples of the same segment), so a 20-member segment cannot raise it by chance.
 CENTROID_WATCH = 0.5
-# The whole-space shift is diluted when one feature of twenty moves, so a single prepared column
+# The whole-space shift is diluted when one feature of twenty moves, so a single input feature
 # moving by a whole within-segment standard deviation (past Cohen's "large", 0.8) counts too.
 CENTROID_COLUMN_WATCH = 1.0
 CENTROID_NOISE_MULTIPLE = 3.0
@@ -77,7 +83,7 @@ EMPTY_SHARE = 1e-4
 PSI_NOISE_NOTE = PSI_WATCH / 2
 MIN_CENTROID_MEMBERS = 5  # fewer members give a centre too noisy to compare
 SPREAD_FLOOR = 0.1  # prepared columns have unit spread overall; a tenth avoids dividing by ~0
-NOTABLE_COLUMN_SHIFT = 0.2  # Cohen's "small" effect: the report names a column from there on
+NOTABLE_COLUMN_SHIFT = 0.2  # Cohen's "small" effect: the report names a feature from there on
 # An ID column identifies customers: a few repeated rows happen in exports, but when more than a
 # tenth of the rows repeat an ID the column is not a customer ID and a join on it is meaningless.
 MAX_REPEATED_ID_SHARE = 0.10
@@ -130,8 +136,11 @@ class SegmentDrift(Frozen):
     new_share: float
     centroid_shift: float | None = None  # in within-segment spreads; None: too few members
     shift_noise: float | None = None  # the shift two samples of an unchanged segment show
-    largest_shift_column: str | None = None  # the prepared column that moved most ...
-    largest_column_shift: float | None = None  # ... in its own within-segment spreads
+    # input feature -> how far the centre moved on it, in its own within-segment spreads
+    feature_shifts: dict[str, float] = Field(default_factory=dict)
+    largest_shift_feature: str | None = None  # the input feature that moved most ...
+    largest_feature_shift: float | None = None  # ... in its own within-segment spreads ...
+    largest_shift_direction: str = ""  # ... and which way: "higher", "later", "towards 'Pro'"
 
     @property
     def share_change(self) -> float:
@@ -156,13 +165,16 @@ class Migration(Frozen):
 class DriftVerdict(Frozen):
     level: Verdict
     reasons: tuple[str, ...]  # each cites the computed number and the line it crossed
+    # What the level means here, in one sentence: a re-cluster because customers changed
+    # segment says more than one because a distribution moved while they kept it.
+    summary: str = ""
 
 
 class DriftReport(Frozen):
     mode: Literal["snapshots", "snapshot-vs-model"]
     reference: str  # what the new snapshot is compared with
     new: str
-    n_reference: int | None  # rows of OLD (None: the model's training data)
+    n_reference: int | None  # rows of OLD, or of the training data (None: not recorded)
     n_new: int
     model_id: str
     model_note: str
@@ -199,19 +211,16 @@ def psi(reference: Sequence[float], new: Sequence[float]) -> float:
 
 
 def decile_edges(quantiles: Sequence[float]) -> np.ndarray:
-    """Cut points between bins: the interior deciles, ties merged (a spike is one bin)."""
-    q = np.asarray(quantiles, dtype=float)
-    return np.unique(q[1:-1]) if len(q) > 2 else np.array([], dtype=float)
+    """Cut points between bins: the interior deciles, ties merged (a spike is one bin).
+
+    The bundle bins its training values with the same rule when it stores their shares.
+    """
+    return FeatureDistribution.edges_from_quantiles(quantiles)
 
 
 def binned_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin (-inf, e1], (e1, e2], ..., (e_last, inf)."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return np.zeros(len(edges) + 1)
-    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
-    return counts / len(values)
+    return FeatureDistribution.shares_in_bins(values, edges)
 
 
 def shares_from_quantiles(quantiles: Sequence[float], edges: np.ndarray,
@@ -253,7 +262,8 @@ def numeric_feature_drift(dist: FeatureDistribution, new: pd.Series,
     """PSI of a numeric feature over the deciles in ``dist``.
 
     With ``reference`` (OLD's values) the reference shares are OLD's binned values; without,
-    they come from the deciles themselves (``shares_from_quantiles``).
+    the training shares per bin stored in ``dist``, or, for a model saved before those were
+    stored, what the deciles imply (``shares_from_quantiles``).
     """
     new_values = _numbers(new)
     missing_new = _missing_share(new)
@@ -273,7 +283,10 @@ def numeric_feature_drift(dist: FeatureDistribution, new: pd.Series,
         actual = binned_shares(new_values, edges)
     else:
         actual = binned_shares(new_values, edges)
-        expected = shares_from_quantiles(dist.quantiles, edges, near=actual)
+        if len(dist.bin_shares) == len(edges) + 1:
+            expected = np.asarray(dist.bin_shares, dtype=float)
+        else:
+            expected = shares_from_quantiles(dist.quantiles, edges, near=actual)
     bins = tuple(Bin(label=label, reference=float(e), new=float(a))
                  for label, e, a in zip(_bin_labels(edges), expected, actual, strict=True))
     return base.model_copy(update={"psi": psi(expected, actual), "bins": bins})
@@ -420,14 +433,21 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
     if not info.distributions:
         notes.append("The model was saved without its training distributions, so features "
                      "cannot be compared; save it again from the training table.")
+    n_training = _training_rows(model)
     reference = {int(k): float(v) for k, v in info.segment_shares.items()}
     segments = _segment_drifts(model, reference, _shares(new_labels))
-    segments = _with_centroid_shifts(segments, model, new, new_labels, reference=None)
+    segments = _with_centroid_shifts(segments, model, new, new_labels, reference=None,
+                                     n_training=n_training)
     segment_psi = _segment_psi(segments)
-    notes += _psi_noise_note(None, len(new))
+    if info.preparation.pca is not None:
+        notes.append("The model clusters on principal components, so against the model alone a "
+                     "centre's shift on each feature counts only the part of the move those "
+                     "components keep (it can read low); compare with the earlier snapshot "
+                     "for the full figure.")
+    notes += _psi_noise_note(n_training, len(new))
     return DriftReport(
         mode="snapshot-vs-model", reference="the model's training data", new=new_label,
-        n_reference=None, n_new=len(new), model_id=info.bundle_id, model_note=model_note,
+        n_reference=n_training, n_new=len(new), model_id=info.bundle_id, model_note=model_note,
         id_column=info.id_column, verdict=decide(features, segment_psi, segments, None),
         migration=None, segment_psi=segment_psi, segments=segments, features=features,
         notes=tuple(notes))
@@ -448,12 +468,46 @@ def train_reference_model(old: pd.DataFrame, *, id_column: str | None = None,
         return load_bundle(folder)
 
 
+def _training_rows(model: SavedModel) -> int | None:
+    """Rows of the training table, when the model recorded them (newer bundles)."""
+    return max((d.n_rows for d in model.info.distributions if d.n_rows), default=None)
+
+
 def _assign(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]) -> np.ndarray:
-    # The same checks and labels as the assign command. The ID column is left out: only the
-    # labels are needed here, and assign_table's holdout step cannot hash a missing ID.
+    """Each row's segment (-1: unassigned or unscored), with the same checks as ``assign``.
+
+    Errors name the snapshot (``label``): with two inputs, "the table" would not say which.
+    """
+    needed = model.info.preparation.input_columns
+    missing = [c for c in needed if c not in df.columns]
+    if missing and len(missing) == len(needed):
+        raise InputError(f"{label} has none of the columns the model was trained on (such as "
+                         f"{', '.join(needed[:3])}); give a snapshot of the customer table the "
+                         "model was built from, not an assignments or CRM export.")
+    if missing:
+        raise InputError(f"{label} lacks column(s) the model was trained on: "
+                         f"{', '.join(missing)}; supply a snapshot with the same columns as the "
+                         "training table.")
+    # The ID column is left out: only the labels are needed here, and assign_table's holdout
+    # step cannot hash a missing ID.
     key = model.info.id_column
-    result = assign_table(model, df.drop(columns=[key]) if key in df.columns else df)
-    notes += [f"{label}: {note}" for note in result.notes]
+    try:
+        result = assign_table(model, df.drop(columns=[key]) if key in df.columns else df)
+    except InputError as err:
+        raise InputError(f"{label}: {err}") from None
+    # assign's notes on unassigned and unscored rows speak to someone assigning (one of them
+    # says to run compare): say here what those rows mean for the comparison instead.
+    notes += [f"{label}: {note}" for note in result.notes
+              if not any(word in note for word in ("unassigned", "unscored", "compare"))]
+    names = result.frame["segment_name"]
+    n_novel, n_unscored = int((names == UNASSIGNED).sum()), int((names == "unscored").sum())
+    if n_novel:
+        notes.append(f"{label}: {n_novel:,} row(s) ({n_novel / len(df):.1%}) lie farther from "
+                     "every segment than any training customer did; they count as unassigned "
+                     "in the segment shares and the migration.")
+    if n_unscored:
+        notes.append(f"{label}: {n_unscored:,} row(s) have no value in any feature; they count "
+                     "as unassigned in the segment shares and the migration.")
     return result.frame["segment"].to_numpy(dtype=int)
 
 
@@ -607,49 +661,111 @@ def _id_keys(ids: pd.Series) -> pd.Series:
 
 def _with_centroid_shifts(segments: tuple[SegmentDrift, ...], model: SavedModel,
                           new: pd.DataFrame, new_labels: np.ndarray, *,
-                          reference: tuple[pd.DataFrame, np.ndarray] | None
-                          ) -> tuple[SegmentDrift, ...]:
+                          reference: tuple[pd.DataFrame, np.ndarray] | None,
+                          n_training: int | None = None) -> tuple[SegmentDrift, ...]:
     """Each segment's centre shift in within-segment spreads (module docstring).
 
     Against OLD's members (spread from OLD), or, without OLD, against the model's own centres
-    (spread from the new members, the only ones there are).
+    (spread from the new members, the only ones there are; the noise counts the training
+    members too when the model recorded its row count). The whole-space shift is taken where
+    the model clusters (after any PCA); the per-feature shifts on the input columns.
     """
     prep = model.info.preparation
-    columns = prep.output_names
-    X_new = prep.transform(new)
+    unrotated = prep.model_copy(update={"pca": None})  # the standardised input columns
+    groups = _feature_groups(prep)
+    X_new, F_new = prep.transform(new), unrotated.transform(new)
     if reference is not None:
-        X_ref = prep.transform(reference[0])
+        X_ref, F_ref = prep.transform(reference[0]), unrotated.transform(reference[0])
         ref_labels = reference[1]
     else:
         centres = _model_centres(model, X_new.shape[1])
+        training = {int(k): float(v) * n_training for k, v in model.info.segment_shares.items()
+                    } if n_training else {}
     out = []
     for seg in segments:
-        members = X_new[new_labels == seg.segment] if seg.segment >= 0 else X_new[:0]
+        here = new_labels == seg.segment if seg.segment >= 0 else np.zeros(len(X_new), bool)
+        members, features = X_new[here], F_new[here]
         if reference is not None:
-            ref_members = X_ref[ref_labels == seg.segment] if seg.segment >= 0 else X_ref[:0]
-            if min(len(members), len(ref_members)) < MIN_CENTROID_MEMBERS:
+            there = ref_labels == seg.segment if seg.segment >= 0 else np.zeros(len(X_ref), bool)
+            if min(int(here.sum()), int(there.sum())) < MIN_CENTROID_MEMBERS:
                 out.append(seg)
                 continue
-            centre_ref, spread = _nanmean(ref_members), _nanstd(ref_members)
-            noise = math.sqrt(1 / len(ref_members) + 1 / len(members))
+            delta = np.nan_to_num(_nanmean(members) - _nanmean(X_ref[there]))
+            spread = _nanstd(X_ref[there])
+            feature_delta = np.nan_to_num(_nanmean(features) - _nanmean(F_ref[there]))
+            feature_spread = _nanstd(F_ref[there])
+            noise = math.sqrt(1 / int(there.sum()) + 1 / len(members))
         else:
             if len(members) < MIN_CENTROID_MEMBERS or seg.segment not in centres:
                 out.append(seg)
                 continue
-            centre_ref, spread = centres[seg.segment], _nanstd(members)
-            noise = math.sqrt(1 / len(members))
-        delta = np.nan_to_num(_nanmean(members) - centre_ref)
+            delta = np.nan_to_num(_nanmean(members) - centres[seg.segment])
+            spread = _nanstd(members)
+            # The model's centre is known only where it clusters: after PCA, the shift on the
+            # input columns is that shift mapped back (the part the components can see).
+            feature_delta = (delta @ np.asarray(prep.pca.components) if prep.pca is not None
+                             else delta)
+            feature_spread = _nanstd(features)
+            trained = training.get(seg.segment, 0.0)
+            noise = math.sqrt(1 / len(members) + (1 / trained if trained >= 1 else 0.0))
         radius = float(np.sqrt(np.nansum(spread**2)))
         if radius <= 0:
             out.append(seg)
             continue
-        per_column = np.abs(delta) / np.maximum(np.nan_to_num(spread), SPREAD_FLOOR)
-        top = int(per_column.argmax())
-        out.append(seg.model_copy(update={
-            "centroid_shift": float(np.linalg.norm(delta) / radius), "shift_noise": noise,
-            "largest_shift_column": columns[top] if top < len(columns) else f"column {top}",
-            "largest_column_shift": float(per_column[top])}))
+        shifts = _feature_shifts(groups, feature_delta, feature_spread)
+        update: dict = {"centroid_shift": float(np.linalg.norm(delta) / radius),
+                        "shift_noise": noise, "feature_shifts": {n: s for n, s, _ in shifts}}
+        if shifts:
+            name, size, direction = max(shifts, key=lambda t: t[1])
+            update |= {"largest_shift_feature": name, "largest_feature_shift": size,
+                       "largest_shift_direction": direction}
+        out.append(seg.model_copy(update=update))
     return tuple(out)
+
+
+def _feature_groups(prep) -> list[tuple[str, str, list[int], tuple[str, ...]]]:
+    """Each input feature's columns in the prepared matrix before PCA.
+
+    (name, source, columns, levels): a numeric feature has its column and, when it has one,
+    its missing-value indicator; a categorical feature its one-hot columns, one per level.
+    """
+    groups = [(s.name, s.source, [j], ()) for j, s in enumerate(prep.numeric)]
+    col = len(prep.numeric)
+    for j, step in enumerate(prep.numeric):
+        if step.missing_indicator:
+            groups[j][2].append(col)
+            col += 1
+    for step in prep.categorical:
+        groups.append((step.name, "categorical", list(range(col, col + len(step.levels))),
+                       tuple(step.levels)))
+        col += len(step.levels)
+    return groups
+
+
+_DIRECTIONS = {"numeric": ("higher", "lower"), "boolean": ("higher", "lower"),
+               # a date column is prepared as days before a fixed instant: more days = earlier
+               "datetime": ("earlier", "later")}
+
+
+def _feature_shifts(groups, delta: np.ndarray, spread: np.ndarray
+                    ) -> list[tuple[str, float, str]]:
+    """(feature, shift in its within-segment spreads, direction) per input feature.
+
+    A feature of several columns (a category's levels) is measured like the whole space: the
+    length of its centre's move over the root of its columns' summed variances.
+    """
+    out = []
+    for name, source, cols, levels in groups:
+        d, s = delta[cols], np.nan_to_num(spread[cols])
+        size = float(np.linalg.norm(d) / max(float(np.sqrt((s**2).sum())), SPREAD_FLOOR))
+        if source == "categorical":
+            gained = int(np.argmax(d))
+            direction = f"towards '{levels[gained]}'" if d[gained] > 0 else ""
+        else:
+            up, down = _DIRECTIONS[source]
+            direction = up if d[0] > 0 else down if d[0] < 0 else ""
+        out.append((name, size, direction))
+    return out
 
 
 def _model_centres(model: SavedModel, width: int) -> dict[int, np.ndarray]:
@@ -689,9 +805,15 @@ def _psi_noise_note(n_reference: int | None, n_new: int) -> list[str]:
 
 def decide(features: Sequence[FeatureDrift], segment_psi: float,
            segments: Sequence[SegmentDrift], migration: Migration | None) -> DriftVerdict:
-    """stable, watch or re-cluster, with a reason per crossed line (or why nothing crossed)."""
+    """stable, watch or re-cluster, with a reason per crossed line (or why nothing crossed).
+
+    The lines are the issue's: re-cluster when 15% or more changed segment or a PSI reaches
+    0.2. A PSI can cross while the migration shows nearly everyone kept their segment; the
+    level stays re-cluster, but the reasons and the summary say both, so the reader can judge.
+    """
     recluster: list[str] = []
     watch: list[str] = []
+    kept = ""  # said after each distribution reason when most customers kept their segment
     if migration is not None:
         m = migration
         text = (f"{m.moved_share:.1%} of the {m.matched:,} customers in both snapshots changed "
@@ -700,6 +822,10 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
             recluster.append(f"{text}; re-cluster at {MOVED_RECLUSTER:.0%}.")
         elif m.moved_share >= MOVED_WATCH:
             watch.append(f"{text}; watch from {MOVED_WATCH:.0%}.")
+        else:
+            kept = (f", while {1 - m.moved_share:.1%} of the {m.matched:,} customers in both "
+                    "snapshots kept their segment")
+    moved_customers = bool(recluster)
     for f in sorted((f for f in features if f.psi is not None), key=lambda f: -f.psi):
         text = f"PSI of {f.name} is {f.psi:.3f}"
         unseen = sum(f.new_levels.values())
@@ -707,12 +833,14 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
             levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
             text += f" ({unseen:.1%} of its values are levels not seen before: {levels})"
         if f.psi >= PSI_RECLUSTER:
-            recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}.")
+            recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}"
+                             + (f": the distribution of {f.name} moved{kept}." if kept else "."))
         elif f.psi >= PSI_WATCH:
             watch.append(f"{text}; watch from {PSI_WATCH}.")
     text = f"PSI of the segment shares is {segment_psi:.3f}"
     if segment_psi >= PSI_RECLUSTER:
-        recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}.")
+        recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}"
+                         + (f": the segments' sizes moved{kept}." if kept else "."))
     elif segment_psi >= PSI_WATCH:
         watch.append(f"{text}; watch from {PSI_WATCH}.")
     for f in features:
@@ -724,18 +852,44 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
         if s.centroid_shift is None:
             continue
         beyond_noise = CENTROID_NOISE_MULTIPLE * (s.shift_noise or 0.0)
+        largest = s.largest_feature_shift or 0.0
         if (s.centroid_shift >= max(CENTROID_WATCH, beyond_noise)
-                or (s.largest_column_shift or 0.0) >= max(CENTROID_COLUMN_WATCH, beyond_noise)):
+                or largest >= max(CENTROID_COLUMN_WATCH, beyond_noise)):
+            most = ""
+            if s.largest_shift_feature is not None:
+                way = f" {s.largest_shift_direction}" if s.largest_shift_direction else ""
+                most = (f", most on {s.largest_shift_feature} ({largest:.2f} within-segment "
+                        f"standard deviations{way})")
             watch.append(f"The centre of segment {s.segment} ({s.name}) moved "
-                         f"{s.centroid_shift:.2f} of its within-segment spread, and "
-                         f"{s.largest_column_shift:.2f} spreads on {s.largest_shift_column}; "
-                         f"watch from {CENTROID_WATCH} overall or {CENTROID_COLUMN_WATCH} on "
-                         "one column.")
+                         f"{s.centroid_shift:.2f} of its within-segment spread{most}; watch "
+                         f"from {CENTROID_WATCH} overall or {CENTROID_COLUMN_WATCH} on one "
+                         "feature.")
     if recluster:
-        return DriftVerdict(level="re-cluster", reasons=tuple(recluster + watch))
+        return DriftVerdict(level="re-cluster", reasons=tuple(recluster + watch),
+                            summary=_recluster_summary(moved_customers, kept, migration))
     if watch:
-        return DriftVerdict(level="watch", reasons=tuple(watch))
-    return DriftVerdict(level="stable", reasons=_stable_reasons(features, segment_psi, migration))
+        return DriftVerdict(level="watch", reasons=tuple(watch), summary=_SUMMARIES["watch"])
+    return DriftVerdict(level="stable", reasons=_stable_reasons(features, segment_psi, migration),
+                        summary=_SUMMARIES["stable"])
+
+
+_SUMMARIES = {
+    "stable": "the segments still describe these customers; no action needed.",
+    "watch": "something moved; check again next period, and sooner if it grows.",
+}
+
+
+def _recluster_summary(moved_customers: bool, kept: str, migration: Migration | None) -> str:
+    if moved_customers:
+        return ("the segments no longer describe these customers well: many changed segment; "
+                "re-run the segmentation on the new snapshot.")
+    if kept:
+        return (f"a distribution moved past the re-cluster line, yet "
+                f"{1 - migration.moved_share:.1%} of the customers in both snapshots kept their "
+                "segment; judge whether the moved features matter for how you treat these "
+                "customers before re-running the segmentation on the new snapshot.")
+    return ("the data moved past the re-cluster line, so the segments may no longer describe "
+            "these customers well; re-run the segmentation on the new snapshot.")
 
 
 def _stable_reasons(features, segment_psi, migration) -> tuple[str, ...]:
@@ -756,12 +910,8 @@ def _stable_reasons(features, segment_psi, migration) -> tuple[str, ...]:
 
 # --- the readable report -------------------------------------------------------------------
 
-_HEADLINES = {
-    "stable": "the segments still describe these customers; no action needed.",
-    "watch": "something moved; check again next period, and sooner if it grows.",
-    "re-cluster": "the segments no longer describe these customers well; re-run the "
-                  "segmentation on the new snapshot.",
-}
+# For a report saved before verdicts carried their own summary.
+_HEADLINES = {**_SUMMARIES, "re-cluster": _recluster_summary(True, "", None)}
 
 
 def render_markdown(report: DriftReport) -> str:
@@ -772,9 +922,11 @@ def render_markdown(report: DriftReport) -> str:
         lines.append(f"Compared {r.reference} with {r.new} ({r.n_reference:,} and {r.n_new:,} "
                      f"rows), customers matched on `{r.id_column}`.")
     else:
-        lines.append(f"Checked {r.new} ({r.n_new:,} rows) against {r.reference}.")
+        rows = f" ({r.n_reference:,} rows)" if r.n_reference else ""
+        lines.append(f"Checked {r.new} ({r.n_new:,} rows) against {r.reference}{rows}.")
     lines.append(f"Model {r.model_id}" + (f": {r.model_note}" if r.model_note else "") + ".")
-    lines += ["", f"**Verdict: {r.verdict.level}**: {_HEADLINES[r.verdict.level]}", ""]
+    summary = r.verdict.summary or _HEADLINES[r.verdict.level]
+    lines += ["", f"**Verdict: {r.verdict.level}**: {summary}", ""]
     lines += [f"- {reason}" for reason in r.verdict.reasons]
     if r.migration is not None:
         lines += ["", *_migration_section(r.migration, r.reference, r.new)]
@@ -792,7 +944,8 @@ def render_markdown(report: DriftReport) -> str:
                f"{t.moved_recluster:.0%} of the customers in both snapshots."),
               ("- Centre shift: how far a segment's centre moved, in its own within-segment "
                f"spreads (standardised features); watch from {t.centroid_watch}, or from "
-               f"{t.centroid_column_watch} on a single column, when beyond the noise shown."),
+               f"{t.centroid_column_watch} on a single feature (in that feature's own "
+               "within-segment standard deviations), when beyond the noise shown."),
               (f"- Missing share: a change of {t.missing_watch * 100:.0f} points or more is "
                "flagged.")]
     return "\n".join(lines) + "\n"
@@ -826,8 +979,11 @@ def _segments_section(r: DriftReport) -> list[str]:
     for s in r.segments:
         shift = "n/a" if s.centroid_shift is None else f"{s.centroid_shift:.2f}"
         if s.centroid_shift is not None:
-            most = (f"; most: {s.largest_shift_column}" if s.largest_column_shift
-                    and s.largest_column_shift >= NOTABLE_COLUMN_SHIFT else "")
+            most = ""
+            if (s.largest_feature_shift or 0.0) >= NOTABLE_COLUMN_SHIFT:
+                way = f" {s.largest_shift_direction}" if s.largest_shift_direction else ""
+                most = (f"; most: {s.largest_shift_feature}, {s.largest_feature_shift:.2f}"
+                        f"{way}")
             shift += f" (noise ~{s.shift_noise:.2f}{most})"
         lines.append(f"| {_short(s.segment, s.name)} | {s.reference_share:.1%} | "
                      f"{s.new_share:.1%} | {s.share_change * 100:+.1f} | {shift} |")

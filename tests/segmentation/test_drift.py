@@ -1,9 +1,12 @@
 """Drift and migration: PSI as computed by hand, the migration matrix of customers moved between
-planted groups, the verdict's lines (stable, watch, re-cluster), unseen levels, missing shares,
-customers in one snapshot only, and IDs that do not match."""
+planted groups, the verdict's lines (stable, watch, re-cluster) and its wording, unseen levels,
+missing shares, customers in one snapshot only, IDs that do not match, tie-heavy features against
+their own model, older bundles, and centre shifts named by input feature."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 
 import numpy as np
@@ -11,24 +14,38 @@ import pandas as pd
 import pytest
 
 from copilot.errors import InputError
-from copilot.segmentation.bundle import FeatureDistribution, load_bundle, save_bundle
+from copilot.segmentation.bundle import (
+    ARRAYS_FILE,
+    JSON_FILE,
+    FeatureDistribution,
+    SavedModel,
+    feature_distributions,
+    load_bundle,
+    save_bundle,
+)
 from copilot.segmentation.drift import (
+    CENTROID_COLUMN_WATCH,
     EMPTY_SHARE,
     MOVED_RECLUSTER,
     MOVED_WATCH,
+    NOTABLE_COLUMN_SHIFT,
     PSI_RECLUSTER,
     PSI_WATCH,
     DriftReport,
+    FeatureDrift,
+    Migration,
     categorical_feature_drift,
     check_snapshot,
     compare_snapshots,
+    decide,
     numeric_feature_drift,
     psi,
     render_markdown,
 )
 from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.roles import infer_roles
 from fixtures.customers import make_customers
-from fixtures.snapshots import shift_snapshot
+from fixtures.snapshots import shift_snapshot, with_tied_columns
 
 
 @pytest.fixture(scope="module")
@@ -222,13 +239,13 @@ def test_a_change_inside_segments_that_the_marginals_hide_moves_the_centres(trai
     report = compare_snapshots(frame, shuffled, model)
     assert all(f.psi == 0.0 for f in report.features)
     assert report.verdict.level == "watch"
-    assert any("spreads on discount_share" in r for r in report.verdict.reasons)
+    assert any("most on discount_share" in r for r in report.verdict.reasons)
     # A column without segment signal shuffled the same way moves no centre.
     noise = frame.assign(referral_code_length=np.random.default_rng(0).permutation(
         frame["referral_code_length"].to_numpy()))
     calm = compare_snapshots(frame, noise, model)
     assert calm.verdict.level == "stable"
-    assert all(s.largest_column_shift < 0.3 for s in calm.segments if s.segment >= 0)
+    assert all(s.largest_feature_shift < 0.3 for s in calm.segments if s.segment >= 0)
 
 
 def test_customers_in_one_snapshot_only_are_counted(trained):
@@ -256,6 +273,18 @@ def test_ids_that_do_not_match_are_refused_with_one_sentence(trained):
     with pytest.raises(InputError) as err:
         compare_snapshots(table.frame, table.frame.drop(columns=["plan"]), model)
     assert "plan" in str(err.value)
+    # With two snapshots, the message says which one lacks the column.
+    assert str(err.value).startswith("NEW lacks column(s)")
+    with pytest.raises(InputError) as err:
+        compare_snapshots(table.frame.drop(columns=["plan", "region"]), table.frame, model,
+                          old_label="OLD (may.csv)")
+    assert str(err.value).startswith("OLD (may.csv) lacks column(s)")
+    assert "plan, region" in str(err.value)
+    # An assignments file instead of a snapshot has none of the model's columns.
+    assignments = pd.DataFrame({"customer_id": table.frame["customer_id"], "segment": 0})
+    with pytest.raises(InputError) as err:
+        check_snapshot(assignments, model, new_label="NEW (assigned.csv)")
+    assert str(err.value).startswith("NEW (assigned.csv) has none of the columns")
 
 
 def test_ids_read_as_numbers_in_one_file_and_text_in_the_other_still_match(trained):
@@ -293,3 +322,186 @@ def test_the_report_round_trips_through_json(trained):
     report = compare_snapshots(table.frame, shift_snapshot(table, moved_share=0.2).frame, model)
     assert DriftReport.model_validate_json(report.model_dump_json()) == report
     assert report.thresholds.psi_recluster == PSI_RECLUSTER
+
+
+# --- tied values: the training's own bin shares ------------------------------------------------
+
+TIED = ("returns_count", "returned_value_share", "active_months_share")
+
+
+def _without_bin_shares(model: SavedModel) -> SavedModel:
+    """The model as an engine saved it before bin shares were stored."""
+    old = tuple(d.model_copy(update={"bin_shares": (), "n_rows": None})
+                for d in model.info.distributions)
+    return SavedModel(model.info.model_copy(update={"distributions": old}), model.model)
+
+
+def test_the_bundle_stores_each_bin_s_exact_training_share():
+    # 55 values of 0.5, 30 of 1.5, 10 of 2.5 and 5 of 3.5. Deciles: 0.5 from the minimum to the
+    # 50th percentile, 1.5 from the 60th to the 80th, 2.5 at the 90th, 3.5 the maximum. Bins
+    # (-inf, 0.5], (0.5, 1.5], (1.5, 2.5], (2.5, inf) hold 55, 30, 10 and 5 of the 100 values.
+    df = pd.DataFrame({"x": np.r_[[0.5] * 55, [1.5] * 30, [2.5] * 10, [3.5] * 5]})
+    (dist,) = feature_distributions(df, infer_roles(df))
+    assert dist.quantiles == (0.5,) * 6 + (1.5,) * 3 + (2.5, 3.5)
+    assert list(dist.bin_edges) == [0.5, 1.5, 2.5]
+    assert dist.bin_shares == pytest.approx((0.55, 0.30, 0.10, 0.05))
+    assert dist.n_rows == 100
+    # The training values against their own distribution: nothing moved.
+    assert numeric_feature_drift(dist, df["x"]).psi == 0.0
+    # From the deciles alone, 2.5 (one decile, not a whole number) reads as exactly 90% at or
+    # below it, not 95%: a shift that is not there.
+    approximated = numeric_feature_drift(dist.model_copy(update={"bin_shares": ()}), df["x"])
+    assert [b.reference for b in approximated.bins] == pytest.approx([0.55, 0.30, 0.05, 0.10])
+    assert approximated.psi == pytest.approx(_term(0.05, 0.10) + _term(0.10, 0.05))
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory):
+    """A model of a table with counts, a spike of zeros and twelfths, saved and loaded back."""
+    table = with_tied_columns(make_customers(1500, 4, seed=7), seed=1)
+    run = run_segmentation(table.frame, SegmentSettings(id_column="customer_id", seed=0))
+    path = save_bundle(run, tmp_path_factory.mktemp("tied") / "model", df=table.frame)
+    return table, path, load_bundle(path)
+
+
+def test_the_training_table_against_its_own_model_is_stable_on_tie_heavy_data(tied):
+    table, _, model = tied
+    assert set(TIED) <= set(model.info.features)  # the tied columns are in the model
+    report = check_snapshot(table.frame, model)
+    assert report.verdict.level == "stable"
+    assert {f.name for f in report.features if f.psi is not None} >= set(TIED)
+    assert all(f.psi == pytest.approx(0.0, abs=1e-12) for f in report.features
+               if f.psi is not None)
+    assert report.segment_psi == pytest.approx(0.0, abs=1e-9)
+    assert report.n_reference == len(table.frame)
+    assert f"against the model's training data ({len(table.frame):,} rows)" in render_markdown(
+        report)
+    # What the bin shares fixed: from the deciles alone, the twelfths cross the watch line.
+    before = check_snapshot(table.frame, _without_bin_shares(model))
+    assert before.verdict.level == "watch"
+    assert {f.name: f.psi for f in before.features}["active_months_share"] >= PSI_WATCH
+
+
+def test_a_bundle_saved_before_bin_shares_keeps_its_id_and_falls_back(tied, tmp_path):
+    table, path, model = tied
+    info = json.loads((path / JSON_FILE).read_text())
+    for dist in info["distributions"]:
+        assert "n_rows" in dist  # the new bundle has them ...
+        dist.pop("bin_shares", None)
+        dist.pop("n_rows")
+    # ... an older engine wrote none, and hashed its JSON without them (bundle._content_id).
+    hashed = {k: v for k, v in info.items() if k not in ("created_at", "bundle_id")}
+    info["bundle_id"] = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()
+                                       ).hexdigest()[:16]
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / JSON_FILE).write_text(json.dumps(info))
+    (older / ARRAYS_FILE).write_bytes((path / ARRAYS_FILE).read_bytes())
+    loaded = load_bundle(older)  # refused if the new fields changed the content ID
+    assert loaded.info.bundle_id == info["bundle_id"] != model.info.bundle_id
+    assert all(d.bin_shares == () and d.n_rows is None for d in loaded.info.distributions)
+    report = check_snapshot(table.frame, loaded)
+    assert report.n_reference is None
+    fallback = check_snapshot(table.frame, _without_bin_shares(model))
+    assert [f.psi for f in report.features] == [f.psi for f in fallback.features]
+
+
+# --- centre shifts, named by input feature -----------------------------------------------------
+
+def test_centre_shifts_name_the_input_feature_even_when_the_model_uses_pca(trained, tmp_path):
+    table, _, _ = trained
+    run = run_segmentation(table.frame, SegmentSettings(id_column="customer_id", seed=0, pca=5))
+    model = load_bundle(save_bundle(run, tmp_path / "model", df=table.frame))
+    assert model.info.preparation.output_names[0] == "PC1"  # precondition: clusters on PCs
+    doubled = shift_snapshot(table, multiply={"monthly_spend": 2.0}).frame
+    report = compare_snapshots(table.frame, doubled, model)
+    inputs = set(model.info.preparation.input_columns)
+    for s in (s for s in report.segments if s.segment >= 0):
+        assert set(s.feature_shifts) == inputs
+        assert s.largest_shift_feature == "monthly_spend"
+        assert s.largest_shift_direction == "higher"
+        # Spend is prepared on the log scale: doubling it moves every customer by ln 2, about
+        # 1.26 of the planted within-group spread of 0.55 (less the missing values and
+        # outliers blur), far past CENTROID_COLUMN_WATCH; no other feature moved.
+        assert s.largest_feature_shift > 0.8 * CENTROID_COLUMN_WATCH
+        # The others move only as far as the customers who changed segment take them.
+        others = max(v for k, v in s.feature_shifts.items() if k != "monthly_spend")
+        assert others < NOTABLE_COLUMN_SHIFT
+    markdown = render_markdown(report)
+    assert "most: monthly_spend" in markdown and "PC" not in markdown
+    # Against the model alone the shift is seen through the components: still named by
+    # feature, and the report says it can read low.
+    alone = check_snapshot(doubled, model)
+    assert all(s.largest_shift_feature == "monthly_spend" or s.largest_feature_shift < 0.5
+               for s in alone.segments if s.centroid_shift is not None)
+    assert any("principal components" in note for note in alone.notes)
+
+
+def test_without_pca_the_model_alone_sees_the_same_feature_shift(trained):
+    table, model, _ = trained
+    doubled = shift_snapshot(table, multiply={"monthly_spend": 2.0}).frame
+    with_old = compare_snapshots(table.frame, doubled, model)
+    alone = check_snapshot(doubled, model)
+    for a, b in zip(with_old.segments, alone.segments, strict=True):
+        if a.centroid_shift is None:
+            continue
+        assert a.largest_shift_feature == b.largest_shift_feature == "monthly_spend"
+        assert a.largest_shift_direction == b.largest_shift_direction == "higher"
+    assert any("most on monthly_spend" in r and "higher" in r for r in alone.verdict.reasons)
+
+
+# --- notes ---------------------------------------------------------------------------------------
+
+def test_unassigned_rows_are_explained_for_the_comparison(trained):
+    table, model, _ = trained
+    new = table.frame.copy()
+    wild = list(table.informative)
+    new.loc[:19, wild] = new.loc[:19, wild] * 1000  # 20 customers far from every segment
+    report = compare_snapshots(table.frame, new, model)
+    unassigned = next(s for s in report.segments if s.segment == -1)
+    assert unassigned.new_share == pytest.approx(20 / len(new))
+    assert any(n.startswith("NEW: 20 row(s) (1.0%)") and "count as unassigned" in n
+               for n in report.notes)
+    # assign's own note tells the user to run compare: pointless inside compare.
+    assert not any("compare" in n for n in report.notes)
+
+
+# --- the verdict's wording -----------------------------------------------------------------------
+
+def _migration(moved: int, matched: int = 1000) -> Migration:
+    return Migration(id_column="id", segments=(0, 1), names=("A", "B"),
+                     counts=((matched - moved, moved), (0, 0)),
+                     row_shares=((1 - moved / matched, moved / matched), (0.0, 0.0)),
+                     matched=matched, moved=moved, moved_share=moved / matched, only_old=0,
+                     only_new=0)
+
+
+def test_a_distribution_past_the_line_while_customers_kept_their_segment_is_said_honestly():
+    fresh = FeatureDrift(name="Fresh", kind="numeric", psi=0.218)
+    # The rule stands: a PSI of 0.2 or more is a re-cluster ...
+    kept = decide([fresh], 0.0, [], _migration(9))
+    assert kept.level == "re-cluster"
+    # ... but the reason and the summary say that 99.1% kept their segment.
+    assert kept.reasons == (("PSI of Fresh is 0.218; re-cluster at 0.2: the distribution of "
+                             "Fresh moved, while 99.1% of the 1,000 customers in both snapshots "
+                             "kept their segment."),)
+    assert "99.1% of the customers in both snapshots kept their segment" in kept.summary
+    assert "no longer describe" not in kept.summary
+    # Customers changing segment is what says the segments no longer describe them.
+    moved = decide([fresh], 0.0, [], _migration(200))
+    assert moved.level == "re-cluster" and "no longer describe" in moved.summary
+    assert moved.reasons[0].startswith("20.0% of the 1,000 customers")
+    assert "kept their segment" not in " ".join(moved.reasons)
+    # Without a migration (one snapshot against the model) nothing is known about who kept.
+    alone = decide([fresh], 0.0, [], None)
+    assert alone.reasons == ("PSI of Fresh is 0.218; re-cluster at 0.2.",)
+    assert "may no longer describe" in alone.summary
+
+
+def test_the_report_leads_with_the_verdict_s_own_summary(trained):
+    table, model, _ = trained
+    report = compare_snapshots(table.frame, shift_snapshot(
+        table, multiply={"monthly_spend": 2.0}).frame, model)
+    assert report.verdict.level == "re-cluster" and report.migration.moved_share < MOVED_WATCH
+    assert f"**Verdict: re-cluster**: {report.verdict.summary}" in render_markdown(report)
+    assert "kept their segment" in report.verdict.summary
