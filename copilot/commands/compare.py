@@ -13,7 +13,6 @@ on stderr and exit code 2, with nothing written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -56,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("One snapshot alone needs a saved model to compare against; pass "
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
-    if args.out:  # before the engine is even imported: a refusal costs nothing, writes nothing
+    from copilot.segmentation.export import refuse_overwrite, same_file
+
+    if args.out:  # before any reading: a refusal costs nothing, writes nothing
         refuse_overwrite(args.out, *args.snapshots,
                          *([_model_folder(args.model)] if args.model else []))
 
@@ -72,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
     names = [Path(p).name for p in args.snapshots]
-    same_file = len(args.snapshots) == 2 and _same_file(*map(Path, args.snapshots))
-    tables = [_load(load_table, path) for path in args.snapshots[:2 - same_file]]
-    if same_file:
+    one_file = len(args.snapshots) == 2 and same_file(*map(Path, args.snapshots))
+    tables = [_load(load_table, path) for path in args.snapshots[:2 - one_file]]
+    if one_file:
         tables.append(tables[0])
     if model is not None:
         note = f"loaded from {args.model}"
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = check_snapshot(tables[0], model, new_label=f"NEW ({names[0]})",
                                 model_note=note)
-    if same_file:
+    if one_file:
         same = (f"The two snapshots are the same file ({args.snapshots[0]}), so no customer can "
                 "have moved; give the earlier and the later snapshot to see drift.")
         sys.stderr.write(f"note: {same}\n")
@@ -106,46 +107,6 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(as_json if args.json else markdown)
     sys.stderr.write(f"verdict: {report.verdict.level}\n")
     return 0
-
-
-def refuse_overwrite(out: str | Path, *inputs: str | Path) -> None:
-    """Raise ``InputError`` when writing ``out`` would overwrite one of ``inputs``.
-
-    A file input is overwritten when ``out`` is the same file (by path with symlinks followed,
-    or by inode: hard links, case-insensitive file systems); a folder input (a saved model)
-    when ``out`` lies inside it. Called before any work, so a refusal writes nothing.
-    """
-    target = Path(out)
-    for given in inputs:
-        source = Path(given)
-        if source.is_dir():
-            if _inside(target, source):
-                raise InputError(f"--out {out} is inside the input folder {given}, so writing "
-                                 "it could destroy that input; choose a path outside it.")
-        elif _same_file(target, source):
-            raise InputError(f"--out {out} is the input {given}, so writing it would overwrite "
-                             "that input; choose another path.")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        resolved, home = path.resolve(), folder.resolve()
-        if resolved == home or home in resolved.parents:
-            return True
-        # By inode too: the same folder reached under another spelling.
-        return any(p.exists() and os.path.samefile(p, folder)
-                   for p in (resolved, *resolved.parents))
-    except OSError:
-        return False
 
 
 def _model_folder(path: str) -> Path:

@@ -110,6 +110,7 @@ def _check_output(out: Path, events: Path) -> None:
     .csv or .parquet and its dictionary ends in .features.json.
     """
     from copilot.errors import InputError
+    from copilot.segmentation.export import same_file
 
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"The output {out} must end in .csv or .parquet; choose, for example, "
@@ -118,27 +119,16 @@ def _check_output(out: Path, events: Path) -> None:
         raise InputError(f"The output {out} is a folder; give a file name like "
                          f"{out / 'customers.csv'}.")
     dictionary = dictionary_path_for(out)
-    if _same_file(out, events):
+    if same_file(out, events):
         raise InputError(f"The output {out} would overwrite the events file; choose another "
                          "--out.")
-    if _same_file(dictionary, events):
+    if same_file(dictionary, events):
         raise InputError(f"The output {out} would write its column dictionary {dictionary.name} "
                          "over the events file; choose another --out.")
     if dictionary.is_dir():
         # Checked now: found only after the table was written, it would leave half a result.
         raise InputError(f"The output {out} needs its column dictionary at {dictionary}, which "
                          "is a folder; choose another --out.")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """The same file by path (symlinks followed) or, when both exist, by inode (hard links,
-    case-insensitive file systems)."""
-    try:
-        if a.resolve() == b.resolve():
-            return True
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
 
 
 def _write(result, out: Path) -> tuple[Path, Path]:

@@ -26,14 +26,53 @@ _NEW_FILE_MODE = _umask_mode()
 
 
 def refuse_overwrite(out: str | Path, *inputs: str | Path) -> None:
-    """Refuse an output path that is one of the inputs or inside an input folder (a saved
-    model), so a slip of the keyboard never replaces the data it was computed from."""
-    target = Path(out).expanduser().resolve()
-    for item in inputs:
-        source = Path(item).expanduser().resolve()
-        if target == source or (source.is_dir() and source in target.parents):
-            raise InputError(f"Writing {out} would overwrite the input {item}; choose another "
-                             "output path.")
+    """Raise ``InputError`` when writing ``out`` would overwrite one of ``inputs``.
+
+    A file input is overwritten when ``out`` is the same file (by path with symlinks followed,
+    or by inode: hard links, case-insensitive file systems); a folder input (a saved model)
+    when ``out`` lies inside it. Call it before any work, so a refusal writes nothing.
+    """
+    target = Path(out).expanduser()
+    for given in inputs:
+        source = Path(given).expanduser()
+        if source.is_dir():
+            if _inside(target, source):
+                raise InputError(f"{out} is inside the input folder {given}, so writing it "
+                                 "could destroy that input; choose a path outside it.")
+        elif same_file(target, source):
+            raise InputError(f"{out} is the input {given}, so writing it would overwrite that "
+                             "input; choose another path.")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """The same file by path (symlinks followed) or, when both exist, by inode."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        resolved, home = path.resolve(), folder.resolve()
+        if resolved == home or home in resolved.parents:
+            return True
+        # By inode too: the same folder reached under another spelling.
+        return any(p.exists() and os.path.samefile(p, folder)
+                   for p in (resolved, *resolved.parents))
+    except OSError:
+        return False
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)  # the only way to read the umask; set back at once (at import)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _umask_mode()
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
