@@ -160,7 +160,7 @@ def test_an_out_that_would_overwrite_an_input_or_the_model_is_refused(trained, t
                         (model / "bundle.json", "inside the input folder"),
                         (model / "report.md", "inside the input folder")):
         proc = run_cli("compare", old, new, "--model", model, "--out", out)
-        assert_one_sentence_error(proc, "--out", needle)
+        assert_one_sentence_error(proc, needle)
         assert proc.stdout == ""
     # One snapshot against the model, the model given as the folder segment wrote.
     assert_one_sentence_error(run_cli("compare", new, "--model", root / "D", "--out",
