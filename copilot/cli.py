@@ -134,6 +134,24 @@ def _segment_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-share", type=float, default=0.02,
                    help="smallest acceptable segment as a share of customers (default 0.02)")
     p.add_argument("--json", action="store_true", help="print the analysis JSON on stdout")
+    g = p.add_argument_group("Firmographic anchors and free text")
+    anchors = g.add_mutually_exclusive_group()
+    anchors.add_argument("--anchor", action="append", dest="anchors", metavar="COL",
+                         help="a firmographic anchor (industry, company size, region ...) whose "
+                         "levels are compared across the segments (repeatable; default: the "
+                         "columns whose names say so)")
+    anchors.add_argument("--no-anchors", action="store_true",
+                         help="compare no anchor across the segments, not even suggested ones")
+    g.add_argument("--anchor-mode", choices=("report", "within"), default="report",
+                   help="report: segment everyone, then show how each anchor spreads across the "
+                   "segments (default); within: segment each level of the one --anchor "
+                   "separately (segment command only)")
+    text = g.add_mutually_exclusive_group()
+    text.add_argument("--text", action="append", dest="text_columns", metavar="COL",
+                      help="a free-text column (reviews, tickets, NPS comments) whose themes are "
+                      "listed per segment (repeatable; default: detected)")
+    text.add_argument("--no-text", action="store_true",
+                      help="look for themes in no free-text column")
 
 
 DEMO_GOAL = "Reduce churn among paying customers"
@@ -209,6 +227,11 @@ class _StderrProgress:
 def _settings(args: argparse.Namespace):
     from copilot.segmentation.pipeline import SegmentSettings
 
+    if args.anchor_mode == "within" and args.command != "segment":
+        raise InputError(f"--anchor-mode within works with the segment command only, not "
+                         f"{args.command}; drop it, or run segment-copilot segment DATA "
+                         "--anchor COL --anchor-mode within.")
+    # None lets the engine choose (suggested anchors, detected text); () turns it off.
     return SegmentSettings(
         id_column=args.id_column,
         outcomes=tuple(args.outcomes) if args.outcomes else None,
@@ -218,6 +241,10 @@ def _settings(args: argparse.Namespace):
         algorithm=args.algorithm,
         seed=args.seed,
         min_share=args.min_share,
+        anchors=() if args.no_anchors else
+        tuple(dict.fromkeys(args.anchors)) if args.anchors else None,
+        text_columns=() if args.no_text else
+        tuple(dict.fromkeys(args.text_columns)) if args.text_columns else None,
     )
 
 
@@ -284,12 +311,25 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from copilot.segmentation.load import load_table
 
     settings = _settings(args)
+    within = args.anchor_mode == "within"
+    if within and len(settings.anchors or ()) > 1:
+        raise InputError(f"--anchor-mode within segments inside the levels of one anchor, but "
+                         f"{len(settings.anchors)} were given ({', '.join(settings.anchors)}); "
+                         "give a single --anchor COL.")
     table = load_table(args.data, sheet=args.sheet)
     for note in table.notes:
         sys.stderr.write(f"note: {note}\n")
     source = {"path": str(args.data), "format": table.format,
               "rows": len(table.frame), "columns": len(table.frame.columns)}
-    return _run_and_report(table.frame, settings, source, args)
+    if not within:
+        return _run_and_report(table.frame, settings, source, args)
+
+    from copilot.commands.within import segment_within
+    from copilot.llm.providers import resolve_settings
+
+    return segment_within(table.frame, settings, source, args,
+                          llm_wanted=resolve_settings(_llm_flags(args)).provider != "none",
+                          progress=_StderrProgress())
 
 
 def demo_data_path() -> Path:

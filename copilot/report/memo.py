@@ -1,9 +1,10 @@
 """The strategy memo: one Markdown document a product manager can read, forward and act on.
 
 Sections, in order: a summary, the goal, the data and its quality, the method (algorithm, k,
-why, the sweep), a card per segment, the strategy (fit matrix, opportunity ranking, plans with
-a holdout experiment), how to operationalise it, and an appendix (settings, versions, prompts,
-and who wrote each piece of text).
+why, the sweep), the segments (what their customers say in free text, how firmographic anchors
+spread across them, and a card per segment), the strategy (fit matrix, opportunity ranking,
+plans with a holdout experiment), how to operationalise it, and an appendix (settings,
+versions, prompts, and who wrote each piece of text).
 
 Two rules shape the code:
 
@@ -34,16 +35,20 @@ from copilot.llm.strategy import SegmentPlan, Strategy
 from copilot.llm.writing import Writing
 from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
 from copilot.segmentation._base import Frozen
+from copilot.segmentation.anchors import AnchorLevelShare
 from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.export import atomic_write_text
 from copilot.segmentation.pipeline import SegmentAnalysis
 from copilot.segmentation.profile import SegmentProfile
 from copilot.segmentation.sweep import SweepRow
+from copilot.segmentation.themes import theme_lines
 from copilot.segmentation.validate import OutcomeValidation
 
 MAX_TRAITS = 5
 MAX_RULES = 2
 MAX_OPPORTUNITIES = 10  # the ranking lists every pair; the top ten carry the decision
+MAX_CARD_TERMS = 3  # a card quotes its segment's strongest terms; the overview lists more
+MAX_OVER_REPRESENTED = 3  # anchor levels shown per segment: the strongest carry the point
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 USER = "user"  # Authorship.writer of a name the user gave (a rename)
 
@@ -437,9 +442,69 @@ class _Memo:
         if a.validation:
             lines += ["", "**Do the segments differ on outcomes?** (tests over all segments)"]
             lines += [f"- {_text(v.summary)}" for v in a.validation]
+        lines += self.themes_overview()
+        lines += self.anchors_overview()
         for p in a.profiles:
             lines += ["", self.card(p)]
         return "\n".join(lines)
+
+    def themes_overview(self) -> list[str]:
+        """Per free-text column, the terms each segment's texts mention more than the others'."""
+        lines: list[str] = []
+        for report in self.a.themes:
+            if report.skipped:
+                lines += ["", f"**What customers say.** {_text(theme_lines(report)[0])}"]
+                continue
+            lines += ["", (f"**What customers say** in {_code(report.column)}: the terms each "
+                           "segment's texts mention clearly more often than the other segments' "
+                           f"({fmt_count(report.n_texts)} non-empty texts of "
+                           f"{fmt_count(report.n_rows)}).")]
+            lines += [f"- {_text(line)}" for line in theme_lines(report, self.names)]
+        return lines
+
+    def anchors_overview(self) -> list[str]:
+        """Each anchor's test across segments and the levels each segment over-represents."""
+        report = self.a.anchors
+        if report is None or not report.anchors:
+            return []
+        features = set(self.a.roles.features)
+        lines = ["", ("**Firmographic anchors** (how the levels of each anchor spread across the "
+                      "segments; chi-square tests over the segmented customers):")]
+        for assoc in report.anchors:
+            note = (f" {_code(assoc.column)} is also a clustering feature, so part of this "
+                    "difference comes from how the segments were formed."
+                    if assoc.column in features and assoc.significant else "")
+            lines.append(f"- {_text(assoc.summary)}{note}")
+            if not assoc.significant:
+                continue
+            for seg in assoc.segments:
+                if seg.segment < 0 or not seg.over_represented:
+                    continue
+                by_level = {r.level: r for r in seg.levels}
+                parts = [self.level_share(by_level[level])
+                         for level in seg.over_represented[:MAX_OVER_REPRESENTED]]
+                lines.append(f"  - **{_text(self.name(seg.segment))}** (segment {seg.segment}) "
+                             "over-represents " + "; ".join(parts) + ".")
+        return lines
+
+    @staticmethod
+    def level_share(r: AnchorLevelShare) -> str:
+        lift = f", {fmt_fixed(r.lift, 1)}× as common" if r.lift is not None else ""
+        return (f"{_text(r.level)}: {fmt_share(r.segment_share)} of the segment vs "
+                f"{fmt_share(r.overall_share)} overall{lift}")
+
+    def card_themes(self, segment: int) -> list[str]:
+        """The strongest terms of a segment's texts, with how often it and the rest use them."""
+        lines: list[str] = []
+        for report in self.a.themes:
+            seg = next((s for s in report.segments if s.segment == segment), None)
+            if report.skipped or seg is None or not seg.terms:
+                continue
+            terms = [f"'{_text(t.term)}' ({fmt_share(t.segment_share)} of its texts vs "
+                     f"{fmt_share(t.rest_share)} of the others')" for t in seg.terms[:MAX_CARD_TERMS]]
+            lines += ["", f"**What customers say** in {_code(report.column)}: " + ", ".join(terms)
+                      + "."]
+        return lines
 
     def overview_table(self) -> str:
         header = ["Segment", "Name", "Customers", "Share"]
@@ -480,6 +545,7 @@ class _Memo:
         outcome_table = self.outcome_table(p.segment)
         if outcome_table:
             lines += ["", "**Outcomes** (95% confidence intervals):", "", outcome_table]
+        lines += self.card_themes(p.segment)
         narrative = self.narratives.get(p.segment)
         if narrative is not None and narrative.narrative:
             lines += ["", "**Narrative.**", "", f"> {_text(narrative.narrative)}"]
@@ -618,6 +684,10 @@ class _Memo:
             ["Random seed", str(st.seed)],
             ["Smallest actionable segment", fmt_share(st.min_share)],
             ["PCA", _text(st.pca)],
+            ["Anchors", (", ".join(_code(x) for x in st.anchors) or "none")
+             if st.anchors is not None else "suggested by the engine"],
+            ["Text columns", (", ".join(_code(x) for x in st.text_columns) or "none")
+             if st.text_columns is not None else "detected by the engine"],
             ["Engine version", _text(a.engine_version)],
         ]
         if self.w is not None:

@@ -1,12 +1,20 @@
 """The readable plain-text summary printed by ``segment`` and ``demo``.
 
-Every figure comes from the analysis object; this module only formats.
+Every figure comes from the analysis object; this module only formats. ``render_anchored_summary``
+is the summary of ``segment --anchor-mode within``: one short block per anchor level.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from copilot.segmentation.anchors import AnchorReport, anchor_lines
 from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.segmentation.themes import theme_lines
+
+if TYPE_CHECKING:
+    from copilot.segmentation.anchors import AnchoredSegmentation
 
 WIDTH = 96
 
@@ -99,9 +107,96 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
         lines.append("OUTCOMES")
         for v in a.validation:
             lines += _wrap(v.summary, "  ")
+    for block in (theme_text(a), anchor_text(a)):
+        if block:
+            lines += ["", *block]
+    _files(lines, files)
+    return "\n".join(lines) + "\n"
+
+
+def _files(lines: list[str], files: dict[str, object] | None) -> None:
     if files:
         lines.append("")
         lines.append("FILES")
         for name, path in files.items():
             lines.append(f"  {name + ':':<13}{path}")
+
+
+def theme_text(a: SegmentAnalysis, names: dict[int, str] | None = None) -> list[str]:
+    """The "what customers say" block: per text column, one line per segment with the terms
+    its texts mention more than the others' (``theme_lines``); empty without a text column."""
+    lines: list[str] = []
+    for report in a.themes:
+        if report.skipped:
+            lines += _wrap(theme_lines(report, names)[0], "  ")
+            continue
+        lines.append(f"  In {report.column} ({report.n_texts:,} non-empty texts of "
+                     f"{report.n_rows:,}):")
+        for line in theme_lines(report, names):
+            lines += _wrap(line, "    ")
+    return ["WHAT CUSTOMERS SAY", *lines] if lines else []
+
+
+def anchor_text(a: SegmentAnalysis, names: dict[int, str] | None = None) -> list[str]:
+    """The anchors block: each anchor's test sentence and the levels each segment
+    over-represents (``anchor_lines``); empty when no anchor was reported."""
+    if a.anchors is None or not a.anchors.anchors:
+        return []
+    lines = ["ANCHORS (how industry, size or region spread across the segments)"]
+    features = set(a.roles.features)
+    for assoc in a.anchors.anchors:
+        own = anchor_lines(AnchorReport(anchors=(assoc,)), names)
+        lines += _wrap(own[0], "  ")
+        for line in own[1:]:
+            lines += _wrap(line.strip(), "    ")
+        if assoc.column in features and assoc.significant:
+            lines += _wrap(f"({assoc.column} is also a clustering feature, so part of this "
+                           "difference comes from how the segments were formed.)", "    ")
+    return lines
+
+
+def render_anchored_summary(
+    result: AnchoredSegmentation, source: dict | None = None,
+    files: dict[str, object] | None = None,
+) -> str:
+    """The summary of a segmentation within each level of an anchor: per level its size, its
+    segments (combined names such as "Retail / Segment 0") with their top trait and what their
+    customers say, and its outcome tests; levels left unsegmented say why."""
+    s = result.summary
+    src = (source or {}).get("path", "the table")
+    title = (f"Segment Copilot: {src} ({len(result.labels):,} customers), segmented within each "
+             f"level of {s.anchor_column}")
+    lines = [title, "", "LEVELS"]
+    for group, gs in zip(result.groups, s.groups, strict=True):
+        pooled = f" ({', '.join(gs.members)})" if gs.members != (gs.level,) else ""
+        if group.run is None:
+            lines += _wrap(f"{gs.level}{pooled}: {gs.n_rows:,} customers, not segmented: "
+                           f"{gs.reason}", "  ")
+            continue
+        a = group.run.analysis
+        lines += _wrap(f"{gs.level}{pooled}: {gs.n_rows:,} customers in {gs.k} segments by "
+                       f"{ALGORITHM_NAMES.get(a.choice.algorithm, a.choice.algorithm)} "
+                       f"({a.choice.rule}).", "  ")
+        for p in a.profiles:
+            name = gs.segment_names[p.segment] if p.segment >= 0 else "Unassigned"
+            lines.append(f"    {name}: {p.size:,} customers ({_pct(p.share)})")
+            for t in p.top_features[:1]:
+                lines += _wrap(f"- {t.phrase}", "      ")
+            said = _said(a, p.segment)
+            if said:
+                lines += _wrap(f"- says {said}", "      ")
+        for v in a.validation:
+            lines += _wrap(v.summary, "    ")
+    lines += ["", (f"  {s.n_segments} segments in all; {s.n_unsegmented_rows:,} customers in no "
+                   "segment.")]
+    _files(lines, files)
     return "\n".join(lines) + "\n"
+
+
+def _said(a: SegmentAnalysis, segment: int, n_terms: int = 3) -> str:
+    """The first terms a segment's texts stand out with, quoted ("" when there are none)."""
+    for report in a.themes:
+        for s in report.segments:
+            if s.segment == segment and s.terms:
+                return ", ".join(f"'{t.term}'" for t in s.terms[:n_terms])
+    return ""

@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,6 @@ from scipy import stats
 
 from copilot.errors import ColumnError, InputError, SettingsError
 from copilot.segmentation._base import Frozen
-from copilot.segmentation.pipeline import (
-    MIN_ROWS,
-    SegmentationRun,
-    SegmentSettings,
-    run_segmentation,
-)
 from copilot.segmentation.profile import (
     MIN_CATEGORY_LIFT,
     MIN_CATEGORY_SHARE,
@@ -43,6 +37,9 @@ from copilot.segmentation.profile import (
 )
 from copilot.segmentation.roles import RoleReport, infer_roles, name_tokens
 from copilot.segmentation.validate import ALPHA, Magnitude, _fmt_p, _magnitude
+
+if TYPE_CHECKING:  # the pipeline imports this module for its anchor report
+    from copilot.segmentation.pipeline import SegmentationRun, SegmentSettings
 
 AnchorKind = Literal["industry", "company_size", "region"]
 
@@ -573,6 +570,8 @@ def segment_within_anchors(
     SettingsError
         If ``min_rows`` is below the pipeline's minimum or ``small_levels`` is unknown.
     """
+    from copilot.segmentation.pipeline import MIN_ROWS, SegmentSettings, run_segmentation
+
     settings = settings or SegmentSettings()
     if min_rows < MIN_ROWS:
         raise SettingsError(f"The minimum rows per anchor level must be at least {MIN_ROWS}, "

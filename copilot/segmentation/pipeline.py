@@ -1,5 +1,6 @@
 """The whole deterministic analysis in one call: roles, quality, preparation, sweep, choice,
-final fit, sizes, profiles, rules, outcome validation and a 2D projection.
+final fit, sizes, profiles, free-text themes, firmographic anchors, rules, outcome validation
+and a 2D projection.
 
 ``run_segmentation`` returns a ``SegmentationRun``: the JSON-able ``SegmentAnalysis`` (every
 number a user will see) plus the per-row arrays (segment, confidence) and the fitted model.
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from copilot import __version__
-from copilot.errors import DataError, SettingsError
+from copilot.errors import ColumnError, DataError, SettingsError
+from copilot.segmentation import anchors as _anchors
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.algorithms import ALGORITHMS, FittedClusters
 from copilot.segmentation.choose import Choice, recommend
@@ -27,6 +29,7 @@ from copilot.segmentation.quality import QualityReport, quality_report
 from copilot.segmentation.roles import RoleReport, infer_roles
 from copilot.segmentation.rules import RuleSet, surrogate_rules
 from copilot.segmentation.sweep import SweepTable, fit_final, sweep_k
+from copilot.segmentation.themes import ThemeReport, detect_text_columns, segment_themes
 from copilot.segmentation.validate import (
     OutcomeValidation,
     SegmentSize,
@@ -55,6 +58,11 @@ class SegmentSettings(Frozen):
     seed: int = 0
     min_share: float = 0.02
     pca: Literal["auto"] | int | None = "auto"
+    #: Firmographic anchors reported per segment: None = the columns ``suggest_anchors`` finds,
+    #: () = none.
+    anchors: tuple[str, ...] | None = None
+    #: Free-text columns mined for themes per segment: None = the detected ones, () = none.
+    text_columns: tuple[str, ...] | None = None
 
     @property
     def band(self) -> tuple[int, int]:
@@ -95,6 +103,11 @@ class SegmentAnalysis(Frozen):
     validation: tuple[OutcomeValidation, ...]
     projection: Projection
     seconds: dict[str, float]
+    # Defaults, so that an analysis.json written before themes and anchors still validates.
+    themes: tuple[ThemeReport, ...] = ()  # one per text column
+    # The anchors module imports this one (it runs the pipeline per level), so its report type
+    # is named through the module object bound at the end of this file.
+    anchors: _anchors.AnchorReport | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,18 @@ def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
             )
     if not 0 <= settings.min_share < 0.5:
         raise SettingsError("The minimum segment share must be between 0 and 0.5.")
+    for column in settings.text_columns or ():
+        if column not in df.columns:
+            raise ColumnError(f"Text column '{column}' is not in the table; name a column of "
+                              f"free text ({_some_columns(df)}).")
+    for column in settings.anchors or ():
+        # Not in the table, or too many levels to compare: refused before the sweep.
+        _anchors.anchor_levels(df, column)
+
+
+def _some_columns(df: pd.DataFrame, n: int = 8) -> str:
+    names = ", ".join(map(str, df.columns[:n]))
+    return names + (", ..." if len(df.columns) > n else "")
 
 
 def run_segmentation(
@@ -217,6 +242,19 @@ def run_segmentation(
     sizes = segment_sizes(labels)
     profiles = profile_segments(df, labels, roles)
     lap("profile")
+    text_columns = (tuple(dict.fromkeys(settings.text_columns))
+                    if settings.text_columns is not None else detect_text_columns(df, roles))
+    themes = []
+    for i, column in enumerate(text_columns):
+        say("themes", 0.81 + 0.02 * i / len(text_columns),
+            f"finding themes in the free text of {column}")
+        themes.append(segment_themes(df[column], labels, seed=settings.seed))
+    lap("themes")
+    say("anchors", 0.84, "comparing firmographic anchors across segments")
+    anchor_columns = (tuple(dict.fromkeys(settings.anchors)) if settings.anchors is not None
+                      else tuple(a.column for a in _anchors.suggest_anchors(df, roles)))
+    anchors = _anchors.anchors_per_segment(df, labels, anchor_columns) if anchor_columns else None
+    lap("anchors")
     say("rules", 0.86, "deriving readable rules")
     rules = surrogate_rules(df, labels, roles, random_state=settings.seed)
     lap("rules")
@@ -254,6 +292,8 @@ def run_segmentation(
         validation=validation,
         projection=projection,
         seconds=seconds,
+        themes=tuple(themes),
+        anchors=anchors,
     )
     say("done", 1.0, "analysis complete")
     return SegmentationRun(analysis, labels, confidence, ids, model)
