@@ -346,7 +346,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     table = load_table(path)
     source = {"path": path.name, "format": table.format, "rows": len(table.frame),
               "columns": len(table.frame.columns)}
-    return _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args, memo=True)
+    code = _run_and_report(table.frame, SegmentSettings(seed=args.seed), source, args, memo=True)
+    if code or args.json:  # --json: stdout carries the analysis alone
+        return code
+    # The last step of the path: a CRM import file with holdout flags and the glossary, made
+    # by the export command itself from what the demo just wrote.
+    from copilot.commands import export
+
+    out = Path(args.out_dir)
+    return export.run(build_parser().parse_args(
+        ["export", str(out), "--out", str(out / "crm.csv"), "--glossary", str(out / "glossary")]))
 
 
 def new_session_dir(kind: str) -> Path:
@@ -451,8 +460,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_assign(args: argparse.Namespace) -> int:
     from copilot.segmentation.assign import assign_file
     from copilot.segmentation.bundle import load_bundle
-    from copilot.segmentation.export import atomic_write_text
+    from copilot.segmentation.export import atomic_write_text, refuse_overwrite
 
+    refuse_overwrite(args.out, args.data, args.model)
     model = load_bundle(args.model)
     # In chunks: a file of millions of customers never has to fit in memory at once.
     result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt)
@@ -498,6 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader (head, less) left early: nothing more to say
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush stays quiet
+        except OSError:
+            pass
+        return 0
     except MemoryError:
         sys.stderr.write("error: the table does not fit in memory; use a smaller file or a "
                          "sample of it.\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fixtures.customers import make_customers
@@ -111,6 +112,15 @@ def test_demo_writes_a_memo_and_says_where(tmp_path):
     memo = tmp_path / "demo" / "memo.md"
     assert memo.is_file() and str(memo) in proc.stderr
     assert "Segment" in memo.read_text(encoding="utf-8")
+    # ... and the operational end of the path: a CRM file, the glossary and the saved model,
+    # whose segments are the ones the demo computed.
+    crm = pd.read_csv(tmp_path / "demo" / "crm.csv", dtype=str)
+    trained = pd.read_csv(tmp_path / "demo" / "assignments.csv", dtype=str)
+    assert (crm["segment_id"].to_numpy() == trained["segment"].to_numpy()).all()
+    assert 0.09 < (crm["holdout"] == "true").mean() < 0.11
+    glossary = json.loads((tmp_path / "demo" / "glossary" / "glossary.json").read_text())
+    assert glossary["version"] == 1 and len(glossary["entries"]) == crm["segment_id"].nunique()
+    assert (tmp_path / "demo" / "model" / "bundle.json").is_file()
 
 
 def test_chat_bad_input_is_one_sentence_before_the_app_starts(customers_csv, tmp_path, asked):

@@ -227,3 +227,16 @@ def test_a_newer_or_corrupted_model_is_one_sentence_and_nothing_is_overwritten(
         assert_one_sentence_error(run_cli("assign", model, customers_csv, "--out", kept), *words)
         assert_one_sentence_error(run_cli("compare", customers_csv, "--model", model), *words)
         assert kept.read_text() == "customer_id,segment\n1,0\n"
+
+
+def test_assign_never_writes_over_its_data_or_its_model(customers_csv, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    data = tmp_path / "new.csv"
+    data.write_bytes(customers_csv.read_bytes())
+    before = {p: p.read_bytes() for p in (data, *(out / "model").iterdir())}
+    assert_one_sentence_error(run_cli("assign", out / "model", data, "--out", data),
+                              "is the input")
+    assert_one_sentence_error(run_cli("assign", out, data, "--out", out / "model" / "bundle.json"),
+                              "inside the input folder")
+    assert {p: p.read_bytes() for p in before} == before
