@@ -494,7 +494,8 @@ class Session:
             target = self.session_dir / "drift.md"
             atomic_write_text(target, render_markdown(report))
             self._emit("result", f"Drift verdict: {report.verdict.level}. "
-                       + " ".join(report.verdict.reasons[:3]) + f" The report is in {target}.",
+                       f"{report.verdict.summary} " + " ".join(report.verdict.reasons[:3])
+                       + f" The report is in {target}.",
                        step="check_drift", verdict=report.verdict.level, path=str(target))
             return report
 
@@ -548,8 +549,11 @@ class Session:
             if self.writing is not None:  # the model's narratives open with a definition
                 definitions = {n.segment: n.narrative for n in self.writing.narratives
                                if is_definition(n.narrative, n.author.writer)}
+            # Only names someone gave: an engine placeholder ("Segment 2") must not stop a
+            # continuing segment from keeping the glossary's name for it.
+            names = {s: n for s, n in self.segment_names().items() if n != f"Segment {s}"}
             glossary = build_glossary(
-                self.analysis, names=self.segment_names(), definitions=definitions,
+                self.analysis, names=names, definitions=definitions,
                 model_version=self.saved_model().info.bundle_id, previous=previous,
                 previous_assignments=(read_glossary_assignments(out, previous)
                                       if previous is not None else None),

@@ -447,7 +447,7 @@ def _drift(session: Session, args: CheckDrift, client) -> ToolResult:
     if report is None:
         return _fail(session)
     path = session.session_dir / "drift.md"
-    return ToolResult(True, f"Drift verdict: {report.verdict.level}. "
+    return ToolResult(True, f"Drift verdict: {report.verdict.level}. {report.verdict.summary} "
                       + " ".join(report.verdict.reasons) + f" The full report is in {path}.",
                       {"verdict": report.verdict.level, "path": str(path)})
 
@@ -474,7 +474,11 @@ def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
     if glossary is None:
         return _fail(session)
     folder = Path(args.folder).expanduser() if args.folder else session.session_dir / "glossary"
-    changes = " ".join(c.text for c in glossary.changes) or "No earlier version to compare with."
+    from copilot.segmentation.glossary import no_change_text
+
+    changes = " ".join(c.text for c in glossary.changes) or (
+        no_change_text(glossary) if glossary.previous_version else
+        "No earlier version to compare with.")
     return ToolResult(True, f"Glossary version {glossary.version} of {len(glossary.entries)} "
                       f"segments is in {folder / 'glossary.md'}. {changes}",
                       {"path": str(folder), "version": glossary.version})
