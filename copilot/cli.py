@@ -459,11 +459,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_assign(args: argparse.Namespace) -> int:
     from copilot.segmentation.assign import assign_file
-    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.bundle import load_bundle, model_folder
     from copilot.segmentation.export import atomic_write_text, refuse_overwrite
 
-    refuse_overwrite(args.out, args.data, args.model)
-    model = load_bundle(args.model)
+    model = load_bundle(args.model)  # a wrong model is named before anything else
+    refuse_overwrite(args.out, args.data, model_folder(args.model))
     # In chunks: a file of millions of customers never has to fit in memory at once.
     result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt)
     for note in result.notes:

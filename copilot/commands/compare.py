@@ -55,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("One snapshot alone needs a saved model to compare against; pass "
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
+    from copilot.segmentation.bundle import model_folder
     from copilot.segmentation.export import refuse_overwrite, same_file
 
     if args.out:  # before any reading: a refusal costs nothing, writes nothing
         refuse_overwrite(args.out, *args.snapshots,
-                         *([_model_folder(args.model)] if args.model else []))
+                         *([model_folder(args.model)] if args.model else []))
 
     from copilot.segmentation.bundle import load_bundle
     from copilot.segmentation.drift import (
@@ -107,16 +108,6 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(as_json if args.json else markdown)
     sys.stderr.write(f"verdict: {report.verdict.level}\n")
     return 0
-
-
-def _model_folder(path: str) -> Path:
-    """The folder holding the model's files, as ``load_bundle`` finds it from ``--model``."""
-    given = Path(path)
-    if given.name == "bundle.json":
-        return given.parent
-    if not (given / "bundle.json").is_file() and (given / "model" / "bundle.json").is_file():
-        return given / "model"  # the segment output folder: only its model/ is the model
-    return given
 
 
 def _load(load_table, path: str):

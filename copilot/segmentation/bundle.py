@@ -248,16 +248,23 @@ def feature_distributions(df: pd.DataFrame, roles: RoleReport) -> tuple[FeatureD
     return tuple(out)
 
 
-def load_bundle(path: str | Path) -> SavedModel:
-    """Read a bundle folder (or its ``bundle.json``); one clear sentence for anything wrong."""
+def model_folder(path: str | Path) -> Path:
+    """The folder holding a model's files, given the folder, its ``bundle.json``, or the
+    segment/demo/session folder that holds it as ``model/``."""
     folder = Path(path)
     if folder.name == JSON_FILE:
-        folder = folder.parent
-    elif folder.is_file():
-        raise InputError(f"{folder} is a file, not a saved model; give the model/ folder segment "
+        return folder.parent
+    if not (folder / JSON_FILE).is_file() and (folder / "model" / JSON_FILE).is_file():
+        return folder / "model"
+    return folder
+
+
+def load_bundle(path: str | Path) -> SavedModel:
+    """Read a bundle folder (or its ``bundle.json``); one clear sentence for anything wrong."""
+    if Path(path).is_file() and Path(path).name != JSON_FILE:
+        raise InputError(f"{path} is a file, not a saved model; give the model/ folder segment "
                          "--out-dir wrote (the model comes before the data).")
-    elif not (folder / JSON_FILE).is_file() and (folder / "model" / JSON_FILE).is_file():
-        folder = folder / "model"  # the segment/demo/session folder that holds the model
+    folder = model_folder(path)
     json_path, arrays_path = folder / JSON_FILE, folder / ARRAYS_FILE
     raw = read_document(json_path, what="model", fmt=BUNDLE_FORMAT, version_key="version",
                         max_version=BUNDLE_VERSION,
