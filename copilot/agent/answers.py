@@ -36,6 +36,10 @@ _SIZES = re.compile(r"\b(biggest|largest|smallest|size|sizes|how big)\b", re.IGN
 _STRATEGY = re.compile(r"\b(strategy|opportunit\w*|initiative\w*|roadmap|plan|plans)\b", re.IGNORECASE)
 _QUALITY = re.compile(r"\b(quality|missing|duplicates?|outliers?|leak\w*)\b", re.IGNORECASE)
 _SEGMENT_N = re.compile(r"\bsegment\s+(-?\d+)\b", re.IGNORECASE)
+_THEMES = re.compile(r"\b(say|says|saying|said|complain\w*|feedback|comments?|reviews?|tickets?|"
+                     r"themes?|topics?|mention\w*|verbatims?|nps)\b", re.IGNORECASE)
+_ANCHORS = re.compile(r"\b(anchors?|firmographic\w*|industr(?:y|ies)|sectors?|verticals?|"
+                      r"regions?|countr(?:y|ies)|company size|employees)\b", re.IGNORECASE)
 
 
 def answer_question(session: Session, question: str, client: LLMClient | None = None) -> str:
@@ -69,6 +73,14 @@ def _topic_answer(session: Session, question: str) -> str | None:
     names = segment_names(session)
     match = _SEGMENT_N.search(q)
     named = [s for s, n in names.items() if n.casefold() in q.casefold()]
+    # Free text and anchors before the segment profile: "what does segment 2 complain about"
+    # asks for its themes, which a profile does not hold.
+    themes = _themes_answer(a, q, names)
+    if themes is not None:
+        return themes
+    anchors = _anchors_answer(a, q, names)
+    if anchors is not None:
+        return anchors
     if match or named:
         segment = int(match.group(1)) if match else named[0]
         if segment in names:
@@ -93,6 +105,58 @@ def _topic_answer(session: Session, question: str) -> str | None:
         return "\n".join(f"{names[s.segment] if s.segment in names else 'Unassigned'}: "
                          f"{s.n:,} customers ({_pct(s.share)})" for s in a.sizes)
     return None
+
+
+def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
+    from copilot.report.summary import theme_text
+    from copilot.segmentation.themes import theme_lines
+
+    columns = [r.column for r in a.themes if r.column]
+    if not (_THEMES.search(question) or any(c.casefold() in question.casefold()
+                                              for c in columns)):
+        return None
+    if not a.themes:
+        return ("No free-text column (reviews, tickets, comments) was found in this table, so "
+                "there are no themes; name one with /text COLUMN if it holds free text.")
+    wanted = _named_segments(question, names)
+    own = [f"In {r.column}, {line}" for r in a.themes if not r.skipped
+           for line in theme_lines(r, names) if line.split(":")[0] in wanted]
+    return "\n".join(own or theme_text(a, names))
+
+
+def _anchors_answer(a, question: str, names: dict[int, str]) -> str | None:
+    from copilot.report.summary import anchor_text
+    from copilot.segmentation.anchors import AnchorReport, anchor_lines
+
+    columns = [x.column for x in a.anchors.anchors] if a.anchors else []
+    if not (_ANCHORS.search(question) or any(c.casefold() in question.casefold()
+                                               for c in columns)):
+        return None
+    if not columns:
+        return ("No firmographic anchor (industry, company size, region) was compared across "
+                "these segments; name one with /anchor COLUMN, or segment within one with "
+                "/within COLUMN.")
+    asked = [c.name for c in a.roles.columns if c.name not in columns and re.search(
+        rf"\b{re.escape(c.name.replace('_', ' ').casefold())}\b",
+        question.replace("_", " ").casefold())]
+    if asked:
+        return (f"{asked[0]} is not compared across these segments (the anchors are "
+                f"{', '.join(columns)}); /anchor {' '.join([*columns, asked[0]])} adds it, or "
+                f"/within {asked[0]} segments each of its levels on its own.")
+    wanted = _named_segments(question, names)
+    own = []
+    for assoc in a.anchors.anchors:
+        first, *rest = anchor_lines(AnchorReport(anchors=(assoc,)), names)
+        mine = [line.strip() for line in rest if line.strip().split(":")[0] in wanted]
+        own += [first, *mine] if mine else []
+    return "\n".join(own or anchor_text(a, names))
+
+
+def _named_segments(question: str, names: dict[int, str]) -> set[str]:
+    """The names of the segments a question is about ("segment 2", or a segment's name)."""
+    match = _SEGMENT_N.search(question)
+    return {n for s, n in names.items()
+            if n.casefold() in question.casefold() or (match and s == int(match.group(1)))}
 
 
 def overview(session: Session) -> str:

@@ -57,9 +57,13 @@ SLASH_HELP = """Commands:
   /glossary [DIR]     write the versioned segment glossary
   /features LOG id=COL time=COL [amount=COL] [event=COL] [order=COL] [as_of=DATE]
                       one row per customer from an event log, loaded as the table
-  /glossary [DIR]     write the versioned segment glossary
+  /anchor COL ...     compare these anchors (industry, size, region) across segments
+                      (/anchor none: no anchors)
+  /text COL ...       find themes in these free-text columns (/text none: no themes)
+  /within COL         segment each level of an anchor on its own (numbers only)
   /help               this list
-Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?"."""
+Or just type: "use 4 segments", "leave out region", "focus on expansion", "why k=5?",
+"segment within industry", "what do they say in the reviews?"."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,25 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 re.IGNORECASE), "crm"),
     (re.compile(r"^(?:please\s+)?(?:write|make|create|update|give me)\s+(?:the\s+|a\s+)?"
                 r"(?:segment\s+)?glossary\b", re.IGNORECASE), "glossary"),
+    # Anchors and free text: only when the named column exists (checked in route_pattern).
+    (re.compile(r"^(?:please\s+)?(?:segment|cluster|split|group)\w*\b.*?\b(?:within|inside|per|"
+                r"for each|in each|separately by|separately for)\s+(?:each\s+|every\s+)?"
+                r"(?:level of\s+|value of\s+)?(?:the\s+)?(?P<column>[\w -]{1,60}?)"
+                r"(?:\s+(?:separately|on its own|level|levels))?[.!?]?$", re.IGNORECASE), "within"),
+    (re.compile(r"^(?:please\s+)?(?:segment|cluster|split|group)\s+(?:the\s+customers\s+of\s+|"
+                r"them\s+)?(?:each|every)\s+(?P<column>[\w -]{1,60}?)\s+(?:separately|on its own|"
+                r"one by one|apart)[.!?]?$", re.IGNORECASE), "within"),
+    (re.compile(r"^(?:please\s+)?(?:use|add|take|treat)\s+(?:the\s+)?(?P<column>[\w ,&-]{1,80}?)"
+                r"\s+as\s+(?:an?\s+|the\s+)?(?:firmographic\s+)?anchors?[.!]?$", re.IGNORECASE),
+     "anchor"),
+    (re.compile(r"^(?:please\s+)?(?:anchor|compare the segments)\s+(?:on|by|across)\s+(?:the\s+)?"
+                r"(?P<column>[\w ,&-]{1,80}?)[.!]?$", re.IGNORECASE), "anchor"),
+    (re.compile(r"^(?:please\s+)?(?:find|show|get|mine)\s+(?:the\s+)?(?:themes|topics)\s+(?:in|of|"
+                r"from)\s+(?:the\s+)?(?P<column>[\w ,&-]{1,80}?)(?:\s+columns?)?[.!]?$",
+                re.IGNORECASE), "text"),
+    (re.compile(r"^(?:the\s+)?(?P<column>[\w -]{1,60}?)\s+(?:column\s+)?(?:is|holds|has|contains)"
+                r"\s+(?:the\s+)?(?:free[ -]?text|feedback|comments|reviews|tickets)[.!]?$",
+                re.IGNORECASE), "text"),
     # Operations on a named file: a path with a table extension makes these unambiguous.
     (re.compile(rf"\b(?:drift|compare|changed|re-?cluster)\b.*?{_FILE}", re.IGNORECASE), "drift"),
     (re.compile(rf"^(?:please\s+)?(?:assign|score|classify)\b.*?{_FILE}", re.IGNORECASE),
@@ -118,6 +141,14 @@ def route_pattern(message: str, session: Session) -> Routed | None:
             if columns:  # only when every named column exists: else it is not this command
                 return Routed("set_roles", {"exclude": columns}, "pattern")
             continue
+        if kind in ("within", "anchor", "text"):
+            columns = _known_columns(m.group("column"), session)
+            if not columns or (kind == "within" and len(columns) != 1):
+                continue
+            if kind == "within":
+                return Routed("segment_within_anchor", {"column": columns[0]}, "pattern")
+            key = "anchors" if kind == "anchor" else "text_columns"
+            return Routed("set_roles", {key: columns}, "pattern")
         if kind == "set_goal":
             return Routed("set_goal", {"goal": m.group("goal").strip()}, "pattern")
         if kind == "why":
@@ -138,10 +169,15 @@ def _known_columns(text: str, session: Session) -> list[str] | None:
         columns = [str(c) for c in session.table().frame.columns]
     except Exception:  # noqa: BLE001 - no table: nothing to match
         return None
-    by_key = {c.casefold(): c for c in columns}
+    by_key = {_column_key(c): c for c in columns}
     parts = [p.strip() for p in re.split(r",|\band\b|&", text) if p.strip()]
-    found = [by_key.get(p.casefold()) for p in parts]
+    found = [by_key.get(_column_key(p)) for p in parts]
     return found if parts and all(found) else None
+
+
+def _column_key(name: str) -> str:
+    """A column name as a person types it: "company size" finds company_size or CompanySize."""
+    return re.sub(r"[\W_]+", "", name.casefold())
 
 
 def _slash(text: str, session: Session) -> Routed:
@@ -232,6 +268,18 @@ def _slash(text: str, session: Session) -> Routed:
                                          **{keys[k]: v for k, v in options.items()}}, "slash")
     if command == "/glossary":
         return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
+    if command in ("/anchor", "/anchors", "/text"):
+        key = "text_columns" if command == "/text" else "anchors"
+        if not rest:
+            return bad(f"Name the columns after {command}, for example "
+                       f"{command} {'comments' if key == 'text_columns' else 'industry'} "
+                       f"({command} none for none).")
+        columns = [] if [r.lower() for r in rest] == ["none"] else [c.strip(",") for c in rest]
+        return Routed("set_roles", {key: columns}, "slash")
+    if command == "/within":
+        if len(rest) == 1:
+            return Routed("segment_within_anchor", {"column": rest[0]}, "slash")
+        return bad("Give one anchor column after /within, for example /within industry.")
     return bad(f"There is no command {command}; type /help for the list.")
 
 

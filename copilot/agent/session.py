@@ -15,11 +15,13 @@ a step needs it. Results are saved with the serialisation of ``analysis.json`` a
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -49,6 +51,7 @@ from copilot.segmentation.roles import RoleReport, infer_roles
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
+    from copilot.segmentation.anchors import AnchoredSegmentation
     from copilot.segmentation.drift import DriftReport
     from copilot.segmentation.glossary import Glossary
 
@@ -259,6 +262,92 @@ class Session:
             return run.analysis
 
         return self._step("segment", dict(overrides), work)
+
+    def set_reported_columns(self, *, anchors: tuple[str, ...] | None = None,
+                             text_columns: tuple[str, ...] | None = None
+                             ) -> SegmentSettings | None:
+        """Choose the anchors compared across segments and the free-text columns mined for
+        themes (None: keep, ``()``: none). With segments, only those reports are computed
+        again: the segments, their names and the strategy stay."""
+        update = {k: tuple(v) for k, v in (("anchors", anchors), ("text_columns", text_columns))
+                  if v is not None}
+        if self.analysis is None:
+            return self.configure(**update)
+
+        def work() -> SegmentSettings:
+            from dataclasses import replace
+
+            from copilot.segmentation.pipeline import report_themes_and_anchors
+
+            frame = self._loaded().frame
+            analysis = report_themes_and_anchors(self.analysis, frame, self.labels(),
+                                                 progress=self._progress, **update)
+            atomic_write_text(self.session_dir / "analysis.json",
+                              analysis.model_dump_json(indent=2))
+            self.analysis, self.settings = analysis, self.settings.model_copy(update=update)
+            if self.run is not None:
+                self.run = replace(self.run, analysis=analysis)
+            said = [f"{len(analysis.themes)} text column(s) read for themes"]
+            said.append(f"{len(analysis.anchors.anchors) if analysis.anchors else 0} anchor(s) "
+                        "compared across the segments")
+            self._emit("result", "Same segments; " + " and ".join(said) + ".",
+                       step="set_reported_columns", **update)
+            return self.settings
+
+        return self._step("set_reported_columns", dict(update), work)
+
+    def labels(self) -> np.ndarray:
+        """Each row's segment: from the last run, or after a resume from assignments.csv."""
+        if self.run is not None:
+            return self.run.labels
+        source = self.assignments_path()
+        if not source.is_file():
+            raise InputError(f"The per-customer segments ({source}) are missing; run the "
+                             "segmentation again.")
+        return pd.read_csv(source, usecols=["segment"])["segment"].to_numpy()
+
+    def within_path(self, column: str) -> Path:
+        """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
+        slug = re.sub(r"[^a-z0-9]+", "-", str(column).lower()).strip("-") or "anchor"
+        return self.session_dir / f"within-{slug}"
+
+    def segment_within(self, column: str, folder: str | Path | None = None
+                       ) -> AnchoredSegmentation | None:
+        """Segment each level of an anchor column (industry, size band, region) on its own.
+
+        Numbers only, written like ``segment --anchor COL --anchor-mode within`` to ``folder``
+        (default ``within-<column>/`` in the session folder). The session's own segments, names
+        and strategy stay as they were: a level's segments are another analysis, not these.
+        """
+
+        def work() -> AnchoredSegmentation:
+            from copilot.segmentation.anchored_export import check_anchored_folder, write_anchored
+            from copilot.segmentation.anchors import segment_within_anchors
+            from copilot.segmentation.pipeline import check_settings
+
+            frame = self._loaded().frame
+            out = Path(folder).expanduser() if folder else self.within_path(column)
+            check_anchored_folder(out)
+            # Each level finds its own k (within the user's band); the anchor itself is not a
+            # feature there, and the other suggested anchors are reported per level.
+            settings = self.settings.model_copy(update={"anchors": None, "k": None})
+            check_settings(frame, settings)
+            result = segment_within_anchors(frame, column, settings, progress=self._progress)
+            if result.summary.n_segments == 0:
+                raise InputError(f"No level of {column} could be segmented on its own "
+                                 f"({result.summary.groups[0].reason.rstrip('.')}); choose a "
+                                 "coarser anchor.")
+            files, _ = write_anchored(result, frame, out)
+            s = result.summary
+            done = [g for g in s.groups if g.segmented]
+            self._emit("result", f"Segmented within {column}: {s.n_segments} segments in "
+                       f"{len(done)} level(s), written to {out}.", step="segment_within",
+                       column=column, path=str(out), segments=s.n_segments,
+                       levels={g.level: g.k for g in done})
+            return result
+
+        args = {"column": column, **({"folder": str(folder)} if folder else {})}
+        return self._step("segment_within", args, work, save=False)
 
     def write(
         self,

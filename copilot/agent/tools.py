@@ -81,12 +81,20 @@ class SetGoal(Args):
 
 
 class SetRoles(Args):
-    """Change which columns are used: the ID column, outcome columns (validation only), columns to leave out or bring back. Re-segments when segments exist."""
+    """Change which columns are used: the ID column, outcome columns (validation only), columns to leave out or bring back, firmographic anchors compared across segments, free-text columns mined for themes. Re-segments when segments exist, except for anchors and text columns alone, which keep the segments."""
 
     id_column: str | None = Field(None, description="the customer ID column")
     outcomes: list[str] | None = Field(None, description="outcome columns, e.g. churn or revenue")
     exclude: list[str] | None = Field(None, description="columns to leave out of the clustering")
     include: list[str] | None = Field(None, description="left-out columns to bring back")
+    anchors: list[str] | None = Field(None, description="firmographic anchors (industry, company size, region) to report per segment; an empty list for none")
+    text_columns: list[str] | None = Field(None, description="free-text columns (reviews, tickets, NPS comments) to find themes in; an empty list for none")
+
+
+class SegmentWithinAnchor(Args):
+    """Segment each level of a firmographic anchor (industry, company size, region) on its own, numbers only; the current segments stay as they are."""
+
+    column: str = Field(description="the anchor column to segment within")
 
 
 class PrepareFeatures(Args):
@@ -318,9 +326,29 @@ def _set_roles(session: Session, args: SetRoles, client) -> ToolResult:
                     if c not in exclude]
         back = set(_check_columns(session, args.include, "bring back"))
         update["exclude"] = tuple(c for c in exclude if c not in back)
+        reported: dict[str, tuple[str, ...]] = {}
+        if args.anchors is not None:
+            reported["anchors"] = tuple(_check_columns(session, args.anchors, "use as an anchor"))
+        if args.text_columns is not None:
+            reported["text_columns"] = tuple(_check_columns(session, args.text_columns,
+                                                            "read as free text"))
     except InputError as err:
         session.report_error("set_roles", err)
         return ToolResult(False, str(err))
+    if reported and update["exclude"] == session.settings.exclude and len(update) == 1:
+        # Only what is reported about the segments changes: they stay, and so do their names.
+        if session.set_reported_columns(**reported) is None:
+            return _fail(session)
+        if session.analysis is None:
+            return ToolResult(True, "Noted; they apply to the next sweep.")
+        from copilot.report.summary import anchor_text, theme_text
+
+        blocks = [*(theme_text(session.analysis, segment_names(session))
+                    if "text_columns" in reported else []),
+                  *(anchor_text(session.analysis, segment_names(session))
+                    if "anchors" in reported else [])]
+        return ToolResult(True, "\n".join(["The same segments, reported again."] + blocks))
+    update.update(reported)
     if session.analysis is None:
         if session.configure(**update) is None:
             return _fail(session)
@@ -484,6 +512,19 @@ def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
                       {"path": str(folder), "version": glossary.version})
 
 
+def _within(session: Session, args: SegmentWithinAnchor, client) -> ToolResult:
+    from copilot.report.summary import render_anchored_summary
+
+    column = _check_columns(session, [args.column], "segment within")[0]
+    result = session.segment_within(column)
+    if result is None:
+        return _fail(session)
+    path = session.within_path(column)
+    return ToolResult(True, render_anchored_summary(result, {"path": session.data_path.name})
+                      + f"\nThe per-level results are in {path}.",
+                      {"path": str(path), "segments": result.summary.n_segments})
+
+
 def _answer(session: Session, args: AnswerQuestion, client) -> ToolResult:
     from copilot.agent.answers import answer_question
 
@@ -512,6 +553,7 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("build_features", BuildFeatures, _features),
     Tool("export_crm", ExportCrm, _export_crm),
     Tool("write_glossary", WriteGlossary, _glossary),
+    Tool("segment_within_anchor", SegmentWithinAnchor, _within),
     Tool("answer_question", AnswerQuestion, _answer),
 )}
 

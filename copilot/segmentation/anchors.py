@@ -461,7 +461,11 @@ def anchor_lines(report: AnchorReport, names: dict[int, str] | None = None) -> t
     names = names or {}
     lines = []
     for a in report.anchors:
-        lines.append(a.summary)
+        # The engine's sentence names the segment by number; a reader knows it by its name.
+        lines.append(re.sub(r"over-represented in Segment (-?\d+) \(",
+                            lambda m: f"over-represented in "
+                                      f"{names.get(int(m.group(1)), 'Segment ' + m.group(1))} (",
+                            a.summary))
         if not a.significant:
             continue
         for seg in a.segments:

@@ -163,6 +163,50 @@ def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
         _anchors.anchor_levels(df, column)
 
 
+def _themes_and_anchors(df, labels, roles, settings, say, lap=lambda name: None):
+    text_columns = (tuple(dict.fromkeys(settings.text_columns))
+                    if settings.text_columns is not None else detect_text_columns(df, roles))
+    themes = []
+    for i, column in enumerate(text_columns):
+        say("themes", 0.81 + 0.02 * i / len(text_columns),
+            f"finding themes in the free text of {column}")
+        themes.append(segment_themes(df[column], labels, seed=settings.seed))
+    lap("themes")
+    say("anchors", 0.84, "comparing firmographic anchors across segments")
+    anchor_columns = (tuple(dict.fromkeys(settings.anchors)) if settings.anchors is not None
+                      else tuple(a.column for a in _anchors.suggest_anchors(df, roles)))
+    anchors = _anchors.anchors_per_segment(df, labels, anchor_columns) if anchor_columns else None
+    lap("anchors")
+    return tuple(themes), anchors
+
+
+def report_themes_and_anchors(
+    analysis: SegmentAnalysis,
+    df: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    anchors: tuple[str, ...] | None = None,
+    text_columns: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> SegmentAnalysis:
+    """The same segments with other anchors or text columns reported: only the themes and the
+    anchor tests are computed again, so the segments (and any names written for them) stay.
+
+    ``anchors`` / ``text_columns``: None keeps the analysis's setting, ``()`` reports none.
+    """
+    update = {k: v for k, v in (("anchors", anchors), ("text_columns", text_columns))
+              if v is not None}
+    settings = analysis.settings.model_copy(update=update)
+    check_settings(df, settings)
+    if len(labels) != len(df):
+        raise DataError(f"The table has {len(df):,} rows but the segments were computed for "
+                        f"{len(labels):,}; run the segmentation again.")
+    say = progress or (lambda stage, fraction, message: None)
+    themes, anchor_report = _themes_and_anchors(df, labels, analysis.roles, settings, say)
+    return analysis.model_copy(update={"settings": settings, "themes": themes,
+                                       "anchors": anchor_report})
+
+
 def _some_columns(df: pd.DataFrame, n: int = 8) -> str:
     names = ", ".join(map(str, df.columns[:n]))
     return names + (", ..." if len(df.columns) > n else "")
@@ -242,19 +286,7 @@ def run_segmentation(
     sizes = segment_sizes(labels)
     profiles = profile_segments(df, labels, roles)
     lap("profile")
-    text_columns = (tuple(dict.fromkeys(settings.text_columns))
-                    if settings.text_columns is not None else detect_text_columns(df, roles))
-    themes = []
-    for i, column in enumerate(text_columns):
-        say("themes", 0.81 + 0.02 * i / len(text_columns),
-            f"finding themes in the free text of {column}")
-        themes.append(segment_themes(df[column], labels, seed=settings.seed))
-    lap("themes")
-    say("anchors", 0.84, "comparing firmographic anchors across segments")
-    anchor_columns = (tuple(dict.fromkeys(settings.anchors)) if settings.anchors is not None
-                      else tuple(a.column for a in _anchors.suggest_anchors(df, roles)))
-    anchors = _anchors.anchors_per_segment(df, labels, anchor_columns) if anchor_columns else None
-    lap("anchors")
+    themes, anchors = _themes_and_anchors(df, labels, roles, settings, say, lap)
     say("rules", 0.86, "deriving readable rules")
     rules = surrogate_rules(df, labels, roles, random_state=settings.seed)
     lap("rules")

@@ -50,7 +50,7 @@ AGENT_GROUP = "agent"
 T = TypeVar("T")
 # Results after which the panels may show something new (others only add a chat line).
 _PANEL_STEPS = frozenset({"load", "set_goal", "segment", "write", "draft_strategy", "rename",
-                          "configure"})
+                          "configure", "set_reported_columns"})
 
 
 async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
