@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("model", help="the saved model folder")
     assign.add_argument("data", help="the customers to assign (same columns as the training table)")
     assign.add_argument("--out", required=True, help="the CSV to write")
+    assign.add_argument("--id", dest="id_column", metavar="COL",
+                        help="this table's customer ID column, when it is not named as in the "
+                        "training table")
     assign.add_argument("--holdout-share", type=float, default=0.1,
                         help="share of each segment flagged as the control group (default 0.1)")
     assign.add_argument("--salt", default="segment-copilot-holdout",
@@ -465,7 +468,8 @@ def cmd_assign(args: argparse.Namespace) -> int:
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))
     # In chunks: a file of millions of customers never has to fit in memory at once.
-    result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt)
+    result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt,
+                         id_column=args.id_column)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     atomic_write_text(args.out, result.frame.to_csv(index=False))

@@ -33,3 +33,9 @@ def assert_one_sentence_error(proc, *needles: str) -> None:
     assert line.rstrip().endswith("."), line
     for needle in needles:
         assert needle.lower() in line.lower(), (needle, line)
+
+
+def near_share(held: int, n: int, share: float = 0.1) -> bool:
+    """``held`` of ``n`` customers is ``share`` up to sampling noise (4 standard deviations):
+    the holdout hashes each ID on its own, so a segment holds out its share on average."""
+    return abs(held - share * n) <= 4 * (n * share * (1 - share)) ** 0.5 + 1

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fixtures.customers import make_customers
-from tests.cli_helpers import assert_one_sentence_error, run_cli
+from tests.cli_helpers import assert_one_sentence_error, near_share, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_assign_with_the_saved_model(customers_csv, tmp_path):
     assert crm["model_version"].nunique() == 1 and crm["confidence"].between(0, 1).all()
     # about 10% of each segment held out, the same customers on a re-run
     for _, group in crm.groupby("segment_name"):
-        assert group["holdout"].sum() == round(0.1 * len(group))
+        assert near_share(group["holdout"].sum(), len(group))
     again = run_cli("assign", out / "model", tmp_path / "new.csv", "--out", tmp_path / "b.csv")
     assert again.returncode == 0
     assert (pd.read_csv(tmp_path / "b.csv")["holdout"] == crm["holdout"]).all()
@@ -240,3 +240,37 @@ def test_assign_never_writes_over_its_data_or_its_model(customers_csv, tmp_path)
     assert_one_sentence_error(run_cli("assign", out, data, "--out", out / "model" / "bundle.json"),
                               "inside the input folder")
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_assign_refuses_a_table_without_the_id_column_unless_told_which_it_is(
+        customers_csv, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    frame = pd.read_csv(customers_csv, dtype={"customer_id": str})
+    renamed = tmp_path / "renamed.csv"
+    frame.rename(columns={"customer_id": "account"}).to_csv(renamed, index=False)
+    crm = tmp_path / "crm.csv"
+    # Row numbers would match no customer in a CRM: refused, naming both columns.
+    assert_one_sentence_error(run_cli("assign", out / "model", renamed, "--out", crm),
+                              "'customer_id'", "account", "--id")
+    assert not crm.exists()
+    assert_one_sentence_error(run_cli("assign", out / "model", renamed, "--out", crm,
+                                      "--id", "acount"), "acount", "account")
+    proc = run_cli("assign", out / "model", renamed, "--out", crm, "--id", "account")
+    assert proc.returncode == 0, proc.stderr
+    assert "ignored" not in proc.stderr  # the ID column is not an unknown extra column
+    by_id = pd.read_csv(crm, dtype={"account": str})
+    plain = tmp_path / "plain.csv"
+    assert run_cli("assign", out / "model", customers_csv, "--out", plain).returncode == 0
+    same = pd.read_csv(plain, dtype={"customer_id": str})
+    assert by_id["account"].tolist() == same["customer_id"].tolist()
+    # The same customers, the same segments and the same holdout under either column name.
+    assert by_id[["segment", "holdout"]].equals(same[["segment", "holdout"]])
+
+
+def test_a_bad_holdout_share_is_refused_before_the_file_is_scored(customers_csv, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    assert_one_sentence_error(run_cli("assign", out / "model", customers_csv, "--out",
+                                      tmp_path / "x.csv", "--holdout-share", "0.7"),
+                              "holdout share")

@@ -348,7 +348,9 @@ def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Sour
         df = df.assign(**{id_column: _ids_as_written(table, id_column)})
     else:
         source.has_ids = False
-    result = assign_table(model, df, holdout_share=args.holdout_share, salt=args.salt)
+    # Without IDs the rows are numbered, and the export says so (has_ids).
+    result = assign_table(model, df, holdout_share=args.holdout_share, salt=args.salt,
+                          require_id=False)
     source.notes += list(result.notes)
     source.frame = result.frame
     source.model_version = model.info.bundle_id

@@ -17,7 +17,7 @@ import pandas as pd
 
 from copilot.errors import InputError
 from copilot.segmentation.bundle import SavedModel
-from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
+from copilot.segmentation.holdout import DEFAULT_SALT, check_share, holdout_flags
 from copilot.segmentation.ids import ids_as_text
 from copilot.segmentation.prepare import OTHER_LEVEL
 from copilot.segmentation.stream import CHUNK_ROWS, iter_table_chunks
@@ -36,36 +36,47 @@ class Assignment:
 
 
 def assign_table(model: SavedModel, df: pd.DataFrame, *, holdout_share: float = 0.1,
-                 salt: str = DEFAULT_SALT) -> Assignment:
+                 salt: str = DEFAULT_SALT, id_column: str | None = None,
+                 require_id: bool = True) -> Assignment:
     """Segment, name, confidence and holdout flag for every row of ``df``."""
     chunks = (df.iloc[i:i + CHUNK_ROWS] for i in range(0, max(len(df), 1), CHUNK_ROWS))
-    return assign_chunks(model, chunks, holdout_share=holdout_share, salt=salt)
+    return assign_chunks(model, chunks, holdout_share=holdout_share, salt=salt,
+                         id_column=id_column, require_id=require_id)
 
 
 def assign_file(model: SavedModel, path, *, holdout_share: float = 0.1,
-                salt: str = DEFAULT_SALT) -> Assignment:
+                salt: str = DEFAULT_SALT, id_column: str | None = None) -> Assignment:
     """``assign_table`` over a file read in chunks: a file larger than memory works, since
     only the seven output columns are kept for all rows."""
     notes: list[str] = []
+    check_share(holdout_share)  # before the file is read: a bad share wastes no scoring
     result = assign_chunks(model, iter_table_chunks(path, notes=notes),
-                           holdout_share=holdout_share, salt=salt)
+                           holdout_share=holdout_share, salt=salt, id_column=id_column)
     return Assignment(result.frame, (*notes, *result.notes))
 
 
 def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
-                  holdout_share: float = 0.1, salt: str = DEFAULT_SALT) -> Assignment:
-    """Score each chunk as it comes; the holdout is drawn once all rows are scored, because
-    its exact per-segment share needs every segment's full membership."""
+                  holdout_share: float = 0.1, salt: str = DEFAULT_SALT,
+                  id_column: str | None = None, require_id: bool = True) -> Assignment:
+    """Score each chunk as it comes.
+
+    ``id_column`` names this table's ID column when it differs from the training table's;
+    by default the training ID column is used, and a table without it is refused (row numbers
+    would match no customer in a CRM, and their holdout flags would follow the row order)
+    unless ``require_id`` is False (the caller then numbers the rows and says so).
+    """
+    check_share(holdout_share)
     info = model.info
-    id_column = None
+    wanted_id = id_column
     parts_ids, parts_labels, parts_conf = [], [], []
     extra: list[str] = []
     n_unscored = n_rows = 0
     odd: dict[tuple[str, str], list] = {}  # (column, kind) -> [count, an example]
     for number, chunk in enumerate(chunks):
         if number == 0:
-            extra = [str(c) for c in chunk.columns if c not in _known_columns(model)]
-            id_column = info.id_column if info.id_column in chunk.columns else None
+            id_column = _id_column(model, chunk, wanted_id, require_id)
+            extra = [str(c) for c in chunk.columns
+                     if c not in _known_columns(model) and c != id_column]
         _check_types(model, chunk)
         _count_odd_values(model, chunk, odd)
         labels, confidence = model.assign(chunk)
@@ -145,6 +156,27 @@ def _tally(odd: dict, key: tuple[str, str], values: pd.Series) -> None:
     if len(values):
         entry = odd.setdefault(key, [0, str(values.iloc[0])])
         entry[0] += len(values)
+
+
+def _id_column(model: SavedModel, chunk: pd.DataFrame, wanted: str | None,
+               required: bool) -> str | None:
+    """The ID column of the table being assigned (None: rows are numbered)."""
+    if wanted is not None:
+        if wanted not in chunk.columns:
+            raise InputError(f"The ID column '{wanted}' is not in the table; its columns are "
+                             f"{', '.join(map(str, chunk.columns[:12]))}"
+                             f"{' ...' if len(chunk.columns) > 12 else ''}.")
+        return wanted
+    trained = model.info.id_column
+    if trained is None or trained in chunk.columns:
+        return trained
+    if not required:
+        return None
+    known = _known_columns(model)
+    others = [str(c) for c in chunk.columns if c not in known]
+    hint = f" (columns the model does not know: {', '.join(others[:5])})" if others else ""
+    raise InputError(f"The model identifies customers by '{trained}', which this table "
+                     f"lacks{hint}; add that column, or name this table's ID column with --id.")
 
 
 def _known_columns(model: SavedModel) -> set[str]:

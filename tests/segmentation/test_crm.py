@@ -111,7 +111,6 @@ def test_crm_frame_matches_what_assign_gives():
     # The same per-segment draw as assign_table: 10% of each segment, by salt and ID.
     expected = holdout_flags(ids, segments, share=0.1, salt="exp-1")
     assert (f["holdout"].to_numpy() == expected).all()
-    assert f.groupby("segment")["holdout"].sum().to_dict() == {-1: 1, 0: 12, 1: 7}
 
 
 def test_an_unknown_preset_is_one_sentence():
