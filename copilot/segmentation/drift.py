@@ -45,6 +45,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field
+from scipy import stats
 
 from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
@@ -80,7 +81,6 @@ CENTROID_NOISE_MULTIPLE = 3.0
 EMPTY_SHARE = 1e-4
 # PSI of two samples of the same distribution is not 0: about (bins - 1) * (1/n_ref + 1/n_new)
 # (n * PSI is roughly chi-squared). Say so when that floor reaches half the watch line.
-PSI_NOISE_NOTE = PSI_WATCH / 2
 MIN_CENTROID_MEMBERS = 5  # fewer members give a centre too noisy to compare
 SPREAD_FLOOR = 0.1  # prepared columns have unit spread overall; a tenth avoids dividing by ~0
 NOTABLE_COLUMN_SHIFT = 0.2  # Cohen's "small" effect: the report names a feature from there on
@@ -123,6 +123,10 @@ class FeatureDrift(Frozen):
     # levels the reference lacks -> their share of the new snapshot's values
     new_levels: dict[str, float] = Field(default_factory=dict)
     note: str = ""
+    # The PSI two samples of an unchanged population of these sizes stay under, all features
+    # together, 99 times in 100 (``psi_noise_bound``); a PSI below it is not counted as drift.
+    psi_noise: float | None = None
+    missing_noise: float | None = None  # the same for the change in the missing share
 
     @property
     def missing_change(self) -> float:
@@ -186,6 +190,7 @@ class DriftReport(Frozen):
     features: tuple[FeatureDrift, ...]
     thresholds: Thresholds = Thresholds()
     notes: tuple[str, ...] = ()
+    segment_psi_noise: float = 0.0  # as FeatureDrift.psi_noise, for the segment shares
 
 
 # --- PSI -----------------------------------------------------------------------------------
@@ -208,6 +213,44 @@ def psi(reference: Sequence[float], new: Sequence[float]) -> float:
     if e.shape != a.shape:
         raise ValueError("psi needs two share vectors over the same bins")
     return float(max(0.0, ((a - e) * np.log(a / e)).sum()))
+
+
+# Sampling noise: an unchanged population still gives two samples whose shares differ, and
+# the difference grows as the samples shrink (a PSI of about 9 x (1/n_ref + 1/n_new) on ten
+# bins, and far more when small bins come out empty). A fixed line such as 0.2 is therefore
+# only meaningful for large tables; below a few thousand rows the noise alone crosses it. Each
+# PSI is held against the PSI that samples of its own sizes reach from one unchanged
+# distribution, found by simulation with the same bins and the same empty-bin floor.
+FALSE_ALARM = 0.01  # the chance that noise alone crosses any one bound of a report
+NOISE_DRAWS = 4000
+
+
+def psi_noise_bound(reference: Sequence[float], n_new: int, n_reference: int | None, *,
+                    n_tests: int = 1, seed: int = 0) -> float:
+    """The PSI an unchanged population stays under (all ``n_tests`` checks together fail
+    ``FALSE_ALARM`` of the time) when ``n_new`` values are compared with ``n_reference``
+    (None: a reference known exactly) over bins with shares ``reference``.
+
+    Examples
+    --------
+    >>> big = psi_noise_bound([0.1] * 10, 100_000, 100_000)
+    >>> small = psi_noise_bound([0.1] * 10, 100, 100)
+    >>> bool(big < 0.01 < 0.2 < small)
+    True
+    """
+    p = np.clip(np.asarray(reference, dtype=float), 0.0, None)
+    if n_new < 1 or p.sum() <= 0:
+        return 0.0
+    p = p / p.sum()
+    rng = np.random.default_rng(seed)
+    new = rng.multinomial(n_new, p, size=NOISE_DRAWS) / n_new
+    ref = (rng.multinomial(n_reference, p, size=NOISE_DRAWS) / n_reference
+           if n_reference else np.broadcast_to(p, new.shape))
+    e, a = np.maximum(ref, EMPTY_SHARE), np.maximum(new, EMPTY_SHARE)
+    values = np.maximum(((a - e) * np.log(a / e)).sum(axis=1), 0.0)
+    # Capped where the draws still estimate the quantile (20 draws beyond it).
+    level = min(1.0 - FALSE_ALARM / max(n_tests, 1), 1.0 - 20.0 / NOISE_DRAWS)
+    return float(np.quantile(values, level))
 
 
 def decile_edges(quantiles: Sequence[float]) -> np.ndarray:
@@ -406,17 +449,20 @@ def compare_snapshots(old: pd.DataFrame, new: pd.DataFrame, model: SavedModel, *
     migration = migration_matrix(old[key], old_labels, new[key], new_labels, model,
                                  id_column=key, old_label=old_label, new_label=new_label,
                                  notes=notes)
-    features = _feature_drifts(model, new, old)
+    features = _with_noise(_feature_drifts(model, new, old), len(old), len(new))
+    # Both snapshots go through the model, and the same customers unchanged keep their
+    # distances: no expected novelty here (unlike fresh customers against the model alone).
     segments = _segment_drifts(model, _shares(old_labels), _shares(new_labels))
     segments = _with_centroid_shifts(segments, model, new, new_labels,
                                      reference=(old, old_labels))
     segment_psi = _segment_psi(segments)
-    notes += _psi_noise_note(len(old), len(new))
+    segment_noise = _segment_noise(segments, len(old), len(new), features)
     return DriftReport(
         mode="snapshots", reference=old_label, new=new_label, n_reference=len(old),
         n_new=len(new), model_id=info.bundle_id, model_note=model_note, id_column=key,
-        verdict=decide(features, segment_psi, segments, migration), migration=migration,
-        segment_psi=segment_psi, segments=segments, features=features, notes=tuple(notes))
+        verdict=decide(features, segment_psi, segments, migration, segment_noise),
+        migration=migration, segment_psi=segment_psi, segments=segments, features=features,
+        notes=tuple(notes), segment_psi_noise=segment_noise)
 
 
 def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NEW",
@@ -429,12 +475,17 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
     info = model.info
     notes: list[str] = []
     new_labels = _assign(model, new, new_label, notes)
-    features = _feature_drifts(model, new, None)
+    n_training = _training_rows(model)
+    features = _with_noise(_feature_drifts(model, new, None), n_training, len(new))
     if not info.distributions:
         notes.append("The model was saved without its training distributions, so features "
                      "cannot be compared; save it again from the training table.")
-    n_training = _training_rows(model)
-    reference = {int(k): float(v) for k, v in info.segment_shares.items()}
+    trained = {int(k): float(v) for k, v in info.segment_shares.items()}
+    reference = _with_expected_novelty(trained, model)
+    if reference.get(-1, 0.0) > trained.get(-1, 0.0):
+        notes.append(f"The training data's unassigned share is taken as "
+                     f"{reference[-1]:.1%}: the share of fresh customers from an unchanged "
+                     "population that lie beyond every training customer by chance.")
     segments = _segment_drifts(model, reference, _shares(new_labels))
     segments = _with_centroid_shifts(segments, model, new, new_labels, reference=None,
                                      n_training=n_training)
@@ -444,13 +495,14 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
                      "centre's shift on each feature counts only the part of the move those "
                      "components keep (it can read low); compare with the earlier snapshot "
                      "for the full figure.")
-    notes += _psi_noise_note(n_training, len(new))
+    segment_noise = _segment_noise(segments, n_training, len(new), features)
     return DriftReport(
         mode="snapshot-vs-model", reference="the model's training data", new=new_label,
         n_reference=n_training, n_new=len(new), model_id=info.bundle_id, model_note=model_note,
-        id_column=info.id_column, verdict=decide(features, segment_psi, segments, None),
+        id_column=info.id_column,
+        verdict=decide(features, segment_psi, segments, None, segment_noise),
         migration=None, segment_psi=segment_psi, segments=segments, features=features,
-        notes=tuple(notes))
+        notes=tuple(notes), segment_psi_noise=segment_noise)
 
 
 def train_reference_model(old: pd.DataFrame, *, id_column: str | None = None,
@@ -492,7 +544,8 @@ def _assign(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]) -
     # step cannot hash a missing ID.
     key = model.info.id_column
     try:
-        result = assign_table(model, df.drop(columns=[key]) if key in df.columns else df)
+        result = assign_table(model, df.drop(columns=[key]) if key in df.columns else df,
+                              require_id=False)
     except InputError as err:
         raise InputError(f"{label}: {err}") from None
     # assign's notes on unassigned and unscored rows speak to someone assigning (one of them
@@ -792,19 +845,67 @@ def _nanstd(X: np.ndarray) -> np.ndarray:
     return np.where(present > 0, np.sqrt(var), np.nan)
 
 
-def _psi_noise_note(n_reference: int | None, n_new: int) -> list[str]:
+def _with_noise(features: tuple[FeatureDrift, ...], n_reference: int | None,
+                n_new: int) -> tuple[FeatureDrift, ...]:
+    """Each compared feature with the PSI its sample sizes reach by chance (``psi_noise``)."""
+    n_tests = sum(f.psi is not None for f in features) + 1  # and the segment shares
+    out = []
+    for i, f in enumerate(features):
+        if f.psi is None:
+            out.append(f)
+            continue
+        n_ref = round(n_reference * (1 - f.missing_reference)) if n_reference else None
+        noise = psi_noise_bound([b.reference for b in f.bins],
+                                round(n_new * (1 - f.missing_new)), n_ref or None,
+                                n_tests=n_tests, seed=i)
+        out.append(f.model_copy(update={"psi_noise": noise}))
+    # The missing shares: a two-proportion bound at the same false-alarm rate.
+    z = float(stats.norm.ppf(1 - FALSE_ALARM / (2 * max(len(out), 1))))
     inverse = 1 / max(n_new, 1) + (1 / n_reference if n_reference else 0.0)
-    floor = 9 * inverse  # ten bins
-    if floor < PSI_NOISE_NOTE:
-        return []
-    return [(f"The snapshots are small: two samples of an unchanged population already "
-             f"differ by a PSI of about {floor:.2f}, so read PSI values near it as noise.")]
+    return tuple(f.model_copy(update={"missing_noise": z * math.sqrt(
+        max(p, 1 / max(n_new, 1)) * (1 - p) * inverse)})
+        for f in out for p in [(f.missing_reference + f.missing_new) / 2])
+
+
+def _segment_noise(segments: Sequence[SegmentDrift], n_reference: int | None, n_new: int,
+                   features: Sequence[FeatureDrift]) -> float:
+    n_tests = sum(f.psi is not None for f in features) + 1
+    return psi_noise_bound([s.reference_share for s in segments], n_new, n_reference,
+                           n_tests=n_tests, seed=len(features))
+
+
+def _with_expected_novelty(reference: dict[int, float], model: SavedModel) -> dict[int, float]:
+    """The reference's unassigned share, at least what fresh customers of an unchanged
+    population show by chance.
+
+    A saved k-means or Ward model marks a customer unassigned when they lie farther from their
+    segment's centre than every one of its n training members; a customer from the same
+    population does so with probability 1/(n+1), so a new snapshot has some unassigned rows
+    even when nothing changed, while the training data has none by construction. (Mixtures:
+    less likely than every training row, 1/(N+1). HDBSCAN's noise share was measured in
+    training.) Without this, a small table's own second half read as a large segment shift.
+    """
+    n_training = _training_rows(model)
+    algorithm = model.info.algorithm
+    if not n_training or algorithm == "hdbscan":
+        return reference
+    shares = {int(k): float(v) for k, v in model.info.segment_shares.items() if int(k) >= 0}
+    if algorithm == "gmm":
+        expected = 1.0 / (n_training + 1)
+    else:
+        expected = sum(share / (share * n_training + 1) for share in shares.values())
+    if reference.get(-1, 0.0) >= expected:
+        return reference
+    # Taken evenly from the segments, so the reference shares still sum to one.
+    scale = (1.0 - expected) / max(1e-12, 1.0 - reference.get(-1, 0.0))
+    return {**{k: v * scale for k, v in reference.items() if k >= 0}, -1: expected}
 
 
 # --- the verdict ---------------------------------------------------------------------------
 
 def decide(features: Sequence[FeatureDrift], segment_psi: float,
-           segments: Sequence[SegmentDrift], migration: Migration | None) -> DriftVerdict:
+           segments: Sequence[SegmentDrift], migration: Migration | None,
+           segment_noise: float = 0.0) -> DriftVerdict:
     """stable, watch or re-cluster, with a reason per crossed line (or why nothing crossed).
 
     The lines are the issue's: re-cluster when 15% or more changed segment or a PSI reaches
@@ -813,6 +914,7 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
     """
     recluster: list[str] = []
     watch: list[str] = []
+    noise: list[str] = []  # past a line, but within what chance gives at these sizes
     kept = ""  # said after each distribution reason when most customers kept their segment
     if migration is not None:
         m = migration
@@ -832,19 +934,28 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
         if unseen >= 0.01:
             levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
             text += f" ({unseen:.1%} of its values are levels not seen before: {levels})"
-        if f.psi >= PSI_RECLUSTER:
+        if f.psi >= PSI_WATCH and f.psi < (f.psi_noise or 0.0):
+            noise.append(_within_noise(text, f.psi_noise))
+        elif f.psi >= PSI_RECLUSTER:
             recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}"
                              + (f": the distribution of {f.name} moved{kept}." if kept else "."))
         elif f.psi >= PSI_WATCH:
             watch.append(f"{text}; watch from {PSI_WATCH}.")
     text = f"PSI of the segment shares is {segment_psi:.3f}"
-    if segment_psi >= PSI_RECLUSTER:
+    if segment_psi >= PSI_WATCH and segment_psi < segment_noise:
+        noise.append(_within_noise(text, segment_noise))
+    elif segment_psi >= PSI_RECLUSTER:
         recluster.append(f"{text}; re-cluster at {PSI_RECLUSTER}"
                          + (f": the segments' sizes moved{kept}." if kept else "."))
     elif segment_psi >= PSI_WATCH:
         watch.append(f"{text}; watch from {PSI_WATCH}.")
     for f in features:
-        if abs(f.missing_change) >= MISSING_WATCH:
+        if abs(f.missing_change) >= MISSING_WATCH and abs(f.missing_change) < (
+                f.missing_noise or 0.0):
+            noise.append(f"The missing share of {f.name} moved from {f.missing_reference:.1%} "
+                         f"to {f.missing_new:.1%}, within what chance gives at these sizes (up "
+                         f"to {f.missing_noise * 100:.1f} points), so it is not counted.")
+        elif abs(f.missing_change) >= MISSING_WATCH:
             watch.append(f"The missing share of {f.name} moved from {f.missing_reference:.1%} "
                          f"to {f.missing_new:.1%}; watch from {MISSING_WATCH * 100:.0f} points "
                          "(check the data feed).")
@@ -865,12 +976,19 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
                          f"from {CENTROID_WATCH} overall or {CENTROID_COLUMN_WATCH} on one "
                          "feature.")
     if recluster:
-        return DriftVerdict(level="re-cluster", reasons=tuple(recluster + watch),
+        return DriftVerdict(level="re-cluster", reasons=tuple(recluster + watch + noise),
                             summary=_recluster_summary(moved_customers, kept, migration))
     if watch:
-        return DriftVerdict(level="watch", reasons=tuple(watch), summary=_SUMMARIES["watch"])
-    return DriftVerdict(level="stable", reasons=_stable_reasons(features, segment_psi, migration),
-                        summary=_SUMMARIES["stable"])
+        return DriftVerdict(level="watch", reasons=tuple(watch + noise),
+                            summary=_SUMMARIES["watch"])
+    return DriftVerdict(level="stable", reasons=_stable_reasons(features, segment_psi, migration)
+                        + tuple(noise), summary=_SUMMARIES["stable"])
+
+
+def _within_noise(text: str, bound: float | None) -> str:
+    return (f"{text}, past the watch line of {PSI_WATCH} but within what two samples of "
+            f"these sizes from an unchanged population reach (up to {bound:.3f}), so it is not "
+            "counted; a larger snapshot would tell.")
 
 
 _SUMMARIES = {
@@ -898,13 +1016,17 @@ def _stable_reasons(features, segment_psi, migration) -> tuple[str, ...]:
         reasons.append(f"{migration.moved_share:.1%} of the {migration.matched:,} customers in "
                        f"both snapshots changed segment, under the watch line of "
                        f"{MOVED_WATCH:.0%}.")
+    # Those past the line (within noise) have reasons of their own.
     compared = [f for f in features if f.psi is not None]
-    if compared:
-        top = max(compared, key=lambda f: f.psi)
-        reasons.append(f"The largest feature PSI is {top.psi:.3f} ({top.name}), under the watch "
-                       f"line of {PSI_WATCH}.")
-    reasons.append(f"PSI of the segment shares is {segment_psi:.3f}, under the watch line of "
-                   f"{PSI_WATCH}.")
+    under = [f for f in compared if f.psi < PSI_WATCH]
+    if under:
+        top = max(under, key=lambda f: f.psi)
+        largest = "largest" if len(under) == len(compared) else "largest other"
+        reasons.append(f"The {largest} feature PSI is {top.psi:.3f} ({top.name}), under the "
+                       f"watch line of {PSI_WATCH}.")
+    if segment_psi < PSI_WATCH:
+        reasons.append(f"PSI of the segment shares is {segment_psi:.3f}, under the watch line "
+                       f"of {PSI_WATCH}.")
     return tuple(reasons)
 
 
@@ -939,7 +1061,10 @@ def render_markdown(report: DriftReport) -> str:
               (f"- PSI (population stability index): under {t.psi_watch} stable, "
                f"{t.psi_watch}-{t.psi_recluster} watch, {t.psi_recluster} or more re-cluster "
                "(the credit-risk convention). Numeric bins are the training deciles; empty bins "
-               f"count as a share of {t.empty_share:g}."),
+               f"count as a share of {t.empty_share:g}. A PSI under what two samples of these "
+               "sizes from an unchanged population reach (\"chance reaches\", simulated; 1 "
+               "false alarm in 100 reports) is not counted, nor is a missing-share change "
+               "within its own chance bound."),
               (f"- Changed segment: watch from {t.moved_watch:.0%}, re-cluster from "
                f"{t.moved_recluster:.0%} of the customers in both snapshots."),
               ("- Centre shift: how far a segment's centre moved, in its own within-segment "
@@ -973,7 +1098,9 @@ def _migration_section(m: Migration, old: str, new: str) -> list[str]:
 def _segments_section(r: DriftReport) -> list[str]:
     ref = "training" if r.mode == "snapshot-vs-model" else r.reference
     lines = ["## Segment shares", "",
-             f"PSI of the segment shares: {r.segment_psi:.3f}.", "",
+             f"PSI of the segment shares: {r.segment_psi:.3f}"
+             + (f" (chance reaches {r.segment_psi_noise:.3f} at these sizes)."
+                if r.segment_psi_noise else "."), "",
              f"| Segment | {ref} share | {r.new} share | Change (points) | Centre shift |",
              "|---|---|---|---|---|"]
     for s in r.segments:
@@ -994,23 +1121,26 @@ def _features_section(r: DriftReport) -> list[str]:
     if not r.features:
         return ["## Feature drift", "", "No feature distributions to compare."]
     lines = ["## Feature drift (PSI)", "",
-             "| Feature | Kind | PSI | Flag | Missing (reference to new) | Note |",
-             "|---|---|---|---|---|---|"]
+             "| Feature | Kind | PSI | Chance reaches | Flag | Missing (reference to new) | Note |",
+             "|---|---|---|---|---|---|---|"]
     ranked = sorted(r.features, key=lambda f: -1.0 if f.psi is None else -f.psi)
     for f in ranked:
         note = f.note
         if f.new_levels:
             levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
             note = f"new levels ({sum(f.new_levels.values()):.1%}): {levels}"
+        chance = "" if f.psi_noise is None else f"{f.psi_noise:.3f}"
         lines.append(f"| {f.name} | {f.kind} | {'n/a' if f.psi is None else f'{f.psi:.3f}'} | "
-                     f"{_flag(f.psi)} | {f.missing_reference:.1%} to {f.missing_new:.1%} | "
-                     f"{note} |")
+                     f"{chance} | {_flag(f.psi, f.psi_noise)} | {f.missing_reference:.1%} to "
+                     f"{f.missing_new:.1%} | {note} |")
     return lines
 
 
-def _flag(value: float | None) -> str:
+def _flag(value: float | None, noise: float | None = None) -> str:
     if value is None:
         return ""
+    if value >= PSI_WATCH and value < (noise or 0.0):
+        return "chance"
     if value >= PSI_RECLUSTER:
         return "re-cluster"
     return "watch" if value >= PSI_WATCH else "ok"
