@@ -78,6 +78,7 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
             extra = [str(c) for c in chunk.columns
                      if c not in _known_columns(model) and c != id_column]
         _check_types(model, chunk)
+        chunk = _read_booleans_as_trained(model, chunk, odd)
         _count_odd_values(model, chunk, odd)
         labels, confidence = model.assign(chunk)
         features = [c for c in info.preparation.input_columns if c in chunk.columns]
@@ -96,8 +97,11 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     ids = ids_as_text(np.concatenate(parts_ids) if parts_ids else np.zeros(0, int))
     notes: list[str] = []
     for (column, kind), (count, example) in odd.items():
-        what = ("not seen in training (scored as the nearest known profile)" if kind == "level"
-                else "not numbers (scored as missing)")
+        what = {"level": "not seen in training (scored as the nearest known profile)",
+                "text": "not numbers (scored as missing)",
+                "boolean": "neither of the two values it held in training (scored as missing)",
+                "spelling": "spelled other than in training (read as the training's value)",
+                }[kind]
         notes.append(f"{count:,} value(s) of {column} are {what}, like {example!r}.")
     if id_column and (blank := int((ids == "").sum())):
         notes.append(f"{blank:,} row(s) have no {id_column}; they are assigned but a CRM cannot "
@@ -150,6 +154,51 @@ def _count_odd_values(model: SavedModel, chunk: pd.DataFrame, odd: dict) -> None
             continue
         present = s.dropna()
         _tally(odd, (step.name, "text"), present[pd.to_numeric(present, errors="coerce").isna()])
+
+
+_TRUE_WORDS = frozenset({"yes", "true", "1", "1.0", "y", "t"})
+_FALSE_WORDS = frozenset({"no", "false", "0", "0.0", "n", "f"})
+
+
+def _read_booleans_as_trained(model: SavedModel, chunk: pd.DataFrame, odd: dict
+                              ) -> pd.DataFrame:
+    """Two-valued training columns: a value spelled another way (MALE for Male, True for Yes)
+    reads as the training's value; any other value is missing, never silently "false" (the
+    preparation reads everything but the training's true value as 0)."""
+    trained = {d.name: list(d.levels) for d in model.info.distributions
+               if d.kind == "categorical"}
+    changed: dict[str, pd.Series] = {}
+    for step in model.info.preparation.numeric:
+        levels = trained.get(step.name)
+        if step.source != "boolean" or step.name not in chunk.columns or not levels:
+            continue
+        text = chunk[step.name].astype("string")
+        present = text.notna()
+        known = text.isin(levels) | ~present
+        if known.all():
+            continue
+        by_key = {_spelling(v): v for v in levels}
+        truth = {v: _truth(v) for v in levels}
+        for v, t in truth.items():
+            if t is not None and list(truth.values()).count(t) == 1:
+                by_key.setdefault(t, v)  # "true"/"false" stand for the matching training value
+        odd_values = text[~known]
+        mapped = odd_values.map(lambda v: by_key.get(_spelling(v), by_key.get(_truth(v))))
+        _tally(odd, (step.name, "spelling"), odd_values[mapped.notna()])
+        _tally(odd, (step.name, "boolean"), odd_values[mapped.isna()])
+        fixed = text.astype(object)
+        fixed[~known] = mapped.astype(object).where(mapped.notna(), None)
+        changed[step.name] = fixed
+    return chunk.assign(**changed) if changed else chunk
+
+
+def _spelling(value: str) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def _truth(value: str) -> str | None:
+    key = _spelling(value)
+    return "true" if key in _TRUE_WORDS else "false" if key in _FALSE_WORDS else None
 
 
 def _tally(odd: dict, key: tuple[str, str], values: pd.Series) -> None:

@@ -63,3 +63,25 @@ def test_ids_with_leading_zeros_stay_as_text(model_and_rows):
     assert all(near_share(r["sum"], r["size"]) for _, r in flagged.iterrows())
     # The flag is the hash of the ID as typed: the padded text, not a number.
     assert (frame["holdout"].to_numpy() == holdout_flags(padded["customer_id"])).all()
+
+
+def test_two_valued_columns_spelled_otherwise_read_as_trained_or_as_missing(model_and_rows):
+    model, new = model_and_rows
+    step = next(s for s in model.info.preparation.numeric if s.source == "boolean")
+    values = new[step.name].astype(str)
+    assert set(values) == {"Yes", "No"}  # the generator's two values
+    plain = assign_table(model, new).frame
+    # Another export's spelling of the same two values: the same segments, and a note.
+    for other in ({"Yes": "True", "No": "False"}, {"Yes": "YES ", "No": "no"}):
+        respelled = assign_table(model, new.assign(**{step.name: values.map(other)}))
+        assert (respelled.frame["segment"] == plain["segment"]).all()
+        assert any(f"of {step.name} are spelled other than in training" in n
+                   for n in respelled.notes)
+    # A value that is neither is missing, not "No" (which it used to be read as), and said.
+    odd = new.assign(**{step.name: values.where(values == "No", "maybe")})
+    result = assign_table(model, odd)
+    n_odd = int((values == "Yes").sum())
+    assert any(f"{n_odd:,} value(s) of {step.name} are neither of the two values" in n
+               and "'maybe'" in n for n in result.notes)
+    as_missing = assign_table(model, new.assign(**{step.name: values.where(values == "No")}))
+    assert (result.frame["segment"] == as_missing.frame["segment"]).all()
