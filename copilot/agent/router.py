@@ -55,7 +55,8 @@ SLASH_HELP = """Commands:
   /drift FILE         compare a newer snapshot: who moved, PSI, re-cluster or not
   /crm [hubspot|salesforce|generic] [PATH]   a CRM import file with holdout flags
   /glossary [DIR]     write the versioned segment glossary
-  /features LOG id=COL time=COL [amount=COL] [event=COL] [order=COL] [as_of=DATE]
+  /features LOG id=COL time=COL [amount=COL] [event=COL] [order=COL] [product=COL]
+            [purchase=TYPE] [as_of=DATE [horizon=DAYS]]
                       one row per customer from an event log, loaded as the table
   /anchor COL ...     compare these anchors (industry, size, region) across segments
                       (/anchor none: no anchors)
@@ -258,14 +259,21 @@ def _slash(text: str, session: Session) -> Routed:
     if command == "/features":
         options = dict(p.split("=", 1) for p in rest[1:] if "=" in p)
         keys = {"id": "id_column", "time": "time_column", "amount": "amount", "event": "event",
-                "order": "order", "as_of": "as_of", "as-of": "as_of"}
+                "order": "order", "product": "product", "purchase": "purchase_event",
+                "purchase_event": "purchase_event", "as_of": "as_of", "as-of": "as_of",
+                "horizon": "horizon_days", "horizon_days": "horizon_days"}
         unknown = [k for k in options if k not in keys]
         if not rest or "id" not in options or "time" not in options or unknown or len(
                 options) != len(rest) - 1:
             return bad("Give the log, its ID and time columns, for example /features "
                        "events.csv id=CustomerID time=InvoiceDate amount=Quantity*UnitPrice.")
-        return Routed("build_features", {"path": rest[0],
-                                         **{keys[k]: v for k, v in options.items()}}, "slash")
+        args = {keys[k]: v for k, v in options.items()}
+        if "horizon_days" in args:
+            if not args["horizon_days"].isdigit():
+                return bad("Give the horizon as a whole number of days, for example "
+                           "horizon=90.")
+            args["horizon_days"] = int(args["horizon_days"])
+        return Routed("build_features", {"path": rest[0], **args}, "slash")
     if command == "/glossary":
         return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
     if command in ("/anchor", "/anchors", "/text"):

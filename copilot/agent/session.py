@@ -183,7 +183,9 @@ class Session:
 
     def build_features(self, path: str | Path, *, id_column: str, time_column: str,
                        amount: str | None = None, event: str | None = None,
-                       order: str | None = None, as_of: str | None = None) -> Path | None:
+                       order: str | None = None, product: str | None = None,
+                       purchase_event: str | None = None, as_of: str | None = None,
+                       horizon_days: int | None = None) -> Path | None:
         """Turn an event or transaction log into one row per customer (``features.csv`` in the
         session folder) and load that as the table; with ``as_of``, features come from before
         the cut-off and ``outcome_`` columns from after it, so segments are tested on the
@@ -193,9 +195,9 @@ class Session:
             from copilot.segmentation.events import EventSpec, build_features
 
             spec = EventSpec(id=id_column, time=time_column, amount=amount, event=event,
-                             order=order)
+                             order=order, product=product, purchase_event=purchase_event)
             built = build_features(Path(path).expanduser(), spec, as_of=as_of,
-                                   progress=self._progress)
+                                   horizon_days=horizon_days, progress=self._progress)
             out = self.session_dir / "features.csv"
             atomic_write_text(out, built.frame.to_csv(index=False))
             s = built.summary
@@ -209,7 +211,8 @@ class Session:
 
         args = {"path": str(path), "id_column": id_column, "time_column": time_column,
                 **{k: v for k, v in (("amount", amount), ("event", event), ("order", order),
-                                     ("as_of", as_of)) if v}}
+                                     ("product", product), ("purchase_event", purchase_event),
+                                     ("as_of", as_of), ("horizon_days", horizon_days)) if v}}
         out = self._step("build_features", args, work, save=False)
         if out is None or self.load(out) is None:
             return None

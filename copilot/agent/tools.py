@@ -179,7 +179,10 @@ class BuildFeatures(Args):
     amount: str | None = Field(None, description="the amount column, or two columns multiplied like Quantity*UnitPrice")
     event: str | None = Field(None, description="the event type column")
     order: str | None = Field(None, description="the order, invoice or session ID column")
+    product: str | None = Field(None, description="the product column (distinct products, reorders)")
+    purchase_event: str | None = Field(None, description="the event type that is a purchase, for a clickstream without amounts")
     as_of: str | None = Field(None, description="cut-off date YYYY-MM-DD: features before it, outcomes after it")
+    horizon_days: int | None = Field(None, ge=1, le=3650, description="days after the cut-off the outcomes cover; default: to the end of the log")
 
 
 class ExportCrm(Args):
@@ -483,7 +486,9 @@ def _drift(session: Session, args: CheckDrift, client) -> ToolResult:
 def _features(session: Session, args: BuildFeatures, client) -> ToolResult:
     path = session.build_features(args.path, id_column=args.id_column,
                                   time_column=args.time_column, amount=args.amount,
-                                  event=args.event, order=args.order, as_of=args.as_of)
+                                  event=args.event, order=args.order, product=args.product,
+                                  purchase_event=args.purchase_event, as_of=args.as_of,
+                                  horizon_days=args.horizon_days)
     if path is None:
         return _fail(session)
     return ToolResult(True, f"Built the customer table {path} from the log and loaded it: "

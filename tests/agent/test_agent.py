@@ -16,7 +16,9 @@ from copilot.agent.session import Session
 from copilot.agent.tools import TOOLS, call_tool, tool_schemas
 from copilot.llm.providers import LLMSettings
 from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.holdout import holdout_flags
 from fixtures.customers import make_customers
+from tests.cli_helpers import near_share
 from tests.llm.writer_helpers import (
     fake_client,
     good_name,
@@ -371,13 +373,15 @@ def test_the_crm_file_and_the_glossary_come_from_the_chat_with_versions(tmp_path
     crm = pd.read_csv(s.session_dir / "crm-salesforce.csv", dtype=str)
     assert "salesforce" in reply and len(crm) == 300
     assert all(c.endswith("__c") for c in crm.columns)
-    # The customers are the session's own, in their own segments, 10% of each held out.
+    # The customers are the session's own, in their own segments, about 10% of each held
+    # out, each by the hash of their ID.
     segments = crm.filter(like="Segment_ID").iloc[:, 0].astype(int).to_numpy()
     assert (segments == s.run.labels).all()
-    held = crm.filter(like="Holdout").iloc[:, 0].str.lower() == "true"
+    held = (crm.filter(like="Holdout").iloc[:, 0].str.lower() == "true").to_numpy()
     for segment in set(segments):
         members = segments == segment
-        assert held[members].sum() == round(0.1 * members.sum())
+        assert near_share(held[members].sum(), members.sum())
+    assert (held == holdout_flags(crm.iloc[:, 0])).all()
 
     s.write(with_strategy=False)  # no model: the deterministic draft names
     agent.handle("/glossary")
@@ -407,3 +411,23 @@ def test_an_event_log_becomes_the_table_and_its_future_outcome_is_recognised(tmp
     assert s.segment() is not None, s.last_error
     assert "outcome_bought_again" in s.analysis.roles.outcomes
     assert "outcome_bought_again" not in s.analysis.roles.features
+
+
+def test_a_clickstream_with_a_purchase_event_gets_its_purchase_outcome_in_the_chat(tmp_path):
+    from fixtures.events import make_clickstream
+
+    log = make_clickstream(seed=3)
+    path = tmp_path / "clicks.csv"
+    log.frame.to_csv(path, index=False)
+    s = new_session(tmp_path)
+    routed = route_pattern(f"/features {path} id=user_id time=timestamp event=event "
+                           f"order=session_id purchase=purchase as_of={log.cutoff:%Y-%m-%d} "
+                           "horizon=30", s)
+    assert routed.args["purchase_event"] == "purchase" and routed.args["horizon_days"] == 30
+    reply = Agent(s).execute(routed)
+    assert "Built the customer table" in reply, reply
+    table = s.table().frame
+    assert "outcome_bought_after" in table
+    assert any(c.startswith("purchase") or "purchase" in c for c in table.columns
+               if not c.startswith("outcome_"))
+    assert route_pattern(f"/features {path} id=u time=t horizon=soon", s).problem
