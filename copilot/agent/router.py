@@ -55,6 +55,7 @@ SLASH_HELP = """Commands:
   /drift FILE         compare a newer snapshot: who moved, PSI, re-cluster or not
   /crm [hubspot|salesforce|generic] [PATH]   a CRM import file with holdout flags
   /glossary [DIR]     write the versioned segment glossary
+  /owner N NAME       make NAME the strategy owner of segment N (a new glossary version)
   /features LOG id=COL time=COL [amount=COL] [event=COL] [order=COL] [product=COL]
             [purchase=TYPE] [as_of=DATE [horizon=DAYS]]
                       one row per customer from an event log, loaded as the table
@@ -276,6 +277,11 @@ def _slash(text: str, session: Session) -> Routed:
         return Routed("build_features", {"path": rest[0], **args}, "slash")
     if command == "/glossary":
         return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
+    if command == "/owner":
+        if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
+            return Routed("write_glossary", {"owners": {int(rest[0]): " ".join(rest[1:])}},
+                          "slash")
+        return bad("Give a segment number and its owner, for example /owner 2 Jane Doe.")
     if command in ("/anchor", "/anchors", "/text"):
         key = "text_columns" if command == "/text" else "anchors"
         if not rest:

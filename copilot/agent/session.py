@@ -614,9 +614,11 @@ class Session:
         args = {"preset": preset, **({"path": str(path)} if path else {})}
         return self._step("export_crm", args, work, save=False)
 
-    def write_glossary(self, folder: str | Path | None = None) -> Glossary | None:
+    def write_glossary(self, folder: str | Path | None = None, *,
+                       owners: dict[int, str] | None = None) -> Glossary | None:
         """Write the segment glossary (Markdown and JSON) as a new version beside the earlier
-        ones in ``folder`` (default ``glossary/`` in the session folder), with what changed."""
+        ones in ``folder`` (default ``glossary/`` in the session folder), with what changed.
+        ``owners`` sets segments' strategy owners (the others keep theirs)."""
 
         def work() -> Glossary:
             from copilot.segmentation.glossary import (
@@ -632,6 +634,11 @@ class Session:
                 raise InputError("There are no segments to describe yet; run the "
                                  "segmentation first.")
             out = Path(folder).expanduser() if folder else self.session_dir / "glossary"
+            segments = {p.segment for p in self.analysis.profiles if p.segment >= 0}
+            for seg in owners or {}:
+                if seg not in segments:
+                    raise InputError(f"There is no segment {seg} to give an owner; the segments "
+                                     f"are {', '.join(map(str, sorted(segments)))}.")
             frame = self._crm_frame()
             id_column = frame.columns[0]
             assignments = pd.Series(frame["segment"].to_numpy(),
@@ -645,7 +652,7 @@ class Session:
             # continuing segment from keeping the glossary's name for it.
             names = {s: n for s, n in self.segment_names().items() if n != f"Segment {s}"}
             glossary = build_glossary(
-                self.analysis, names=names, definitions=definitions,
+                self.analysis, names=names, definitions=definitions, owners=owners,
                 model_version=self.saved_model().info.bundle_id, previous=previous,
                 previous_assignments=(read_glossary_assignments(out, previous)
                                       if previous is not None else None),
@@ -661,8 +668,9 @@ class Session:
                        path=str(out), version=glossary.version)
             return glossary
 
-        return self._step("write_glossary", {"folder": str(folder)} if folder else {}, work,
-                          save=False)
+        args = {**({"folder": str(folder)} if folder else {}),
+                **({"owners": dict(owners)} if owners else {})}
+        return self._step("write_glossary", args, work, save=False)
 
     def _crm_frame(self) -> pd.DataFrame:
         """The session's own customers in the CRM frame, from its saved per-row segments."""

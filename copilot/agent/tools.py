@@ -196,6 +196,7 @@ class WriteGlossary(Args):
     """Write the segment glossary (Markdown and JSON): name, definition, rules, size, traits, outcomes, owner, version and what changed since the previous version."""
 
     folder: str | None = Field(None, description="the glossary folder; default: glossary/ in the session folder")
+    owners: dict[int, str] | None = Field(None, description="segment number -> the person who owns its strategy")
 
 
 class AnswerQuestion(Args):
@@ -503,7 +504,7 @@ def _export_crm(session: Session, args: ExportCrm, client) -> ToolResult:
 
 
 def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
-    glossary = session.write_glossary(args.folder)
+    glossary = session.write_glossary(args.folder, owners=args.owners)
     if glossary is None:
         return _fail(session)
     folder = Path(args.folder).expanduser() if args.folder else session.session_dir / "glossary"

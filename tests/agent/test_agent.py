@@ -393,6 +393,16 @@ def test_the_crm_file_and_the_glossary_come_from_the_chat_with_versions(tmp_path
     assert second["version"] == 2 and "version 2" in reply
     assert [c["kind"] for c in second["changes"]] == ["renamed"], second["changes"]
     assert "Anchor Accounts" in (s.session_dir / "glossary" / "glossary.md").read_text()
+    # A strategy owner is a glossary field too, set from the chat and kept by later versions.
+    reply = agent.handle("/owner 1 Jane Doe")
+    third = json.loads((s.session_dir / "glossary" / "glossary.json").read_text())
+    assert third["version"] == 3 and "version 3" in reply
+    owners = {e["segment"]: e["owner"] for e in third["entries"]}
+    assert owners[1] == "Jane Doe" and owners[0] == ""
+    assert [c["kind"] for c in third["changes"]] == ["owner"], third["changes"]
+    assert "Jane Doe" in (s.session_dir / "glossary" / "glossary.md").read_text()
+    assert "no segment 7" in agent.handle("/owner 7 Nobody")
+    assert route_pattern("/owner Jane", s).problem
 
 
 def test_an_event_log_becomes_the_table_and_its_future_outcome_is_recognised(tmp_path):
