@@ -101,7 +101,10 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
                 "text": "not numbers (scored as missing)",
                 "boolean": "neither of the two values it held in training (scored as missing)",
                 "spelling": "spelled other than in training (read as the training's value)",
-                }[kind]
+                "negative": "negative, which the training never was (scored as 0)",
+                }.get(kind) or (f"far outside the training range ({kind.removeprefix('far ')}; "
+                                "scored at its edge, so their segment rests on the other "
+                                "columns)")
         notes.append(f"{count:,} value(s) of {column} are {what}, like {example!r}.")
     if id_column and (blank := int((ids == "").sum())):
         notes.append(f"{blank:,} row(s) have no {id_column}; they are assigned but a CRM cannot "
@@ -146,14 +149,26 @@ def _count_odd_values(model: SavedModel, chunk: pd.DataFrame, odd: dict) -> None
             continue
         text = chunk[step.name].dropna().astype(str)
         _tally(odd, (step.name, "level"), text[~text.isin(known | set(step.levels))])
+    ranges = {d.name: (d.quantiles[0], d.quantiles[-1]) for d in info.distributions
+              if d.kind == "numeric" and len(d.quantiles) >= 2}
     for step in info.preparation.numeric:
         if step.source != "numeric" or step.name not in chunk.columns:
             continue
         s = chunk[step.name]
-        if pd.api.types.is_numeric_dtype(s):
+        numbers = pd.to_numeric(s, errors="coerce")
+        if not pd.api.types.is_numeric_dtype(s):
+            present = s.dropna()
+            _tally(odd, (step.name, "text"), present[numbers[present.index].isna()])
+        if step.name not in ranges:
             continue
-        present = s.dropna()
-        _tally(odd, (step.name, "text"), present[pd.to_numeric(present, errors="coerce").isna()])
+        # Values the preparation cannot represent: clipped to the training's fences, or (log1p)
+        # floored at zero. Such a customer is still scored, but on the other columns mostly.
+        low, high = ranges[step.name]
+        width = max(high - low, 1e-12)
+        _tally(odd, (step.name, f"far {_num(low)} to {_num(high)}"),
+               numbers[(numbers > high + width) | (numbers < low - width)])
+        if step.transform == "log1p" and low >= 0:
+            _tally(odd, (step.name, "negative"), numbers[numbers < 0])
 
 
 _TRUE_WORDS = frozenset({"yes", "true", "1", "1.0", "y", "t"})
@@ -199,6 +214,10 @@ def _spelling(value: str) -> str:
 def _truth(value: str) -> str | None:
     key = _spelling(value)
     return "true" if key in _TRUE_WORDS else "false" if key in _FALSE_WORDS else None
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _tally(odd: dict, key: tuple[str, str], values: pd.Series) -> None:

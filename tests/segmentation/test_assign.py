@@ -85,3 +85,27 @@ def test_two_valued_columns_spelled_otherwise_read_as_trained_or_as_missing(mode
                and "'maybe'" in n for n in result.notes)
     as_missing = assign_table(model, new.assign(**{step.name: values.where(values == "No")}))
     assert (result.frame["segment"] == as_missing.frame["segment"]).all()
+
+
+def test_values_the_preparation_cannot_represent_are_said_not_hidden(model_and_rows):
+    model, new = model_and_rows
+    dist = next(d for d in model.info.distributions if d.kind == "numeric"
+                and d.name in model.info.preparation.input_columns and d.quantiles[0] >= 0)
+    low, high = dist.quantiles[0], dist.quantiles[-1]
+    odd = new.copy()
+    odd[dist.name] = odd[dist.name].astype(float)
+    odd.loc[:3, dist.name] = high * 100 + 1  # 4 rows far above anything trained on
+    result = assign_table(model, odd)
+    notes = " ".join(result.notes)
+    assert f"4 value(s) of {dist.name} are far outside the training range" in notes
+    assert len(result.frame) == len(odd) and (result.frame["segment"] >= -1).all()
+    # Inside the training range nothing is said.
+    inside = new.copy()
+    inside[dist.name] = np.clip(inside[dist.name].astype(float), low, high)
+    assert not any(f"of {dist.name} are far outside" in n
+                   for n in assign_table(model, inside).notes)
+    step = next(s for s in model.info.preparation.numeric if s.name == dist.name)
+    if step.transform == "log1p":
+        odd.loc[10:11, dist.name] = -5.0
+        assert any(f"2 value(s) of {dist.name} are negative" in n
+                   for n in assign_table(model, odd).notes)
