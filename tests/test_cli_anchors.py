@@ -158,3 +158,28 @@ def test_within_refuses_a_folder_holding_a_whole_table_analysis(feedback_csv, tm
                    "--out-dir", out)
     assert_one_sentence_error(proc, "another --out-dir")
     assert not (out / "assignments.csv").exists()
+
+
+def test_a_within_anchor_folder_exports_every_customer_with_their_level_s_model(
+        feedback, within, tmp_path):
+    _, out = within
+    crm = tmp_path / "crm.csv"
+    proc = run_cli("export", out, "--preset", "hubspot", "--out", crm)
+    assert proc.returncode == 0, proc.stderr
+    rows = pd.read_csv(crm, dtype=str, keep_default_na=False)
+    assignments = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert rows.iloc[:, 0].tolist() == assignments["customer_id"].tolist()
+    # Segment IDs are numbered across levels, so no two levels share one in the CRM.
+    ids = rows.filter(like="segment_id").iloc[:, 0]
+    names = rows.filter(like="segment_name").iloc[:, 0]
+    assert (names.groupby(ids).nunique() == 1).all()
+    anchored = json.loads((out / "anchored.json").read_text())
+    for level, folder in anchored["folders"].items():
+        bundle = load_bundle(out / folder / "model")
+        mine = rows[assignments["industry"].isin(
+            next(g["members"] for g in anchored["groups"] if g["level"] == level)).to_numpy()]
+        assert set(mine.filter(like="model_version").iloc[:, 0]) == {bundle.info.bundle_id}
+        assert all(n.startswith(f"{level} / ") for n in
+                   mine.filter(like="segment_name").iloc[:, 0] if n != "unassigned")
+    assert_one_sentence_error(run_cli("export", out, "--out", tmp_path / "x.csv",
+                                      "--glossary", tmp_path / "g"), "levels", "--glossary")

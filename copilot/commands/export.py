@@ -189,6 +189,8 @@ def _read_source(path: Path, args: argparse.Namespace) -> _Source:
     if not path.is_dir():
         raise InputError(f"{path} is a file; give the folder segment --out-dir, demo or a "
                          "session wrote, or a saved model folder.")
+    if (path / "anchored.json").is_file():
+        return _from_anchored(path, args)
     if (path / "session.json").is_file():
         source = _from_session(path)
     elif (path / "bundle.json").is_file():
@@ -210,6 +212,56 @@ def _read_source(path: Path, args: argparse.Namespace) -> _Source:
                              "assign --data; export without --data, or run segment again.")
         return _assign(source, model, args)
     return _own_customers(source, path, args)
+
+
+def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
+    """A segmentation within each level of an anchor: every customer with their combined
+    segment ("Retail / Segment 0", numbered across levels so IDs never collide) and the model
+    version and time of their own level's model."""
+    import pandas as pd
+
+    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.crm import crm_frame, ids_as_text
+
+    if args.glossary or args.data:
+        what = "--glossary" if args.glossary else "--data"
+        raise InputError(f"{path} holds one segmentation per level of an anchor, and {what} "
+                         "works on one segmentation; give a level's folder, such as "
+                         f"{path / 'levels' / '<level>'}, or drop {what}.")
+    summary_file, file = path / "anchored.json", path / "assignments.csv"
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        raw = pd.read_csv(file, dtype=str, keep_default_na=False)
+        anchor, folders = summary["anchor_column"], summary["folders"]
+        members = {m: g["level"] for g in summary["groups"] if g["segmented"]
+                   for m in g["members"]}
+        id_column = raw.columns[0]
+        segments = pd.to_numeric(raw["segment"], errors="raise").astype(int)
+        level_of = raw[anchor].map(members)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{path} is not a complete segment --anchor-mode within folder "
+                         f"({type(err).__name__} in {summary_file.name} or {file.name}); run "
+                         "segment again.") from None
+    versions, times = {}, {}
+    for level, folder in folders.items():
+        model = load_bundle(path / folder / "model")
+        versions[level], times[level] = model.info.bundle_id, model.info.created_at
+    names = dict(zip(segments[segments >= 0], raw.loc[segments >= 0, "segment_name"],
+                     strict=True))
+    frame = crm_frame(ids_as_text(raw[id_column]), segments,
+                      pd.to_numeric(raw["confidence"], errors="coerce").fillna(0.0),
+                      names=names, model_version="", assigned_at="", id_column=id_column,
+                      holdout_share=args.holdout_share, salt=args.salt)
+    frame["model_version"] = level_of.map(versions).fillna("").to_numpy()
+    frame["assigned_at"] = level_of.map(times).fillna("").to_numpy()
+    source = _Source(kind="segment output within anchor levels", frame=frame,
+                     inputs=[summary_file, file], has_ids=id_column != "row")
+    source.model_version = ", ".join(sorted(set(versions.values())))
+    unsegmented = int((segments < 0).sum())
+    if unsegmented:
+        source.notes.append(f"{unsegmented:,} customer(s) are in no segment (a level too small "
+                            "to segment, or unassigned); they are exported as unassigned.")
+    return source
 
 
 def _from_segment_output(path: Path) -> _Source:
@@ -497,8 +549,10 @@ def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
     w = sys.stdout.write
     n = len(frame)
     held = int(frame["holdout"].sum())
-    w(f"Wrote {n:,} customers to {out} ({preset.name} layout, model version "
-      f"{frame['model_version'].iloc[0] if n else source.model_version}), {held:,} held out "
+    versions = frame["model_version"].unique() if n else []
+    version = (f"model version {versions[0]}" if len(versions) == 1
+               else f"model versions {source.model_version}")
+    w(f"Wrote {n:,} customers to {out} ({preset.name} layout, {version}), {held:,} held out "
       "as the control group:\n")
     counts = frame.groupby(["segment", "segment_name"], sort=True).agg(
         customers=("holdout", "size"), held=("holdout", "sum")).reset_index()

@@ -111,7 +111,7 @@ def crm_frame(ids, segments, confidence, *, names: dict[int, str], model_version
     """The CRM frame (as ``assign_table`` gives it) from a segmentation's own assignments.
 
     ``segments`` are the segment numbers (-1 = unassigned); ``names`` maps them to names;
-    the holdout flag is drawn per segment exactly as ``assign_table`` draws it.
+    the holdout flag is the hash of each ID, exactly as ``assign_table`` draws it.
     """
     ids = ids_as_text(ids)
     segments = np.asarray(segments, dtype=int)
