@@ -36,8 +36,13 @@ _SIZES = re.compile(r"\b(biggest|largest|smallest|size|sizes|how big)\b", re.IGN
 _STRATEGY = re.compile(r"\b(strategy|opportunit\w*|initiative\w*|roadmap|plan|plans)\b", re.IGNORECASE)
 _QUALITY = re.compile(r"\b(quality|missing|duplicates?|outliers?|leak\w*)\b", re.IGNORECASE)
 _SEGMENT_N = re.compile(r"\bsegment\s+(-?\d+)\b", re.IGNORECASE)
-_THEMES = re.compile(r"\b(say|says|saying|said|complain\w*|feedback|comments?|reviews?|tickets?|"
-                     r"themes?|topics?|mention\w*|verbatims?|nps)\b", re.IGNORECASE)
+# Words that ask about free text whatever the table; weaker ones ("what do they say") only
+# when the analysis has themes, so "what does the data say about churn" stays a churn question.
+_THEMES = re.compile(r"\b(complain\w*|feedback|comments?|reviews?|verbatims?|themes?|topics?)\b",
+                     re.IGNORECASE)
+_THEMES_WEAK = re.compile(r"\b(?:customers?|they|people|users?|segment\s+-?\d+|\w+ers)\s+"
+                          r"(?:say|said|saying|mention\w*|write|wrote)\b|\b(?:tickets?|nps)\b",
+                          re.IGNORECASE)
 _ANCHORS = re.compile(r"\b(anchors?|firmographic\w*|industr(?:y|ies)|sectors?|verticals?|"
                       r"regions?|countr(?:y|ies)|company size|employees)\b", re.IGNORECASE)
 
@@ -112,8 +117,8 @@ def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
     from copilot.segmentation.themes import theme_lines
 
     columns = [r.column for r in a.themes if r.column]
-    if not (_THEMES.search(question) or any(c.casefold() in question.casefold()
-                                              for c in columns)):
+    if not (_THEMES.search(question) or (a.themes and _THEMES_WEAK.search(question))
+            or any(c.casefold() in question.casefold() for c in columns)):
         return None
     if not a.themes:
         return ("No free-text column (reviews, tickets, comments) was found in this table, so "

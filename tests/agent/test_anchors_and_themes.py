@@ -180,3 +180,9 @@ def test_anchors_can_be_chosen_again_after_a_resume(agent):
     reply = agent.handle("use company size as an anchor")
     assert "company_size" in reply and s.segment_names() == names
     assert [x.column for x in s.analysis.anchors.anchors] == ["company_size"]
+
+
+def test_a_question_that_only_uses_the_word_say_is_not_taken_for_one_about_feedback(agent):
+    reply = agent.handle("What does the data say about churn?")
+    churn = next(v for v in agent.session.analysis.validation if "churn" in v.name.casefold())
+    assert reply.startswith(churn.summary) and "WHAT CUSTOMERS SAY" not in reply
