@@ -9,6 +9,7 @@ are loaded whole, then sliced.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,29 @@ from copilot.errors import DataError
 from copilot.segmentation import load as _load
 
 CHUNK_ROWS = 200_000  # ~50 MB of a typical 20-column table per chunk, a few passes per million
+
+
+_COUNT = re.compile(r"\b\d[\d,]*\b")
+
+
+def _merge_note(notes: list[str], seen: dict[str, int], counts: dict[str, int],
+                note: str) -> None:
+    """Each chunk says what it found ("12 blank values read as missing"): say it once for the
+    whole file, its count the sum over the chunks, instead of once per chunk."""
+    key = re.sub(r"\bvalues?\b", "value", _COUNT.sub("#", note))
+    numbers = _COUNT.findall(note)
+    if key not in seen:
+        seen[key] = len(notes)
+        notes.append(note)
+        if len(numbers) == 1:
+            counts[key] = int(numbers[0].replace(",", ""))
+        return
+    if key not in counts or len(numbers) != 1:
+        return  # the same words, not a count: said once already
+    counts[key] += int(numbers[0].replace(",", ""))
+    total = counts[key]
+    merged = _COUNT.sub(f"{total:,}", notes[seen[key]], count=1)
+    notes[seen[key]] = re.sub(r"\bvalue\b", "values", merged) if total != 1 else merged
 
 
 def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
@@ -35,16 +59,15 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
         yield from _sliced(_load.load_table(p).frame, rows)
         return
     fmt, gz = _load._format_of(p, src)
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # a note's wording without its numbers -> its place in notes
+    counts: dict[str, int] = {}
 
     def tidy(frame: pd.DataFrame) -> pd.DataFrame:
         chunk_notes: list[str] = []
         frame = _load._tidy(frame, src, delimiter, chunk_notes)
         if notes is not None:
             for note in chunk_notes:
-                if note not in seen:
-                    seen.add(note)
-                    notes.append(note)
+                _merge_note(notes, seen, counts, note)
         return frame
 
     delimiter: str | None = None

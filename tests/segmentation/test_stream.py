@@ -75,3 +75,18 @@ def test_a_chunk_with_text_in_a_numeric_column_is_refused_by_name(model_and_tabl
     bad.to_csv(path, index=False)
     with pytest.raises(InputError, match=column):
         assign_file(model, path)
+
+
+def test_what_the_chunks_found_is_said_once_with_the_file_s_count(model_and_table):
+    root, _, new = model_and_table
+    column = next(c for c in new.columns if pd.api.types.is_float_dtype(new[c]))
+    text = new.astype({column: object})
+    text.loc[text.index % 100 == 7, column] = " "  # a blank in every chunk: 25 in all
+    path = root / "blanks.csv"
+    text.to_csv(path, index=False)
+    whole_notes = [n for n in load_table(path).notes if n.startswith(f"{column}:")]
+    notes: list[str] = []
+    list(iter_table_chunks(path, rows=700, notes=notes))
+    said = [n for n in notes if n.startswith(f"{column}:")]
+    assert len(said) == 1 and "25 blank values" in said[0]
+    assert said == whole_notes  # the same sentence a whole-file load gives
