@@ -116,7 +116,13 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         notes.append(f"{n_unscored:,} row(s) have no value in any feature and are "
                      "marked unscored.")
     n_novel = int((labels == -1).sum())
-    if n_novel:
+    trained_share = float(info.segment_shares.get(-1, 0.0))
+    if n_novel and trained_share > 0:
+        # HDBSCAN: outliers are a share of the training data too, not a sign of change.
+        notes.append(f"{n_novel:,} row(s) ({n_novel / max(len(labels), 1):.1%}) fit no segment "
+                     f"and are marked unassigned ({trained_share:.1%} of the training customers "
+                     "did not either).")
+    elif n_novel:
         notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "
                      "customer did and are marked unassigned; many of them mean the customers "
                      "have changed since the model was trained.")

@@ -237,3 +237,15 @@ def test_the_output_folder_stands_for_its_model_and_a_file_is_told_apart(trained
     with pytest.raises(InputError) as err:
         load_bundle(table)
     assert "is a file, not a saved model" in one_sentence(err.value)
+
+
+def test_hdbscan_s_own_outliers_are_not_called_a_change_when_assigned_again(trained):
+    from copilot.segmentation.assign import assign_table
+
+    _, frame, bundles = trained
+    run, path = bundles["hdbscan"]
+    n_noise = int((run.labels == -1).sum())
+    notes = " ".join(assign_table(load_bundle(path), frame).notes)
+    if n_noise:
+        assert f"{n_noise:,} row(s)" in notes and "did not either" in notes
+    assert "have changed" not in notes
