@@ -8,7 +8,7 @@ import shlex
 import pandas as pd
 import pytest
 
-from fixtures.events import make_clickstream, make_transactions
+from fixtures.events import amount_text, make_clickstream, make_transactions
 from tests.cli_helpers import assert_one_sentence_error, run_cli
 from tests.conftest import shared_dataset
 
@@ -169,6 +169,59 @@ def test_unparseable_dates_exit_2_and_name_an_example(tmp_path):
     assert out.read_text() == "keep"
 
 
+AMOUNT_FLAGS = ("--id", "CustomerID", "--time", "InvoiceDate", "--amount", "Amount", "--order",
+                "InvoiceNo")
+
+
+def _amount_log(log) -> pd.DataFrame:
+    return log.frame.assign(Amount=(log.frame["Quantity"] * log.frame["UnitPrice"] * 40).round(2))
+
+
+def test_amounts_with_thousands_separators_give_the_plain_numbers_table(log, tmp_path):
+    frame = _amount_log(log)
+    plain, styled = tmp_path / "plain.csv", tmp_path / "styled.csv"
+    frame.assign(Amount=frame["Amount"].map("{:.2f}".format)).to_csv(plain, index=False)
+    frame.assign(Amount=amount_text(frame["Amount"], "currency_sign")).to_csv(styled, index=False)
+    assert "£1,0" in styled.read_text()  # thousands and currency signs really are there
+    runs = [run_cli("features", src, *AMOUNT_FLAGS, "--out", tmp_path / f"{src.stem}_out.csv")
+            for src in (plain, styled)]
+    assert all(p.returncode == 0 for p in runs), [p.stderr for p in runs]
+    assert "no readable amount" not in runs[1].stdout
+    assert "note: Amounts in 'Amount' are text with thousands separators" in runs[1].stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "styled_out.csv"),
+                                  pd.read_csv(tmp_path / "plain_out.csv"))
+
+
+def test_amounts_unreadable_in_one_format_exit_2_and_leave_the_output_alone(log, tmp_path):
+    # The largest 0.5% of amounts written like 1.5k: too few for the 1% share, but a format,
+    # and dropping it would drop exactly the biggest spend.
+    frame = _amount_log(log)
+    big = frame["Amount"] >= frame["Amount"].quantile(0.995)
+    text = frame["Amount"].map("{:.2f}".format)
+    text[big] = (frame.loc[big, "Amount"] / 1000).map("{:.1f}k".format)
+    assert 5 <= big.sum() < 0.01 * len(frame)
+    src = tmp_path / "log.csv"
+    frame.assign(Amount=text).to_csv(src, index=False)
+    out = tmp_path / "customers.csv"
+    out.write_text("keep")
+    proc = run_cli("features", src, *AMOUNT_FLAGS, "--out", out)
+    assert_one_sentence_error(proc, "'Amount' given as --amount", "values written like",
+                              "k'", "cannot be read")
+    assert out.read_text() == "keep"
+    assert not (tmp_path / "customers.features.json").exists()
+
+
+def test_dates_that_read_both_ways_are_said_on_stderr(tmp_path):
+    src = tmp_path / "log.csv"
+    src.write_text("user,when\nu1,03/04/2024\nu1,05/06/2024\nu2,11/12/2024\n")
+    proc = run_cli("features", src, "--id", "user", "--time", "when", "--out",
+                   tmp_path / "users.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: Every date in 'when' reads both month-first and day-first" in proc.stderr
+    assert "'03/04/2024' is March 4, 2024" in proc.stderr
+    assert "Log: 2024-03-04 to 2024-11-12." in proc.stdout
+
+
 def test_output_must_be_csv_or_parquet_and_never_the_input(log_csv, tmp_path):
     proc = run_cli("features", log_csv, *RETAIL_FLAGS, "--out", tmp_path / "out.xlsx")
     assert_one_sentence_error(proc, ".csv or .parquet")
@@ -223,3 +276,47 @@ def test_online_retail_through_the_cli(tmp_path):
     assert len(table) == 3317  # customers with a purchase before the cut-off (3,360 - 43)
     assert "dropped 135,080 without a CustomerID" in proc.stdout
     assert "Log: 2010-12-01 to 2011-12-09" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def retail_text():
+    """The Online Retail log as text (every column as read), or a skip where it is absent."""
+    return pd.read_csv(shared_dataset("online_retail", "online_retail.csv.gz"), dtype=str)
+
+
+@pytest.mark.integration
+def test_online_retail_day_first_dates_through_the_cli(retail_text, tmp_path):
+    # The first 60,000 rows are December 2010 to mid-January 2011, date-sorted: the format
+    # sample holds only days 1-8, where month-first and day-first read alike.
+    head = retail_text.iloc[:60000]
+    when = pd.to_datetime(head["InvoiceDate"])
+    iso, day_first = tmp_path / "iso.csv", tmp_path / "day_first.csv"
+    head.to_csv(iso, index=False)
+    head.assign(InvoiceDate=when.dt.strftime("%d/%m/%Y %H:%M")).to_csv(day_first, index=False)
+    flags = ("--id", "CustomerID", "--time", "InvoiceDate")
+    runs = [run_cli("features", src, *flags, "--out", tmp_path / f"{src.stem}_out.csv")
+            for src in (iso, day_first)]
+    assert all(p.returncode == 0 for p in runs), [p.stderr for p in runs]
+    assert "Log: 2010-12-01 to 2011-01-17" in runs[1].stdout
+    # Within one step of the 4-decimal rounding: sums of doubles depend on their order.
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "day_first_out.csv"),
+                                  pd.read_csv(tmp_path / "iso_out.csv"), rtol=0, atol=1.5e-4)
+
+
+@pytest.mark.integration
+def test_online_retail_amounts_with_thousands_separators_through_the_cli(retail_text, tmp_path):
+    amount = retail_text["Quantity"].astype(float) * retail_text["UnitPrice"].astype(float)
+    assert (amount.abs() >= 1000).sum() > 300  # the rows a row-count tolerance used to drop
+    plain, styled = tmp_path / "plain.csv", tmp_path / "thousands.csv"
+    retail_text.assign(Amount=amount.map("{:.2f}".format)).to_csv(plain, index=False)
+    retail_text.assign(Amount=amount.map("{:,.2f}".format)).to_csv(styled, index=False)
+    runs = [run_cli("features", src, *AMOUNT_FLAGS, "--as-of", "2011-09-01", "--out",
+                    tmp_path / f"{src.stem}_out.csv") for src in (plain, styled)]
+    assert all(p.returncode == 0 for p in runs), [p.stderr for p in runs]
+    assert "no readable amount" not in runs[1].stdout
+    want = pd.read_csv(tmp_path / "plain_out.csv")
+    got = pd.read_csv(tmp_path / "thousands_out.csv")
+    assert got["spend_total"].sum() == pytest.approx(want["spend_total"].sum(), rel=1e-9)
+    # Sums of the same doubles in another order can differ in the last place, so a value
+    # can round to its neighbour at 4 decimals.
+    pd.testing.assert_frame_equal(got, want, rtol=0, atol=1.5e-4)

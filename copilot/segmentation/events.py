@@ -3,7 +3,7 @@
 DuckDB reads the log straight from the file (CSV, gzipped CSV, Parquet, JSON lines) or from a
 pandas frame, so the log never has to fit in pandas: only the per-customer table comes back
 as a DataFrame. ``build_features`` cleans the rows (a missing ID, an unreadable time or
-amount: dropped and counted), then aggregates recency, frequency, monetary value, tenure,
+amount: dropped, counted and named), then aggregates recency, frequency, monetary value, tenure,
 activity per period, trends, time between orders, returns, distinct products and event-type
 shares, named so that a product manager can read them.
 
@@ -28,6 +28,9 @@ Definitions a user should know (the summary's notes repeat the ones that apply):
 * **Returns / cancellations** (with ``amount``): rows with a negative amount; with an
   ``order`` column, also rows whose order ID is ``C`` followed by a digit (the common
   cancellation-invoice convention). Returns never count as orders or spend.
+* **Amounts** may be text as spreadsheets export them (``£1,234.50``, ``1.234,50 €``,
+  ``(12.50)`` for a negative); a column's decimal separator is decided from all its values
+  (see ``copilot.segmentation.amounts``).
 * The **reference date** is the cut-off, or the last event in the log without one; recency,
   tenure and the "last N days" windows count back from it.
 
@@ -51,6 +54,7 @@ from typing import Literal
 import pandas as pd
 
 from copilot.errors import ColumnError, DataError, InputError
+from copilot.segmentation import amounts
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.roles import outcome_name_match
 
@@ -79,8 +83,9 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
-# Text time formats tried in order; the one that reads most sampled values wins, ties go to
-# the earlier (ISO first, then month-first as in US exports, then day-first).
+# Text time formats tried in order; the one that reads most sampled values wins. Formats that
+# (nearly) tie on the sample are settled on the whole column, and a tie there goes to the
+# earlier (ISO first, then month-first as in US exports, then day-first), with a note.
 _ISO = "iso"
 TIME_FORMATS: tuple[str, ...] = (
     _ISO,
@@ -433,13 +438,23 @@ def _text_of(col: str) -> str:
     return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
 
 
-def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | None]:
-    """(SQL giving a TIMESTAMP or NULL, how it was read, a note or None)."""
+@dataclass(frozen=True)
+class _TimeReading:
+    """How to read the time column, as far as a sample of its values can tell."""
+
+    sql: str  # SQL giving a TIMESTAMP or NULL
+    how: str  # how it was read, for the summary
+    fmt: str | None = None  # the text format, for text dates
+    # Formats that read (nearly) as many sampled values: the whole column decides among them.
+    rivals: tuple[str, ...] = ()
+
+
+def _time_expression(con, source: _Source, name: str) -> _TimeReading:
     col = quote_identifier(name)
     duck_type = source.columns[name].upper()
     if duck_type.startswith(("TIMESTAMP", "DATE")):
         # TIMESTAMPTZ casts to UTC wall time (the connection's zone is UTC).
-        return f"CAST({col} AS TIMESTAMP)", duck_type.lower(), None
+        return _TimeReading(f"CAST({col} AS TIMESTAMP)", duck_type.lower())
     if _is_number(duck_type):
         return _numeric_time_expression(con, source, name, col)
     if not _is_text(duck_type):
@@ -473,7 +488,8 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
     best = max(range(len(hits)), key=lambda i: (hits[i], -i))
     unit = _epoch_unit(n, epoch_hits)
     if unit is not None and epoch_hits[EPOCH_UNITS.index(unit)] > hits[best]:
-        return _epoch_sql(f"TRY_CAST({text} AS DOUBLE)", unit), f"{unit.label} (text)", None
+        return _TimeReading(_epoch_sql(f"TRY_CAST({text} AS DOUBLE)", unit),
+                            f"{unit.label} (text)")
     all_numbers = n_numbers == n
     # Plain numbers that are neither Unix times nor mostly compact dates (20240131) are some
     # other count or code: say so rather than read a few of them as dates in the year 1710.
@@ -492,13 +508,55 @@ def _time_expression(con, source: _Source, name: str) -> tuple[str, str, str | N
             f"'{str(example)[:40]}'; give dates like 2011-09-01 or 2011-09-01 14:30."
         )
     fmt = TIME_FORMATS[best]
-    note = None
+    # The sample is the first rows, so in a date-sorted log it is the first days: all of them
+    # before the 13th, month-first and day-first tie there and only the whole column can tell.
+    # A format a few values behind is a rival too (a few garbled or stray values in the
+    # sample must not decide for the whole file).
+    margin = MAX_UNREADABLE_SHARE * n
+    rivals = tuple(f for i, f in enumerate(TIME_FORMATS)
+                   if i != best and hits[i] > 0 and hits[i] >= hits[best] - margin)
+    return _TimeReading(_format_sql(text, fmt), _format_how(fmt), fmt, rivals)
+
+
+def _format_how(fmt: str) -> str:
+    return "ISO 8601 text" if fmt == _ISO else f"text in the format {fmt}"
+
+
+def _settle_time_format(con, name: str, reading: _TimeReading, notes: list[str]) -> str:
+    """Keep, of the sample's best format and its rivals, the one reading most of the column.
+
+    Each was staged as its own column (ts, ts_alt0, ...), so this counts in the staged table
+    and renames the winner to ts: no second pass over the log. Returns how it was read.
+    """
+    if not reading.rivals:
+        return reading.how
+    formats = (reading.fmt, *reading.rivals)
+    columns = ["ts", *(f"ts_alt{k}" for k in range(len(reading.rivals)))]
+    hits = con.execute(f"SELECT {', '.join(f'count({c})' for c in columns)} FROM staged"
+                       ).fetchone()
+    # Most values read; a tie goes to the earlier format (month-first before day-first).
+    best = max(range(len(formats)), key=lambda i: (hits[i], -TIME_FORMATS.index(formats[i])))
+    fmt, how = formats[best], _format_how(formats[best])
     twin = _day_first_twin(fmt)
-    if twin is not None and hits[TIME_FORMATS.index(twin)] == hits[best]:
-        note = (f"Dates in '{name}' fit both month-first and day-first; they were read "
-                f"month-first ({fmt}).")
-    how = "ISO 8601 text" if fmt == _ISO else f"text in the format {fmt}"
-    return _format_sql(text, fmt), how, note
+    if twin in formats and hits[formats.index(twin)] == hits[best]:
+        win, other = columns[best], columns[formats.index(twin)]
+        example, when = con.execute(
+            f"SELECT min(ts_raw) FILTER (WHERE {win} <> {other}), "
+            f"arg_min({win}, ts_raw) FILTER (WHERE {win} <> {other}) FROM staged").fetchone()
+        if example is not None:  # else every date reads the same both ways (01/01, 02/02)
+            how += " (month-first; every value also reads day-first)"
+            notes.append(
+                f"Every date in '{name}' reads both month-first and day-first (no number "
+                f"above 12 before the year); they were read month-first, so '{example}' is "
+                f"{when:%B} {when.day}, {when.year}; if the log is day-first, export its "
+                "dates as YYYY-MM-DD."
+            )
+    for k, column in enumerate(columns):
+        if k != best:
+            con.execute(f"ALTER TABLE staged DROP COLUMN {column}")
+    if best:
+        con.execute(f"ALTER TABLE staged RENAME COLUMN {columns[best]} TO ts")
+    return how
 
 
 def _epoch_hits_sql(number: str) -> str:
@@ -534,8 +592,7 @@ def _day_first_twin(fmt: str) -> str | None:
     return None
 
 
-def _numeric_time_expression(con, source: _Source, name: str,
-                             col: str) -> tuple[str, str, None]:
+def _numeric_time_expression(con, source: _Source, name: str, col: str) -> _TimeReading:
     number = f"CAST({col} AS DOUBLE)"
     n, lo, *epoch_hits = con.execute(
         f"SELECT count(x), min(x), {_epoch_hits_sql('x')} FROM (SELECT {number} AS x FROM "
@@ -552,19 +609,7 @@ def _numeric_time_expression(con, source: _Source, name: str,
             f"Column '{name}' given as --time holds numbers like {lo:g}, not dates or Unix "
             "times; give dates like 2011-09-01 or Unix seconds like 1710325274."
         )
-    return _epoch_sql(number, unit), unit.label, None
-
-
-def _number_expression(source: _Source, name: str) -> tuple[str, str]:
-    """(SQL giving a finite DOUBLE or NULL, SQL true where a value is present)."""
-    col = quote_identifier(name)
-    duck_type = source.columns[name]
-    if _is_number(duck_type):
-        value = f"CAST({col} AS DOUBLE)"
-        return f"CASE WHEN isfinite({value}) THEN {value} END", f"{col} IS NOT NULL"
-    text = _text_of(col)
-    value = f"TRY_CAST({text} AS DOUBLE)"
-    return f"CASE WHEN isfinite({value}) THEN {value} END", f"{text} IS NOT NULL"
+    return _TimeReading(_epoch_sql(number, unit), unit.label)
 
 
 # ------------------------------------------------------------------------------ feature catalog
@@ -733,8 +778,11 @@ def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) ->
                       f"0) AS spend_{w}" for w in sorted(windows)]
         unit_cols += [f"coalesce(sum(value) FILTER (WHERE {w_prev}), 0) AS spend_prev",
                       "avg(value) AS avg_value", "median(value) AS median_value",
-                      "max(value) AS max_value", "arg_min(value, ts) AS first_value",
-                      "arg_max(value, ts) AS last_value"]
+                      "max(value) AS max_value",
+                      # Orders at one time (a date-only log) are told apart by ID, as in gaps:
+                      # by time alone DuckDB picks either, and the table changes run to run.
+                      "arg_min(value, (ts, unit)) AS first_value",
+                      "arg_max(value, (ts, unit)) AS last_value"]
     if shape.product:
         unit_cols.append("avg(n_products) AS avg_products")
     unit_cols.append("avg((epoch_ms(ts_end) - epoch_ms(ts)) / 60000.0) AS avg_minutes")
@@ -835,8 +883,9 @@ def build_features(
     Raises
     ------
     DataError, ColumnError, InputError
-        A missing file or column, unreadable dates (more than 1% of values), an impossible
-        cut-off: each with one sentence saying how to fix it.
+        A missing file or column, unreadable dates (more than 1% of values), unreadable
+        amounts (more than 1% of values or of the total, or one format), amounts in two
+        currencies, an impossible cut-off: each with one sentence saying how to fix it.
 
     Examples
     --------
@@ -908,7 +957,7 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
     notes: list[str] = []
     say("clean", 0.15, "reading and cleaning the rows")
     try:
-        counts, time_how = _stage(con, source, spec, shape, amount_cols, notes)
+        counts, time_how, parts = _stage(con, source, spec, shape, amount_cols, notes)
     except duckdb.Error as exc:
         # DuckDB checks UTF-8 only in the columns it reads, so a Latin-1 file can pass the
         # header and fail here; read it again as Latin-1 rather than give up.
@@ -917,12 +966,12 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
             raise
         source = fallback
         con.execute("DROP TABLE IF EXISTS staged")
-        counts, time_how = _stage(con, source, spec, shape, amount_cols, notes)
+        counts, time_how, parts = _stage(con, source, spec, shape, amount_cols, notes)
         notes.append(f"'{source.label}' is not UTF-8; it was read as Latin-1.")
-    _check_unreadable(con, spec, counts, time_how)
+    _check_unreadable(con, spec, time_how, parts, notes)
     if shape.purchase:
         _check_purchase_event(con, spec)
-    con.execute(_events_table_sql(spec, shape), {"purchase": spec.purchase_event}
+    con.execute(_events_table_sql(spec, shape, parts), {"purchase": spec.purchase_event}
                 if shape.purchase else {})
     # The log's span counts every dated row: guest rows without an ID still show when the
     # log ends, which is the date recency is measured to.
@@ -1007,35 +1056,43 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
 
 
 def _stage(con, source: _Source, spec: EventSpec, shape: _Shape, amount_cols,
-           notes: list[str]) -> tuple[_Counts, str]:
+           notes: list[str]) -> tuple[_Counts, str, tuple[amounts.AmountPart, ...]]:
     """Read the log once into a narrow table of parsed columns, then count what is unusable.
 
-    Returns the counts and how the time column was read.
+    What a sample cannot settle (which of two date formats, a decimal comma or point) is
+    settled afterwards on the staged table. Returns the counts, how the time column was read
+    and the amount's columns.
     """
-    time_sql, time_how, note = _time_expression(con, source, spec.time)
-    if note:
-        notes.append(note)
+    reading = _time_expression(con, source, spec.time)
     id_col = quote_identifier(spec.id)
     # IDs as text; "17850.0" (an integer ID stored as a float) becomes "17850".
     id_sql = (f"NULLIF(regexp_replace(trim(CAST({id_col} AS VARCHAR)), "
               r"'^(-?[0-9]+)\.0+$', '\1'), '')")
     time_col = quote_identifier(spec.time)
-    cols = [f"{id_sql} AS cid", f"{time_sql} AS ts",
-            f"{_text_of(time_col)} IS NOT NULL AS ts_present",
-            f"{_text_of(time_col)} AS ts_raw"]
-    if shape.amount:
-        parts = [_number_expression(source, c) for c in amount_cols]
-        value = " * ".join(f"({v})" for v, _ in parts)
-        present = " AND ".join(f"({p})" for _, p in parts)
-        raw = " || ' * ' || ".join(_text_of(quote_identifier(c)) for c in amount_cols)
-        cols += [f"{value} AS amount", f"{present} AS amount_present", f"{raw} AS amount_raw"]
+    time_text = _text_of(time_col)
+    cols = [f"{id_sql} AS cid", f"{reading.sql} AS ts"]
+    cols += [f"{_format_sql(time_text, f)} AS ts_alt{k}" for k, f in enumerate(reading.rivals)]
+    cols += [f"{time_text} IS NOT NULL AS ts_present", f"{time_text} AS ts_raw"]
+    flag = "--amount" if len(amount_cols) == 1 else "part of --amount"
+    parts = [amounts.AmountPart(c, i, not _is_number(source.columns[c]), flag)
+             for i, c in enumerate(amount_cols)]
+    outer, inner_only = [], []
+    for part in parts:
+        col = quote_identifier(part.column)
+        cols += amounts.stage_inner(part, col, _text_of(col))
+        items, leave_out = amounts.stage_outer(part)
+        outer += items
+        inner_only += leave_out
     for key, alias in (("order", "oid"), ("product", "pid"), ("event", "evt")):
         name = getattr(spec, key)
         if name:
             cols.append(f"{_text_of(quote_identifier(name))} AS {alias}")
-    con.execute(f"CREATE TEMP TABLE staged AS SELECT {', '.join(cols)} FROM {source.sql}",
-                source.params)
-    amount_bad = "amount IS NULL" if shape.amount else "false"
+    everything = f"* EXCLUDE ({', '.join(inner_only)})" if inner_only else "*"
+    con.execute(f"CREATE TEMP TABLE staged AS SELECT {', '.join([everything, *outer])} FROM "
+                f"(SELECT {', '.join(cols)} FROM {source.sql})", source.params)
+    time_how = _settle_time_format(con, spec.time, reading, notes)
+    parts = [amounts.settle(con, part, notes) for part in parts]
+    amount_bad = f"({_amount_sql(parts)}) IS NULL" if shape.amount else "false"
     row = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE cid IS NULL), "
         "count(*) FILTER (WHERE cid IS NOT NULL AND ts IS NULL), "
@@ -1051,30 +1108,37 @@ def _stage(con, source: _Source, spec: EventSpec, shape: _Shape, amount_cols,
             raise ColumnError(f"Column '{name}' given as --{key} is empty in every row; give "
                               f"a column that holds the {key} of each row, or leave out "
                               f"--{key}.")
-    return _Counts(*map(int, row)), time_how
+    return _Counts(*map(int, row)), time_how, tuple(parts)
 
 
-def _check_unreadable(con, spec: EventSpec, counts: _Counts, time_how: str) -> None:
-    """Refuse a time or amount column where more than a few present values do not parse."""
+def _amount_sql(parts) -> str:
+    """The staged amount: the one column, or the product of the two (NULL if either is)."""
+    return " * ".join(p.value for p in parts)
+
+
+def _check_unreadable(con, spec: EventSpec, time_how: str, parts, notes: list[str]) -> None:
+    """Refuse a time or amount column where more than a few present values do not parse;
+    name an example of the few that are dropped."""
     unit = next((u for u in EPOCH_UNITS if time_how.startswith(u.label)), None)
     time_fix = (f"{unit.label} for dates from {unit.year(unit.low)} to {unit.year(unit.high)}"
                 if unit else "dates like 2011-09-01 or 2011-09-01 14:30")
-    checks = [("ts", "ts_raw", "ts_present", spec.time, "--time", time_fix)]
-    if spec.amount:
-        checks.append(("amount", "amount_raw", "amount_present", spec.amount, "--amount",
-                       "plain numbers like 12.50 (a dot for decimals, no currency sign)"))
-    for value, raw, present, name, flag, fix in checks:
-        n_present, n_bad, example = con.execute(
-            f"SELECT count(*) FILTER (WHERE {present}), "
-            f"count(*) FILTER (WHERE {present} AND {value} IS NULL), "
-            f"min({raw}) FILTER (WHERE {present} AND {value} IS NULL) FROM staged"
-        ).fetchone()
-        if n_present and n_bad / n_present > MAX_UNREADABLE_SHARE:
-            share = n_bad / n_present
-            raise DataError(
-                f"Column '{name}' given as {flag} has {n_bad:,} values ({share:.0%}) that "
-                f"cannot be read, like '{str(example)[:40]}'; give {fix}."
-            )
+    n_present, n_bad, example = con.execute(
+        "SELECT count(*) FILTER (WHERE ts_present), "
+        "count(*) FILTER (WHERE ts_present AND ts IS NULL), "
+        "min(ts_raw) FILTER (WHERE ts_present AND ts IS NULL) FROM staged"
+    ).fetchone()
+    if n_present and n_bad / n_present > MAX_UNREADABLE_SHARE:
+        share = n_bad / n_present
+        raise DataError(
+            f"Column '{spec.time}' given as --time has {n_bad:,} values ({share:.0%}) that "
+            f"cannot be read, like '{str(example)[:40]}'; give {time_fix}."
+        )
+    if n_bad:
+        noun = "value" if n_bad == 1 else "values"
+        notes.append(f"{n_bad:,} {noun} of '{spec.time}' could not be read as times, like "
+                     f"'{str(example)[:40]}'; their rows were dropped.")
+    for part in parts:
+        amounts.check_unreadable(con, part, MAX_UNREADABLE_SHARE, notes)
 
 
 def _check_purchase_event(con, spec: EventSpec) -> None:
@@ -1091,11 +1155,11 @@ def _check_purchase_event(con, spec: EventSpec) -> None:
     )
 
 
-def _events_table_sql(spec: EventSpec, shape: _Shape) -> str:
+def _events_table_sql(spec: EventSpec, shape: _Shape, parts) -> str:
     cols = ["cid", "ts"]
     if shape.amount:
-        cols.append("amount")
-        is_return = "amount < 0"
+        cols.append(f"{_amount_sql(parts)} AS amount")
+        is_return = f"{_amount_sql(parts)} < 0"
         if shape.order:
             is_return += f" OR coalesce(regexp_matches(oid, '{RETURN_ORDER_PATTERN}'), false)"
         cols.append(f"({is_return}) AS is_return")
@@ -1111,8 +1175,8 @@ def _events_table_sql(spec: EventSpec, shape: _Shape) -> str:
     cols += [a for a, on in (("pid", shape.product), ("evt", shape.event)) if on]
     if shape.purchase:
         cols.append("coalesce(evt = $purchase, false) AS is_purchase")  # a bound value
-    keep = "cid IS NOT NULL AND ts IS NOT NULL" + (" AND amount IS NOT NULL" if shape.amount
-                                                    else "")
+    keep = "cid IS NOT NULL AND ts IS NOT NULL" + (
+        f" AND {_amount_sql(parts)} IS NOT NULL" if shape.amount else "")
     return f"CREATE TEMP TABLE ev AS SELECT {', '.join(cols)} FROM staged WHERE {keep}"
 
 

@@ -20,16 +20,24 @@ import pandas as pd
 import pytest
 
 from copilot.errors import ColumnError, DataError, InputError
+from copilot.segmentation.amounts import SYSTEMATIC_MIN_ROWS
 from copilot.segmentation.events import (
     EPOCH_UNITS,
     MAX_UNREADABLE_SHARE,
+    TIME_SAMPLE_ROWS,
     EventSpec,
     build_features,
     parse_amount,
     quote_identifier,
 )
 from copilot.segmentation.roles import infer_roles
-from fixtures.events import make_clickstream, make_transactions
+from fixtures.events import (
+    AMOUNT_STYLES,
+    amount_text,
+    make_clickstream,
+    make_date_sorted_log,
+    make_transactions,
+)
 from tests.conftest import shared_dataset
 
 RETAIL_SPEC = EventSpec(id="CustomerID", time="InvoiceDate", amount="Quantity*UnitPrice",
@@ -330,6 +338,74 @@ def test_text_dates_in_common_formats(texts):
     assert result.summary.last_event == parsed.max().tz_localize(None).to_pydatetime()
 
 
+def _day_first_log(tmp_path, fmt: str, *, stray: str | None = None):
+    """A date-sorted log longer than the format sample, whose sampled rows all fall on days
+    1-12, written with ISO dates and with ``fmt`` (to the same precision); ``stray``
+    replaces one sampled date."""
+    log = make_date_sorted_log(TIME_SAMPLE_ROWS + 3000, early_rows=TIME_SAMPLE_ROWS + 1000,
+                               seed=2)
+    assert (log["InvoiceDate"].iloc[:TIME_SAMPLE_ROWS].dt.day <= 12).all()
+    assert (log["InvoiceDate"].dt.day > 12).any()
+    iso, other = tmp_path / "iso.csv", tmp_path / "other.csv"
+    iso_fmt = "%Y-%m-%d" + (" %H:%M" if "%H" in fmt else "")
+    log.assign(InvoiceDate=log["InvoiceDate"].dt.strftime(iso_fmt)).to_csv(iso, index=False)
+    written = log.assign(InvoiceDate=log["InvoiceDate"].dt.strftime(fmt))
+    if stray is not None:
+        written.loc[100, "InvoiceDate"] = stray
+    written.to_csv(other, index=False)
+    return iso, other
+
+
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y %H:%M", "%d/%m/%Y"])
+def test_day_first_dates_in_a_date_sorted_log_are_read_day_first(tmp_path, fmt):
+    # The format sample sees only days 1-12, where month-first reads as much as day-first;
+    # the rest of the column shows the dates are day-first.
+    iso, day_first = _day_first_log(tmp_path, fmt)
+    want = build_features(iso, RETAIL_SPEC, as_of="2023-04-15")
+    got = build_features(day_first, RETAIL_SPEC, as_of="2023-04-15")
+    assert got.summary.time_format == f"text in the format {fmt}"
+    assert got.summary.rows_dropped_bad_time == 0
+    assert got.summary.first_event == want.summary.first_event
+    assert got.summary.last_event == want.summary.last_event
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+    assert not any("month-first" in n for n in got.summary.notes)
+
+
+def test_a_stray_month_first_date_in_the_sample_does_not_decide_the_format(tmp_path):
+    # One US-style date among the sampled days makes month-first read one value more there;
+    # the whole column still reads day-first, and the stray value is dropped and named.
+    iso, day_first = _day_first_log(tmp_path, "%d/%m/%Y %H:%M", stray="01/13/2023 10:00")
+    got = build_features(day_first, RETAIL_SPEC)
+    assert got.summary.time_format == "text in the format %d/%m/%Y %H:%M"
+    assert got.summary.rows_dropped_bad_time == 1
+    assert any("'01/13/2023 10:00'" in n and "dropped" in n for n in got.summary.notes)
+    assert got.summary.last_event == build_features(iso, RETAIL_SPEC).summary.last_event
+
+
+def test_dates_that_read_both_ways_are_read_month_first_and_said():
+    # No day above 12 anywhere: 03/04/2024 is March 4 or April 3, and nothing tells.
+    days = pd.to_datetime(["2024-03-04 10:00", "2024-05-06 11:00", "2024-07-08 12:00",
+                           "2024-11-12 09:30"])
+    frame = pd.DataFrame({"id": ["a", "a", "b", "b"],
+                          "t": days.strftime("%d/%m/%Y %H:%M")})  # written day-first
+    result = build_features(frame, EventSpec(id="id", time="t"))
+    s = result.summary
+    assert s.rows_dropped_bad_time == 0
+    # Read month-first: 04/03 is April 3, 12/11 is December 11.
+    assert s.first_event == datetime(2024, 4, 3, 10, 0)
+    assert s.last_event == datetime(2024, 12, 11, 9, 30)
+    assert "month-first" in s.time_format and "%m/%d/%Y %H:%M" in s.time_format
+    note = next(n for n in s.notes if "month-first" in n)
+    assert "'04/03/2024 10:00' is April 3, 2024" in note and "YYYY-MM-DD" in note
+
+
+def test_dates_that_read_the_same_both_ways_need_no_warning():
+    frame = pd.DataFrame({"id": ["a", "b"], "t": ["01/01/2024", "02/02/2024"]})
+    s = build_features(frame, EventSpec(id="id", time="t")).summary
+    assert s.first_event == datetime(2024, 1, 1) and s.last_event == datetime(2024, 2, 2)
+    assert not any("month-first" in n for n in s.notes)
+
+
 def test_unix_seconds_are_read_as_times():
     stamps = [1_700_000_000, 1_700_086_400]
     result = build_features(pd.DataFrame({"id": ["a", "a"], "t": stamps}),
@@ -434,6 +510,108 @@ def test_a_few_garbled_dates_are_dropped_and_counted():
     assert result.summary.rows_used == n - 1
 
 
+# ------------------------------------------------------------------------------ amounts as text
+
+
+def _spend_log(seed: int = 3) -> pd.DataFrame:
+    """A generated log with an Amount column large enough to need thousands separators."""
+    log = make_transactions(120, seed=seed).frame
+    amount = (log["Quantity"] * log["UnitPrice"] * 40).round(2)
+    assert (amount.abs() >= 1000).mean() > 0.3 and (amount < 0).any()
+    return log.assign(Amount=amount)
+
+
+AMOUNT_SPEC = EventSpec(id="CustomerID", time="InvoiceDate", amount="Amount", order="InvoiceNo")
+
+
+@pytest.mark.parametrize("style", sorted(AMOUNT_STYLES))
+def test_amounts_written_like_spreadsheets_give_the_same_features(tmp_path, style):
+    log = _spend_log()
+    plain, styled = tmp_path / "plain.csv", tmp_path / f"{style}.csv"
+    log.assign(Amount=log["Amount"].map("{:.2f}".format)).to_csv(plain, index=False)
+    log.assign(Amount=amount_text(log["Amount"], style)).to_csv(styled, index=False)
+    want = build_features(plain, AMOUNT_SPEC, as_of="2023-09-01")
+    got = build_features(styled, AMOUNT_SPEC, as_of="2023-09-01")
+    assert got.summary.rows_dropped_bad_amount == 0
+    assert got.summary.return_rows == want.summary.return_rows > 0
+    pd.testing.assert_frame_equal(got.frame, want.frame)
+
+
+def test_a_decimal_comma_column_reads_every_value_one_way():
+    # 12,50 can only be a decimal comma, so 1.234 in the same column is 1234, never 1.234.
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "t": ["2024-01-02"] * 4,
+                          "amount": ["1.234", "12,50", "3", "(2.000,5)"]})
+    result = build_features(frame, EventSpec(id="id", time="t", amount="amount"))
+    assert _row(result, "a")["spend_total"] == 1234
+    assert _row(result, "b")["spend_total"] == 12.5
+    assert _row(result, "c")["spend_total"] == 3
+    assert result.summary.customers_only_returns == 1  # d: a return of 2000.5
+    assert any("decimal comma" in n for n in result.summary.notes)
+
+
+def test_a_value_in_the_other_convention_is_not_read_its_own_way():
+    # A dot-decimal column: 7,50 does not fit it, so it is dropped and named, not read as 750.
+    values = [f"{i},{i % 10}00.25" for i in range(1, 300)] + ["7,50"]
+    frame = pd.DataFrame({"id": [f"c{i}" for i in range(300)], "t": ["2024-01-02"] * 300,
+                          "amount": values})
+    result = build_features(frame, EventSpec(id="id", time="t", amount="amount"))
+    assert result.summary.rows_dropped_bad_amount == 1
+    assert _row(result, "c0")["spend_total"] == 1100.25
+    assert any("'7,50'" in n and "dropped" in n for n in result.summary.notes)
+
+
+def test_amounts_that_read_two_ways_are_read_one_way_and_said():
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "t": ["2024-01-02"] * 3,
+                          "amount": ["1,000", "2,500", "12"]})
+    result = build_features(frame, EventSpec(id="id", time="t", amount="amount"))
+    assert _row(result, "a")["spend_total"] == 1000 and _row(result, "b")["spend_total"] == 2500
+    assert any("'1,000' read as 1000 or as 1" in n for n in result.summary.notes)
+
+
+def test_amounts_in_two_currencies_are_refused():
+    frame = pd.DataFrame({"id": ["a", "b"], "t": ["2024-01-02"] * 2, "amount": ["$12", "€12"]})
+    with pytest.raises(DataError) as err:
+        build_features(frame, EventSpec(id="id", time="t", amount="amount"))
+    assert "mixes currencies ('$' and '€')" in _sentence(err.value)
+
+
+def _with_some_amounts(n: int, odd: list[str]) -> pd.DataFrame:
+    """``n`` plain amounts of 10.50, the last ones replaced by ``odd``."""
+    values = ["10.50"] * (n - len(odd)) + odd
+    return pd.DataFrame({"id": [f"c{i % 40}" for i in range(n)], "t": ["2024-01-02"] * n,
+                         "amount": values})
+
+
+def test_a_few_garbled_amounts_are_dropped_and_named():
+    n = 1000  # 3 bad values are 0.3%: under the share, each written its own way
+    result = build_features(_with_some_amounts(n, ["n/a", "12..5", "#VALUE!"]),
+                            EventSpec(id="id", time="t", amount="amount"))
+    assert result.summary.rows_dropped_bad_amount == 3
+    assert any("3 values of 'amount' could not be read" in n and "dropped" in n
+               for n in result.summary.notes)
+
+
+def test_amounts_unreadable_in_one_format_are_refused_even_when_few():
+    # 0.5% of the rows, but all written like 1.2k: a format, and likely the largest amounts.
+    n = 2000
+    odd = [f"{k}.{k % 10}k" for k in range(1, 11)]
+    assert len(odd) >= SYSTEMATIC_MIN_ROWS and len(odd) / n < MAX_UNREADABLE_SHARE
+    with pytest.raises(DataError) as err:
+        build_features(_with_some_amounts(n, odd), EventSpec(id="id", time="t", amount="amount"))
+    text = _sentence(err.value)
+    assert "10 values written like '1.1k'" in text and "cannot be read" in text
+
+
+def test_few_unreadable_amounts_holding_much_of_the_total_are_refused():
+    # Two values, but they would hold about 2,000,000 of a 2,000,000 + 10,479 total.
+    odd = ["~1,000,000", "1,000,000 (est.)"]
+    with pytest.raises(DataError) as err:
+        build_features(_with_some_amounts(1000, odd), EventSpec(id="id", time="t",
+                                                                 amount="amount"))
+    text = _sentence(err.value)
+    assert "2 values that cannot be read" in text and "99% of its total" in text
+
+
 # ------------------------------------------------------------------------------ bad input
 
 
@@ -469,11 +647,12 @@ def test_mostly_readable_dates_with_too_many_bad_ones_are_refused():
     assert "3 values" in text and "'31/31/2024'" in text
 
 
-def test_text_amounts_are_refused():
-    frame = _tiny_log().assign(UnitPrice=["€5", "€20", "€5", "€10", "€10", "€100", "€20"])
+def test_amounts_that_are_not_numbers_are_refused():
+    frame = _tiny_log().assign(UnitPrice=["five", "twenty", "five", "ten", "ten", "cent", "x"])
     with pytest.raises(DataError) as err:
         build_features(frame, RETAIL_SPEC)
-    assert "given as --amount" in _sentence(err.value)
+    text = _sentence(err.value)
+    assert "'UnitPrice' given as part of --amount" in text and "cannot be read" in text
 
 
 @pytest.mark.parametrize(("as_of", "horizon", "needle"), [
