@@ -52,6 +52,16 @@ def snapshot_files(*paths: Path) -> dict[str, bytes]:
     return out
 
 
+def test_the_analysis_holds_out_the_customers_the_export_flags(planted, tmp_path):
+    # The strategy's experiment sizes come from analysis.holdout: they must be the CRM's own.
+    out = tmp_path / "crm.csv"
+    assert run_cli("export", planted["k4"], "--out", out).returncode == 0
+    crm = read_csv_text(out)
+    flagged = (crm["holdout"] == "true").groupby(crm["segment_id"].astype(int)).sum()
+    analysis = json.loads((planted["k4"] / "analysis.json").read_text())
+    assert {int(k): v for k, v in analysis["holdout"].items()} == flagged.to_dict()
+
+
 def test_export_writes_every_customer_with_the_models_version(planted, tmp_path):
     out = tmp_path / "crm.csv"
     proc = run_cli("export", planted["k4"], "--out", out)

@@ -257,7 +257,8 @@ class PlanDraft(Frozen):
 
 def _experiment_numbers(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
     size = next(p.size for p in analysis.profiles if p.segment == segment)
-    control = int(round(size * HOLDOUT_SHARE))
+    # The CRM export's own holdout count (a hash of each ID, so about, not exactly, 10%).
+    control = analysis.holdout.get(segment, int(round(size * HOLDOUT_SHARE)))
     treatment = size - control
     baseline = None
     for outcome in analysis.validation:

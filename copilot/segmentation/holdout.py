@@ -67,3 +67,12 @@ def hash_unit(keys, salt: str) -> np.ndarray:
     """Each key's SHA-256 with the salt, as a number in [0, 1) (the first 53 bits)."""
     return np.array([(int.from_bytes(hashlib.sha256(f"{salt}\x1f{k}".encode()).digest()[:8],
                                      "big") >> 11) / 2.0 ** 53 for k in keys], dtype=float)
+
+
+def holdout_counts(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
+                   ) -> dict[int, int]:
+    """How many customers of each segment ``holdout_flags`` holds out (what a CRM export with
+    the same share and salt will flag), so a planned experiment states the real group sizes."""
+    flags = holdout_flags(ids, segments, share=share, salt=salt)
+    segments = np.asarray(segments)
+    return {int(s): int(flags[segments == s].sum()) for s in np.unique(segments)}

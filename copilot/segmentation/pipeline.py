@@ -22,6 +22,7 @@ from copilot.segmentation import anchors as _anchors
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.algorithms import ALGORITHMS, FittedClusters
 from copilot.segmentation.choose import Choice, recommend
+from copilot.segmentation.holdout import holdout_counts
 from copilot.segmentation.prepare import Preparation, fit_preparation
 from copilot.segmentation.profile import SegmentProfile, profile_segments
 from copilot.segmentation.projection import Projection, project_2d
@@ -105,6 +106,9 @@ class SegmentAnalysis(Frozen):
     seconds: dict[str, float]
     # Defaults, so that an analysis.json written before themes and anchors still validates.
     themes: tuple[ThemeReport, ...] = ()  # one per text column
+    # Segment -> customers the default holdout flags (10%, default salt; see holdout.py), so a
+    # planned experiment's group sizes are the ones the CRM export will carry.
+    holdout: dict[int, int] = {}
     # The anchors module imports this one (it runs the pipeline per level), so its report type
     # is named through the module object bound at the end of this file.
     anchors: _anchors.AnchorReport | None = None
@@ -326,6 +330,7 @@ def run_segmentation(
         seconds=seconds,
         themes=tuple(themes),
         anchors=anchors,
+        holdout=holdout_counts(ids, labels),
     )
     say("done", 1.0, "analysis complete")
     return SegmentationRun(analysis, labels, confidence, ids, model)
