@@ -65,8 +65,17 @@ def check_share(share: float) -> None:
 
 def hash_unit(keys, salt: str) -> np.ndarray:
     """Each key's SHA-256 with the salt, as a number in [0, 1) (the first 53 bits)."""
-    return np.array([(int.from_bytes(hashlib.sha256(f"{salt}\x1f{k}".encode()).digest()[:8],
-                                     "big") >> 11) / 2.0 ** 53 for k in keys], dtype=float)
+    # The salted state is hashed once and copied per key, and the digests are read in one
+    # array: about twice as fast as hashing each "salt + key" text, with the same numbers.
+    salted = hashlib.sha256(f"{salt}\x1f".encode())
+
+    def digest(key) -> bytes:
+        h = salted.copy()
+        h.update(str(key).encode())
+        return h.digest()[:8]
+
+    raw = b"".join(map(digest, keys))
+    return (np.frombuffer(raw, dtype=">u8") >> np.uint64(11)).astype(float) / 2.0 ** 53
 
 
 def holdout_counts(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
