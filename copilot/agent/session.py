@@ -15,7 +15,6 @@ a step needs it. Results are saved with the serialisation of ``analysis.json`` a
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -311,8 +310,9 @@ class Session:
 
     def within_path(self, column: str) -> Path:
         """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
-        slug = re.sub(r"[^a-z0-9]+", "-", str(column).lower()).strip("-") or "anchor"
-        return self.session_dir / f"within-{slug}"
+        from copilot.segmentation.anchored_export import folder_name
+
+        return self.session_dir / f"within-{folder_name(column, 'anchor')}"
 
     def segment_within(self, column: str, folder: str | Path | None = None
                        ) -> AnchoredSegmentation | None:

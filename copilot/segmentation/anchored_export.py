@@ -38,6 +38,11 @@ def check_anchored_folder(out: Path, option: str = "folder") -> None:
                          f"choose another {option} for the per-level results.")
 
 
+def folder_name(text: str, default: str = "level") -> str:
+    """A folder name from a level or column ("North America" -> north-america)."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or default
+
+
 def anchored_json(result: AnchoredSegmentation, folders: dict[str, Path], out: Path) -> str:
     return json.dumps({**result.summary.model_dump(mode="json"),
                        "folders": {lv: str(f.relative_to(out)) for lv, f in folders.items()}},
@@ -63,8 +68,7 @@ def write_anchored(result: AnchoredSegmentation, df: pd.DataFrame, out: str | Pa
     for g, summary in zip(result.groups, result.summary.groups, strict=True):
         if g.run is None:
             continue
-        # A folder name from the level ("North America" -> north-america), unique per level.
-        base = re.sub(r"[^a-z0-9]+", "-", g.level.lower()).strip("-") or "level"
+        base = folder_name(g.level)  # unique per level below
         slug, n = base, 1
         while out / "levels" / slug in folders.values():
             n += 1
