@@ -82,6 +82,11 @@ class SegmentProfile(Frozen):
     features: tuple[FeatureStat, ...]
     categories: tuple[CategoryStat, ...]
     top_features: tuple[TopFeature, ...]
+    # Levels clearly rarer in the segment than overall (lift at most 1 / MIN_CATEGORY_LIFT,
+    # among levels that hold MIN_CATEGORY_SHARE of all customers): what a name or narrative
+    # must not claim ("Tech Support Seekers" for the segment that mostly lacks tech support).
+    # A default, so that an analysis.json written before it still validates.
+    scarce: tuple[CategoryStat, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,12 +313,14 @@ def profile_segments(
 
     feature_stats: list[list[FeatureStat]] = [[] for _ in range(n_groups)]
     category_stats: list[list[CategoryStat]] = [[] for _ in range(n_groups)]
+    scarce_stats: list[list[CategoryStat]] = [[] for _ in range(n_groups)]
     tops: list[list[TopFeature]] = [[] for _ in range(n_groups)]
 
     for name in roles.features:
         role = roles.get(name)
         if role.role == "categorical":
-            _profile_categorical(df[name], name, inv, n_groups, category_stats, tops)
+            _profile_categorical(df[name], name, inv, n_groups, category_stats, tops,
+                                 scarce_stats)
         else:
             _profile_numeric(df[name], name, role, inv, n_groups, feature_stats, tops)
 
@@ -331,6 +338,7 @@ def profile_segments(
                 features=tuple(feature_stats[g]),
                 categories=tuple(sorted(category_stats[g], key=lambda c: (-c.z, c.name))),
                 top_features=tuple(ranked[: max(0, top_n)]),
+                scarce=tuple(sorted(scarce_stats[g], key=lambda c: (c.z, c.name))),
             )
         )
     return tuple(out)
@@ -399,6 +407,7 @@ def _profile_categorical(
     n_groups: int,
     category_stats: list[list[CategoryStat]],
     tops: list[list[TopFeature]],
+    scarce_stats: list[list[CategoryStat]],
 ) -> None:
     codes, levels = _categorical_codes(s)
     n_levels = len(levels)
@@ -419,6 +428,11 @@ def _profile_categorical(
             lift = seg_share / overall
             z = np.where(spread > 0, (seg_share - overall) / spread, 0.0)
         keep = (lift >= MIN_CATEGORY_LIFT) & (seg_share >= MIN_CATEGORY_SHARE) & (spread > 0)
+        rare = (lift <= 1 / MIN_CATEGORY_LIFT) & (overall >= MIN_CATEGORY_SHARE) & (spread > 0)
+        for j in np.flatnonzero(rare):
+            scarce_stats[g].append(CategoryStat(
+                name=name, level=levels[j], segment_share=float(seg_share[j]),
+                overall_share=float(overall[j]), lift=float(lift[j]), z=float(z[j])))
         for j in np.flatnonzero(keep):
             stat = CategoryStat(
                 name=name,
