@@ -584,6 +584,7 @@ _TRAILING = {"d", "day", "days", "w", "wk", "week", "weeks", "m", "mo", "month",
 _GENERIC_LEVELS = {"yes", "no", "true", "false", "y", "n", "t", "f", "0", "1", "none", "other",
                    "unknown", "high", "low", "medium", "mid", "on", "off", "a", "b", "c"}
 _YES_LEVELS = {"yes", "true", "y", "t", "1"}
+_NO_LEVELS = {"no", "false", "n", "f", "0", "none"}
 
 
 def trait_aliases(feature: str, level: str | None = None) -> tuple[str, ...]:
@@ -610,6 +611,8 @@ def trait_aliases(feature: str, level: str | None = None) -> tuple[str, ...]:
         forms = [f"{f} {lv.lower()}" for f in _name_forms(feature)]
         if lv.lower() in _YES_LEVELS:
             forms += _name_forms(feature)
+        if lv.lower() in _NO_LEVELS:  # "without tech support", "no tech support"
+            forms += [f"{w} {f}" for f in _name_forms(feature) for w in ("without", "no")]
         return _dedupe([f"{feature.strip()} = {lv}", *forms])
     return _dedupe([lv, lv.lower(), *_name_forms(lv, trim=False)])
 
@@ -690,6 +693,14 @@ def _mentions(text: str, traits: Sequence[Trait]) -> list[_Mention]:
         if all(e <= m.start or s >= m.end for m in kept):
             kept.append(_Mention(s, e, frozenset(ks)))
     return sorted(kept, key=lambda m: m.start)
+
+
+def trait_mentions(text: str, traits: Sequence[Trait]) -> list[tuple[int, int, frozenset[int]]]:
+    """Where ``text`` names a trait: ``(start, end, indices into traits)``, in order.
+
+    Longest match wins; traits sharing an alias are pooled (as the direction check reads them).
+    """
+    return [(m.start, m.end, m.traits) for m in _mentions(text, traits)]
 
 
 # ============================================================================ direction check
@@ -950,11 +961,16 @@ def _variants_of_words(name: str) -> frozenset[str]:
     return frozenset(out)
 
 
+_ABSENCE_BEFORE = re.compile(r"\b(?:without|lacking|no|non-?)\s*$", re.IGNORECASE)
+
+
 def _direction_problem(text, item, word, m_start, m_end, group, traits) -> str | None:
     signs = {traits[k].sign for k in group}
     if len(signs) != 1:
         return None  # an alias shared by traits that disagree: ambiguous
     sign = signs.pop()
+    if _ABSENCE_BEFORE.search(text[max(0, m_start - 12) : m_start]):
+        sign = -sign  # "more often without phone service": more of the absence
     trait = traits[min(group)]
     if trait.level is not None and word in _ABSOLUTE:
         return None
