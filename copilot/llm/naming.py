@@ -1,9 +1,20 @@
-"""Writer 2: a name and a short narrative per segment, one call each, grounded in its profile.
+"""Writer 2: a name and a short narrative per segment, held to the figures and to their meaning.
 
-A name must be at most four words, say what the segment values or seeks, be unique and not
-claim a trait its profile contradicts; the narrative must cite only figures the prompt held
-and use "higher"/"lower" the way the computed signs do. A segment whose answers keep failing
-gets a deterministic draft written from its top traits, labelled as such.
+Two passes over the segments, both on the shared writing context (see ``context``):
+
+1. **Names**, one short call per segment, so every name is on screen within seconds of the
+   analysis (each is announced as it is chosen). The model proposes three candidates; the first
+   that passes every check is kept. A name must be at most four words, unique, without digits,
+   and must not say what the table contradicts: "Discount Saver" for the segment with the least
+   discount, "Loyal" for one that churns above average, "Efficient Users" for one at risk,
+   "Tech Support Seekers" for one that mostly lacks tech support (``meaning``).
+2. **Narratives**, two sentences per segment under its name: who the customers are, then how
+   they fare. Every figure must be one the context gave for that segment, every direction word
+   must agree with the computed sign, superlatives with the ranks, and an outcome may not be
+   written as a wish ("they seek a lower revenue").
+
+A segment whose answers keep failing gets a deterministic draft, labelled as such; the name and
+the narrative each record their own author.
 """
 
 from __future__ import annotations
@@ -15,137 +26,241 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from copilot.llm.client import Authorship, LLMClient
-from copilot.llm.facts import (
-    ignorable_names,
-    injected_words,
-    repeats_injection,
-    segment_facts,
-    segment_traits,
+from copilot.llm.context import WritingContext
+from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
+from copilot.llm.grounding import check_directions, check_name, check_name_form, check_numbers
+from copilot.llm.meaning import (
+    check_multipliers,
+    check_name_meaning,
+    check_name_specific,
+    check_plumbing,
+    check_stance_words,
+    check_superlatives,
+    check_wishes,
 )
-from copilot.llm.grounding import (
-    check_directions,
-    check_name,
-    check_name_form,
-    check_numbers,
-    collect_numbers,
-)
-from copilot.llm.prompts import load_prompt
 from copilot.llm.prose import complete_sentences, sentence_count
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.pipeline import SegmentAnalysis
 
 
 class SegmentNarrative(Frozen):
-    """A segment's name and narrative with who wrote them."""
+    """A segment's name and narrative with who wrote them.
+
+    ``author`` wrote the name; ``narrative_author`` the narrative (None in sessions saved before
+    the two were written apart, when ``author`` wrote both).
+    """
 
     segment: int
     name: str
     narrative: str
     author: Authorship
+    narrative_author: Authorship | None = None
+
+    @property
+    def story_author(self) -> Authorship:
+        return self.narrative_author or self.author
 
 
 # At most four words of letters: with the local runtime the grammar enforces it while the model
 # writes (it wrote six- and nine-word "names" otherwise); other providers are held to it by
-# validation and a re-ask.
-# The 40-character limit is a name check, not part of the schema, so one long candidate does
-# not void the others.
+# validation and a re-ask. The 40-character limit is a name check, not part of the schema, so
+# one long candidate does not void the others.
 ShortName = Annotated[str, StringConstraints(
     pattern=r"^[A-Za-z][A-Za-z'&-]*( [A-Za-z][A-Za-z'&-]*){0,3}$")]
 
 
-class NameCandidates(Frozen):
-    """The answer schema the model fills: a narrative, then a few candidate names, best first.
+class NameChoices(Frozen):
+    """The answer schema for a name: a few candidates, best first.
 
     Candidates because a greedy 1.5B model reaches for the same name for every segment ("Tech
     Enthusiasts" for five of seven Telco segments, re-asks included, measured); the first
-    candidate that passes the name checks is taken, which costs a few tokens, not a call. The
-    narrative comes first so the names summarise it, rather than the narrative listing names.
+    candidate that passes the checks is taken, which costs a few tokens, not a call. Each is
+    built on a different trait (``anchors``): asked for "3 different names", the model wrote
+    the same one three times (measured).
     """
 
-    narrative: str = Field(min_length=40, max_length=600, description="2 or 3 sentences")
-    names: list[ShortName] = Field(min_length=1, max_length=3,
-                                   description="3 different names, best first")
+    names: list[ShortName] = Field(min_length=1, max_length=2,
+                                   description="2 different names, best first")
 
 
-class NameAndNarrative(Frozen):
-    """A candidate picked and tidied: what the checks judge."""
+class Picked(Frozen):
+    """The candidate the checks judge."""
 
     name: str
-    narrative: str
 
 
-MAX_SENTENCES = 4
+class NarrativeAnswer(Frozen):
+    narrative: str = Field(min_length=40, max_length=600, description="2 sentences")
+
+
+MAX_SENTENCES = 3
+MIN_WORDS = 12  # one full sentence is a narrative; a fragment is not
+NARRATIVE_TOKENS = 90  # two short sentences are about 50 tokens; a cut tail is trimmed
 _MAX_NAME_CHARS = 40
 
 
-def _pick(answer: NameCandidates, name_problems: Callable[[str], list[str]]) -> NameAndNarrative:
-    """The first candidate with no name problem (else the first, so its problems are re-asked);
-    the narrative cut to its first four complete sentences (small models write one too many)."""
-    names = [n.strip() for n in answer.names if n.strip()] or [""]
-    name = next((n for n in names if not name_problems(n)), names[0])
-    narrative = " ".join(answer.narrative.split())  # one paragraph: line breaks are not content
-    return NameAndNarrative(name=name, narrative=complete_sentences(narrative, MAX_SENTENCES))
+def name_segments(analysis: SegmentAnalysis, client: LLMClient,
+                  context: WritingContext | None = None) -> tuple[SegmentNarrative, ...]:
+    """Name every segment, then write each one's narrative (largest first, names unique)."""
+    context = context or WritingContext(analysis)
+    names = choose_names(context, client)
+    return write_narratives(context, client, names)
 
 
-def name_segments(analysis: SegmentAnalysis, client: LLMClient) -> tuple[SegmentNarrative, ...]:
-    """Name every segment, largest first, each name unique across the segments."""
-    prompt = load_prompt("name_segment")
-    ignore = ignorable_names(analysis)
+def choose_names(context: WritingContext, client: LLMClient) -> dict[int, tuple[str, Authorship]]:
+    """Pass 1: a checked name per segment, announced through ``client.on_event`` when chosen."""
+    analysis = context.analysis
     injected = injected_words(analysis)
     taken: list[str] = []
-    out: list[SegmentNarrative] = []
+    out: dict[int, tuple[str, Authorship]] = {}
     segments = [p.segment for p in analysis.profiles]
     for position, segment in enumerate(segments, start=1):
-        facts = segment_facts(analysis, segment)
-        # The rule is long and adds little to a name; the draft still quotes it.
-        shown = {key: value for key, value in facts.items() if key not in ("rule", "segment")}
-        # What stands out, in words: without it the embedded model named five of seven Telco
-        # segments "Tech Enthusiasts"; with it names follow each segment's own top traits.
-        shown = {"stands_out": _trait_names(analysis, segment)[:2], **shown}
-        traits = segment_traits(analysis, segment)
-        numbers = collect_numbers(shown)
-        # Names already taken are not listed up front: the small model copies names it is shown
-        # (measured). A clash is caught by the check and named in the re-ask instead.
-        rendered = prompt.render(facts=shown)
+        ev = context.evidence(segment)
+        rendered = context.render("name_segment", segment=segment, brief=brief(context, segment),
+                                  anchors=anchors(context, segment))
+        hints = _name_hints(analysis, segment)
 
-        def name_problems(name: str, traits=traits, taken=tuple(taken)) -> list[str]:
-            problems = check_name_form(name, taken) + check_name(name, traits)
+        def name_problems(name: str, ev=ev, taken=tuple(taken), hints=hints) -> list[str]:
+            problems = check_name_form(name, taken) + check_name(name, ev.traits)
+            problems += check_name_meaning(name, ev) + check_name_specific(name, ev, hints)
             if len(name) > _MAX_NAME_CHARS:
                 problems.append(f"The name is longer than {_MAX_NAME_CHARS} characters.")
-            return problems + repeats_injection(name, injected)
-
-        def check(answer: Any, traits=traits, numbers=numbers, name_problems=name_problems) -> list[str]:
-            problems = name_problems(answer.name)
-            problems += check_numbers(answer.narrative, numbers, ignore=ignore)
-            problems += check_directions(answer.narrative, traits, ignore=ignore)
-            problems += repeats_injection(answer.narrative, injected)
-            n = sentence_count(answer.narrative)
-            if not 2 <= n <= MAX_SENTENCES:
-                problems.append(f"The narrative has {n} sentences; write 2 to {MAX_SENTENCES}.")
-            return problems
+            return list(dict.fromkeys(problems + repeats_injection(name, injected)))
 
         client.on_event(f"Naming segment {position} of {len(segments)}")
-        answer = client.ask(rendered, NameCandidates, check, what=f"segment {segment} name",
-                            repair=lambda a, problems=name_problems: _pick(a, problems))
+        answer = client.ask(rendered, NameChoices, lambda a, f=name_problems: f(a.name),
+                            what=f"segment {segment} name",
+                            repair=lambda a, f=name_problems: _pick(a, f))
         author = client.authorship(rendered, answer)
-        if answer.value is not None:
-            name, narrative = answer.value.name.strip(), answer.value.narrative.strip()
-        else:
-            name, narrative = draft_name(analysis, segment, taken), draft_narrative(facts)
+        name = (answer.value.name.strip() if answer.value is not None
+                else draft_name(analysis, segment, taken, context))
         taken.append(name)
-        out.append(SegmentNarrative(segment=segment, name=name, narrative=narrative, author=author))
+        out[segment] = (name, author)
+        client.on_event(f"Segment {segment} is named {name}"
+                        + (" (deterministic draft)" if answer.value is None else ""))
+    return out
+
+
+def write_narratives(context: WritingContext, client: LLMClient,
+                     names: dict[int, tuple[str, Authorship]]) -> tuple[SegmentNarrative, ...]:
+    """Pass 2: each named segment's narrative, checked for figures, directions and meaning."""
+    analysis = context.analysis
+    ignore = ignorable_names(analysis) + tuple(name for name, _ in names.values())
+    injected = injected_words(analysis)
+    out = []
+    segments = [p.segment for p in analysis.profiles]
+    for position, segment in enumerate(segments, start=1):
+        name, name_author = names[segment]
+        ev = context.evidence(segment)
+        numbers = context.segment_numbers(segment)
+        rendered = context.render("narrate_segment", segment=segment, name=name,
+                                  facts=facts_line(context, segment))
+
+        def check(answer: Any, ev=ev, numbers=numbers) -> list[str]:
+            text = answer.narrative
+            problems = check_numbers(text, numbers, ignore=ignore)
+            problems += check_directions(text, ev.traits, ignore=ignore)
+            problems += check_wishes(text, ev) + check_stance_words(text, ev)
+            problems += check_superlatives(text, ev) + check_multipliers(text, ev)
+            problems += repeats_injection(text, injected) + check_plumbing(text)
+            n = sentence_count(text)
+            if n < 1 or n > MAX_SENTENCES or len(text.split()) < MIN_WORDS:
+                problems.append(f"The narrative has {n} sentences; write 2 short sentences.")
+            return problems
+
+        client.on_event(f"Writing the narrative of segment {position} of {len(segments)}")
+        # Plain text, not a JSON tool call: prose needs no grammar, which costs a third of
+        # the writing speed on the embedded model.
+        answer = client.ask(rendered, NarrativeAnswer, check, what=f"segment {segment} narrative",
+                            repair=_tidy_narrative, text=lambda t: {"narrative": t},
+                            max_tokens=NARRATIVE_TOKENS, reasks=1)
+        author = client.authorship(rendered, answer)
+        size = next(p.size for p in analysis.profiles if p.segment == segment)
+        narrative = (answer.value.narrative.strip() if answer.value is not None
+                     else draft_narrative(context.entries[segment], size))
+        out.append(SegmentNarrative(segment=segment, name=name, narrative=narrative,
+                                    author=name_author, narrative_author=author))
     return tuple(out)
+
+
+def brief(context: WritingContext, segment: int) -> str:
+    """A segment in one line without figures: what a name is built from."""
+    entry = context.entries[segment]
+    parts = []
+    if entry.get("stance"):
+        word = _STANCE_WORDS.get(entry["stance"])
+        parts.append(f"stance {entry['stance']}"
+                     + (f' (a name may start "{word.split()[0]}")' if word else ""))
+    outs = [re.sub(r"\s*\(.*\)$", "", o) for o in entry.get("outcomes", [])]
+    traits = [re.sub(r"\s*\(.*\)$", "", t) for t in entry["stands_out"]]
+    if traits:
+        parts.append("stands out as " + ", ".join(traits))
+    if outs:
+        parts.append(", ".join(outs))
+    return "; ".join(parts) + "."
+
+
+def facts_line(context: WritingContext, segment: int) -> str:
+    """A segment's share, stance, traits and outcomes with their figures, on one line."""
+    entry = context.entries[segment]
+    parts = [f"{entry['share_pct']}% of customers"]
+    if entry.get("stance"):
+        parts.append(f"stance {entry['stance']}")
+    return "; ".join([*parts, *entry["stands_out"], *entry.get("outcomes", [])])
+
+
+def anchors(context: WritingContext, segment: int) -> str:
+    """What each candidate name is built on: the segment's first two traits, then its outcome."""
+    entry = context.entries[segment]
+    parts = [re.sub(r"\s*\(.*\)$", "", t) for t in entry["stands_out"]]
+    parts += [re.sub(r"\s*\(.*\)$", "", o) for o in entry.get("outcomes", [])]
+    parts = parts[:2] or ["what stands out"]
+    if len(parts) == 1:
+        return f'both built on "{parts[0]}"'
+    return f'the first built on "{parts[0]}", the second on "{parts[1]}"'
+
+
+def _name_hints(analysis: SegmentAnalysis, segment: int) -> list[str]:
+    """Words from the segment's top traits, offered when a name says only the stance."""
+    return [t for t in _trait_names(analysis, segment)[:3] if t]
+
+
+def _pick(answer: NameChoices, name_problems: Callable[[str], list[str]]) -> Picked:
+    """The first candidate with no problem (else the first, so its problems are re-asked)."""
+    names = [" ".join(n.split()) for n in answer.names if n.strip()] or [""]
+    return Picked(name=next((n for n in names if not name_problems(n)), names[0]))
+
+
+def _tidy_narrative(answer: NarrativeAnswer) -> NarrativeAnswer:
+    # One paragraph of plain words, whole sentences: a small model writes one too many, hits
+    # the length cap, or dresses the text in Markdown ("**These customers** - ...").
+    text = re.sub(r"\*\*|__|^\s*[-*•]\s+|(?<=\s)[-*•]\s+", "", answer.narrative, flags=re.MULTILINE)
+    text = complete_sentences(" ".join(text.split()), MAX_SENTENCES)
+    return answer.model_copy(update={"narrative": text})
 
 
 # --- deterministic drafts ----------------------------------------------------------------------
 
 _WORDS = re.compile(r"[A-Za-z]+")
+# The stance in a name's first words: what a product manager needs to read first.
+_STANCE_WORDS = {
+    "high value, at risk": "At-Risk High-Value",
+    "high value": "High-Value",
+    "high value, loyal core": "Loyal High-Value",
+    "at risk": "At-Risk",
+    "loyal": "Loyal",
+    "low value, leaving": "Leaving Low-Value",
+    "low value": "Low-Value",
+    "low value, loyal": "Loyal Low-Value",
+}
 
 
 def _humanize(column: str, max_words: int = 3) -> str:
     """``support_tickets_90d`` -> ``Support Tickets``: words only, no digits, title case."""
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)
     words = [w for w in _WORDS.findall(spaced) if len(w) > 1 or w.isupper()]
+    while len(words) > 1 and words[0].lower() in ("has", "is", "num", "avg", "pct"):
+        words = words[1:]  # "has_mobile_app" -> "Mobile App"
     return " ".join(w if w.isupper() else w.capitalize() for w in words[:max_words]) or "Mixed"
 
 
@@ -162,48 +277,36 @@ def _trait_names(analysis: SegmentAnalysis, segment: int) -> list[str]:
     return [" ".join(n.split()[:4]) for n in names]
 
 
-def draft_name(analysis: SegmentAnalysis, segment: int, taken: list[str]) -> str:
-    """A unique name from the segment's most distinguishing traits."""
+def draft_name(analysis: SegmentAnalysis, segment: int, taken: list[str],
+               context: WritingContext | None = None) -> str:
+    """A unique name from the segment's stance and most distinguishing traits."""
     used = {t.lower() for t in taken}
-    names = _trait_names(analysis, segment) or ["Typical Customers"]
+    traits = _trait_names(analysis, segment) or ["Typical Customers"]
+    stance = None
+    if context is not None:
+        entry = context.entries.get(segment, {})
+        stance = _STANCE_WORDS.get(entry.get("stance", ""))
+    names = []
+    if stance:
+        room = 4 - len(stance.split())
+        names += [f"{stance} {' '.join(t.split()[:room])}" for t in traits]
+    names += traits
     for name in names:
         if name.lower() not in used:
             return name
-    if len(names) > 1:  # every single trait is taken: combine the top two, hyphenated
-        combined = f"{names[0].replace(' ', '-')} {names[1].replace(' ', '-')}"
+    if len(traits) > 1:  # every single trait is taken: combine the top two, hyphenated
+        combined = f"{traits[0].replace(' ', '-')} {traits[1].replace(' ', '-')}"
         if combined.lower() not in used:
             return combined
-    return f"{names[0]} (segment {segment})"
+    return f"{traits[0]} (segment {segment})"
 
 
-def draft_narrative(facts: dict[str, Any]) -> str:
-    """Two to four template sentences from the same facts the model would have seen."""
-    parts = [f"{facts['share_pct']}% of customers ({facts['customers']:,})."]
-    phrases = []
-    for trait in facts["traits"][:3]:
-        if "value" in trait:
-            phrases.append(
-                f"{trait['column']} = {trait['value']} is {trait['direction']}"
-                f" ({trait['segment_pct']}% vs {trait['overall_pct']}%)"
-            )
-        else:
-            phrases.append(
-                f"{trait['column']} is {trait['direction']}"
-                f" (median {trait['segment_median']} vs {trait['overall_median']})"
-            )
-    if phrases:
-        parts.append("Compared with all customers: " + "; ".join(phrases) + ".")
-    for outcome in facts["outcomes"][:1]:
-        if "segment_rate_pct" in outcome:
-            parts.append(
-                f"Their {outcome['outcome']} rate is {outcome['segment_rate_pct']}%"
-                f" against {outcome['overall_rate_pct']}% overall."
-            )
-        else:
-            parts.append(
-                f"Their mean {outcome['outcome']} is {outcome['segment_mean']}"
-                f" against {outcome['overall_mean']} overall."
-            )
-    if facts.get("rule") and len(parts) < 4:
-        parts.append(f"Typical rule: {facts['rule']}.")
-    return " ".join(parts[:4])
+def draft_narrative(entry: dict[str, Any], size: int) -> str:
+    """Two or three template sentences from the segment's context entry."""
+    parts = [f"These customers are {entry['share_pct']}% of the base ({size:,})"
+             + (f", stance {entry['stance']}" if entry.get("stance") else "") + "."]
+    if entry.get("stands_out"):
+        parts.append("Compared with all customers: " + "; ".join(entry["stands_out"]) + ".")
+    if entry.get("outcomes"):
+        parts.append("Outcomes: " + "; ".join(entry["outcomes"]) + ".")
+    return " ".join(parts)

@@ -1,9 +1,12 @@
 """Writer 1: the LLM recommends k, choosing only among the engine's shortlisted options.
 
 The options are an enum in the answer schema, so llama.cpp's grammar cannot even produce an
-option outside the shortlist; other providers are held to it by validation. The reason must
-cite only figures from the options. When the model fails, the engine's own choice and reason
-stand, labelled as the deterministic draft.
+option outside the shortlist; other providers are held to it by validation. The shared context
+gives the options with their metrics and the computed comparisons ("silhouette 0.2
+(highest)"), so the model need not infer which option wins where. The reason must cite only
+figures of the options, and every comparison it makes ("higher than the other options", "the
+best stability", "a lower ICL than k=5") must hold in the table (``meaning``). When the model
+fails, the engine's own choice and reason stand, labelled as the deterministic draft.
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from copilot.llm.client import DRAFT, Authorship, LLMClient
-from copilot.llm.facts import ignorable_names, pct, sig
+from copilot.llm.context import WritingContext, option_label
+from copilot.llm.facts import ignorable_names
 from copilot.llm.grounding import check_numbers, collect_numbers
+from copilot.llm.meaning import check_option_claims, check_plumbing
 from copilot.llm.prompts import load_prompt
 from copilot.llm.prose import complete_sentences
 from copilot.segmentation._base import Frozen
-from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.pipeline import SegmentAnalysis
+
+__all__ = ["KRecommendation", "option_label", "recommend_k"]
+
+
+REASON_TOKENS = 110
+
+
+class ReasonAnswer(Frozen):
+    reason: str = Field(min_length=20, max_length=600)
 
 
 class KRecommendation(Frozen):
@@ -33,45 +46,17 @@ class KRecommendation(Frozen):
     author: Authorship
 
 
-def option_label(algorithm: str, k: int) -> str:
-    return f"{ALGORITHM_NAMES.get(algorithm, algorithm)}, k={k}"
-
-
-def recommend_facts(analysis: SegmentAnalysis, goal: str | None) -> dict[str, Any]:
-    """The shortlist with its sweep metrics, the band, the goal and the engine's pick."""
-    options = []
-    for cand in analysis.choice.shortlist:
-        row = analysis.sweep.row(cand.algorithm, cand.k)
-        options.append(
-            {
-                "option": option_label(cand.algorithm, cand.k),
-                "k": cand.k,
-                "silhouette": sig(row.silhouette, 2),
-                "stability": sig(row.stability, 2),
-                "icl": sig(row.icl, 4) if row.icl is not None else None,
-                "smallest_segment_pct": pct(row.min_share),
-                "inside_preferred_range": row.in_band,
-            }
-        )
-    lo, hi = analysis.sweep.band
-    return {
-        "goal": goal or "segments a product team can act on",
-        "preferred_k_range": f"{lo} to {hi}",
-        "engine_pick": option_label(analysis.choice.algorithm, analysis.choice.k),
-        "options": options,
-    }
-
-
-def recommend_k(analysis: SegmentAnalysis, client: LLMClient, *, goal: str | None = None) -> KRecommendation:
+def recommend_k(analysis: SegmentAnalysis, client: LLMClient, *, goal: str | None = None,
+                context: WritingContext | None = None) -> KRecommendation:
     """Ask the model to pick one shortlisted option; fall back to the engine's choice."""
-    prompt = load_prompt("recommend_k")
+    context = context or WritingContext(analysis, goal=goal)
     choice = analysis.choice
     engine = {"engine_algorithm": choice.algorithm, "engine_k": choice.k}
     shortlist = list(choice.shortlist)
-    facts = recommend_facts(analysis, goal)
-    rendered = prompt.render(facts=facts)
+    engine_pick = option_label(choice.algorithm, choice.k)
     if len(shortlist) < 2:
         # The user fixed k (or only one option is eligible): nothing to choose between.
+        prompt = load_prompt("recommend_k")
         author = Authorship(
             writer=DRAFT, provider=None, model=None, prompt_id=prompt.id,
             prompt_version=prompt.version, attempts=0, status="fallback",
@@ -79,26 +64,55 @@ def recommend_k(analysis: SegmentAnalysis, client: LLMClient, *, goal: str | Non
         )
         return KRecommendation(algorithm=choice.algorithm, k=choice.k, reason=choice.reason,
                                author=author, **engine)
+    rendered = context.render("recommend_k", options="\n".join(context.option_lines()),
+                              engine_pick=engine_pick)
     labels = {option_label(c.algorithm, c.k): c for c in shortlist}
-    schema = create_model(
-        "RecommendK",
-        option=(Literal[tuple(labels)], Field(description="one option label from DATA.options")),
-        reason=(str, Field(min_length=20, max_length=500)),
-    )
-    numbers = collect_numbers(facts)
-    ignore = ignorable_names(analysis) + tuple(labels)
+    lines = dict(zip((o["option"] for o in context.options), context.option_lines(), strict=True))
+    lo, hi = analysis.sweep.band
+    in_band = [label for label, c in labels.items() if lo <= c.k <= hi]
 
-    def check(answer: Any) -> list[str]:
-        return check_numbers(answer.reason, numbers, ignore=ignore)
+    # 1. The pick: an enum, a few tokens. The reason is asked for apart, about the picked
+    # option alone: asked for both at once, the embedded model wrote "the highest silhouette"
+    # for whichever option it picked, and moved to another option when told it was false.
+    pick_schema = create_model(
+        "RecommendK",
+        option=(Literal[tuple(labels)], Field(description="one option label from the list")),
+    )
+
+    def check_pick(answer: Any) -> list[str]:
+        if in_band and answer.option not in in_band:
+            return [f'"{answer.option}" is outside the preferred range of {lo} to {hi} '
+                    f"segments; pick one of: {', '.join(in_band)}."]
+        return []
 
     client.on_event("Recommending k")
-    answer = client.ask(rendered, schema, check, what="k recommendation",
-                        # the length cap can stop the reason mid-sentence: keep whole sentences
-                        repair=lambda a: a.model_copy(update={"reason": complete_sentences(a.reason, 3)}))
+    picked = client.ask(rendered, pick_schema, check_pick, what="k recommendation")
+    if picked.value is None:
+        author = client.authorship(rendered, picked)
+        return KRecommendation(algorithm=choice.algorithm, k=choice.k, reason=choice.reason,
+                               author=author, **engine)
+    option = picked.value.option
+
+    # 2. The reason, about that option, in plain text, held to its figures and comparisons.
+    explain = context.render("explain_k", option=option, line=lines[option])
+    numbers = collect_numbers([context.options, context.given, {"preferred": [lo, hi]}])
+    ignore = ignorable_names(analysis) + tuple(labels)
+    options = context.options
+
+    def check(answer: Any) -> list[str]:
+        return (check_numbers(answer.reason, numbers, ignore=ignore)
+                + check_option_claims(answer.reason, option, options)
+                + check_plumbing(answer.reason))
+
+    answer = client.ask(explain, ReasonAnswer, check, what="k recommendation reason",
+                        # a cut-off reason keeps its whole sentences
+                        repair=lambda a: a.model_copy(update={"reason": complete_sentences(a.reason, 3)}),
+                        text=lambda t: {"reason": t}, max_tokens=REASON_TOKENS, reasks=1)
+    rendered = explain
     author = client.authorship(rendered, answer)
     if answer.value is None:
         return KRecommendation(algorithm=choice.algorithm, k=choice.k, reason=choice.reason,
                                author=author, **engine)
-    picked = labels[answer.value.option]
-    return KRecommendation(algorithm=picked.algorithm, k=picked.k, reason=answer.value.reason.strip(),
+    chosen = labels[option]
+    return KRecommendation(algorithm=chosen.algorithm, k=chosen.k, reason=answer.value.reason.strip(),
                            author=author, **engine)

@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from copilot.errors import CopilotError
 from copilot.llm.client import LLMClient
-from copilot.llm.naming import SegmentNarrative, name_segments
+from copilot.llm.context import CONTEXT_PROMPT, WritingContext
+from copilot.llm.initiatives import default_initiatives
+from copilot.llm.naming import SegmentNarrative, choose_names, write_narratives
 from copilot.llm.prompts import load_prompt
 from copilot.llm.providers import LLMSettings, get_provider
 from copilot.llm.recommend import KRecommendation, recommend_k
@@ -20,7 +22,8 @@ from copilot.llm.strategy import TOP_SEGMENTS, Strategy, draft_strategy
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.pipeline import SegmentAnalysis
 
-WRITING_PROMPTS = ("recommend_k", "name_segment", "rate_fit", "plan_segment", "reask")
+WRITING_PROMPTS = (CONTEXT_PROMPT, "recommend_k", "explain_k", "name_segment", "narrate_segment",
+                   "rate_fit", "plan_segment", "reask", "reask_text")
 
 
 class Writing(Frozen):
@@ -74,24 +77,35 @@ def write_all(
 ) -> Writing:
     """Run every writer; nothing computed is lost whatever the model does.
 
+    Names come first, so they are on screen within seconds of the analysis; then the k advice,
+    the narratives and (with a goal) the strategy. Every prompt starts with the same context,
+    so the embedded model evaluates it once for the whole pass (see ``context``).
     ``with_strategy=False`` names the segments only, even with a goal (the chat's "name
     segments" step; the strategy follows on request). The goal still informs the k advice.
     """
     seconds: dict[str, float] = {}
+    planned = goal and with_strategy
+    listed = initiatives or (tuple(i.text for i in default_initiatives(analysis, goal))
+                             if planned else ())
+    context = WritingContext(analysis, goal=goal, initiatives=tuple(listed or ()))
     start = time.perf_counter()
-    recommendation = recommend_k(analysis, client, goal=goal)
+    names = choose_names(context, client)
+    seconds["names"] = time.perf_counter() - start
+    start = time.perf_counter()
+    recommendation = recommend_k(analysis, client, goal=goal, context=context)
     seconds["recommend_k"] = time.perf_counter() - start
     start = time.perf_counter()
-    narratives = name_segments(analysis, client)
-    seconds["names"] = time.perf_counter() - start
+    narratives = write_narratives(context, client, names)
+    seconds["narratives"] = time.perf_counter() - start
     strategy = None
-    if goal and with_strategy:
+    if planned:
         start = time.perf_counter()
         strategy = draft_strategy(analysis, narratives, client, goal=goal, initiatives=initiatives,
-                                  top_segments=top_segments)
+                                  top_segments=top_segments, context=context)
         seconds["strategy"] = time.perf_counter() - start
     notices = list(client.notices)
-    authors = [recommendation.author, *(n.author for n in narratives)]
+    authors = [recommendation.author, *(n.author for n in narratives),
+               *(n.story_author for n in narratives)]
     if strategy is not None:
         authors += [*strategy.rating_authors, *(p.author for p in strategy.plans)]
     drafted = [a for a in authors if a.status == "fallback" and a.attempts > 0]

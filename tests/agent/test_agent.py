@@ -15,23 +15,15 @@ from copilot.agent.router import ACTIONS, route_pattern
 from copilot.agent.session import Session
 from copilot.agent.tools import TOOLS, call_tool, tool_schemas
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
 from copilot.segmentation.holdout import holdout_flags
+from copilot.segmentation.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import near_share
-from tests.llm.writer_helpers import (
-    fake_client,
-    good_name,
-    good_plan,
-    good_ratings,
-    good_recommendation,
-)
+from tests.llm.writer_helpers import answer_writer, fake_client
 
 SCHEMAS = Path(__file__).with_name("tool_schemas.json")
 FAST = SegmentSettings(id_column="customer_id", k_range=(2, 4), algorithm="kmeans", seed=0)
 NO_LLM = LLMSettings(provider="none")
-WRITERS = {"RecommendK": good_recommendation, "NameCandidates": good_name,
-           "FitRatings": good_ratings, "PlanDraft": good_plan}
 
 
 def model_answering(intents: list[dict] | None = None, answers: list[dict] | None = None):
@@ -40,12 +32,13 @@ def model_answering(intents: list[dict] | None = None, answers: list[dict] | Non
     intents, answers = list(intents or []), list(answers or [])
 
     def answer(messages, kwargs):
-        tool = kwargs["tool_choice"]["function"]["name"]
-        if tool == "ActionChoice" or tool.endswith("Args"):
+        choice = kwargs.get("tool_choice")
+        tool = choice["function"]["name"] if isinstance(choice, dict) else None
+        if tool == "ActionChoice" or (tool or "").endswith("Args"):
             return intents.pop(0)
         if tool == "AnswerText":
             return answers.pop(0)
-        return WRITERS[tool](messages, kwargs)
+        return answer_writer(messages, kwargs)
 
     return fake_client([answer] * 200)
 

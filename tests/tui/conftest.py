@@ -20,13 +20,7 @@ from copilot.llm.providers import LLMSettings
 from copilot.segmentation.pipeline import SegmentSettings
 from copilot.tui.app import CopilotApp
 from fixtures.customers import make_customers
-from tests.llm.writer_helpers import (
-    fake_client,
-    good_name,
-    good_plan,
-    good_ratings,
-    good_recommendation,
-)
+from tests.llm.writer_helpers import answer_writer, fake_client
 
 SIZE = (140, 45)
 # k-means over k=2..6 on 300 rows: a real sweep in well under a second.
@@ -39,15 +33,13 @@ def _goal(messages, kwargs) -> dict[str, Any]:
     return {"action": "set_goal"}
 
 
-ANSWERS = {"RecommendK": good_recommendation, "NameCandidates": good_name,
-           "FitRatings": good_ratings, "PlanDraft": good_plan, "ActionChoice": _goal}
-
-
 def _answer_by_tool(messages, kwargs):
     """A well-behaved model whatever the order of calls (a re-ask shifts a fixed script); a
     schema it does not know gets a non-answer, which the callers turn into their fallback."""
-    answer = ANSWERS.get(kwargs["tool_choice"]["function"]["name"])
-    return answer(messages, kwargs) if answer else "I cannot help with that."
+    choice = kwargs.get("tool_choice")
+    if isinstance(choice, dict) and choice["function"]["name"] == "ActionChoice":
+        return _goal(messages, kwargs)
+    return answer_writer(messages, kwargs)
 
 
 def scripted_client() -> LLMClient:
