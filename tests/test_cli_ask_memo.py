@@ -132,3 +132,23 @@ def test_chat_bad_input_is_one_sentence_before_the_app_starts(customers_csv, tmp
     _, root = asked  # a folder that holds a session is never overwritten by a new one
     assert_one_sentence_error(run_cli("chat", customers_csv, "--session-dir", root / "s",
                                       cwd=tmp_path), "--resume")
+
+
+def test_ask_json_gives_each_segment_its_stance(asked):
+    from copilot.segmentation.pipeline import SegmentAnalysis
+    from copilot.segmentation.stance import segment_stances
+
+    proc, root = asked
+    out = json.loads(proc.stdout)
+    saved = json.loads((root / "s" / "session.json").read_text(encoding="utf-8"))
+    stances = segment_stances(SegmentAnalysis.model_validate(saved["analysis"]))
+    assert stances.risk_basis is not None and stances.risk_basis.column == "churned"
+    for seg in out["segments"]:
+        assert "stance" in seg
+        assert seg["stance"] == stances.of(seg["id"]).label  # words: "high value, at risk"
+    assert any(seg["stance"] for seg in out["segments"])
+    # The memo written beside it shows the same stances.
+    memo = Path(out["memo_path"]).read_text(encoding="utf-8")
+    for seg in out["segments"]:
+        if seg["stance"]:
+            assert f"**Stance:** {seg['stance']}" in memo

@@ -274,3 +274,23 @@ def test_a_bad_holdout_share_is_refused_before_the_file_is_scored(customers_csv,
     assert_one_sentence_error(run_cli("assign", out / "model", customers_csv, "--out",
                                       tmp_path / "x.csv", "--holdout-share", "0.7"),
                               "holdout share")
+
+
+def test_the_segment_summary_shows_each_segments_stance(customers_csv, tmp_path):
+    from copilot.segmentation.pipeline import SegmentAnalysis
+    from copilot.segmentation.stance import segment_stances
+
+    proc = run_cli("segment", customers_csv, "--out-dir", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    analysis = SegmentAnalysis.model_validate_json((tmp_path / "analysis.json").read_text())
+    stances = segment_stances(analysis)
+    segments = proc.stdout[proc.stdout.index("\nSEGMENTS\n"):]
+    assert " ".join(segments.split()).startswith(f"SEGMENTS {stances.basis_sentence()}")
+    for p in analysis.profiles:
+        label = stances.of(p.segment).label
+        title = f"Segment {p.segment}" if p.segment >= 0 else "Unassigned"
+        assert f"  {title}: {p.size:,} customers (" in segments
+        if label:
+            line = next(x for x in segments.splitlines() if x.startswith(f"  {title}: "))
+            assert line.endswith(f"), {label}"), line
+    assert any(s.label for s in stances.segments)

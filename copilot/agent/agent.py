@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from copilot.agent.answers import question_facts
+from copilot.agent.answers import question_facts, stance_labels
 from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route_state
 from copilot.agent.session import Session
 from copilot.agent.tools import ToolResult, call_tool, segment_names, strategy_text, tool_schemas
@@ -54,12 +54,14 @@ class AskResult:
         a = session.analysis
         w = session.writing
         narratives = {n.segment: n for n in w.narratives} if w else {}
+        stances = stance_labels(a)
         segments = []
         for p in a.profiles:
             n = narratives.get(p.segment)
             segments.append({
                 "id": p.segment, "name": n.name if n else f"Segment {p.segment}",
                 "size": p.size, "share": p.share,
+                "stance": stances.get(p.segment),  # "high value, at risk"; None: not measurable
                 "narrative": n.narrative if n else None,
                 "written_by": _written_by(n.author) if n else "none",
             })
@@ -293,10 +295,13 @@ def summary_text(session: Session) -> str:
     a = session.analysis
     lines = [f"{a.choice.k} segments of {a.n_rows:,} customers ({a.choice.algorithm}):"]
     shares = {p.segment: p.share for p in a.profiles}
+    stances = stance_labels(a)
     for n in session.writing.narratives if session.writing else ():
         label = (" [draft]" if n.author.status == "fallback"
                  else " [yours]" if n.author.writer == "user" else "")
-        lines.append(f"  {n.segment}. {n.name} ({_pct(shares.get(n.segment, 0.0))}){label}")
+        stance = f", {stances[n.segment]}" if n.segment in stances else ""
+        lines.append(f"  {n.segment}. {n.name} ({_pct(shares.get(n.segment, 0.0))}{stance})"
+                     f"{label}")
     if session.writing is not None:
         rec = session.writing.recommendation
         if (rec.k, rec.algorithm) != (a.choice.k, a.choice.algorithm) \

@@ -21,6 +21,8 @@ from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
 from copilot.report.summary import _pct, _value
 from copilot.segmentation._base import Frozen
+from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.segmentation.stance import segment_stances
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
@@ -89,7 +91,7 @@ def _topic_answer(session: Session, question: str) -> str | None:
     if match or named:
         segment = int(match.group(1)) if match else named[0]
         if segment in names:
-            return profile_text(session, segment)
+            return with_stance(profile_text(session, segment), a, segment)
     for v in a.validation:
         if v.name.casefold() in q.casefold() or (v.kind == "binary" and "churn" in q.casefold()
                                                   and "churn" in v.name.casefold()):
@@ -107,9 +109,30 @@ def _topic_answer(session: Session, question: str) -> str | None:
         return "\n".join([f"{len(findings)} quality finding(s)."]
                          + [f"- {f.message}" for f in findings[:8]])
     if _SIZES.search(q):
+        stances = stance_labels(a)
         return "\n".join(f"{names[s.segment] if s.segment in names else 'Unassigned'}: "
-                         f"{s.n:,} customers ({_pct(s.share)})" for s in a.sizes)
+                         f"{s.n:,} customers ({_pct(s.share)})"
+                         + (f", {stances[s.segment]}" if s.segment in stances else "")
+                         for s in a.sizes)
     return None
+
+
+def stance_labels(a: SegmentAnalysis) -> dict[int, str]:
+    """Each segment's stance in words ("high value, at risk"); segments without one are left out."""
+    return {s.segment: s.label for s in segment_stances(a).segments if s.label}
+
+
+def with_stance(profile: str, a: SegmentAnalysis, segment: int) -> str:
+    """A segment's profile (``profile_text``) with its stance after the size on the first line,
+    and what the stance is measured on at the end."""
+    stances = segment_stances(a)
+    stance = stances.of(segment)
+    if stance is None or not stance.label:
+        return profile
+    first, _, rest = profile.partition("\n")
+    lines = [f"{first}, {stance.label}", *([rest] if rest else [])]
+    basis = stances.basis_sentence()
+    return "\n".join([*lines, *([basis] if basis else [])])
 
 
 def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
@@ -170,10 +193,12 @@ def overview(session: Session) -> str:
 
     a = session.analysis
     names = segment_names(session)
+    stances = stance_labels(a)
     lines = [f"{a.choice.k} segments of {a.n_rows:,} customers:"]
     for p in a.profiles:
         trait = p.top_features[0].phrase if p.top_features else ""
-        lines.append(f"- {names.get(p.segment, p.segment)} ({_pct(p.share)}): {trait}")
+        stance = f", {stances[p.segment]}" if p.segment in stances else ""
+        lines.append(f"- {names.get(p.segment, p.segment)} ({_pct(p.share)}{stance}): {trait}")
     return "\n".join(lines)
 
 
@@ -192,10 +217,12 @@ def question_facts(session: Session) -> dict[str, Any]:
         "segments": [],
         "outcome_tests": [v.summary for v in a.validation],
     }
+    stances = stance_labels(a)
     for p in a.profiles:
         f = segment_facts(a, p.segment)
         facts["segments"].append({"segment": p.segment, "name": names.get(p.segment),
                                   "customers": f["customers"], "share_pct": f["share_pct"],
+                                  "stance": stances.get(p.segment),
                                   "in_short": f["in_short"], "outcomes": f["outcomes"]})
     strategy = session.writing.strategy if session.writing else None
     if strategy is not None:

@@ -873,8 +873,10 @@ def _with_user_names(writing: Writing, names: dict[int, str]) -> Writing:
         return writing
     user = Authorship(writer="user", provider=None, model=None, prompt_id="rename",
                       prompt_version=0, attempts=0, status="first try")
+    # The narrative keeps its own author: the user named the segment, not the story.
     narratives = tuple(
-        n.model_copy(update={"name": names[n.segment], "author": user}) if n.segment in names
+        n.model_copy(update={"name": names[n.segment], "author": user,
+                             "narrative_author": n.story_author}) if n.segment in names
         else n for n in writing.narratives)
     strategy = writing.strategy
     if strategy is not None:

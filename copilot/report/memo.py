@@ -29,9 +29,9 @@ from urllib.parse import quote
 
 from copilot.errors import InputError
 from copilot.llm.client import Authorship
-from copilot.llm.naming import draft_name
+from copilot.llm.naming import SegmentNarrative, draft_name
 from copilot.llm.recommend import option_label
-from copilot.llm.strategy import SegmentPlan, Strategy
+from copilot.llm.strategy import TOP_SEGMENTS, SegmentPlan, Strategy
 from copilot.llm.writing import Writing
 from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
 from copilot.segmentation._base import Frozen
@@ -40,6 +40,7 @@ from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.export import atomic_write_text
 from copilot.segmentation.pipeline import SegmentAnalysis
 from copilot.segmentation.profile import SegmentProfile
+from copilot.segmentation.stance import segment_stances
 from copilot.segmentation.sweep import SweepRow
 from copilot.segmentation.themes import theme_lines
 from copilot.segmentation.validate import OutcomeValidation
@@ -218,6 +219,27 @@ def _is_draft(author: Authorship) -> bool:
     return author.writer != USER and author.status == "fallback"
 
 
+def _written(author: Authorship) -> str:
+    """How a piece came to be, for a label that names two pieces ("Name: ...; narrative: ...")."""
+    if author.writer == USER:
+        return "given by the user"
+    if _is_draft(author):
+        return "deterministic draft written from templates, not by the LLM"
+    return f"written by {how_written(author)}"
+
+
+def narrative_author(narrative: SegmentNarrative) -> Authorship | None:
+    """Who wrote a segment's narrative; None when that is no longer known.
+
+    A session saved before names and narratives were written apart records one author for
+    both; once the user renames such a segment, that author is the user, who did not write the
+    narrative.
+    """
+    if narrative.narrative_author is None and narrative.author.writer == USER:
+        return None
+    return narrative.story_author
+
+
 # --- the memo, section by section ----------------------------------------------------------------------
 
 class _Memo:
@@ -232,6 +254,12 @@ class _Memo:
         self.links = links
         self.names = segment_names(analysis, writing)
         self.narratives = {n.segment: n for n in writing.narratives} if writing else {}
+        # Words only ("high value, at risk"): a stance label carries no figure to trace.
+        self.stances = segment_stances(analysis)
+
+    def stance(self, segment: int) -> str | None:
+        stance = self.stances.of(segment)
+        return stance.label if stance is not None else None
 
     # -- helpers
 
@@ -247,8 +275,12 @@ class _Memo:
         if self.w is None:
             return []
         pieces = [("k recommendation", self.w.recommendation.author)]
-        pieces += [(f"Name and narrative, segment {_tag(n.segment)}", n.author)
-                   for n in self.w.narratives]
+        for n in self.w.narratives:
+            if n.narrative_author is None:
+                pieces.append((f"Name and narrative, segment {_tag(n.segment)}", n.author))
+            else:
+                pieces += [(f"Name, segment {_tag(n.segment)}", n.author),
+                           (f"Narrative, segment {_tag(n.segment)}", n.narrative_author)]
         if self.strategy is not None:
             segments = [p.segment for p in self.a.profiles if p.segment >= 0]  # -1 is not rated
             pieces += [(f"Fit ratings, segment {_tag(s)}", author)
@@ -435,6 +467,10 @@ class _Memo:
         a = self.a
         lines = ["## Segments", ""]
         lines.append("Segment numbers are the IDs in `assignments.csv` (0 is the largest).")
+        basis = self.stances.basis_sentence()
+        if basis:
+            lines += ["", (f"{_text(basis)} A segment is called high or low only where it differs "
+                           "clearly from the average; otherwise it is typical.")]
         lines += ["", self.overview_table()]
         charts = [self.chart(k) for k in ("sizes", "projection", "outcomes")]
         if any(charts):
@@ -508,6 +544,8 @@ class _Memo:
 
     def overview_table(self) -> str:
         header = ["Segment", "Name", "Customers", "Share"]
+        with_stance = any(self.stance(p.segment) for p in self.a.profiles)
+        header += ["Stance"] if with_stance else []
         header += [f"{_text(v.name)} ({'rate' if v.kind == 'binary' else 'mean'})"
                    for v in self.a.validation]
         outcome_rows = [{s.segment: s for s in v.segments} for v in self.a.validation]
@@ -515,6 +553,8 @@ class _Memo:
         for p in self.a.profiles:
             row = [_tag(p.segment),
                    _text(self.name(p.segment)), fmt_count(p.size), fmt_share(p.share)]
+            if with_stance:
+                row.append(_text(self.stance(p.segment) or "n/a"))
             for v, by_segment in zip(self.a.validation, outcome_rows, strict=True):
                 s = by_segment.get(p.segment)
                 if s is None and p.segment < 0:
@@ -533,6 +573,9 @@ class _Memo:
         if label:
             lines += [label, ""]
         lines.append(f"**Size:** {fmt_count(p.size)} customers ({fmt_share(p.share)} of all).")
+        stance = self.stance(p.segment)
+        if stance:
+            lines += ["", f"**Stance:** {_text(stance)}"]
         if p.top_features:
             lines += ["", "**Key traits** (compared with all customers):"]
             lines += [f"- {_text(t.phrase)}" for t in p.top_features[:MAX_TRAITS]]
@@ -563,8 +606,13 @@ class _Memo:
         if narrative is None:
             return ("_Name: deterministic draft from the segment's top traits (no LLM text was "
                     "written)._")
+        story = narrative_author(narrative) if narrative.narrative else None
         if narrative.author.writer == USER:
-            return "_Named by the user._"
+            if story is None:
+                return "_Named by the user._"
+            return f"_Named by the user; narrative: {_written(story)}._"
+        if story is not None and how_written(story) != how_written(narrative.author):
+            return f"_Name: {_written(narrative.author)}; narrative: {_written(story)}._"
         if _is_draft(narrative.author):
             return ("_Name and narrative: deterministic draft written from templates, not by "
                     "the LLM._")
@@ -612,9 +660,29 @@ class _Memo:
             lines += ["", "_Ratings for segment(s) " + ", ".join(_tag(d) for d in drafted)
                       + " are deterministic drafts (a neutral fit), not LLM ratings._"]
         lines += ["", "### Opportunity ranking", "", self.ranking(s)]
+        if s.portfolio_note:
+            lines += ["", _text(s.portfolio_note)]
+        cap = self.cap_sentence(s)
+        if cap:
+            lines += ["", cap]
         for plan in s.plans:
             lines += ["", self.plan(plan)]
         return "\n".join(lines)
+
+    @staticmethod
+    def cap_sentence(s: Strategy) -> str | None:
+        """The goal's limit on campaigns, when it is what set the number of plans.
+
+        Only the cap is a figure (it is in the writing); the number of plans is that figure, or
+        fewer (then under 2, in words) when fewer segments had an opportunity.
+        """
+        cap, n = s.campaign_cap, len(s.plans)
+        if cap is None or not (cap < TOP_SEGMENTS or cap == n):
+            return None
+        allows = f"The goal allows at most {cap} campaign{'s' if cap != 1 else ''}"
+        if n == cap:
+            return f"{allows}, so {cap} plan{' is' if cap == 1 else 's are'} drafted."
+        return f"{allows}; {'no plan is' if n == 0 else 'one plan is'} drafted."
 
     def fit_matrix(self, s: Strategy) -> str:
         fit = {(r.segment, r.initiative): r.fit for r in s.ratings}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from copilot.segmentation.anchors import AnchorReport, anchor_lines
 from copilot.segmentation.choose import ALGORITHM_NAMES
 from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.segmentation.stance import segment_stances
 from copilot.segmentation.themes import theme_lines
 
 if TYPE_CHECKING:
@@ -83,13 +84,19 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
             lines += _wrap(f"- {cand.why}", "    ")
     lines.append("")
     lines.append("SEGMENTS")
+    stances = segment_stances(a)
+    basis = stances.basis_sentence()
+    if basis:
+        lines += _wrap(basis, "  ")
     rules = {s.segment: s.rules for s in a.rules.segments}
     outcome_by_seg = {
         v.name: {s.segment: s for s in v.segments} for v in a.validation
     }
     for p in a.profiles:
         title = "Unassigned" if p.segment < 0 else f"Segment {p.segment}"
-        lines.append(f"  {title}: {p.size:,} customers ({_pct(p.share)})")
+        stance = stances.of(p.segment)
+        said = f", {stance.label}" if stance is not None and stance.label else ""
+        lines.append(f"  {title}: {p.size:,} customers ({_pct(p.share)}){said}")
         for t in p.top_features[:4]:
             lines += _wrap(f"- {t.phrase}", "    ")
         for rule in rules.get(p.segment, ())[:1]:

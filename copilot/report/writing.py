@@ -6,6 +6,7 @@ from copilot.llm.client import Authorship
 from copilot.llm.writing import Writing
 from copilot.report.summary import _wrap
 from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.segmentation.stance import segment_stances
 
 
 def byline(author: Authorship) -> str:
@@ -25,9 +26,16 @@ def render_writing(w: Writing, analysis: SegmentAnalysis) -> str:
             f"--k {rec.k} --algorithm {rec.algorithm} to use the recommendation.", "  ")
     lines += ["", "SEGMENT NAMES"]
     shares = {p.segment: p.share for p in analysis.profiles}
+    stances = segment_stances(analysis)
     for n in w.narratives:
-        lines.append(f"  {n.segment}. {n.name} ({shares.get(n.segment, 0):.0%}) {byline(n.author)}")
-        lines += _wrap(n.narrative, "     ")
+        stance = stances.of(n.segment)
+        said = f", {stance.label}" if stance is not None and stance.label else ""
+        lines.append(f"  {n.segment}. {n.name} ({shares.get(n.segment, 0):.0%}{said}) "
+                     f"{byline(n.author)}")
+        # The narrative's own author, when it is not the name's.
+        story = byline(n.narrative_author) if n.narrative_author is not None else ""
+        own = f" {story}" if story and story != byline(n.author) else ""
+        lines += _wrap(n.narrative + own, "     ")
     if w.strategy is not None:
         s = w.strategy
         lines += ["", f"STRATEGY for: {s.goal}"]
@@ -37,6 +45,11 @@ def render_writing(w: Writing, analysis: SegmentAnalysis) -> str:
         for o in s.opportunities[:5]:
             lines.append(f"   {o.rank}. {o.name} x {o.initiative}: {o.score:.3f} "
                          f"(share {o.share:.0%}, value {o.value_index:.2f}, fit {o.fit}/5)")
+        if s.portfolio_note:
+            lines += _wrap(s.portfolio_note, "  ")
+        if s.campaign_cap is not None:
+            lines += _wrap(f"The goal allows at most {s.campaign_cap} campaign(s); "
+                           f"{len(s.plans)} plan(s) drafted.", "  ")
         for plan in s.plans:
             lines.append(f"  Plan for {plan.name}: {plan.initiative} {byline(plan.author)}")
             for a in plan.actions:

@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Markdown, Static
 
+from copilot.agent.answers import stance_labels, with_stance
 from copilot.agent.tools import profile_text, segment_names
 from copilot.errors import CopilotError
 from copilot.report.summary import _pct, _value
@@ -57,6 +58,16 @@ def _name_author(session: Session) -> dict[int, str]:
     return {n.segment: "yours" if n.author.writer == "user"
             else "draft" if n.author.status == "fallback" else "model"
             for n in session.writing.narratives}
+
+
+# The stance column is short so the outcome figures beside it stay on screen; the details below
+# the table give the full label ("typical value and risk").
+_SHORT_STANCE = {"typical value and risk": "typical", "typical value": "typical",
+                 "typical risk": "typical", "high value, loyal core": "high value, loyal"}
+
+
+def short_stance(label: str) -> str:
+    return _SHORT_STANCE.get(label, label)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -141,7 +152,7 @@ def _quality_text(quality: QualityReport) -> Text:
 
 
 class SegmentsPanel(Vertical):
-    """One row per segment (name, who named it, size, outcomes, traits); details of the
+    """One row per segment (name, who named it, size, stance, outcomes, traits); details of the
     highlighted one below."""
 
     DEFAULT_CSS = """
@@ -175,9 +186,11 @@ class SegmentsPanel(Vertical):
                 "No segments yet: load a table and set a goal, or type /sweep.")
             return
         names, by = segment_names(s), _name_author(s)
-        # Outcomes before traits: at a usual width the last column is cut off, and the traits
-        # are also in the details below.
-        table.add_columns(*(Text(h) for h in ("#", "Name", "By", "Size", "Share",
+        stances = stance_labels(a)
+        # Stance and outcomes before traits: at a usual width the last column is cut off, and
+        # the traits are also in the details below. No stance column when nothing measures it.
+        stance_column = ("Stance",) if stances else ()
+        table.add_columns(*(Text(h) for h in ("#", "Name", "By", "Size", "Share", *stance_column,
                                                *(v.name for v in a.validation), "Key traits")))
         for p in a.profiles:
             outcomes = []
@@ -189,6 +202,7 @@ class SegmentsPanel(Vertical):
             cells = [Text(str(p.segment)), Text(names.get(p.segment, f"Segment {p.segment}")),
                      Text(who, style="bold" if who == "yours" else "dim"),
                      Text(f"{p.size:,}", justify="right"), Text(_pct(p.share), justify="right"),
+                     *((Text(short_stance(stances.get(p.segment, "-"))),) if stances else ()),
                      *(Text(o, justify="right") for o in outcomes), Text(key_traits(p))]
             table.add_row(*cells, key=str(p.segment))
         if table.row_count:
@@ -209,7 +223,7 @@ class SegmentsPanel(Vertical):
         if narrative is not None:
             text.append(narrative.narrative + "\n\n", style="italic")
         try:
-            text.append(profile_text(s, segment))
+            text.append(with_stance(profile_text(s, segment), s.analysis, segment))
         except CopilotError as err:
             text.append(str(err), style="red")
         self.query_one("#segment-text", Static).update(text)

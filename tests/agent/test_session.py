@@ -13,28 +13,16 @@ from copilot.errors import InputError
 from copilot.llm.providers import LLMSettings
 from copilot.segmentation.pipeline import SegmentSettings
 from fixtures.customers import make_customers
-from tests.llm.writer_helpers import (
-    fake_client,
-    good_name,
-    good_plan,
-    good_ratings,
-    good_recommendation,
-)
+from tests.llm.writer_helpers import answer_writer, fake_client
 
 # kmeans and a fixed k keep each engine run well under a second on 300 rows.
 FAST = SegmentSettings(id_column="customer_id", k=3, algorithm="kmeans", seed=0)
 NO_LLM = LLMSettings(provider="none")
-ANSWERS = {"RecommendK": good_recommendation, "NameCandidates": good_name,
-           "FitRatings": good_ratings, "PlanDraft": good_plan}
-
-
-def answer_by_tool(messages, kwargs):
-    """A well-behaved model whatever the order of calls (a re-ask shifts a fixed script)."""
-    return ANSWERS[kwargs["tool_choice"]["function"]["name"]](messages, kwargs)
 
 
 def scripted_client():
-    client, model = fake_client([answer_by_tool] * 40)
+    """A well-behaved model whatever the order of calls (a re-ask shifts a fixed script)."""
+    client, model = fake_client([answer_writer] * 60)
     return client, model
 
 
@@ -356,3 +344,39 @@ def test_the_session_saves_a_model_that_carries_the_current_names(session, data_
     renamed = load_bundle(back.model_path()).info
     assert renamed.names[1] == "Heavy Users"
     assert renamed.bundle_id != model.info.bundle_id
+
+
+def test_answers_about_segments_say_each_segments_stance(session, data_csv):
+    from copilot.agent.agent import AskResult, summary_text
+    from copilot.agent.answers import answer_question, question_facts
+    from copilot.segmentation.stance import segment_stances
+
+    s, _ = session
+    s.load(data_csv)
+    s.segment()
+    stances = segment_stances(s.analysis)
+    labels = {x.segment: x.label for x in stances.segments}
+    assert any(labels.values())
+    segment = next(seg for seg, label in labels.items() if label)
+    # The profile of one segment: its stance after its size, and what the stance is measured on.
+    profile = answer_question(s, f"tell me about segment {segment}")
+    first = profile.splitlines()[0]
+    assert first.startswith(f"{segment}. ") and first.endswith(f"), {labels[segment]}")
+    assert profile.splitlines()[-1] == stances.basis_sentence()
+    # The sizes overview and the computed overview.
+    sizes = answer_question(s, "how big are the segments?").splitlines()
+    for line, size in zip(sizes, s.analysis.sizes, strict=True):
+        if labels.get(size.segment):
+            assert line.endswith(f"), {labels[size.segment]}"), line
+    assert all(x["stance"] == labels[x["segment"]] for x in question_facts(s)["segments"])
+    # After names are written: the chat's summary reply and the ask --json object.
+    s.write()
+    reply = summary_text(s)
+    for n in s.writing.narratives:
+        if labels[n.segment]:
+            assert f"{n.segment}. {n.name} (" in reply
+            assert f", {labels[n.segment]}) [draft]" in reply
+    out = AskResult(True, "done").to_json(s)
+    assert [x["stance"] for x in out["segments"]] == [labels[p.segment]
+                                                       for p in s.analysis.profiles]
+    json.dumps(out)  # still plain JSON

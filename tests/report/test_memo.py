@@ -19,14 +19,7 @@ from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.writing import Writing, write_all
 from copilot.report.memo import MemoFiles, render_memo, segment_names, write_memo
 from copilot.report.trace import untraceable_numbers
-from tests.llm.writer_helpers import (
-    fake_client,
-    good_name,
-    good_plan,
-    good_ratings,
-    good_recommendation,
-    small_analysis,
-)
+from tests.llm.writer_helpers import answer_writer, fake_client, small_analysis
 
 GOAL = "Reduce churn"
 SECTIONS = ("## Goal", "## Data and quality", "## Method", "## Segments", "## Strategy",
@@ -50,9 +43,10 @@ def drafts(analysis) -> Writing:
 def scripted(analysis) -> Writing:
     """Mixed authorship: the first name after one re-ask, the last plan a draft (script ends)."""
     n = len(analysis.profiles)
-    bad_name = {"names": ["Segment 42 Crowd"], "narrative": "Too short."}
-    script = [good_recommendation, bad_name, *[good_name] * n, *[good_ratings] * n,
-              good_plan, good_plan]
+    bad_name = {"names": ["Segment Crowd"]}
+    plans = min(3, sum(p.segment >= 0 for p in analysis.profiles))
+    # names (the first re-asked), the k pick and reason, narratives, fits, all plans but the last
+    script = [bad_name] + [answer_writer] * (n + 2 + n + 1 + plans - 1)
     client, _ = fake_client(script)
     return write_all(analysis, client, goal=GOAL)
 
@@ -131,7 +125,8 @@ def test_deterministic_drafts_are_labelled_everywhere(analysis, drafts):
     assert memo.count("_Deterministic draft written from templates, not by the LLM") == len(
         drafts.strategy.plans)
     table = memo[memo.index("| Piece |"):]
-    assert table.count("| deterministic draft |") == 1 + 2 * len(analysis.profiles) + len(
+    # The k advice; per segment its name, its narrative and its fit ratings; the plans.
+    assert table.count("| deterministic draft |") == 1 + 3 * len(analysis.profiles) + len(
         drafts.strategy.plans)
 
 
@@ -169,8 +164,12 @@ def test_a_name_the_user_gave_is_labelled_as_the_users(analysis, drafts):
         *drafts.narratives[1:])})
     memo = render_memo(analysis, renamed, goal=GOAL)
     card = _card(memo, 0)
-    assert card.startswith("### Segment 0: Loyal Power Users") and "_Named by the user._" in card
-    assert "| Name and narrative, segment 0 | named by the user |" in memo
+    assert card.startswith("### Segment 0: Loyal Power Users")
+    # The user gave the name only: the narrative keeps its own author.
+    assert ("_Named by the user; narrative: deterministic draft written from templates, not by "
+            "the LLM._") in card
+    assert "| Name, segment 0 | named by the user |" in memo
+    assert "| Narrative, segment 0 | deterministic draft |" in memo
 
 
 def test_an_llm_k_that_differs_from_the_engine_is_stated(analysis, scripted):
