@@ -29,6 +29,7 @@ from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
 from copilot.errors import CopilotError, InputError, SettingsError
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.grounding import _name_key
+from copilot.llm.naming import NAMED_EVENT
 from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
@@ -782,7 +783,8 @@ class Session:
         self._emit("progress", message, stage=stage, fraction=fraction)
 
     def _llm_event(self, message: str) -> None:
-        self._emit("progress", message, stage="llm")
+        # A name as soon as it is chosen is news, not just status: the chat keeps the line.
+        self._emit("progress", message, stage="name" if NAMED_EVENT.match(message) else "llm")
 
     def _model_progress(self, done: int, total: int) -> None:
         self._emit("progress", "Preparing the embedded model (first run only).", stage="model",

@@ -58,6 +58,22 @@ class Concept:
     claim: str = ""
 
 
+# The word offered to the writer when the data supports a concept: a PM's word for it, the
+# first when the difference is strong (a mean standardized difference of 1 or more), the second
+# when it is milder: usage a little below average is "Casual", not "Inactive".
+DISPLAY = {
+    "discount": ("Deal-Seeking", "Bargain"), "thrift": ("Budget", "Thrifty"),
+    "premium": ("Premium", "Big-Spending"), "loyalty": ("Loyal", "Steady"),
+    "risk": ("At-Risk", "Churning"), "newness": ("New", "Newcomer"),
+    "veteran": ("Long-Tenured", "Veteran"), "heavy_use": ("Power", "Engaged"),
+    "light_use": ("Inactive", "Casual"), "frequency": ("Frequent", "Regular"),
+    "one_time": ("One-Time", "Occasional"), "support": ("High-Touch", "Support-Heavy"),
+    "seasonal": ("Seasonal", "Holiday"), "travel": ("International", "Roaming"),
+    "data": ("Data-Heavy", "Streaming"), "tech": ("Digital", "Connected"),
+    "mobile": ("Mobile", "App-First"), "returns": ("Returners", "Return-Heavy"),
+}
+
+
 USAGE_TOKENS = _words(
     "login logins logon session sessions usage use uses used events event active activity api "
     "minutes views pageviews visits visit clicks features feature actions opens streams plays "

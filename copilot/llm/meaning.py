@@ -22,7 +22,9 @@ from typing import Any
 
 from copilot.llm.grounding import Trait, trait_mentions
 from copilot.llm.lexicon import (
+    CONCEPTS,
     DESIRE_NOUNS,
+    DISPLAY,
     DOWN,
     NEGATIVE_WORDS,
     NEGATORS,
@@ -42,6 +44,8 @@ from copilot.segmentation.stance import is_tenure_name
 
 #: A column counts as clearly above or below average from this standardized difference.
 CLEAR_Z = 0.2
+#: From this mean standardized difference a behaviour earns its strong word ("Inactive").
+STRONG_Z = 1.0
 #: A bare column word in a name ("Discount Savers") is refused from this opposite difference.
 BARE_Z = 0.3
 
@@ -139,6 +143,11 @@ def check_name_meaning(name: str, ev: SegmentEvidence) -> list[str]:
             problems.append(f'The name "{clean}" says "{word}" ({claim}), but {why}; choose a '
                             "name that fits the profile.")
     problems += _mention_problems(clean, ev)
+    if ev.risk_level == "high" and not any(
+            c.key in ("risk", "light_use", "one_time") and _flip(words, i) > 0
+            for i, w in enumerate(words) for c in concepts_of(w)):
+        problems.append(f'The name "{clean}" hides that this segment is at risk '
+                        f"({ev.describe_axis('risk')}); put a word such as At-Risk in it.")
     return list(dict.fromkeys(problems))
 
 
@@ -172,14 +181,19 @@ def _concept_verdict(concept: Concept, flip: int, ev: SegmentEvidence) -> tuple[
                          recency=concept.recency_inverse)
     if found is None:
         return None
-    measured, columns = found
+    measured, columns, _ = found
     claimed = sign * flip
     return measured != -claimed, "; ".join(columns[:3]) + " in this segment"
 
 
 def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
-                 recency: bool) -> tuple[int, list[str]] | None:
-    """The mean direction of the numeric columns a concept's tokens name, or None."""
+                 recency: bool, own_only: bool = False) -> tuple[int, list[str], float] | None:
+    """(direction, what the data says, mean difference) of the columns a concept's tokens
+    name, or None.
+
+    ``own_only``: only columns the tokens name directly (no recency proxy, no yes/no levels),
+    for offering a word rather than refusing one: "One-Time" needs an orders column, not just
+    a long time since the last login."""
     from copilot.llm.lexicon import TENURE_TOKENS
 
     picked: list[tuple[str, float]] = []  # (what the data says, signed evidence)
@@ -188,7 +202,8 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
         state = "above" if z >= CLEAR_Z else "below" if z <= -CLEAR_Z else "about"
         said = f"{column} is {state} average"
         if recency and (col_tokens & RECENCY_TOKENS or {"since", "last"} <= col_tokens):
-            picked.append((said, -z))
+            if not own_only:
+                picked.append((said, -z))
             continue
         if tokens is TENURE_TOKENS:
             if is_tenure_name(column):
@@ -200,7 +215,7 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
             continue
         picked.append((said, z))
     # Yes/no columns measured as levels ("uses_coupons = Yes" over- or under-represented).
-    for trait in ev.traits:
+    for trait in () if own_only else ev.traits:
         if trait.level is None or not set(name_tokens(trait.feature)) & tokens:
             continue
         presence = _presence(trait.level)
@@ -213,7 +228,7 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
         return None
     mean = sum(z for _, z in picked) / len(picked)
     sign = 1 if mean >= CLEAR_Z else -1 if mean <= -CLEAR_Z else 0
-    return sign, [c for c, _ in picked]
+    return sign, [c for c, _ in picked], mean
 
 
 _ABSENT = re.compile(r"^(?:no|none|never|without|false|n|0|non\b|not\b|nothing)", re.IGNORECASE)
@@ -272,6 +287,35 @@ def _mention_problems(name: str, ev: SegmentEvidence) -> list[str]:
             problems.append(f'The name "{name}" claims {claim}, but {fact}; choose a name '
                             "that fits the profile.")
     return problems
+
+
+def fitting_words(ev: SegmentEvidence, limit: int = 4) -> list[str]:
+    """Words of the lexicon the segment's figures support, strongest first ("At-Risk",
+    "Dormant", "Deal-Seeking"): offered to the writer, so a name can say at the level of
+    concepts what the traits say column by column. Each word passes the name checks."""
+    scored: list[tuple[float, str]] = []
+    for concept in CONCEPTS:
+        if concept.axis is not None:
+            column = ev.value_column if concept.axis == "value" else ev.risk_column
+            lean = ev.value_lean if concept.axis == "value" else ev.risk_lean
+            level = ev.value_level if concept.axis == "value" else ev.risk_level
+            if column is None or lean != concept.axis_sign or level in (None, "average"):
+                continue
+            # Behaviour says more than the stance ("Deal-Seeking" beats "Budget"), which the
+            # name need only not contradict; a stance word leads only a segment with nothing
+            # clearer to say.
+            strength = 0.7 if concept.axis == "risk" else 0.6  # at risk: the first thing to say
+        else:
+            found = _column_sign(concept.columns, ev, usage=concept.columns is USAGE_TOKENS,
+                                 recency=concept.recency_inverse, own_only=True)
+            if found is None or found[0] != concept.sign:
+                continue
+            strength = abs(found[2])
+        strong, mild = DISPLAY.get(concept.key, ("", ""))
+        word = strong if concept.axis is not None or strength >= STRONG_Z * 0.7 else mild
+        if word and not check_name_meaning(f"{word} Customers", ev):
+            scored.append((strength, word))
+    return [w for _, w in sorted(scored, key=lambda x: -x[0])][:limit]
 
 
 # Words that say only the stance or nothing at all: a name made of them alone ("High Value

@@ -34,6 +34,7 @@ from copilot.llm.meaning import (
     check_name_meaning,
     check_name_specific,
     check_plumbing,
+    fitting_words,
     check_stance_words,
     check_superlatives,
     check_wishes,
@@ -93,6 +94,12 @@ class NarrativeAnswer(Frozen):
     narrative: str = Field(min_length=40, max_length=600, description="2 sentences")
 
 
+# Fitting words that say the stance only: a draft leads with a behaviour when it has one.
+_STANCE_FITTING = {"budget", "premium", "at-risk", "loyal", "thrifty", "big-spending", "steady",
+                   "churning"}
+_SMALL_WORDS = {"of", "and", "with", "without", "on", "the", "for", "in", "to", "a", "an", "no"}
+#: What a "segment named" progress event looks like: front ends show each name as it comes.
+NAMED_EVENT = re.compile(r"^Segment -?\d+ is named ")
 MAX_SENTENCES = 3
 MIN_WORDS = 12  # one full sentence is a narrative; a fragment is not
 NARRATIVE_TOKENS = 90  # two short sentences are about 50 tokens; a cut tail is trimmed
@@ -123,6 +130,10 @@ def choose_names(context: WritingContext, client: LLMClient) -> dict[int, tuple[
         def name_problems(name: str, ev=ev, taken=tuple(taken), hints=hints) -> list[str]:
             problems = check_name_form(name, taken) + check_name(name, ev.traits)
             problems += check_name_meaning(name, ev) + check_name_specific(name, ev, hints)
+            if len(name.split()) < 2:
+                problems.append(f'"{name}" is one word; use 2 to 4 words.')
+            if any(w[0].islower() and w not in _SMALL_WORDS for w in name.split()):
+                problems.append(f'"{name}" is not a name: write it in Title Case.')
             if len(name) > _MAX_NAME_CHARS:
                 problems.append(f"The name is longer than {_MAX_NAME_CHARS} characters.")
             return list(dict.fromkeys(problems + repeats_injection(name, injected)))
@@ -188,9 +199,14 @@ def brief(context: WritingContext, segment: int) -> str:
     entry = context.entries[segment]
     parts = []
     if entry.get("stance"):
-        word = _STANCE_WORDS.get(entry["stance"])
-        parts.append(f"stance {entry['stance']}"
-                     + (f' (a name may start "{word.split()[0]}")' if word else ""))
+        parts.append(f"stance {entry['stance']}")
+    words = fitting_words(context.evidence(segment))
+    # Two at most, a behaviour and a stance word: offered four, the model stacked them
+    # ("Digital Loyal Premium") and left no room for what stands out.
+    behaviour = [w for w in words if w.lower() not in _STANCE_FITTING][:1]
+    stance_word = [w for w in words if w.lower() in _STANCE_FITTING][:1]
+    if behaviour or stance_word:
+        parts.append("fitting words " + ", ".join(stance_word + behaviour))
     outs = [re.sub(r"\s*\(.*\)$", "", o) for o in entry.get("outcomes", [])]
     traits = [re.sub(r"\s*\(.*\)$", "", t) for t in entry["stands_out"]]
     if traits:
@@ -279,14 +295,23 @@ def _trait_names(analysis: SegmentAnalysis, segment: int) -> list[str]:
 
 def draft_name(analysis: SegmentAnalysis, segment: int, taken: list[str],
                context: WritingContext | None = None) -> str:
-    """A unique name from the segment's stance and most distinguishing traits."""
+    """A unique name from the segment's fitting words, stance and most distinguishing traits.
+
+    "Inactive At-Risk Customers" before "Leaving Low-Value High Days": a behaviour the figures
+    support says more than a column name, and every word offered is one the checks accept.
+    """
     used = {t.lower() for t in taken}
     traits = _trait_names(analysis, segment) or ["Typical Customers"]
     stance = None
+    names = []
     if context is not None:
         entry = context.entries.get(segment, {})
         stance = _STANCE_WORDS.get(entry.get("stance", ""))
-    names = []
+        words = fitting_words(context.evidence(segment))
+        behaviour = [w for w in words if w.lower() not in _STANCE_FITTING]
+        lead = [w for w in words if w.lower() in _STANCE_FITTING][:1]
+        if behaviour:
+            names += [" ".join([b, *lead, "Customers"]) for b in behaviour]
     if stance:
         room = 4 - len(stance.split())
         names += [f"{stance} {' '.join(t.split()[:room])}" for t in traits]

@@ -277,7 +277,7 @@ class CopilotApp(App[int]):
             chat.set_status(event.text)
             if event.data.get("fraction") is not None:
                 chat.set_progress(float(event.data["fraction"]))
-            if event.data.get("stage") == "agent":
+            if event.data.get("stage") in ("agent", "name"):
                 chat.add_trace(event.text, "note")
         elif event.kind == "error":
             self._errors_this_step += 1

@@ -380,3 +380,19 @@ def test_answers_about_segments_say_each_segments_stance(session, data_csv):
     assert [x["stance"] for x in out["segments"]] == [labels[p.segment]
                                                        for p in s.analysis.profiles]
     json.dumps(out)  # still plain JSON
+
+
+def test_each_name_is_announced_as_it_is_chosen(session, data_csv):
+    """Issue 13: every name on screen as soon as it is ready, not only when the pass ends."""
+    s, events = session
+    s.load(data_csv)
+    s.set_goal("Reduce churn")
+    s.segment()
+    events.clear()
+    client, _ = scripted_client()
+    writing = s.write(client)
+    named = [e for e in events if e.kind == "progress" and e.data.get("stage") == "name"]
+    assert [e.text.split(" is named ")[1] for e in named] == [n.name for n in writing.narratives]
+    # The names come before any narrative is written.
+    first_narrative = next(i for i, e in enumerate(events) if "narrative" in e.text)
+    assert events.index(named[-1]) < first_narrative

@@ -66,9 +66,9 @@ def test_names_the_table_contradicts_are_refused(name):
 @pytest.mark.parametrize("name", [
     "No-Discount Leavers",     # "no" turns the discount claim round; leaving is right
     "At-Risk Newcomers",
-    "Budget Pro Plan Users",   # "Pro" is the table's own plan level, over-represented here
+    "Budget Pro Plan Leavers", # "Pro" is the table's own plan level, over-represented here
     "Light Users",
-    "Without Tech Support",
+    "At-Risk Without Tech Support",
 ])
 def test_names_that_fit_the_table_pass(name):
     assert check_name_meaning(name, evidence()) == [], name

@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage
 from copilot.llm.client import DRAFT
 from copilot.llm.context import WritingContext, option_label
 from copilot.llm.facts import segment_evidence
+from copilot.llm.meaning import check_name_meaning
 from copilot.llm.naming import name_segments
 from copilot.llm.recommend import recommend_k
 from copilot.llm.strategy import HOLDOUT_SHARE, draft_strategy
@@ -301,12 +302,16 @@ def test_drafts_are_unique_and_grounded_in_the_profile(analysis):
         assert f"{round(100 * profile.share, 1)}%" in n.narrative
 
 
-def test_draft_names_lead_with_the_stance(retail):
+def test_draft_names_say_the_stance_and_a_behaviour(retail):
     client, _ = fake_client([])
     names = {n.segment: n.name for n in name_segments(retail, client)}
     stances = segment_stances(retail)
     risky = [s.segment for s in stances.segments if s.risk == "high"]
-    assert risky and all(names[s].startswith(("At-Risk", "Leaving")) for s in risky)
+    assert risky and all(("At-Risk" in names[s] or "Leaving" in names[s]) for s in risky)
+    # Drafts pass the checks the model's names must pass.
+    for p in retail.profiles:
+        ev = segment_evidence(retail, p.segment, stances)
+        assert check_name_meaning(names[p.segment], ev) == [], names[p.segment]
 
 
 # --- narratives ---------------------------------------------------------------------------------

@@ -76,9 +76,14 @@ def _trait_words(phrase: str) -> tuple[str, str]:
 
 
 def good_name(messages, kwargs) -> dict[str, Any]:
-    """Two candidates built on the segment's first trait, as the prompt asks."""
-    word, subject = _trait_words(entry_of(messages)["stands_out"][0])
+    """Two candidates built on the segment's first trait, as the prompt asks; a segment at risk
+    says so."""
+    entry = entry_of(messages)
+    word, subject = _trait_words(entry["stands_out"][0])
     base = f"{word} {subject}".strip()
+    if "at risk" in entry.get("stance", "") or "leaving" in entry.get("stance", ""):
+        return {"names": [" ".join(f"At-Risk {base}".split()[:4]),
+                          " ".join(f"Churning {base}".split()[:4])]}
     return {"names": [f"{base} Crowd", f"{base} Fans"]}
 
 

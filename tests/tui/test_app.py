@@ -84,6 +84,10 @@ def test_whole_conversation_with_the_scripted_model(workdir):
             assert "Reduce churn among new customers" in lines
             assert any(line.startswith("→ segment(") for line in lines)  # tool calls stream in
             assert any(line.startswith("✓ Named") for line in lines)  # and their results
+            # each name is a line of its own as soon as it is chosen, before the narratives
+            named = [line for line in lines if " is named " in line]
+            assert len(named) == len(session.writing.narratives)
+            assert all(n.name in " ".join(named) for n in session.writing.narratives)
             assert "The memo is in session/memo.md." in lines[-1]
 
             # /sweep: a sweep over several k, drawn with the chosen k marked.
