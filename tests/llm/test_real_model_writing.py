@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from copilot.llm.client import DRAFT
-from copilot.llm.facts import ignorable_names, segment_facts
-from copilot.llm.grounding import check_numbers, collect_numbers
+from copilot.llm.context import WritingContext
+from copilot.llm.facts import ignorable_names
+from copilot.llm.grounding import check_numbers
 from copilot.llm.providers import resolve_settings
 from copilot.llm.writing import open_client, write_all
 from tests.llm.servers import LlamaCppServer
@@ -22,7 +23,8 @@ pytestmark = [pytest.mark.llm, pytest.mark.slow]
 INITIATIVES = ("Guided onboarding checklist", "Annual-plan discount")
 
 
-def _assert_sound(writing, analysis, label: str) -> None:
+def _assert_sound(writing, analysis, label: str, goal: str | None = None,
+                  initiatives: tuple[str, ...] = ()) -> None:
     assert len(writing.narratives) == len(analysis.profiles)
     assert len({n.name.lower() for n in writing.narratives}) == len(writing.narratives)
     shortlist = {(c.algorithm, c.k) for c in analysis.choice.shortlist}
@@ -34,11 +36,14 @@ def _assert_sound(writing, analysis, label: str) -> None:
     assert all(a.writer in (label, DRAFT) for a in authors)
     assert all((a.writer == DRAFT) == (a.status == "fallback") for a in authors)
     assert any(a.writer == label for a in authors), "the model wrote nothing that passed"
+    # A narrative may cite what its segment's entry in the prompt held (share, traits, outcomes,
+    # size) and what the user gave (goal, initiatives); nothing else.
     ignore = ignorable_names(analysis)
+    context = WritingContext(analysis, goal=goal, initiatives=initiatives)
     for n in writing.narratives:
         if n.author.writer == label:
-            facts = collect_numbers(segment_facts(analysis, n.segment))
-            assert check_numbers(n.narrative, facts, ignore=ignore) == []
+            allowed = context.segment_numbers(n.segment)
+            assert check_numbers(n.narrative, allowed, ignore=ignore) == [], n.narrative
     if strategy is not None:
         fits = [r.fit for r in strategy.ratings]
         assert len(fits) == len(INITIATIVES) * len(analysis.profiles)
@@ -56,7 +61,8 @@ def test_writers_through_a_real_llama_cpp_server(local_model_path):
                                        model=server.model, timeout_s=180))
         writing = write_all(analysis, client, goal="Reduce churn", initiatives=INITIATIVES,
                             top_segments=1)
-    _assert_sound(writing, analysis, "openai-compatible/qwen-local")
+    _assert_sound(writing, analysis, "openai-compatible/qwen-local", goal="Reduce churn",
+                  initiatives=INITIATIVES)
 
 
 def test_writers_in_process_on_the_embedded_model(local_model_path):
