@@ -144,6 +144,7 @@ class LLMClient:
         text: Callable[[str], dict[str, Any]] | None = None,
         max_tokens: int | None = None,
         reasks: int | None = None,
+        guide: type[BaseModel] | None = None,
     ) -> Answer:
         """Ask for ``schema``; validate; re-ask with the errors; never raise for model trouble.
 
@@ -158,6 +159,11 @@ class LLMClient:
 
         ``reasks`` lowers the client's ``max_reasks`` for one piece: a long answer that the
         model rarely fixes on a second re-ask (measured) gets one, then its labelled draft.
+
+        ``guide`` is a stricter schema sent as the tool definition only: a grammar-constrained
+        runtime (llama.cpp) generates within it, while the answer is validated against
+        ``schema``. A model that ignores the stricter form is judged by the checks, not refused
+        for its shape.
         """
         start = time.perf_counter()
         if self.down is not None:
@@ -166,11 +172,11 @@ class LLMClient:
 
         base = ([SystemMessage(prompt.system)] if prompt.system else []) + [HumanMessage(prompt.user)]
         messages = list(base)
-        tool = schema.__name__
+        tool = (guide or schema).__name__
         limits = {"max_tokens": max_tokens} if max_tokens else {}
         if text is None:
             bound = self.chat_model.bind_tools(
-                [schema], tool_choice={"type": "function", "function": {"name": tool}}, **limits
+                [guide or schema], tool_choice={"type": "function", "function": {"name": tool}}, **limits
             )
         else:
             bound = self.chat_model.bind(**limits) if limits else self.chat_model

@@ -1115,6 +1115,12 @@ def check_name_form(name: str, taken: Iterable[str]) -> list[str]:
         problems.append(f'"{clean}" is a generic label; say what these customers value or do.')
     elif any(ch.isdigit() for ch in clean):
         problems.append(f'The name "{clean}" contains digits; a name carries no figures.')
+    words = [w.lower().strip(".,!'\"") for w in clean.split()]
+    doubled = next((w for i, w in enumerate(words) if w and w in words[:i]), None)
+    if doubled:
+        # A lead word the grammar put first, then the same word from the trait ("Mobile
+        # Mobile App"): a stutter, not a name.
+        problems.append(f'The name "{clean}" repeats "{doubled}"; use each word once.')
     if _name_key(clean) in {_name_key(t) for t in taken}:
         problems.append(f'The name "{clean}" is already used; pick a different one.')
     return problems

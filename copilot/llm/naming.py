@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, create_model
 
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
@@ -84,6 +84,28 @@ class NameChoices(Frozen):
                                    description="2 different names, best first")
 
 
+def name_schema(leads: list[str]) -> type[NameChoices]:
+    """``NameChoices`` whose names start with one of ``leads`` and go on for 1-3 words: the
+    grammar the embedded model writes names within (answers are validated as ``NameChoices``).
+
+    Told "a fitting word in front, then what stands out", the embedded model wrote the fitting
+    word alone, or copied the instructions ("the first built on ...") as a name (measured). The
+    pattern makes the structure part of the grammar: the lead is a word the figures support,
+    the rest is the model's own. Without leads, any short name.
+    """
+    if not leads:
+        return NameChoices
+    # The lexicon's words are letters and hyphens: nothing to escape (and an escaped hyphen is
+    # a construct llama.cpp's schema-to-grammar converter need not know).
+    alternatives = "|".join(w for w in leads if re.fullmatch(r"[A-Za-z-]+", w))
+    if not alternatives:
+        return NameChoices
+    Led = Annotated[str, StringConstraints(
+        pattern=rf"^({alternatives}) [A-Z][A-Za-z'&-]*( [A-Za-z][A-Za-z'&-]*){{0,2}}$")]
+    return create_model("NameChoices", __base__=NameChoices, __doc__=NameChoices.__doc__,
+                        names=(list[Led], Field(min_length=1, max_length=2)))
+
+
 class Picked(Frozen):
     """The candidate the checks judge."""
 
@@ -123,6 +145,7 @@ def choose_names(context: WritingContext, client: LLMClient) -> dict[int, tuple[
     segments = [p.segment for p in analysis.profiles]
     for position, segment in enumerate(segments, start=1):
         ev = context.evidence(segment)
+        leads = offered_words(context, segment)
         rendered = context.render("name_segment", segment=segment, brief=brief(context, segment),
                                   anchors=anchors(context, segment))
         hints = _name_hints(analysis, segment)
@@ -140,7 +163,7 @@ def choose_names(context: WritingContext, client: LLMClient) -> dict[int, tuple[
 
         client.on_event(f"Naming segment {position} of {len(segments)}")
         answer = client.ask(rendered, NameChoices, lambda a, f=name_problems: f(a.name),
-                            what=f"segment {segment} name",
+                            what=f"segment {segment} name", guide=name_schema(leads),
                             repair=lambda a, f=name_problems: _pick(a, f))
         author = client.authorship(rendered, answer)
         name = (answer.value.name.strip() if answer.value is not None
@@ -200,13 +223,9 @@ def brief(context: WritingContext, segment: int) -> str:
     parts = []
     if entry.get("stance"):
         parts.append(f"stance {entry['stance']}")
-    words = fitting_words(context.evidence(segment))
-    # Two at most, a behaviour and a stance word: offered four, the model stacked them
-    # ("Digital Loyal Premium") and left no room for what stands out.
-    behaviour = [w for w in words if w.lower() not in _STANCE_FITTING][:1]
-    stance_word = [w for w in words if w.lower() in _STANCE_FITTING][:1]
-    if behaviour or stance_word:
-        parts.append("fitting words " + ", ".join(stance_word + behaviour))
+    words = offered_words(context, segment)
+    if words:
+        parts.append("fitting words " + ", ".join(words))
     outs = [re.sub(r"\s*\(.*\)$", "", o) for o in entry.get("outcomes", [])]
     traits = [re.sub(r"\s*\(.*\)$", "", t) for t in entry["stands_out"]]
     if traits:
@@ -225,15 +244,23 @@ def facts_line(context: WritingContext, segment: int) -> str:
     return "; ".join([*parts, *entry["stands_out"], *entry.get("outcomes", [])])
 
 
+def offered_words(context: WritingContext, segment: int) -> list[str]:
+    """The words a name may start with: a stance word and a behaviour the figures support.
+
+    Two at most: offered four, the model stacked them ("Digital Loyal Premium") and left no
+    room for what stands out."""
+    words = fitting_words(context.evidence(segment))
+    stance_word = [w for w in words if w.lower() in _STANCE_FITTING][:1]
+    behaviour = [w for w in words if w.lower() not in _STANCE_FITTING][:1]
+    return stance_word + behaviour
+
+
 def anchors(context: WritingContext, segment: int) -> str:
-    """What each candidate name is built on: the segment's first two traits, then its outcome."""
+    """What stands out, for the words after the lead: the segment's first two traits."""
     entry = context.entries[segment]
     parts = [re.sub(r"\s*\(.*\)$", "", t) for t in entry["stands_out"]]
     parts += [re.sub(r"\s*\(.*\)$", "", o) for o in entry.get("outcomes", [])]
-    parts = parts[:2] or ["what stands out"]
-    if len(parts) == 1:
-        return f'both built on "{parts[0]}"'
-    return f'the first built on "{parts[0]}", the second on "{parts[1]}"'
+    return "; ".join(parts[:2]) or "what stands out"
 
 
 def _name_hints(analysis: SegmentAnalysis, segment: int) -> list[str]:

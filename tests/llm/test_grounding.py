@@ -580,6 +580,7 @@ def test_a_name_word_matching_disagreeing_traits_is_left_alone():
         ("Young Mobile-First Budget Streaming Fans", "5 words"),
         ("value seekers", "already used"),
         ("  Value   Seekers ", "already used"),
+        ("Mobile Mobile App", "repeats"),
     ],
 )
 def test_name_form_problems(name, fragment):

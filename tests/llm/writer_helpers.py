@@ -76,14 +76,17 @@ def _trait_words(phrase: str) -> tuple[str, str]:
 
 
 def good_name(messages, kwargs) -> dict[str, Any]:
-    """Two candidates built on the segment's first trait, as the prompt asks; a segment at risk
-    says so."""
+    """Two candidates led by the first fitting word offered (as the prompt and the schema ask),
+    then the segment's first trait; without fitting words, the trait alone."""
     entry = entry_of(messages)
     word, subject = _trait_words(entry["stands_out"][0])
+    offered = re.search(r"fitting words ([^;.]+)", task_of(messages))
+    leads = [w.strip() for w in offered.group(1).split(",")] if offered else []
+    if leads:
+        rest = " ".join([w for w in f"{word} {subject}".split() if w.lower() not in {x.lower() for x in leads}][:2])
+        return {"names": [f"{leads[0]} {rest}", f"{leads[-1]} {rest} Crowd"
+                          if leads[-1] != leads[0] else f"{leads[0]} {rest} Fans"]}
     base = f"{word} {subject}".strip()
-    if "at risk" in entry.get("stance", "") or "leaving" in entry.get("stance", ""):
-        return {"names": [" ".join(f"At-Risk {base}".split()[:4]),
-                          " ".join(f"Churning {base}".split()[:4])]}
     return {"names": [f"{base} Crowd", f"{base} Fans"]}
 
 
