@@ -102,6 +102,8 @@ MOBILE_TOKENS = _words("mobile app smartphone")
 RETURN_TOKENS = _words("return returns returned refund refunds")
 FREQUENCY_TOKENS = _words("orders order purchases purchase transactions visits trips bookings "
                           "frequency baskets")
+# Order columns that measure size or timing, not frequency.
+NOT_FREQUENCY_TOKENS = _words("avg average mean value aov size share pct percent ratio rate")
 VALUE_WORDS = _words("spend spending revenue charges amount value aov mrr arpu ltv clv price")
 
 CONCEPTS: tuple[Concept, ...] = (

@@ -28,6 +28,8 @@ from copilot.llm.lexicon import (
     DOWN,
     NEGATIVE_WORDS,
     NEGATORS,
+    FREQUENCY_TOKENS,
+    NOT_FREQUENCY_TOKENS,
     NOT_USAGE_TOKENS,
     OUTCOME_WORDS,
     POSITIVE_WORDS,
@@ -202,7 +204,9 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
         state = "above" if z >= CLEAR_Z else "below" if z <= -CLEAR_Z else "about"
         said = f"{column} is {state} average"
         if recency and (col_tokens & RECENCY_TOKENS or {"since", "last"} <= col_tokens):
-            if not own_only:
+            # Days since the last login is direct evidence of (in)activity; of order
+            # frequency it is only a proxy ("One-Time" needs an orders column).
+            if not own_only or usage:
                 picked.append((said, -z))
             continue
         if tokens is TENURE_TOKENS:
@@ -213,6 +217,8 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
             continue
         if usage and col_tokens & NOT_USAGE_TOKENS:
             continue
+        if tokens is FREQUENCY_TOKENS and col_tokens & NOT_FREQUENCY_TOKENS:
+            continue  # "avg_order_value", "share_q4_orders" say how much or when, not how often
         picked.append((said, z))
     # Yes/no columns measured as levels ("uses_coupons = Yes" over- or under-represented).
     for trait in () if own_only else ev.traits:
@@ -317,7 +323,11 @@ def fitting_words(ev: SegmentEvidence, limit: int = 4) -> list[str]:
         if concept.axis is None and strength < STRONG_Z * 0.7:
             continue
         word = strong
-        if word and not check_name_meaning(f"{word} Customers", ev):
+        # Judged as it would be used: beside the risk word in a segment at risk, where a
+        # behaviour ("Deal-Seeking") alone would be refused for hiding the risk.
+        probe = (f"At-Risk {word} Customers" if ev.risk_level == "high" and concept.axis is None
+                 else f"{word} Customers")
+        if word and not check_name_meaning(probe, ev):
             scored.append((strength, word))
     return [w for _, w in sorted(scored, key=lambda x: -x[0])][:limit]
 

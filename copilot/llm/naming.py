@@ -84,6 +84,12 @@ class NameChoices(Frozen):
                                    description="2 different names, best first")
 
 
+# A word of a name: letters, capitals only where a word or a hyphenated part starts
+# ("Month-to-Month") or in a short acronym ("API"), so no glued column names
+# ("HighDaysSinceLast", measured).
+_WORD = r"([A-Z]{2,4}|[A-Za-z][a-z']*(-[A-Za-z][a-z']*)*)"
+
+
 def name_schema(leads: list[str]) -> type[NameChoices]:
     """``NameChoices`` whose names start with one of ``leads`` and go on for 1-3 words: the
     grammar the embedded model writes names within (answers are validated as ``NameChoices``).
@@ -101,7 +107,7 @@ def name_schema(leads: list[str]) -> type[NameChoices]:
     if not alternatives:
         return NameChoices
     Led = Annotated[str, StringConstraints(
-        pattern=rf"^({alternatives}) [A-Z][A-Za-z'&-]*( [A-Za-z][A-Za-z'&-]*){{0,2}}$")]
+        pattern=rf"^({alternatives}) {_WORD}( {_WORD}){{0,2}}$")]
     return create_model("NameChoices", __base__=NameChoices, __doc__=NameChoices.__doc__,
                         names=(list[Led], Field(min_length=1, max_length=2)))
 
