@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,7 +36,20 @@ def _no_llm_unless_asked(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGMENT_COPILOT_PROVIDER", "none")
         patch.setenv("SEGMENT_COPILOT_CONFIG", str(tmp_path_factory.getbasetemp() / "no-config.toml"))
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            # The other workers keep the other cores busy: a 2-thread model beside them
+            # waits on itself (see copilot.llm.local_chat.default_threads).
+            patch.setenv("SEGMENT_COPILOT_THREADS", os.environ.get("SEGMENT_COPILOT_THREADS", "1"))
         for name in ("SEGMENT_COPILOT_MODEL", "SEGMENT_COPILOT_BASE_URL", "SEGMENT_COPILOT_API_KEY",
                      "SEGMENT_COPILOT_FAKE_SCRIPT", "OPENAI_API_KEY"):
             patch.delenv(name, raising=False)
         yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Group tests for ``--dist loadgroup`` (pytest-xdist): a file's tests stay on one worker,
+    so its module fixtures run once, and every test of the real model runs on one worker, one
+    after another, so no two models ever share the cores."""
+    for item in items:
+        group = "llm" if item.get_closest_marker("llm") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -2,16 +2,17 @@
 
 The README's path: ``segment-copilot chat DATA``, type a goal, get named segments. The test
 types into the app with ``send-keys`` and reads the screen with ``capture-pane``; it passes when
-a segment name the model wrote (read back from the autosaved session) is on the screen.
+the chat announces a name the model wrote ("Segment 2 is named ..." without "(deterministic
+draft)"), the first words a user waits for. The rest of the writing pass (k advice, narratives)
+is the real-model writing tests' business; waiting for it here doubled this test's time.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,10 @@ from tests.cli_helpers import cli_command
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 SIZE = ("160", "50")
-# Load, route the goal, segment and name 5 segments on 2 cores: about 2 minutes measured.
+# Load, route the goal, segment and name the first segments: about 2 minutes measured on one
+# thread beside the rest of the suite.
 NAMES_DEADLINE_S = 600
+_ANNOUNCED = re.compile(r"Segment -?\d+ is named (.+)")
 
 
 def _tmux(*args: str) -> str:
@@ -42,15 +45,12 @@ def _wait_for(predicate, timeout: float, what: str, name: str):
     pytest.fail(f"{what} did not happen within {timeout:.0f} s; the screen:\n{_screen(name)}")
 
 
-def _model_names(session_dir: Path) -> list[str]:
-    path = session_dir / "session.json"
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # not written yet, or being replaced (atomic rename)
-        return []
-    writing = state.get("writing") or {}
-    return [n["name"] for n in writing.get("narratives", ())
-            if n["author"]["status"] != "fallback"]
+def _model_names(screen: str) -> list[str]:
+    """Names the chat announced as chosen by the model (a draft is announced as such)."""
+    rests = [m.group(1) for m in _ANNOUNCED.finditer(screen)]
+    # The rest of the screen row may hold a panel beside the chat: cut at its border.
+    return [re.split(r"\s{2,}|[▕▏│┃]", rest)[0].strip() for rest in rests
+            if "deterministic draft" not in rest]
 
 
 def test_chat_in_tmux_names_segments_with_the_embedded_model(tmp_path):
@@ -65,11 +65,10 @@ def test_chat_in_tmux_names_segments_with_the_embedded_model(tmp_path):
     try:
         _wait_for(lambda: "drive" in _screen(name), 120, "the greeting after loading", name)
         _tmux("send-keys", "-t", name, "Reduce churn among paying customers", "Enter")
-        names = _wait_for(lambda: _model_names(session_dir), NAMES_DEADLINE_S,
-                          "naming the segments with the embedded model", name)
-        _wait_for(lambda: any(n in _screen(name) for n in names), 30,
-                  f"one of the model's names {names} on screen", name)
-        screen = _screen(name)
-        assert "Traceback" not in screen
+        # The chat panel wraps a long line, so the captured name may be its first words only;
+        # the names' form is the writing tests' business.
+        _wait_for(lambda: _model_names(_screen(name)), NAMES_DEADLINE_S,
+                  "a segment named by the embedded model on screen", name)
+        assert "Traceback" not in _screen(name)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)

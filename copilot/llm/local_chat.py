@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import threading
 import time
@@ -39,6 +40,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
 
 # Integer ranges up to this many values become an enum so the grammar enforces the bounds.
 MAX_INT_ENUM = 100
@@ -59,6 +61,17 @@ class _Loaded:
             bos_token=_token_text(llm, bos_id),
             stop_token_ids=[eos_id],
         )
+
+
+def default_threads() -> int:
+    """Threads for the embedded model: ``SEGMENT_COPILOT_THREADS``, else 2.
+
+    Two is this machine's core count and llama.cpp's best here; more threads than free cores
+    make its threads wait on each other (measured: the suite's two real-model tests side by
+    side, 2 threads each on 2 cores, took 604 and 689 s and timed out), so a host running other work, such as the parallel test suite, sets 1.
+    """
+    raw = os.environ.get("SEGMENT_COPILOT_THREADS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 2
 
 
 _CACHE: dict[tuple[str, int, int], _Loaded] = {}
@@ -208,7 +221,7 @@ class ChatLocalLlama(BaseChatModel):
 
     model_path: str
     n_ctx: int = 4096
-    n_threads: int = 2
+    n_threads: int = Field(default_factory=default_threads)
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int = 0

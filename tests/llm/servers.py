@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+from copilot.llm.local_chat import default_threads
+
 __all__ = [
     "Behaviour",
     "Completion",
@@ -459,14 +461,14 @@ class LlamaCppServer:
     """
 
     def __init__(self, model_path: str | os.PathLike[str], *, alias: str = "local-model",
-                 n_ctx: int = 4096, n_threads: int = 2, use_mmap: bool = False,
+                 n_ctx: int = 4096, n_threads: int | None = None, use_mmap: bool = False,
                  verbose: bool = True, extra_args: Sequence[str] = (),
                  startup_timeout: float = 120.0,
                  log_dir: str | os.PathLike[str] | None = None) -> None:
         self.model_path = Path(model_path)
         self.model = alias
         self.n_ctx = n_ctx
-        self.n_threads = n_threads
+        self.n_threads = n_threads or default_threads()
         self.use_mmap = use_mmap
         # verbose=True by default: the log is a file, and without it llama.cpp hides why a
         # model failed to load.

@@ -88,3 +88,14 @@ def test_fake_provider_replays_a_script_file(tmp_path, monkeypatch):
     s = resolve_settings({"provider": "fake"}, env={"SEGMENT_COPILOT_CONFIG": str(tmp_path / "x.toml")})
     model = get_provider("fake").build(s)
     assert isinstance(model, ScriptedChatModel) and model.script == [{"status": "ok"}]
+
+
+@pytest.mark.parametrize(("value", "threads"), [("1", 1), ("4", 4), ("", 2), ("0", 2), ("two", 2)])
+def test_the_embedded_models_threads_come_from_the_environment(monkeypatch, value, threads):
+    # A host busy with other work (the parallel test suite) gives the model fewer threads;
+    # a value that is not a positive count keeps the default rather than failing.
+    from copilot.llm.local_chat import ChatLocalLlama, default_threads
+
+    monkeypatch.setenv("SEGMENT_COPILOT_THREADS", value)
+    assert default_threads() == threads
+    assert ChatLocalLlama(model_path="model.gguf").n_threads == threads

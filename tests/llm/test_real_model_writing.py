@@ -14,7 +14,9 @@ from copilot.llm.client import DRAFT
 from copilot.llm.context import WritingContext
 from copilot.llm.facts import ignorable_names
 from copilot.llm.grounding import check_numbers
+from copilot.llm.naming import choose_names
 from copilot.llm.providers import resolve_settings
+from copilot.llm.recommend import recommend_k
 from copilot.llm.writing import open_client, write_all
 from tests.llm.servers import LlamaCppServer
 from tests.llm.writer_helpers import small_analysis
@@ -65,11 +67,23 @@ def test_writers_through_a_real_llama_cpp_server(local_model_path):
                   initiatives=INITIATIVES)
 
 
-def test_writers_in_process_on_the_embedded_model(local_model_path):
-    # The k recommendation and the names in-process; the strategy's prompts and checks are the
-    # same on both routes and the server test above runs them (it saves the suite ~2 min).
+def test_names_and_k_in_process_on_the_embedded_model(local_model_path):
+    # The names and the k recommendation in-process; narratives and the strategy have the same
+    # prompts and checks on both routes and the server test above runs them (this saves the
+    # suite about 2 min).
     analysis = small_analysis()
     client = open_client(_settings(provider="local", timeout_s=180))
-    writing = write_all(analysis, client, goal=None)
-    assert writing.strategy is None
-    _assert_sound(writing, analysis, f"local/{client.model}")
+    label = f"local/{client.model}"
+    context = WritingContext(analysis)
+    names = choose_names(context, client)
+    recommendation = recommend_k(analysis, client, context=context)
+    chosen = [name for name, _ in names.values()]
+    assert len(chosen) == len(analysis.profiles)
+    assert len({n.lower() for n in chosen}) == len(chosen)
+    assert all(2 <= len(n.split()) <= 4 for n in chosen), chosen
+    authors = [a for _, a in names.values()] + [recommendation.author]
+    assert all((a.writer == DRAFT) == (a.status == "fallback") for a in authors)
+    assert all(a.writer in (label, DRAFT) for a in authors)
+    assert any(a.writer == label for a in authors), "the model wrote nothing that passed"
+    shortlist = {(c.algorithm, c.k) for c in analysis.choice.shortlist}
+    assert (recommendation.algorithm, recommendation.k) in shortlist
