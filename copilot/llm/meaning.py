@@ -144,7 +144,7 @@ def check_name_meaning(name: str, ev: SegmentEvidence) -> list[str]:
             claim = concepts[0].claim if flip > 0 else f"the opposite of {concepts[0].claim}"
             problems.append(f'The name "{clean}" says "{word}" ({claim}), but {why}; choose a '
                             "name that fits the profile.")
-    problems += _mention_problems(clean, ev)
+    problems += _mention_problems(clean, ev) + _absent_thing_problems(clean, ev)
     if ev.risk_level == "high" and not any(
             c.key in ("risk", "light_use", "one_time") and _flip(words, i) > 0
             for i, w in enumerate(words) for c in concepts_of(w)):
@@ -235,6 +235,43 @@ def _column_sign(tokens: frozenset[str], ev: SegmentEvidence, *, usage: bool,
     mean = sum(z for _, z in picked) / len(picked)
     sign = 1 if mean >= CLEAR_Z else -1 if mean <= -CLEAR_Z else 0
     return sign, [c for c, _ in picked], mean
+
+
+def _absent_thing_problems(name: str, ev: SegmentEvidence) -> list[str]:
+    """A name that names what the segment mostly lacks, without a "no" in front of it.
+
+    "Internet Service Users" for the segment where ``InternetService = No`` is over-represented
+    (measured on Telco; the issue's "Tech Savvy Techies" for the same segment): the thing is
+    the level's own words ("No internet service" -> internet service) or, for a bare "No",
+    the column's ("TechSupport = No" -> tech support).
+    """
+    words = name_words(name.lower())
+    joined = [w.replace("-", "") for w in words]
+    problems: list[str] = []
+    said_once: set[str] = set()
+    for t in ev.traits:
+        if t.level is None or t.sign <= 0 or _presence(t.level) >= 0:
+            continue
+        level_tokens = [w for w in name_tokens(t.level) if w not in NEGATORS and w != "none"]
+        thing = level_tokens or name_tokens(t.feature)
+        if not thing:
+            continue
+        n = len(thing)
+        for i in range(len(words)):
+            hit = words[i:i + n] == thing or (joined[i] == "".join(thing))
+            if not hit:
+                continue
+            if i and (words[i - 1] in NEGATORS or words[i - 1] in DOWN):
+                continue
+            said = " ".join(thing)
+            if said in said_once:
+                break
+            said_once.add(said)
+            problems.append(f'The name "{name}" says "{said}", but these customers mostly lack it '
+                            f"({t.feature} = {t.level} is more common here); choose a name that "
+                            "fits the profile.")
+            break
+    return list(dict.fromkeys(problems))
 
 
 _ABSENT = re.compile(r"^(?:no|none|never|without|false|n|0|non\b|not\b|nothing)", re.IGNORECASE)

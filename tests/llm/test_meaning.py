@@ -210,3 +210,16 @@ def test_flat_fit_rows_and_duplicate_actions_and_plumbing():
     assert check_plan_form(["Email them.", "email  them."])
     assert check_plumbing("Based on the context provided, k=4 is best.")
     assert check_plumbing("CONTEXT.goal is met.") and check_plumbing("Plain words.") == []
+
+
+def test_a_name_for_what_the_segment_mostly_lacks_is_refused():
+    """ "Internet Service Users" for the segment without internet (Telco, measured), unless a
+    "no" or "without" stands in front of it; said once however many columns say it."""
+    traits = (_t("InternetService", 1, "No"), _t("InternetService", -1, "Fiber optic"),
+              _t("StreamingTV", 1, "No internet service"), _t("plan", 1, "Pro"))
+    ev = evidence(traits=traits, distinguishing=(0, 1, 2, 3), risk_lean=-1, risk_level="low",
+                  stance="loyal", columns=("InternetService", "StreamingTV", "plan"))
+    refused = [p for p in check_name_meaning("Internet Service Users", ev) if "mostly lack" in p]
+    assert len(refused) == 1 and "InternetService = No" in refused[0]
+    for fine in ("No Internet Households", "Without Internet Service", "Pro Plan Households"):
+        assert not any("mostly lack" in p for p in check_name_meaning(fine, ev)), fine
