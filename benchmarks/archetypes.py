@@ -6,7 +6,8 @@ through the engine and the writers' names and narratives. Each found segment is 
 archetype that holds most of its customers; segments no archetype holds half of are "mixed"
 and not scored. Per segment:
 
-- **contradicting name**: the name uses a word the archetype rules out ("Loyal" for churners);
+- **contradicting name**: the name uses a word the archetype rules out ("Loyal" for churners;
+  a denied word, "Low Discount", is not a claim);
 - **on-point name**: the name uses a word that fits it ("Fiber", "Churners", "Deal");
 - **outcome as wish**: the narrative says customers want, seek, value or prefer an outcome
   (a broad detector of this script's own, not the product's check);
@@ -60,8 +61,14 @@ def name_stems(name: str) -> set[str]:
     return set().union(*(stems(w) for w in words)) if words else set()
 
 
+# A word after one of these is denied, not claimed: "Low Discount" does not call big-ticket
+# buyers deal hunters, "No Internet" does not call voice-only customers data users.
+_NEGATED = re.compile(r"\b(?:low|no|non|without|few|little|rare)[\s-]+([A-Za-z]+)", re.I)
+
+
 def hits(name: str, vocabulary) -> list[str]:
-    mine = name_stems(name)
+    """The words of ``vocabulary`` the name claims (a negated word is not a claim)."""
+    mine = name_stems(_NEGATED.sub(" ", name))
     return [w for w in vocabulary if stems(w) & mine]
 
 
@@ -150,6 +157,10 @@ def main() -> int:
           f"{totals['narratives']} narratives and {totals['k advice by the model']} k advices)")
     print("  names: " + ", ".join(f"{k[6:]} {v}" for k, v in sorted(totals.items())
                                   if k.startswith("names ")))
+    names_refused = [(r["answer"][:70], p[:110]) for r in client.log if "name" in r["what"]
+                     for p in r["problems"][:1]]
+    for answer, problem in names_refused[:25]:
+        print(f"    refused {answer}: {problem}")
     print("  refused answers by check: " + (", ".join(
         f"{k} {v}" for k, v in refused.most_common()) or "none"))
     return 0
