@@ -1090,6 +1090,9 @@ _GENERIC_NAME = re.compile(
 )
 
 
+_GLUED = re.compile(r"^(?:higher|lower|fewer)[a-z]{2,}$")
+
+
 def check_name_form(name: str, taken: Iterable[str]) -> list[str]:
     """Problems with a name's form: empty, too long, generic, digits, or already used.
 
@@ -1116,6 +1119,10 @@ def check_name_form(name: str, taken: Iterable[str]) -> list[str]:
     elif any(ch.isdigit() for ch in clean):
         problems.append(f'The name "{clean}" contains digits; a name carries no figures.')
     words = [w.lower().strip(".,!'\"") for w in clean.split()]
+    glued = next((p for w in words for p in w.split("-") if _GLUED.match(p)), None)
+    if glued:
+        # "Higherapi-Calls": a direction word run into a column name (measured in the demo).
+        problems.append(f'The name "{clean}" runs words together ("{glued}"); write them apart.')
     doubled = next((w for i, w in enumerate(words) if w and w in words[:i]), None)
     if doubled:
         # A lead word the grammar put first, then the same word from the trait ("Mobile

@@ -581,6 +581,7 @@ def test_a_name_word_matching_disagreeing_traits_is_left_alone():
         ("value seekers", "already used"),
         ("  Value   Seekers ", "already used"),
         ("Mobile Mobile App", "repeats"),
+        ("Loyal Higherapi-Calls", "runs words together"),
     ],
 )
 def test_name_form_problems(name, fragment):
