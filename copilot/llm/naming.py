@@ -34,10 +34,10 @@ from copilot.llm.meaning import (
     check_name_meaning,
     check_name_specific,
     check_plumbing,
-    fitting_words,
     check_stance_words,
     check_superlatives,
     check_wishes,
+    fitting_words,
 )
 from copilot.llm.prose import complete_sentences, sentence_count
 from copilot.segmentation._base import Frozen
