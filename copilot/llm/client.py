@@ -273,14 +273,22 @@ def parse_answer(message: Any) -> tuple[Any, list[str]]:
         return raw, ["Your answer was not valid JSON; return one JSON object with the fields asked."]
     content = message.content if isinstance(message.content, str) else ""
     # Models that ignore tool calling often write the JSON into the text, fenced or bare.
-    for candidate in [m.group(1) for m in _FENCE.finditer(content)] + [content.strip()]:
+    value = _json_object_in(content)
+    if value is not None:
+        return value, []
+    return content, ["Your answer had no JSON object; return one JSON object with the fields asked."]
+
+
+def _json_object_in(text: str) -> dict[str, Any] | None:
+    """The first JSON object in ``text``, fenced (```json) or bare, or None."""
+    for candidate in [m.group(1) for m in _FENCE.finditer(text)] + [text.strip()]:
         try:
             value = json.loads(candidate)
         except ValueError:
             continue
         if isinstance(value, dict):
-            return value, []
-    return content, ["Your answer had no JSON object; return one JSON object with the fields asked."]
+            return value
+    return None
 
 
 def parse_text_answer(message: Any, read: Callable[[str], dict[str, Any]]) -> tuple[Any, list[str]]:
@@ -292,13 +300,9 @@ def parse_text_answer(message: Any, read: Callable[[str], dict[str, Any]]) -> tu
         return message.tool_calls[0]["args"], []
     content = message.content if isinstance(message.content, str) else ""
     raw = content.strip()
-    for candidate in [m.group(1) for m in _FENCE.finditer(raw)] + [raw]:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value, []
+    value = _json_object_in(raw)
+    if value is not None:
+        return value, []
     if not raw.strip('"').strip():
         return content, ["Your answer was empty; write the text asked for."]
     return {**read(raw.strip('"').strip()), "text": raw}, []
