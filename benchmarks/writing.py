@@ -31,9 +31,11 @@ GOAL = "Find customer segments that help us reduce churn; we can run at most 5 c
 # Which check refused an answer, read from the problem sentence each check writes.
 CHECKS = (
     ("numbers", r"does not match any figure|is not a ratio you were given"),
+    ("figure bound to the wrong trait", r"is given as .*put each figure with what it measures"),
     ("name meaning", r'^The name ".*" (says "|claims|makes|hides)'),
     ("name form", r"generic label|contains digits|already used|has \d+ words|longer than|"
-                  r"says only the stance|name is empty|Title Case|is one word|says nothing about"),
+                  r"says only the stance|name is empty|Title Case|is one word|says nothing about|"
+                  r"runs words together|repeats"),
     ("k outside the range", r"outside the preferred range"),
     ("directions", r"contradicts the figures: .* so do not call it"),
     ("stance words", r"contradicts the figures: .* so these customers are not"),

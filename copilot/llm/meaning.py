@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot.llm.grounding import Trait, trait_mentions
+from copilot.llm.grounding import Trait, numbers_in_text, trait_mentions
 from copilot.llm.lexicon import (
     CONCEPTS,
     DESIRE_NOUNS,
@@ -567,6 +567,54 @@ _MULTIPLIER = re.compile(r"\b(twice|double|two times|triple|three times|half|fou
 _FACTOR = {"twice": 2.0, "double": 2.0, "two times": 2.0, "triple": 3.0, "three times": 3.0,
            "half": 0.5, "four times": 4.0}
 MULTIPLIER_SLACK = 1.25  # "twice" holds for a ratio from 1.6 to 2.5
+
+
+# How far a figure may sit from the trait it is read as belonging to: "Churn rate of 52.2%"
+# (the trait first, up to a few linking words) or "17.7% churn rate" (the figure first).
+_BIND_BEFORE_CHARS = 14
+_BIND_AFTER_CHARS = 2
+
+
+def check_bindings(text: str, ev: SegmentEvidence, phrases: Sequence[str],
+                   others: Sequence[float] = ()) -> list[str]:
+    """A real figure given to the wrong thing: "a 17.7% churn rate" where 17.7% is the
+    segment's share and its churn is 52.2% (measured on Telco). The number check only asks
+    that a figure exists; this asks that a figure written against a trait is one of that
+    trait's own figures (``phrases``: the segment's trait and outcome phrases with their
+    figures, "higher Churn rate (52.2% vs 26.5% overall)").
+
+    Conservative: only a figure right next to one trait mention is judged, and only when it
+    is some other figure the writer was given (``others``: share, size, other traits), so a
+    rounding or a unit is never refused here.
+    """
+    own: dict[frozenset[int], list[float]] = {}
+    pool = list(others)
+    for phrase in phrases:
+        values = [c.value for c in numbers_in_text(phrase)]
+        pool += values
+        for _start, _end, group in trait_mentions(phrase, ev.traits)[:1]:
+            own.setdefault(group, []).extend(values)
+    if not own:
+        return []
+    mentions = trait_mentions(text, ev.traits)
+    problems = []
+    for cited in numbers_in_text(text):
+        start, end = cited.start, cited.start + len(cited.text)
+        near = [g for s, e, g in mentions
+                if (0 <= start - e <= _BIND_BEFORE_CHARS and ("." not in text[e:start]))
+                or (0 <= s - end <= _BIND_AFTER_CHARS + 1)]
+        if len(near) != 1 or near[0] not in own:
+            continue
+        mine = own[near[0]]
+        if any(abs(cited.value - v) <= cited.slack + 1e-9 for v in mine):
+            continue
+        if not any(abs(cited.value - v) <= cited.slack + 1e-9 for v in pool):
+            continue  # not another figure: the number check speaks to it
+        label = ev.traits[next(iter(near[0]))].feature
+        shown = ", ".join(f"{v:g}" for v in dict.fromkeys(mine))
+        problems.append(f'"{cited.text}" is given as {label}, but {label}\'s figures are '
+                        f"{shown}; put each figure with what it measures.")
+    return list(dict.fromkeys(problems))
 
 
 def check_multipliers(text: str, ev: SegmentEvidence) -> list[str]:

@@ -31,6 +31,7 @@ from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
 from copilot.llm.grounding import check_directions, check_name, check_name_form, check_numbers
 from copilot.llm.meaning import (
     check_multipliers,
+    check_bindings,
     check_name_meaning,
     check_name_specific,
     check_plumbing,
@@ -196,9 +197,14 @@ def write_narratives(context: WritingContext, client: LLMClient,
         rendered = context.render("narrate_segment", segment=segment, name=name,
                                   facts=facts_line(context, segment))
 
-        def check(answer: Any, ev=ev, numbers=numbers) -> list[str]:
+        entry = context.entries[segment]
+        phrases = [*entry["stands_out"], *entry.get("outcomes", [])]
+        given = [entry["share_pct"]]
+
+        def check(answer: Any, ev=ev, numbers=numbers, phrases=phrases, given=given) -> list[str]:
             text = answer.narrative
             problems = check_numbers(text, numbers, ignore=ignore)
+            problems += check_bindings(text, ev, phrases, others=given)
             problems += check_directions(text, ev.traits, ignore=ignore)
             problems += check_wishes(text, ev) + check_stance_words(text, ev)
             problems += check_superlatives(text, ev) + check_multipliers(text, ev)

@@ -17,6 +17,7 @@ from copilot.llm.meaning import (
     check_plan_specific,
     check_plumbing,
     check_promise,
+    check_bindings,
     check_stance_words,
     check_superlatives,
     check_wishes,
@@ -223,3 +224,17 @@ def test_a_name_for_what_the_segment_mostly_lacks_is_refused():
     assert len(refused) == 1 and "InternetService = No" in refused[0]
     for fine in ("No Internet Households", "Without Internet Service", "Pro Plan Households"):
         assert not any("mostly lack" in p for p in check_name_meaning(fine, ev)), fine
+
+
+def test_a_real_figure_given_to_the_wrong_trait_is_refused():
+    """ "a 17.7% churn rate" where 17.7% is the segment's share (Telco, measured)."""
+    ev = evidence()
+    phrases = ["lower discount_share (median 0 vs 0.085 overall)",
+               "higher churned rate (41.3% vs 21.1% overall)"]
+    wrong = check_bindings("These customers, with a 17.7% churned rate, use little discount.",
+                           ev, phrases, others=[17.7])
+    assert len(wrong) == 1 and "churned" in wrong[0] and "41.3" in wrong[0]
+    for right in ("They are 17.7% of customers, with a churned rate of 41.3% against 21.1%.",
+                  "Their churned rate is 41.3%, above the 21.1% overall.",
+                  "A 41% churned rate sets them apart."):  # a rounding is the number check's
+        assert check_bindings(right, ev, phrases, others=[17.7]) == [], right
