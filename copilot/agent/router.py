@@ -320,6 +320,45 @@ def _single_number(message: str) -> int | None:
     return found[0] if len(set(found)) == 1 else None
 
 
+_SEGMENT_NOUNS = {"segment", "segments", "cluster", "clusters", "group", "groups", "persona",
+                  "personas", "cohort", "cohorts", "bucket", "buckets", "tier", "tiers", "k"}
+# Words that may follow a bare k ("use 5 instead", "make it 4 please"): not a counted noun.
+_AFTER_BARE = {"instead", "please", "then", "now", "or", "and", "to", "is", "would", "will",
+               "should", "of", "more", "different", "distinct", "customer", "customers'"}
+
+
+def _segment_count(message: str) -> tuple[int | None, bool]:
+    """(the number of segments a message asks for, whether it counts something else).
+
+    "four groups", "use 6", "k=3" give a k; "at most 5 campaigns" and "in 30 days" count
+    other things, so they give none. A number followed by a segment noun ("5 segments",
+    "two different groups") wins over a bare one."""
+    words = re.findall(r"[a-z]+|\d{1,3}", message.lower())
+    tied: list[int] = []
+    bare: list[int] = []
+    other = False
+    for i, w in enumerate(words):
+        n = int(w) if w.isdigit() else _NUMBER_WORDS.get(w) if w not in ("zero", "one") else None
+        if n is None:
+            continue
+        if i and words[i - 1] == "k":
+            tied.append(n)
+            continue
+        nxt = [x for x in words[i + 1:i + 3] if not x.isdigit()]
+        if nxt and (nxt[0] in _SEGMENT_NOUNS or (nxt[0] in _AFTER_BARE and len(nxt) > 1
+                                                 and nxt[1] in _SEGMENT_NOUNS)):
+            tied.append(n)
+        elif not nxt or nxt[0] in _AFTER_BARE:
+            bare.append(n)
+        else:
+            other = True
+    if len(set(tied)) == 1:
+        return tied[0], other
+    if not tied and len(set(bare)) == 1 and not other:
+        return bare[0], False
+    return None, other
+
+
 def args_schema(action: str, session: Session) -> type[Frozen] | None:
     """The argument model of ``action`` for this session, or None when it takes none from the
     model. Column names and segment numbers are enums: the grammar cannot invent one."""
@@ -384,7 +423,11 @@ def route_llm(message: str, session: Session, client: LLMClient) -> Routed | Non
         return Routed(action, {"question": text[:500]}, "llm")
     if action == "choose_k":
         # The number must come from the message: a k the model made up is not the user's.
-        k = _single_number(text)
+        k, counts_else = _segment_count(text)
+        if k is None and counts_else:
+            # "we can run at most 5 campaigns": a number of something else is no k; the
+            # embedded model routed the issue's Telco request to k=5 (measured). It is a goal.
+            return Routed("set_goal", {"goal": text[:300]}, "llm")
         if k is None:
             return Routed("help", {}, "llm", problem="How many segments do you want? Say a "
                           "number, for example 'use 4 segments' or /k 4.")

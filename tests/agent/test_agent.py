@@ -209,6 +209,17 @@ def test_a_k_the_message_does_not_give_is_asked_for_not_invented(tmp_path, data_
     assert len(model.calls) == 1  # no arguments call: the number must come from the message
 
 
+def test_a_number_of_campaigns_is_not_a_number_of_segments(tmp_path, data_csv):
+    """The issue's Telco request: the embedded model routed it to k=5 (measured)."""
+    client, model = model_answering(intents=[{"action": "choose_k"}])
+    s = new_session(tmp_path, LLMSettings(provider="fake"))
+    s.load(data_csv)
+    message = "Find customer segments that help us reduce churn; we can run at most 5 campaigns."
+    Agent(s, client=client).handle(message)
+    assert s.goal == message
+    assert s.analysis is not None and s.settings.k is None  # the engine chose k
+
+
 def test_an_intent_with_an_unknown_column_is_refused_by_the_schema_and_reasked(tmp_path, data_csv):
     client, model = model_answering(intents=[
         {"action": "set_roles"},
