@@ -353,6 +353,9 @@ def draft_name(analysis: SegmentAnalysis, segment: int, taken: list[str],
             names += [" ".join([b, *lead, "Customers"]) for b in behaviour]
     if stance:
         room = 4 - len(stance.split())
+        # A trait that fits whole first: a cut one can end mid-phrase ("No Phone Multiple",
+        # measured); cut ones still before a bare trait, which would hide the stance.
+        names += [f"{stance} {t}" for t in traits if len(t.split()) <= room]
         names += [f"{stance} {' '.join(t.split()[:room])}" for t in traits]
     names += traits
     for name in names:
