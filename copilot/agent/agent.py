@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from copilot.agent.answers import question_facts, stance_labels
+from copilot.agent.rankings import is_ranking_question, ranking_json
 from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route_state
 from copilot.agent.session import Session
 from copilot.agent.tools import ToolResult, call_tool, segment_names, strategy_text, tool_schemas
@@ -48,6 +49,7 @@ class AskResult:
     ok: bool
     answer: str
     memo: str | None = None
+    ranking: dict[str, Any] | None = None  # a ranking question's answer as data
 
     def to_json(self, session: Session) -> dict[str, Any]:
         """The ``ask --json`` object; every figure from the analysis, names from the writing."""
@@ -71,7 +73,8 @@ class AskResult:
             "recommendation": w.recommendation.model_dump(mode="json") if w else None,
             "strategy": w.strategy.model_dump(mode="json") if w and w.strategy else None,
             "memo_path": self.memo, "session_dir": str(session.session_dir),
-            "answer": self.answer, "notices": list(w.notices) if w else [],
+            "answer": self.answer, "ranking": self.ranking,
+            "notices": list(w.notices) if w else [],
         }
 
 
@@ -218,11 +221,17 @@ class Agent:
         parts = [summary_text(s), *([strategy_note] if strategy_note else [])]
         if routed.tool not in _SETUP and routed.tool not in ("help", "export_memo"):
             after = call_tool(s, routed.tool, routed.args, self._client)
-            parts.append(after.text)
+            if routed.tool == "answer_question":
+                parts.insert(0, after.text)  # a question is answered first, the run follows
+            else:
+                parts.append(after.text)
         parts.append(f"The memo is in {files.memo}.")
         answer = "\n\n".join(parts)
         s.say("assistant", answer)
-        return AskResult(True, answer, memo=str(files.memo))
+        ranking = None
+        if routed.tool == "answer_question" and is_ranking_question(prompt):
+            ranking = ranking_json(prompt, s.analysis, segment_names(s))
+        return AskResult(True, answer, memo=str(files.memo), ranking=ranking)
 
     # --- tool calling (capable providers) -----------------------------------------------------
 

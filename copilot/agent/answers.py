@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from copilot.agent.rankings import answer_ranking, is_ranking_question
 from copilot.llm.client import LLMClient
 from copilot.llm.facts import ignorable_names, injected_words, pct, repeats_injection, segment_facts
 from copilot.llm.grounding import check_numbers, collect_numbers
@@ -78,6 +79,11 @@ def _topic_answer(session: Session, question: str) -> str | None:
             text += f"\nThe {rec.author.writer} model's advice: k={rec.k} ({rec.algorithm}). {rec.reason}"
         return text
     names = segment_names(session)
+    if is_ranking_question(q):
+        # One right answer in the table: computed, before any profile a segment word matches.
+        ranking = answer_ranking(q, a, names)
+        if ranking is not None:
+            return ranking
     match = _SEGMENT_N.search(q)
     named = [s for s, n in names.items() if n.casefold() in q.casefold()]
     # Free text and anchors before the segment profile: "what does segment 2 complain about"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, create_model
 
+from copilot.agent.rankings import is_ranking_question
 from copilot.llm.client import LLMClient
 from copilot.llm.prompts import load_prompt
 from copilot.segmentation._base import Frozen
@@ -129,6 +130,11 @@ def route_pattern(message: str, session: Session) -> Routed | None:
     text = message.strip()
     if text.startswith("/"):
         return _slash(text, session)
+    if is_ranking_question(text) and not any(p.search(text) for p, k in _PATTERNS
+                                             if k == "why"):
+        # "which segment churns the most?": answered from the table by code, never routed to
+        # a profile or a goal by a guess (the chat answered the wrong segment, measured).
+        return Routed("answer_question", {"question": text[:500]}, "pattern")
     for pattern, kind in _PATTERNS:
         m = pattern.search(text)
         if not m:
