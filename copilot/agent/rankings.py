@@ -152,14 +152,22 @@ def _figure(m: Measure, value: float) -> str:
     return _value(m.kind, value)
 
 
-def answer_ranking(question: str, a: SegmentAnalysis, names: dict[int, str]) -> str | None:
-    """The answer to a ranking question from the table, or None when no measure is named."""
+def rank(question: str, a: SegmentAnalysis) -> tuple[Measure, int, list[int], int] | None:
+    """(the measure, +1 for highest first or -1, the segments in that order, how many asked)."""
     m = pick_measure(question, a)
     if m is None or not m.values:
         return None
     sign = -1 if re.search(r"\bbottom\b", question, re.IGNORECASE) else _direction(question)
     ranked = sorted(m.values, key=lambda s: -sign * m.values[s])
-    n = max(1, min(_count(question), len(ranked)))
+    return m, sign, ranked, max(1, min(_count(question), len(ranked)))
+
+
+def answer_ranking(question: str, a: SegmentAnalysis, names: dict[int, str]) -> str | None:
+    """The answer to a ranking question from the table, or None when no measure is named."""
+    read = rank(question, a)
+    if read is None:
+        return None
+    m, sign, ranked, n = read
     sizes = {s.segment: s for s in a.sizes}
     word = "highest" if sign > 0 else "lowest"
     if m.kind == "size":
@@ -188,15 +196,14 @@ def answer_ranking(question: str, a: SegmentAnalysis, names: dict[int, str]) -> 
 
 def ranking_json(question: str, a: SegmentAnalysis, names: dict[int, str]) -> dict | None:
     """The ranking as data for ``ask --json``: the measure, the order, and the top segment."""
-    m = pick_measure(question, a)
-    if m is None or not m.values:
+    read = rank(question, a)
+    if read is None:
         return None
-    sign = -1 if re.search(r"\bbottom\b", question, re.IGNORECASE) else _direction(question)
-    ranked = sorted(m.values, key=lambda s: -sign * m.values[s])
+    m, sign, ranked, n = read
     sizes = {s.segment: s.n for s in a.sizes}
     order = [{"segment": s, "name": names.get(s, f"Segment {s}"), "value": m.values[s],
               "size": sizes.get(s)} for s in ranked]
     return {"question": question, "measure": m.label, "kind": m.kind, "overall": m.overall,
             "direction": "highest" if sign > 0 else "lowest",
-            "count": max(1, min(_count(question), len(ranked))), "top": order[0],
+            "count": n, "top": order[0],
             "order": order}
