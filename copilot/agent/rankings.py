@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from copilot.llm.lexicon import word_forms
 from copilot.report.summary import _pct, _value
 from copilot.segmentation.pipeline import SegmentAnalysis
 from copilot.segmentation.roles import name_tokens
-from copilot.segmentation.stance import is_cumulative, is_value_name
+from copilot.segmentation.stance import is_cumulative, is_value_name, outcome_polarity
 
 # What a ranking question looks like, before any table is known (``ask`` routes it before the
 # segments exist): a "which/what segment" question, a "top N", or a "how many ... in the
@@ -40,7 +41,6 @@ _COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5}
 _LOSS_WORDS = {"churn", "churns", "churned", "churning", "churners", "leave", "leaves", "leaving",
                "left", "cancel", "cancels", "cancelled", "canceled", "cancelling", "attrition",
                "lost", "lose", "loses", "lapse", "lapses", "lapsed", "quit", "quits"}
-_LOSS_COLUMN = re.compile(r"churn|cancel|attrit|lapse|left|lost|exit|leav|defect", re.IGNORECASE)
 _VALUE_WORDS = {"spend", "spends", "spending", "spent", "revenue", "pays", "pay", "paying",
                 "charges", "charged", "value", "valuable", "money", "worth", "ltv", "arpu"}
 _SIZE_WORDS = {"largest", "biggest", "smallest", "size", "big", "large", "small"}
@@ -70,11 +70,8 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+|\d+", text.lower())
 
 
-def _stem(w: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)]
-    return w
+def _forms(words) -> set[str]:
+    return set().union(*(word_forms(w) for w in words)) if words else set()
 
 
 def measures(a: SegmentAnalysis) -> list[tuple[set[str], Measure]]:
@@ -84,7 +81,7 @@ def measures(a: SegmentAnalysis) -> list[tuple[set[str], Measure]]:
     for v in a.validation:
         values = {s.segment: s.value for s in v.segments if s.value is not None and s.segment >= 0}
         words = set(name_tokens(v.name)) | {v.name.lower()}
-        if v.kind == "binary" and _LOSS_COLUMN.search(v.name):
+        if v.kind == "binary" and outcome_polarity(v.name) == "risk":
             words |= _LOSS_WORDS
         if v.kind == "continuous" and is_value_name(v.name) and not is_cumulative(v.name, columns):
             words |= _VALUE_WORDS
@@ -116,12 +113,12 @@ def measures(a: SegmentAnalysis) -> list[tuple[set[str], Measure]]:
 def pick_measure(question: str, a: SegmentAnalysis) -> Measure | None:
     """The measure the question names: most words in common, outcomes before features before
     size (the list's order), a running total last among ties."""
-    asked = {_stem(w) for w in _words(question)}
+    asked = _forms(_words(question))
     best: tuple[int, int, Measure] | None = None
     for order, (words, m) in enumerate(measures(a)):
-        hits = len(asked & {_stem(w) for w in words})
+        hits = len(asked & _forms(words))
         if m.kind == "size":
-            hits = 1 if asked & {_stem(w) for w in _SIZE_WORDS} else 0
+            hits = 1 if asked & _forms(_SIZE_WORDS) else 0
         if hits and (best is None or hits > best[0]):
             best = (hits, order, m)
     return best[2] if best else None
