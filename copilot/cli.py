@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--data", required=True, help="the customer table")
     ask.add_argument("--out", help="where to write the memo (default: memo.md in the session "
                      "folder)")
+    ask.add_argument("--scope", metavar="COLUMN=LEVEL|all",
+                     help="segment only the customers with this level (default: the population "
+                     "the goal names, e.g. 'among month-to-month customers'); 'all' for everyone")
     ask.add_argument("--session-dir", help="folder for the session (default: a new folder under "
                      "segment-copilot-sessions/)")
     _segment_options(ask)
@@ -411,6 +414,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         session.set_goal(args.goal)
     if session.load(args.data) is None:
         raise InputError(session.last_error or f"Cannot load {args.data}.")
+    if args.scope and session.set_scope(args.scope) is False:
+        raise InputError(session.last_error or f"Cannot scope to {args.scope}.")
     agent = Agent(session)
     result = agent.ask(args.prompt, memo_path=args.out,
                        initiatives=_read_initiatives(args.initiatives))

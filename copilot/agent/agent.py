@@ -39,7 +39,7 @@ MAX_TOOL_ROUNDS = 6
 # After these steps the planner carries on: new or changed segments get named (and planned).
 _REFIT = frozenset({"choose_k", "sweep", "set_roles"})
 # In single-shot mode these run before the standard path; anything else runs after it.
-_SETUP = frozenset({"set_goal", "choose_k", "sweep", "set_roles"})
+_SETUP = frozenset({"set_goal", "set_scope", "choose_k", "sweep", "set_roles"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,12 @@ class AskResult:
             "strategy": w.strategy.model_dump(mode="json") if w and w.strategy else None,
             "memo_path": self.memo, "session_dir": str(session.session_dir),
             "answer": self.answer, "ranking": self.ranking,
+            # Who was segmented when it is not everyone: the level, the rows, the sentence.
+            "scope": ({"conditions": [{"column": c, "levels": list(lv)}
+                                      for c, lv in a.scope.scope.conditions],
+                       "rows": a.scope.rows, "of_rows": a.scope.of_rows,
+                       "sentence": a.scope.sentence()} if a.scope is not None else None),
+            "scope_question": session.scope_note if a.scope is None else None,
             "notices": list(w.notices) if w else [],
         }
 
@@ -162,6 +168,8 @@ class Agent:
             return self.run_standard_path()
         if tool in _REFIT and s.analysis is not None and s.writing is None:
             return self.run_standard_path(memo=False)
+        if tool == "set_scope" and s.data_path is not None and s.analysis is None:
+            return self.run_standard_path()  # other customers: segment, name, plan again
         return None
 
     def _complete(self, initiatives: tuple[str, ...] | None = None) -> tuple[str | None, str | None]:
@@ -219,6 +227,8 @@ class Agent:
         if files is None:
             return AskResult(False, s.last_error or "The memo could not be written.")
         parts = [summary_text(s), *([strategy_note] if strategy_note else [])]
+        if s.scope_note and s.analysis.scope is None:
+            parts.insert(0, s.scope_note)  # the goal's words matched no level: the question
         if routed.tool not in _SETUP and routed.tool not in ("help", "export_memo"):
             after = call_tool(s, routed.tool, routed.args, self._client)
             if routed.tool == "answer_question":
@@ -302,7 +312,9 @@ def _computed(results: list[ToolResult]) -> str:
 def summary_text(session: Session) -> str:
     """The reply after the standard path: segments with names, shares and who wrote them."""
     a = session.analysis
-    lines = [f"{a.choice.k} segments of {a.n_rows:,} customers ({a.choice.algorithm}):"]
+    # A scope is said in the header: these are not all the table's customers.
+    within = f" with {a.scope.scope.describe()}" if a.scope is not None else ""
+    lines = [f"{a.choice.k} segments of {a.n_rows:,} customers{within} ({a.choice.algorithm}):"]
     shares = {p.segment: p.share for p in a.profiles}
     stances = stance_labels(a)
     for n in session.writing.narratives if session.writing else ():

@@ -41,6 +41,7 @@ ACTIONS = (
 SLASH_HELP = """Commands:
   /load PATH          load a customer table
   /goal TEXT          set the goal (then the analysis runs)
+  /scope COL=LEVEL    segment only those customers (/scope all: everyone again)
   /k N                use N segments
   /sweep [LO-HI]      search k again (optionally in a range)
   /exclude COL ...    leave columns out    /include COL ...  bring them back
@@ -87,6 +88,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 rf"switch to|with)\s+(?:k\s*=\s*)?{_K}\s*(?:segments?|clusters?|groups?)?\s*"
                 r"(?:instead)?[.!]?$", re.IGNORECASE), "choose_k"),
     (re.compile(rf"^k\s*=\s*{_K}[.!]?$", re.IGNORECASE), "choose_k"),
+    (re.compile(r"^(?:please\s+)?(?:(?:segment|include|use|cover|take|analy[sz]e|keep)\s+)?"
+                r"(?:all|every|everyone|everybody)(?:\s+(?:the\s+)?(?:customers?|accounts?|"
+                r"users?|rows?))?(?:\s+again)?(?:,?\s+not just\b.*)?[.!]?$|^(?:drop|remove|"
+                r"undo|clear|reset)\s+the\s+(?:scope|filter)[.!]?$", re.IGNORECASE),
+     "scope_all"),
     (re.compile(r"^(?:please\s+)?(?:rename|call)\s+segment\s+(?P<segment>-?\d+)\s+(?:to|as)?\s*"
                 r"[\"']?(?P<name>[^\"']{1,40}?)[\"']?[.!]?$", re.IGNORECASE), "rename_segment"),
     (re.compile(r"^(?:please\s+)?(?:leave out|exclude|drop|ignore|remove|without)\s+(?:the\s+)?"
@@ -141,6 +147,8 @@ def route_pattern(message: str, session: Session) -> Routed | None:
             continue
         if kind == "choose_k":
             return Routed("choose_k", {"k": int(m.group("k"))}, "pattern")
+        if kind == "scope_all":
+            return Routed("set_scope", {"scope": "all"}, "pattern")
         if kind == "rename_segment":
             return Routed("rename_segment", {"segment": int(m.group("segment")),
                                              "name": m.group("name").strip()}, "pattern")
@@ -207,6 +215,10 @@ def _slash(text: str, session: Session) -> Routed:
     if command == "/goal":
         return Routed("set_goal", {"goal": joined}, "slash") if joined else bad(
             "Say the goal after /goal, for example /goal Reduce churn among new customers.")
+    if command == "/scope":
+        return Routed("set_scope", {"scope": joined}, "slash") if joined else bad(
+            "Say which customers after /scope, for example /scope Contract=Month-to-month, or "
+            "/scope all for everyone.")
     if command == "/k":
         if len(rest) == 1 and rest[0].isdigit():
             return Routed("choose_k", {"k": int(rest[0])}, "slash")

@@ -48,6 +48,7 @@ from copilot.segmentation.pipeline import (
 )
 from copilot.segmentation.quality import QualityReport, quality_report
 from copilot.segmentation.roles import RoleReport, infer_roles
+from copilot.segmentation.scope import Scope
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
+# How a scope is undone, in every front end's words (chat, ask).
+UNDO_SCOPE = "/scope all (in ask: --scope all) segments everyone"
+
 # Bump when the saved shape changes; resume refuses other versions rather than guess.
 SESSION_VERSION = 1
 
@@ -128,6 +132,10 @@ class Session:
         self._client: LLMClient | None = None
         self._inspected: tuple[str, RoleReport, QualityReport] | None = None
         self.last_error: str | None = None
+        # The sentence about the goal's population: the scope taken from it, or a question when
+        # no column level matches its words (None: the goal names no population).
+        self.scope_note: str | None = None
+        self._scope_chosen = False  # set by set_scope: a goal no longer changes the scope
         self._subscribers: list[Subscriber] = []
 
     @property
@@ -177,6 +185,10 @@ class Session:
                        f"from {Path(path).name}.", step="load", path=str(self.data_path),
                        rows=len(frame), columns=len(frame.columns), format=table.format,
                        notes=list(table.notes))
+            # Another table: a scope read from the goal is read again against its columns.
+            self.settings = self.settings.model_copy(update={"scope": None})
+            self._scope_chosen = False
+            self._scope_from_goal()
             return table
 
         return self._step("load", {"path": str(path)}, work)
@@ -233,9 +245,92 @@ class Session:
             self.goal = goal
             self._emit("result", f"Goal: {goal}." if goal else "The goal is cleared.",
                        step="set_goal", goal=goal)
+            self._scope_from_goal()
             return goal
 
         return self._step("set_goal", {"text": text}, work)
+
+    def _scope_from_goal(self) -> None:
+        """Take the goal's population ("among month-to-month customers") as the scope, and say
+        so in one sentence the user can undo; words no column level matches become a question.
+        A scope the user chose (``/scope``) stays until a goal names another population."""
+        from copilot.segmentation.scope import find_scope
+
+        self.scope_note = None
+        if self.goal is None or self.data_path is None or self._scope_chosen:
+            return  # the user's own /scope (or --scope) wins over words read from a goal
+        frame = self._loaded().frame
+        # The ID and the outcomes never scope: "among churned customers" is the label itself.
+        s = self.settings
+        roles = (self._inspected[1] if self._inspected is not None else
+                 infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
+                             outcomes=list(s.outcomes) if s.outcomes is not None else None))
+        skip = ((roles.id_column,) if roles.id_column else ()) + tuple(roles.outcomes)
+        found = find_scope(self.goal, frame, skip=skip)
+        current = self.settings.scope
+        if found is None or found.scope is None:
+            if current is not None and current.words is not None:  # the last goal's scope
+                self._set_scope(None)
+            if found is not None:
+                self.scope_note = found.question
+                self._emit("result", found.question, step="scope", question=True)
+            return
+        if found.scope != current:
+            self._set_scope(found.scope)
+        rows = int(found.scope.mask(frame).sum())
+        self.scope_note = (f"Segmenting only the {rows:,} customers with "
+                           f"{found.scope.describe()} ({rows / len(frame):.0%} of {len(frame):,}), "
+                           f"as the goal says \u201c{found.words}\u201d; {UNDO_SCOPE}.")
+        self._emit("result", self.scope_note, step="scope", rows=rows)
+
+    def _set_scope(self, scope: Scope | None) -> None:
+        # Other customers: the segments, names and strategy described the previous population.
+        self.settings = self.settings.model_copy(update={"scope": scope})
+        self.analysis = self.writing = self.run = None
+        self.user_names = {}
+        self._inspected = None
+
+    def set_scope(self, text: str) -> Scope | None | bool:
+        """``/scope COLUMN=LEVEL[,LEVEL]`` narrows the table, ``/scope all`` undoes a scope;
+        the segments are computed again on the next step. Returns the scope (None for all), or
+        False when ``text`` was refused (the reason is the step's error)."""
+
+        def work() -> Scope | None:
+            from copilot.segmentation.scope import find_scope, parse_scope
+
+            frame = self._loaded().frame
+            words = text.strip()
+            if words.lower() in ("all", "none", "everyone", "off", ""):
+                scope = None
+            elif "=" in words:
+                scope = parse_scope(words, frame)
+            else:  # "/scope month-to-month customers": read like a goal's population
+                found = find_scope(f"among {words}", frame)
+                if found is None or found.scope is None:
+                    raise SettingsError(f"No column of the table has a level like "
+                                        f"\u201c{words}\u201d; give it as COLUMN=LEVEL, e.g. "
+                                        "/scope Contract=Month-to-month.")
+                scope = found.scope
+            if scope is not None:
+                scope.apply(frame)  # too few customers: refused before anything changes
+            if scope != self.settings.scope:
+                self._set_scope(scope)
+            self._scope_chosen = True
+            if scope is None:
+                self.scope_note = (f"All {len(frame):,} customers will be segmented (no scope).")
+            else:
+                rows = int(scope.mask(frame).sum())
+                self.scope_note = (f"Segmenting only the {rows:,} customers with "
+                                   f"{scope.describe()} ({rows / len(frame):.0%} of "
+                                   f"{len(frame):,}); {UNDO_SCOPE}.")
+            self._emit("result", self.scope_note, step="scope")
+            return scope
+
+        before = self.last_error
+        result = self._step("scope", {"text": text}, work)
+        if result is None and self.last_error and self.last_error != before:
+            return False
+        return result
 
     def segment(self, **overrides: Any) -> SegmentAnalysis | None:
         """Run the engine with the session's settings, updated by ``overrides`` (e.g. ``k=4``).
@@ -250,6 +345,7 @@ class Session:
             table = self._loaded()
             source = {"path": str(self.data_path), "format": table.format,
                       "rows": len(table.frame), "columns": len(table.frame.columns)}
+            # The whole table goes in: the engine applies the settings' scope and reports it.
             run = run_segmentation(table.frame, settings, source=source, progress=self._progress)
             self.settings, self.run, self.analysis, self.writing = settings, run, run.analysis, None
             self.user_names = {}  # new segments: the old names describe other customers
@@ -257,7 +353,8 @@ class Session:
             # needs no rerun.
             write_outputs(run, self.session_dir)
             # The saved model, so `assign`, `compare` and `export` work from the session folder.
-            save_bundle(run, self.model_path(), names=self.segment_names(), df=table.frame)
+            save_bundle(run, self.model_path(), names=self.segment_names(),
+                        df=self._scoped(table.frame, settings))
             choice = run.analysis.choice
             self._emit("result", f"{choice.k} segments with {choice.algorithm}.", step="segment",
                        k=choice.k, algorithm=choice.algorithm,
@@ -282,7 +379,7 @@ class Session:
 
             from copilot.segmentation.pipeline import report_themes_and_anchors
 
-            frame = self._loaded().frame
+            frame = self._frame()
             analysis = report_themes_and_anchors(self.analysis, frame, self.labels(),
                                                  progress=self._progress, **update)
             atomic_write_text(self.session_dir / "analysis.json",
@@ -329,7 +426,7 @@ class Session:
             from copilot.segmentation.anchors import segment_within_anchors
             from copilot.segmentation.pipeline import check_settings
 
-            frame = self._loaded().frame
+            frame = self._frame()
             out = Path(folder).expanduser() if folder else self.within_path(column)
             check_anchored_folder(out)
             # Each level finds its own k (within the user's band); the anchor itself is not a
@@ -472,7 +569,7 @@ class Session:
             return self._inspected[1], self._inspected[2]
 
         def work() -> tuple[RoleReport, QualityReport]:
-            frame = self._loaded().frame
+            frame = self._frame()
             s = self.settings
             check_settings(frame, s)
             roles = infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
@@ -490,7 +587,16 @@ class Session:
         return self._loaded()
 
     def rows(self) -> int:
-        return len(self._loaded().frame)
+        """Customers in the analysis: the scope's, else the table's."""
+        return len(self._frame())
+
+    def _frame(self) -> pd.DataFrame:
+        """The rows the session segments: the table, narrowed to the scope when there is one."""
+        return self._scoped(self._loaded().frame, self.settings)
+
+    @staticmethod
+    def _scoped(frame: pd.DataFrame, settings: SegmentSettings) -> pd.DataFrame:
+        return settings.scope.apply(frame) if settings.scope is not None else frame
 
     def export_memo(self, path: str | Path | None = None) -> MemoFiles | None:
         """Write the strategy memo (default: ``memo.md`` in the session folder)."""
@@ -579,7 +685,7 @@ class Session:
             new = load_table(Path(path).expanduser()).frame
             key = model.info.id_column
             if key and key in new.columns:
-                report = compare_snapshots(self._loaded().frame, new, model,
+                report = compare_snapshots(self._frame(), new, model,
                                            old_label=self.data_path.name if self.data_path
                                            else "the session's table", new_label=Path(path).name)
             else:  # no shared ID: the distribution checks against the model alone

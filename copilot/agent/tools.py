@@ -80,6 +80,13 @@ class SetGoal(Args):
     goal: str = Field(min_length=3, max_length=300, description="the goal in the user's words")
 
 
+class SetScope(Args):
+    """Segment only some customers (a column's level, e.g. Contract=Month-to-month), or all."""
+
+    scope: str = Field(min_length=1, max_length=300,
+                       description="COLUMN=LEVEL[,LEVEL], or 'all' for every customer")
+
+
 class SetRoles(Args):
     """Change which columns are used: the ID column, outcome columns (validation only), columns to leave out or bring back, firmographic anchors compared across segments, free-text columns mined for themes. Re-segments when segments exist, except for anchors and text columns alone, which keep the segments."""
 
@@ -315,7 +322,16 @@ def _quality(session: Session, args: QualityReport, client) -> ToolResult:
 def _set_goal(session: Session, args: SetGoal, client) -> ToolResult:
     if session.set_goal(args.goal) is None and session.last_error:
         return _fail(session)
-    return ToolResult(True, f"Goal: {session.goal}.")
+    text = f"Goal: {session.goal}." if session.goal else "The goal is cleared."
+    if session.scope_note:  # the goal's population: the scope taken, or the question
+        text += " " + session.scope_note
+    return ToolResult(True, text)
+
+
+def _set_scope(session: Session, args: SetScope, client) -> ToolResult:
+    if session.set_scope(args.scope) is False:
+        return _fail(session)
+    return ToolResult(True, session.scope_note or "The scope is unchanged.")
 
 
 def _set_roles(session: Session, args: SetRoles, client) -> ToolResult:
@@ -543,6 +559,7 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("describe_data", DescribeData, _describe),
     Tool("quality_report", QualityReport, _quality),
     Tool("set_goal", SetGoal, _set_goal),
+    Tool("set_scope", SetScope, _set_scope),
     Tool("set_roles", SetRoles, _set_roles),
     Tool("prepare_features", PrepareFeatures, _prepare),
     Tool("sweep", Sweep, _sweep),

@@ -341,6 +341,8 @@ class _Memo:
                     "Give a goal (for example \"Reduce churn\") to rank initiatives per segment.")
         lo, hi = self.a.sweep.band
         body += f" Preferred number of audiences: {lo} to {hi}."
+        if self.a.scope is not None:  # who was segmented, when it is not everyone
+            body += f"\n\n**Scope.** {_text(self.a.scope.sentence())}"
         return "## Goal\n\n" + body
 
     # -- data and quality

@@ -29,6 +29,7 @@ from copilot.segmentation.projection import Projection, project_2d
 from copilot.segmentation.quality import QualityReport, quality_report
 from copilot.segmentation.roles import RoleReport, infer_roles
 from copilot.segmentation.rules import RuleSet, surrogate_rules
+from copilot.segmentation.scope import Scope, ScopeReport
 from copilot.segmentation.sweep import SweepTable, fit_final, sweep_k
 from copilot.segmentation.themes import ThemeReport, detect_text_columns, segment_themes
 from copilot.segmentation.validate import (
@@ -64,6 +65,8 @@ class SegmentSettings(Frozen):
     anchors: tuple[str, ...] | None = None
     #: Free-text columns mined for themes per segment: None = the detected ones, () = none.
     text_columns: tuple[str, ...] | None = None
+    #: Only these customers are segmented (a goal's "among month-to-month customers"); None: all.
+    scope: Scope | None = None
 
     @property
     def band(self) -> tuple[int, int]:
@@ -112,6 +115,8 @@ class SegmentAnalysis(Frozen):
     # The anchors module imports this one (it runs the pipeline per level), so its report type
     # is named through the module object bound at the end of this file.
     anchors: _anchors.AnchorReport | None = None
+    # The customers a scope kept, of how many (None: the whole table was segmented).
+    scope: ScopeReport | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,11 @@ def run_segmentation(
     True
     """
     settings = settings or SegmentSettings()
+    scope = None
+    if settings.scope is not None:  # the rows a goal is about; every step below sees only them
+        of_rows = len(df)
+        df = settings.scope.apply(df)
+        scope = ScopeReport(scope=settings.scope, rows=len(df), of_rows=of_rows)
     check_settings(df, settings)
     say = progress or (lambda stage, fraction, message: None)
     seconds: dict[str, float] = {}
@@ -331,6 +341,7 @@ def run_segmentation(
         themes=tuple(themes),
         anchors=anchors,
         holdout=holdout_counts(ids, labels),
+        scope=scope,
     )
     say("done", 1.0, "analysis complete")
     return SegmentationRun(analysis, labels, confidence, ids, model)

@@ -72,10 +72,11 @@ def test_every_routed_action_is_a_tool_and_every_tool_is_reachable():
     # The tools that take a file path are reached by slash commands and by phrasings that name
     # a file (a small model cannot be trusted to copy a path); the rest by an intent as well.
     # The CRM file and the glossary are reached by /crm, /glossary and phrasings naming them;
-    # segmenting within an anchor by /within and phrasings naming an existing column.
+    # segmenting within an anchor by /within and phrasings naming an existing column; a scope
+    # by /scope, "segment everyone" and the population a goal names.
     assert set(TOOLS) - set(ACTIONS) == {"load_data", "assign_customers", "check_drift",
                                          "export_crm", "write_glossary", "build_features",
-                                         "segment_within_anchor"}
+                                         "segment_within_anchor", "set_scope"}
 
 
 def test_bad_tool_arguments_are_one_sentence_and_change_nothing(tmp_path, data_csv):
