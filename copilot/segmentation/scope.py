@@ -50,7 +50,7 @@ _GENERIC = frozenset({
     "to", "from", "using", "have", "has", "use", "who're", "currently", "still", "just", "only",
     "both", "some", "any", "retained", "lost", "leaving", "spending", "spend", "heavy", "light",
     "power", "casual", "premium", "budget", "frequent", "occasional", "recent", "highest",
-    "lowest", "rate", "revenue", "churn", "by", "pay", "paying", "via", "through", "per",
+    "lowest", "rate", "revenue", "churn", "by", "pay", "via", "through", "per",
 })
 _NEGATION = frozenset({"non", "not", "no", "without"})
 _TRUE = frozenset({"1", "yes", "true", "y", "t"})

@@ -28,7 +28,7 @@ def _session(tmp_path: Path, rows: int = 500, seed: int = 3) -> tuple[Session, P
 
 
 def test_a_goals_population_scopes_the_chat_and_scope_all_undoes_it(tmp_path):
-    s, data = _session(tmp_path)
+    s, _ = _session(tmp_path)
     frame = s.table().frame
     europe = int((frame["region"] == "Europe").sum())
     agent = Agent(s)
