@@ -17,10 +17,11 @@ Every reply's figures come from the engine: tool texts are formatted from result
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from copilot.agent.answers import question_facts, stance_labels
+from copilot.agent.answers import computed_answer, question_facts, stance_labels
 from copilot.agent.rankings import is_ranking_question, ranking_json
 from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route_state
 from copilot.agent.session import Session
@@ -40,6 +41,9 @@ MAX_TOOL_ROUNDS = 6
 _REFIT = frozenset({"choose_k", "sweep", "set_roles"})
 # In single-shot mode these run before the standard path; anything else runs after it.
 _SETUP = frozenset({"set_goal", "set_scope", "choose_k", "sweep", "set_roles"})
+# A message that asks rather than tells: only these are answered while a step runs.
+_ASKS = re.compile(r"\?\s*$|^(?:what|which|who|whom|how|where|tell me|show me|list|give me)\b",
+                   re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,35 @@ class Agent:
         reply = self._handle(message)
         self.session.say("assistant", reply)
         return reply
+
+    def answer_now(self, message: str) -> str | None:
+        """Answer at once, from the computed table, a question code can answer (a ranking, the
+        sizes, a segment's figures, /profile, /why); None for anything else. Only reads the
+        session, so the chat calls it while another step runs (the model writing names): the
+        answer is about the segments on screen. The turn joins the conversation."""
+        s = self.session
+        text = message.strip()
+        if s.analysis is None or not text:
+            return None
+        if text.startswith("/"):
+            routed = route_pattern(text, s)
+            if routed is None or routed.problem or (routed.tool, text.split()[0]) not in (
+                    ("profile_segments", "/profile"), ("answer_question", "/why")):
+                return None
+            question = ("why this k?" if routed.tool == "answer_question" else
+                        f"segment {routed.args['segment']}" if "segment" in routed.args
+                        else None)
+            answer = (computed_answer(s, question) if question is not None
+                      else call_tool(s, "profile_segments", {}).text)
+        elif _ASKS.search(text):
+            answer = computed_answer(s, text)
+        else:
+            return None
+        if answer is None:
+            return None
+        s.say("user", text)
+        s.say("assistant", answer)
+        return answer
 
     def _handle(self, message: str) -> str:
         routed = route_pattern(message, self.session)

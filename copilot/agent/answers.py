@@ -56,7 +56,7 @@ def answer_question(session: Session, question: str, client: LLMClient | None = 
     if a is None:
         return ("There are no segments yet, so there is nothing to answer from; load a table and "
                 "give a goal (or type /help).")
-    topic = _topic_answer(session, question)
+    topic = computed_answer(session, question)
     if topic is not None:
         return topic
     llm = session.client(client)
@@ -67,7 +67,9 @@ def answer_question(session: Session, question: str, client: LLMClient | None = 
     return overview(session) + "\n(A computed overview: no checked LLM answer was available.)"
 
 
-def _topic_answer(session: Session, question: str) -> str | None:
+def computed_answer(session: Session, question: str) -> str | None:
+    """The answer code gives from the computed table (rankings, sizes, a segment's figures,
+    outcomes, themes, anchors, why this k), or None when the question needs a model."""
     from copilot.agent.tools import profile_text, segment_names, strategy_text, sweep_text
 
     a = session.analysis

@@ -3,9 +3,10 @@
 Workers post, handlers change state: every agent step runs in a worker (its blocking part on a
 daemon thread, see ``in_daemon_thread``); the session's events reach the app as
 ``SessionEvent`` messages (``post_message`` is thread-safe), and only the message handlers touch
-widgets. One step runs at a time; a message sent meanwhile is refused with a notice and stays in
-the input box. An exception in a step becomes an error notification and a red line in the
-chat, never a crash.
+widgets. One step runs at a time. A message sent meanwhile is answered at once when code can
+answer it from the computed table (a ranking, the sizes, a segment's figures); any other is
+queued, shown as queued, and sent when the step ends. An exception in a step becomes an error
+notification and a red line in the chat, never a crash.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -140,6 +142,7 @@ class CopilotApp(App[int]):
         self._sweep_key: tuple[Any, ...] | None = None
         self._errors_this_step = 0
         self._quit_armed = False
+        self.queued: deque[str] = deque()  # messages sent while a step ran, in order
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -201,17 +204,19 @@ class CopilotApp(App[int]):
             event.input.clear()
             self.action_clear_chat()
             return
-        if self.busy:
-            self.notify("Still working on the last message; yours stays in the box; press Enter "
-                        "again when this step is done.", severity="warning", markup=False)
-            return
         event.input.clear()
+        if self.busy and self.agent.answer_now(text) is not None:
+            return  # answered from the table at once; the turn reaches the chat as events
         self.start(text)
 
     def start(self, text: str) -> bool:
-        """Send ``text`` to the agent in a worker; False (and a notice) while a step runs."""
+        """Send ``text`` to the agent in a worker; while a step runs, queue it (shown in the
+        chat and the status line) and return False: it is sent when the step ends."""
         if self.busy:
-            self.notify("Still working on the last message.", severity="warning", markup=False)
+            self.queued.append(text)
+            self.chat.add_trace(f"Queued: {text} (sent when the current step ends; "
+                                f"{len(self.queued)} waiting)", "note")
+            self.notify(f"Queued until the current step ends: {text}", markup=False)
             return False
         self._begin("Working...")
         self._agent_worker(text)
@@ -268,13 +273,13 @@ class CopilotApp(App[int]):
             chat.add_message(event)
         elif event.kind == "tool_call":
             chat.add_trace(event.text, "tool_call")
-            chat.set_status(f"Running {step}...")
+            chat.set_status(self._with_queue(f"Running {step}..."))
         elif event.kind == "result":
             chat.add_trace(event.text, "result")
             if step in _PANEL_STEPS:
                 self.refresh_panels()
         elif event.kind == "progress":
-            chat.set_status(event.text)
+            chat.set_status(self._with_queue(event.text))
             if event.data.get("fraction") is not None:
                 chat.set_progress(float(event.data["fraction"]))
             if event.data.get("stage") in ("agent", "name"):
@@ -283,6 +288,9 @@ class CopilotApp(App[int]):
             self._errors_this_step += 1
             chat.add_trace(event.text, "error")
             self.notify(event.text, title="Error", severity="error", timeout=8, markup=False)
+
+    def _with_queue(self, status: str) -> str:
+        return f"{status} ({len(self.queued)} queued)" if self.queued else status
 
     def on_inspected(self, message: Inspected) -> None:
         self._inspection = (message.roles, message.quality, message.error)
@@ -302,6 +310,8 @@ class CopilotApp(App[int]):
             self.busy = False
             self.chat.set_busy(False)
             self.refresh_panels()
+            if self.queued:  # the next message the user sent while this step ran
+                self.start(self.queued.popleft())
 
     def refresh_panels(self) -> None:
         """Redraw what changed; a panel that fails to draw is a notification, not a crash."""

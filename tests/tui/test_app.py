@@ -20,6 +20,7 @@ from copilot.tui.chat import AssistantTurn, ChatPane, TraceLine, UserTurn
 from copilot.tui.panels import SegmentMap
 from tests.tui.conftest import (
     NO_LLM,
+    SETTINGS,
     SIZE,
     make_app,
     record_notifications,
@@ -221,7 +222,7 @@ def test_an_exception_in_a_step_is_a_notification_not_a_crash(workdir, monkeypat
     asyncio.run(main())
 
 
-def test_a_second_message_while_busy_is_refused_politely(workdir, monkeypatch):
+def test_a_message_sent_while_busy_is_queued_shown_and_sent_next(workdir, monkeypatch):
     app = make_app(model=False)
     release = __import__("threading").Event()
     handled: list[str] = []
@@ -229,7 +230,8 @@ def test_a_second_message_while_busy_is_refused_politely(workdir, monkeypatch):
     def slow(text: str) -> str:
         handled.append(text)
         app.session.report_progress("Sweeping k-means, k=3.")  # as the engine reports
-        release.wait(10)
+        if len(handled) == 1:
+            release.wait(10)
         return "done"
 
     monkeypatch.setattr(app.agent, "handle", slow)
@@ -247,8 +249,13 @@ def test_a_second_message_while_busy_is_refused_politely(workdir, monkeypatch):
             prompt.value = "/k 4"
             await pilot.press("enter")
             await pilot.pause()
-            assert notes and notes[-1][0] == "warning" and "Still working" in notes[-1][1]
-            assert prompt.value == "/k 4"  # kept for later
+            assert prompt.value == ""  # taken: no second Enter needed
+            assert list(app.queued) == ["/k 4"]
+            assert any(line.startswith("· Queued: /k 4") for line in chat_lines(app))
+            assert "Queued" in notes[-1][1]
+            app.session.report_progress("Sweeping k-means, k=4.")
+            await pilot.pause()
+            assert str(app.query_one("#status", Label).content).endswith("(1 queued)")
             # UI keys still work while the step runs; quitting asks for a second press.
             await pilot.press("f4")
             assert app.query_one(TabbedContent).active == "sweep"
@@ -257,10 +264,61 @@ def test_a_second_message_while_busy_is_refused_politely(workdir, monkeypatch):
             assert app.is_running and "ctrl+q again" in notes[-1][1]
             release.set()
             await settle(pilot)
-            assert handled == ["/sweep"] and not app.busy
+            await settle(pilot)
+            assert handled == ["/sweep", "/k 4"] and not app.busy and not app.queued
             assert not app.query_one("#progress", ProgressBar).display
 
     asyncio.run(main())
+
+
+def test_a_ranking_question_is_answered_at_once_while_the_model_writes(workdir, monkeypatch):
+    """Code-answerable questions do not wait for a step: the answer is from the table."""
+    session = Session("session", settings=SETTINGS, llm=NO_LLM)
+    session.load("customers.csv")
+    session.segment()
+    app = make_app(model=False, session=session)
+    release = __import__("threading").Event()
+    handled: list[str] = []
+
+    def slow(text: str) -> str:
+        handled.append(text)
+        release.wait(10)
+        return "done"
+
+    monkeypatch.setattr(app.agent, "handle", slow)
+    rates = {x.segment: x.value for x in next(v for v in session.analysis.validation
+                                               if v.name == "churned").segments
+             if x.value is not None}
+    top = max(rates, key=rates.get)
+
+    async def main():
+        async with app.run_test(size=SIZE) as pilot:
+            await send_nowait(pilot, "/names")
+            assert app.busy
+            await send_nowait(pilot, "which segment churns the most?")
+            await send_nowait(pilot, "/profile 0")
+            assert not app.queued  # both answered, nothing waits
+            lines = chat_lines(app)
+            answer = next(line for line in lines if "highest churned rate" in line)
+            assert f"(segment {top})" in answer.splitlines()[0]
+            assert f"{rates[top]:.0%}" in answer.splitlines()[0]
+            from copilot.agent.tools import profile_text
+            first = profile_text(session, 0).splitlines()[0]
+            assert any(line.startswith(first) for line in lines)
+            release.set()
+            await settle(pilot)
+            assert handled == ["/names"]
+
+    asyncio.run(main())
+
+
+async def send_nowait(pilot, text: str) -> None:
+    prompt = pilot.app.query_one("#prompt")
+    prompt.focus()
+    prompt.value = text
+    await pilot.press("enter")
+    await pilot.pause()
+    await pilot.pause()
 
 
 def test_resume_shows_the_saved_conversation_and_results(workdir):
