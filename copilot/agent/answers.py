@@ -35,7 +35,9 @@ class AnswerText(Frozen):
 
 _WHY_K = re.compile(r"\bwhy\b.*\b(k|\d+|many|number of)\b|\bhow many segments\b|\bwhy (these|this)"
                     r" (segments|k|number)\b", re.IGNORECASE)
-_SIZES = re.compile(r"\b(biggest|largest|smallest|size|sizes|how big)\b", re.IGNORECASE)
+_SIZES = re.compile(r"\b(biggest|largest|smallest|size|sizes|how big)\b|\bhow many\s+"
+                    r"(?:customers|accounts|users|people|rows)\b.*\b(?:each|every|per|the)\s+"
+                    r"(?:segments?|groups?|clusters?)\b", re.IGNORECASE)
 _STRATEGY = re.compile(r"\b(strategy|opportunit\w*|initiative\w*|roadmap|plan|plans)\b", re.IGNORECASE)
 _QUALITY = re.compile(r"\b(quality|missing|duplicates?|outliers?|leak\w*)\b", re.IGNORECASE)
 _SEGMENT_N = re.compile(r"\bsegment\s+(-?\d+)\b", re.IGNORECASE)

@@ -30,7 +30,9 @@ _RANKING = re.compile(
     rf"|\b{_RANK_WORD}\b.*\b{_SEGMENT_WORD}\b.*\?"
     rf"|\b(?:top|bottom)\s+(?:\d+|two|three|four|five)\b"
     rf"|\bhow many\b.*\b(?:highest|lowest|most|least|biggest|largest|smallest)\b"
-    rf"|\brank\w*\b.*\bby\b",
+    rf"|\brank\w*\b.*\bby\b"
+    # "who cancels the most?", "where is churn lowest?", "what's the biggest segment"
+    rf"|^\s*(?:who|which|what|where)\b.*\b{_RANK_WORD}\b",
     re.IGNORECASE,
 )
 _DESC = {"most", "highest", "top", "biggest", "largest", "more", "best", "max", "maximum",
@@ -59,7 +61,9 @@ class Measure:
 # Rankings of other things ("the biggest opportunities", "the worst quality issue"): the
 # strategy and quality answers hold those.
 _OTHER_TOPIC = re.compile(r"\b(?:strateg\w*|opportunit\w*|initiative\w*|roadmap|plans?|"
-                          r"quality|missing|themes?|complain\w*)\b", re.IGNORECASE)
+                          r"quality|missing|themes?|complain\w*|should|recommend\w*|"
+                          r"campaigns?|offers?|important|matters?|columns?|features?)\b",
+                          re.IGNORECASE)
 
 
 def is_ranking_question(text: str) -> bool:
@@ -71,6 +75,11 @@ def _words(text: str) -> list[str]:
 
 
 def _forms(words) -> set[str]:
+    words = list(words)
+    # Two words a column name writes as one: "logs in" is logins, "signs up" is signups.
+    joined = [a.removesuffix("s") + b for a, b in zip(words, words[1:], strict=False)
+              if b in ("in", "up", "out", "on")]
+    words += joined
     return set().union(*(word_forms(w) for w in words)) if words else set()
 
 

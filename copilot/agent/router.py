@@ -93,12 +93,26 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
                 r"users?|rows?))?(?:\s+again)?(?:,?\s+not just\b.*)?[.!]?$|^(?:drop|remove|"
                 r"undo|clear|reset)\s+the\s+(?:scope|filter)[.!]?$", re.IGNORECASE),
      "scope_all"),
+    # "only the enterprise accounts": a scope when the words match a level (route_pattern).
+    (re.compile(r"^(?:please\s+)?(?:(?:segment|look at|analy[sz]e|keep|use)\s+)?(?:only|just)\s+"
+                r"(?:segment\s+|look at\s+|analy[sz]e\s+|keep\s+)?(?:the\s+)?"
+                r"(?P<words>[\w ,&'-]{2,80}?)(?:\s+please)?[.!]?$", re.IGNORECASE), "scope_words"),
     (re.compile(r"^(?:please\s+)?(?:rename|call)\s+segment\s+(?P<segment>-?\d+)\s+(?:to|as)?\s*"
                 r"[\"']?(?P<name>[^\"']{1,40}?)[\"']?[.!]?$", re.IGNORECASE), "rename_segment"),
-    (re.compile(r"^(?:please\s+)?(?:leave out|exclude|drop|ignore|remove|without)\s+(?:the\s+)?"
+    (re.compile(r"^(?:please\s+)?(?:leave out|exclude|drop|ignore|remove|without|don'?t use|do not use|stop using|skip)\s+(?:the\s+)?"
                 r"(?:columns?\s+)?(?P<columns>[\w .,&/-]+?)(?:\s+columns?)?[.!]?$", re.IGNORECASE), "exclude"),
     (re.compile(r"^(?:please\s+)?(?:focus on|our goal is|the goal is|goal:)\s*(?P<goal>.{3,300})$",
                 re.IGNORECASE), "set_goal"),
+    # A business verb first is a goal ("reduce churn among enterprise accounts", "we need to
+    # lower cancellations"), unless it is about the segments themselves ("increase k to 6").
+    (re.compile(r"^(?:please\s+)?(?:(?:i|we)\s+(?:need|want|would like|'d like|have|must|should)"
+                r"\s+to\s+|our\s+(?:aim|objective|target|priority|job|mission)\s+is\s+to\s+|"
+                r"help\s+(?:us\s+|me\s+)?|let'?s\s+)?(?P<goal>(?:reduce|grow|increase|cut|lower|"
+                r"improve|retain|win back|upsell|cross-sell|boost|drive|raise|decrease|prevent|"
+                r"expand|convert|activate|moneti[sz]e|maximi[sz]e|minimi[sz]e)\b"
+                r"(?!.*\b(?:k|segments?|clusters?|groups?|columns?|names?|labels?|memo|data|"
+                r"quality|model|sweep|features?)\b).{3,300})$", re.IGNORECASE),
+     "set_goal"),
     (re.compile(r"\bwhy\b.*\b(?:k\s*=\s*\d+|\d+\s+segments|this many|so many|these segments)\b",
                 re.IGNORECASE), "why"),
     (re.compile(r"\b(?:export|send|push|upload|import)\b.*\b(?P<preset>hubspot|salesforce)\b",
@@ -149,6 +163,10 @@ def route_pattern(message: str, session: Session) -> Routed | None:
             return Routed("choose_k", {"k": int(m.group("k"))}, "pattern")
         if kind == "scope_all":
             return Routed("set_scope", {"scope": "all"}, "pattern")
+        if kind == "scope_words":
+            if _scope_words(m.group("words"), session):
+                return Routed("set_scope", {"scope": m.group("words").strip()}, "pattern")
+            continue
         if kind == "rename_segment":
             return Routed("rename_segment", {"segment": int(m.group("segment")),
                                              "name": m.group("name").strip()}, "pattern")
@@ -178,6 +196,18 @@ def route_pattern(message: str, session: Session) -> Routed | None:
         if kind == "assign":
             return Routed("assign_customers", {"path": m.group("path")}, "pattern")
     return None
+
+
+def _scope_words(words: str, session: Session) -> bool:
+    """Whether ``words`` name a level of the table ("enterprise accounts")."""
+    from copilot.segmentation.scope import find_scope
+
+    try:
+        frame = session.table().frame
+    except Exception:  # noqa: BLE001 - no table: nothing to match
+        return False
+    found = find_scope(f"among {words}", frame)
+    return found is not None and found.scope is not None
 
 
 def _known_columns(text: str, session: Session) -> list[str] | None:

@@ -277,11 +277,8 @@ class Session:
             return
         if found.scope != current:
             self._set_scope(found.scope)
-        rows = int(found.scope.mask(frame).sum())
-        self.scope_note = (f"Segmenting only the {rows:,} customers with "
-                           f"{found.scope.describe()} ({rows / len(frame):.0%} of {len(frame):,}), "
-                           f"as the goal says \u201c{found.words}\u201d; {UNDO_SCOPE}.")
-        self._emit("result", self.scope_note, step="scope", rows=rows)
+        self.scope_note = _scope_sentence(found.scope, frame)
+        self._emit("result", self.scope_note, step="scope")
 
     def _set_scope(self, scope: Scope | None) -> None:
         # Other customers: the segments, names and strategy described the previous population.
@@ -310,7 +307,7 @@ class Session:
                     raise SettingsError(f"No column of the table has a level like "
                                         f"\u201c{words}\u201d; give it as COLUMN=LEVEL, e.g. "
                                         "/scope Contract=Month-to-month.")
-                scope = found.scope
+                scope = found.scope.model_copy(update={"words": None})  # the user's, not a goal's
             if scope is not None:
                 scope.apply(frame)  # too few customers: refused before anything changes
             if scope != self.settings.scope:
@@ -319,10 +316,7 @@ class Session:
             if scope is None:
                 self.scope_note = (f"All {len(frame):,} customers will be segmented (no scope).")
             else:
-                rows = int(scope.mask(frame).sum())
-                self.scope_note = (f"Segmenting only the {rows:,} customers with "
-                                   f"{scope.describe()} ({rows / len(frame):.0%} of "
-                                   f"{len(frame):,}); {UNDO_SCOPE}.")
+                self.scope_note = _scope_sentence(scope, frame)
             self._emit("result", self.scope_note, step="scope")
             return scope
 
@@ -954,6 +948,14 @@ class Session:
                 session.notices.append("The saved names and strategy do not match this version "
                                        "of segment-copilot; run write again.")
         return session
+
+
+def _scope_sentence(scope: Scope, frame: pd.DataFrame) -> str:
+    """The one sentence a scope is told in, with its undo."""
+    rows = int(scope.mask(frame).sum())
+    said = f", as the goal says \u201c{scope.words}\u201d" if scope.words else ""
+    return (f"Segmenting only the {rows:,} customers with {scope.describe()} "
+            f"({rows / len(frame):.0%} of {len(frame):,}){said}; {UNDO_SCOPE}.")
 
 
 def _read(path: Path) -> SessionFile:
