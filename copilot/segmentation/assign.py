@@ -70,7 +70,8 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     wanted_id = id_column
     parts_ids, parts_labels, parts_conf = [], [], []
     extra: list[str] = []
-    n_unscored = n_rows = 0
+    n_unscored = n_rows = n_outside = 0
+    scope_missing = False
     odd: dict[tuple[str, str], list] = {}  # (column, kind) -> [count, an example]
     for number, chunk in enumerate(chunks):
         if number == 0:
@@ -84,6 +85,15 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         features = [c for c in info.preparation.input_columns if c in chunk.columns]
         unscored = (chunk[features].isna().all(axis=1).to_numpy() if features
                     else np.zeros(len(chunk), bool))
+        # A model trained on a scope (month-to-month customers) has no segment for the others.
+        scoped = info.scope is not None and all(c in chunk.columns
+                                                for c, _ in info.scope.conditions)
+        scope_missing |= info.scope is not None and not scoped
+        outside = ~info.scope.mask(chunk) if scoped else np.zeros(len(chunk), bool)
+        n_outside += int(outside.sum())
+        unscored = unscored & ~outside
+        labels = np.where(outside, -3, labels)
+        confidence = np.where(outside, 0.0, confidence)
         parts_labels.append(np.where(unscored, -2, labels))
         parts_conf.append(np.where(unscored, 0.0, confidence))
         parts_ids.append(chunk[id_column].to_numpy() if id_column
@@ -115,6 +125,12 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     if n_unscored:
         notes.append(f"{n_unscored:,} row(s) have no value in any feature and are "
                      "marked unscored.")
+    if n_outside:
+        notes.append(f"{n_outside:,} row(s) are outside the customers the model was trained on "
+                     f"({info.scope.describe()}) and are marked out of scope.")
+    if scope_missing:
+        notes.append(f"The model was trained only on customers with {info.scope.describe()}; "
+                     "this table lacks that column, so every row is scored.")
     n_novel = int((labels == -1).sum())
     trained_share = float(info.segment_shares.get(-1, 0.0))
     if n_novel and trained_share > 0:
@@ -126,10 +142,11 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "
                      "customer did and are marked unassigned; many of them mean the customers "
                      "have changed since the model was trained.")
-    names = {**{int(k): v for k, v in info.names.items()}, -1: "unassigned", -2: "unscored"}
+    names = {**{int(k): v for k, v in info.names.items()}, -1: "unassigned", -2: "unscored",
+             -3: "out of scope"}
     frame = pd.DataFrame({
         id_column or "row": ids,
-        "segment": np.where(labels == -2, -1, labels),
+        "segment": np.where(labels < -1, -1, labels),
         "segment_name": pd.Series(labels).map(names).to_numpy(),
         "confidence": np.round(confidence, 4),
         "holdout": holdout_flags(ids, labels, share=holdout_share, salt=salt),

@@ -36,6 +36,7 @@ from copilot.segmentation.export import atomic_write_bytes, atomic_write_text
 from copilot.segmentation.mixture import Layout, MixedMixture
 from copilot.segmentation.prepare import Preparation
 from copilot.segmentation.roles import RoleReport
+from copilot.segmentation.scope import Scope
 
 BUNDLE_FORMAT = "segment-copilot-model"
 # Bump when the saved shape changes; older engines refuse newer bundles rather than guess.
@@ -123,6 +124,9 @@ class BundleInfo(Frozen):
     mixture_layout: dict[str, Any] | None = None
     mixture_levels: tuple[int, ...] | None = None
     arrays_sha256: str
+    # The customers the model was trained on, when not all (a goal's "month-to-month
+    # customers"): assign marks the others out of scope, drift leaves them out.
+    scope: Scope | None = None
 
 
 class SavedModel:
@@ -179,6 +183,8 @@ def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None,
         "segment_shares": {s.segment: s.share for s in a.sizes},
         "arrays_sha256": digest,
     }
+    if a.scope is not None:  # only then: older bundles keep their content IDs
+        info_fields["scope"] = a.scope.scope
     mixture = model.mixture
     if isinstance(mixture, MixedMixture):
         info_fields["mixture_layout"] = asdict(mixture.layout)

@@ -444,6 +444,7 @@ def compare_snapshots(old: pd.DataFrame, new: pd.DataFrame, model: SavedModel, *
             raise InputError(f"{label} has no column '{key}' to match customers on; pass --id "
                              "with the customer ID column both snapshots share.")
     notes: list[str] = []
+    old, new = _in_scope(model, old, old_label, notes), _in_scope(model, new, new_label, notes)
     old_labels = _assign(model, old, old_label, notes)
     new_labels = _assign(model, new, new_label, notes)
     migration = migration_matrix(old[key], old_labels, new[key], new_labels, model,
@@ -474,6 +475,7 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
     """
     info = model.info
     notes: list[str] = []
+    new = _in_scope(model, new, new_label, notes)
     new_labels = _assign(model, new, new_label, notes)
     n_training = _training_rows(model)
     features = _with_noise(_feature_drifts(model, new, None), n_training, len(new))
@@ -503,6 +505,18 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
         verdict=decide(features, segment_psi, segments, None, segment_noise),
         migration=None, segment_psi=segment_psi, segments=segments, features=features,
         notes=tuple(notes), segment_psi_noise=segment_noise)
+
+
+def _in_scope(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]
+              ) -> pd.DataFrame:
+    """Only the customers a scoped model was trained on: the others have no segment to drift
+    from (a customer who left the scope shows as gone from the later snapshot)."""
+    if model.info.scope is None:
+        return df
+    kept, note = model.info.scope.within(df, label)
+    if note:
+        notes.append(note)
+    return kept
 
 
 def train_reference_model(old: pd.DataFrame, *, id_column: str | None = None,

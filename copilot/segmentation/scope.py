@@ -109,6 +109,23 @@ class Scope(Frozen):
                             "everyone, or choose a broader level.")
         return scoped
 
+    def within(self, df: pd.DataFrame, label: str = "the table"
+               ) -> tuple[pd.DataFrame, str | None]:
+        """The rows in the scope and a note on the others (None when none is left out, or
+        when a scope column is missing: then every row is kept and the note says so). For
+        tables scored by a model trained on a scope: new customers, later snapshots."""
+        missing = [c for c, _ in self.conditions if c not in df.columns]
+        if missing:
+            return df, (f"The model was trained only on customers with {self.describe()}, but "
+                        f"{label} has no column {missing[0]}, so every row is scored.")
+        keep = self.mask(df)
+        out = int((~keep).sum())
+        if not out:
+            return df, None
+        return df.loc[keep].reset_index(drop=True), (
+            f"{out:,} row(s) of {label} are outside the model's scope ({self.describe()}) "
+            "and are left out.")
+
     def describe(self) -> str:
         """``Contract = Month-to-month`` (``or`` between levels, ``and`` between columns)."""
         return " and ".join(f"{c} = {' or '.join(levels)}" for c, levels in self.conditions)

@@ -135,3 +135,35 @@ def test_a_scoped_analysis_segments_only_those_rows_and_reports_them(customers):
     from copilot.segmentation.pipeline import SegmentAnalysis
     again = SegmentAnalysis.model_validate_json(a.model_dump_json())
     assert again.scope == a.scope and again.settings.scope == scope
+
+
+def test_a_scoped_model_marks_other_customers_out_of_scope_and_drift_leaves_them_out(
+        customers, tmp_path):
+    """A model trained on enterprise accounts has no segment for a Basic customer: assign says
+    so instead of a confident wrong segment, and a drift check compares like with like."""
+    from copilot.segmentation.assign import assign_table
+    from copilot.segmentation.bundle import load_bundle, save_bundle
+    from copilot.segmentation.drift import check_snapshot
+
+    scope = Scope(conditions=(("plan", ("Enterprise",)),))
+    run = run_segmentation(customers, SegmentSettings(id_column="customer_id", k=3,
+                                                      algorithm="kmeans", scope=scope))
+    folder = save_bundle(run, tmp_path / "model", df=scope.apply(customers))
+    model = load_bundle(folder)
+    assert model.info.scope == scope
+    result = assign_table(model, customers)
+    inside = (customers["plan"] == "Enterprise").to_numpy()
+    frame = result.frame
+    assert (frame.loc[~inside, "segment_name"] == "out of scope").all()
+    assert (frame.loc[~inside, "segment"] == -1).all()
+    assert (frame.loc[~inside, "confidence"] == 0).all()
+    # the scoped customers get the segments the run gave them
+    assert (frame.loc[inside, "segment"].to_numpy() == run.labels).all()
+    assert any(f"{int((~inside).sum()):,} row(s) are outside" in n and "plan = Enterprise" in n
+               for n in result.notes)
+    report = check_snapshot(customers, model, new_label="june.csv")
+    assert report.n_new == int(inside.sum())
+    assert any("outside the model's scope" in n for n in report.notes)
+    # A table without the scope's column is scored whole, and said to be.
+    result = assign_table(model, customers.drop(columns=["plan"]))
+    assert any("lacks that column" in n for n in result.notes)
