@@ -261,29 +261,38 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
     from copilot.report.writing import render_writing
     from copilot.segmentation.export import atomic_write_text, write_outputs
     from copilot.segmentation.pipeline import run_segmentation
+    from copilot.segmentation.publish import check_out_dir, produced_input, staged_folder
 
     llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
     initiatives = _read_initiatives(args.initiatives)
+    out = Path(args.out_dir).expanduser()
+    check_out_dir(out)
+    replaced = produced_input(out, source["path"]) if source.get("path") else None
+    if replaced is not None:
+        raise InputError(f"The input {replaced} is one of the files a run into {out} replaces; "
+                         "copy it elsewhere or choose another --out-dir.")
     run = run_segmentation(df, settings, source=source, progress=_StderrProgress())
-    files = write_outputs(run, args.out_dir)
-    writing = None
-    if llm_settings.provider != "none":
-        writing = _write(run.analysis, llm_settings, args.goal, initiatives)
-        path = Path(args.out_dir) / "writing.json"
-        atomic_write_text(path, writing.model_dump_json(indent=2))
-        files = {**files, "writing": path}
-    # The saved model, beside the assignments: it assigns new customers to these segments.
-    from copilot.segmentation.bundle import save_bundle_with_data
+    # Every file goes into a hidden sibling first; the folder is swapped in whole at the end,
+    # so a kill or a failure leaves the previous run's folder as it was.
+    with staged_folder(out) as stage:
+        files = write_outputs(run, stage)
+        writing = None
+        if llm_settings.provider != "none":
+            writing = _write(run.analysis, llm_settings, args.goal, initiatives)
+            path = stage / "writing.json"
+            atomic_write_text(path, writing.model_dump_json(indent=2))
+            files = {**files, "writing": path}
+        # The saved model, beside the assignments: it assigns new customers to these segments.
+        from copilot.segmentation.bundle import save_bundle_with_data
 
-    names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
-    files = {**files, "model": save_bundle_with_data(run, df, Path(args.out_dir) / "model",
-                                                     names=names)}
-    if memo:
-        from copilot.report.memo import write_memo
+        names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
+        files = {**files, "model": save_bundle_with_data(run, df, stage / "model", names=names)}
+        if memo:
+            from copilot.report.memo import write_memo
 
-        memo_files = write_memo(run.analysis, writing, Path(args.out_dir) / "memo.md",
-                                goal=args.goal)
-        files = {**files, "memo": memo_files.memo}
+            memo_files = write_memo(run.analysis, writing, stage / "memo.md", goal=args.goal)
+            files = {**files, "memo": memo_files.memo}
+    files = {key: out / path.relative_to(stage) for key, path in files.items()}
     if args.json:
         sys.stdout.write(run.analysis.model_dump_json(indent=2) + "\n")
     else:
