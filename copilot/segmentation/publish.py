@@ -15,8 +15,8 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
-import sys
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
