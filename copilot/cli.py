@@ -373,6 +373,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ["export", str(out), "--out", str(out / "crm.csv"), "--glossary", str(out / "glossary")]))
 
 
+def _refuse_busy_folder(session_dir: Path) -> None:
+    """A new session writes memo.md, assignments.csv, model/ ...: never into a folder that
+    holds other files, which it would overwrite."""
+    if session_dir.is_file():
+        raise InputError(f"--session-dir {session_dir} is a file; give a folder for the session.")
+    if session_dir.is_dir() and any(session_dir.iterdir()):
+        first = sorted(p.name for p in session_dir.iterdir())[0]
+        raise InputError(f"{session_dir} already holds files (such as {first}); choose a new or "
+                         "empty folder for --session-dir.")
+
+
 def new_session_dir(kind: str) -> Path:
     """A fresh folder per session, so a new session never overwrites a saved one."""
     root = Path("segment-copilot-sessions")
@@ -416,6 +427,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if (session_dir / "session.json").exists():
         raise InputError(f"{session_dir} already holds a saved session; choose another "
                          "--session-dir or open it with 'segment-copilot chat --resume'.")
+    _refuse_busy_folder(session_dir)
     session = Session(session_dir, settings=_settings(args), llm=llm)
     session.subscribe(_StderrEvents())
     sys.stderr.write(f"Session folder: {session_dir}\n")
@@ -423,6 +435,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         session.set_goal(args.goal)
     if session.load(args.data) is None:
         raise InputError(session.last_error or f"Cannot load {args.data}.")
+    if args.out:  # refused now, not after minutes of work: the table, the model, the session
+        session.output_path(args.out, session.session_dir / "memo.md")
     if args.scope and session.set_scope(args.scope) is False:
         raise InputError(session.last_error or f"Cannot scope to {args.scope}.")
     agent = Agent(session)
@@ -471,6 +485,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if (session_dir / "session.json").exists():
         raise InputError(f"{session_dir} already holds a saved session; open it with "
                          f"--resume {session_dir} or choose another --session-dir.")
+    _refuse_busy_folder(session_dir)
     return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm)
 
 

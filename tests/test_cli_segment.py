@@ -137,7 +137,7 @@ def test_k_larger_than_rows(tmp_path):
     df = make_customers(40, 3, seed=1).frame
     path = tmp_path / "small.csv"
     df.to_csv(path, index=False)
-    assert_one_sentence_error(run_cli("segment", path, "--k", "80", "--out-dir", tmp_path),
+    assert_one_sentence_error(run_cli("segment", path, "--k", "80", "--out-dir", tmp_path / "out"),
                               "k=80")
 
 

@@ -308,8 +308,8 @@ class Agent:
                 reply = str(ai.content or "").strip()
                 break
             for call in ai.tool_calls:
-                result = call_tool(self.session, call["name"], call.get("args") or {},
-                                   self._client)
+                args, refused = paths_from_user(call["name"], call.get("args") or {}, message)
+                result = refused or call_tool(self.session, call["name"], args, self._client)
                 results.append(result)
                 messages.append(ToolMessage(result.text[:4000], tool_call_id=call["id"]))
         if not reply:
@@ -330,6 +330,32 @@ class Agent:
             payload["facts"] = question_facts(s)
             ignore = ignorable_names(s.analysis) + tuple(segment_names(s).values())
         return check_numbers(reply, collect_numbers(payload), ignore=ignore)
+
+
+# Tool arguments that name files: outputs may be dropped (the session folder's default is
+# used), inputs may not (there is no default to read).
+_OUTPUT_PATHS = {"export_memo": "path", "export_assignments": "path", "assign_customers": "out",
+                 "export_crm": "path", "write_glossary": "folder"}
+_INPUT_PATHS = {"load_data": "path", "assign_customers": "path", "check_drift": "path",
+                "build_features": "path"}
+
+
+def paths_from_user(tool: str, args: dict[str, Any], message: str
+                    ) -> tuple[dict[str, Any], ToolResult | None]:
+    """A model's tool call with only the paths the user typed.
+
+    Paths come from the user, never from a model: a path the model chose and the user's
+    message does not contain is dropped for an output (the session folder's default is used,
+    which never overwrites what the session did not write) and refused for an input."""
+    args = dict(args)
+    out_key = _OUTPUT_PATHS.get(tool)
+    if out_key and args.get(out_key) and str(args[out_key]) not in message:
+        args.pop(out_key)
+    in_key = _INPUT_PATHS.get(tool)
+    if in_key and args.get(in_key) and str(args[in_key]) not in message:
+        return args, ToolResult(False, f"The file {str(args[in_key])[:80]!r} was not named by "
+                                "the user; ask them for the path.")
+    return args, None
 
 
 def _ai(text: str):

@@ -37,7 +37,12 @@ from copilot.segmentation._base import Frozen
 from copilot.segmentation.assign import assign_file
 from copilot.segmentation.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
 from copilot.segmentation.documents import read_document
-from copilot.segmentation.export import atomic_write_text, write_outputs
+from copilot.segmentation.export import (
+    atomic_write_text,
+    refuse_overwrite,
+    same_file,
+    write_outputs,
+)
 from copilot.segmentation.load import LoadedTable, load_table
 from copilot.segmentation.pipeline import (
     SegmentAnalysis,
@@ -421,7 +426,7 @@ class Session:
             from copilot.segmentation.pipeline import check_settings
 
             frame = self._frame()
-            out = Path(folder).expanduser() if folder else self.within_path(column)
+            out = self.output_path(folder, self.within_path(column))
             check_anchored_folder(out)
             # Each level finds its own k (within the user's band); the anchor itself is not a
             # feature there, and the other suggested anchors are reported per level.
@@ -601,7 +606,7 @@ class Session:
             if self.analysis is None:
                 raise InputError("There is nothing to put in a memo yet; run the segmentation "
                                  "first.")
-            out = Path(path).expanduser() if path else self.session_dir / "memo.md"
+            out = self.output_path(path, self.session_dir / "memo.md")
             files = write_memo(self.analysis, self.writing, out, goal=self.goal)
             self._emit("result", f"Wrote the memo to {files.memo}.", step="export_memo",
                        path=str(files.memo), charts=[str(c) for c in files.charts])
@@ -626,7 +631,7 @@ class Session:
             names = {**self.segment_names(), -1: "Unassigned"}
             frame.insert(frame.columns.get_loc("segment") + 1, "segment_name",
                          frame["segment"].map(names).fillna("Unassigned"))
-            out = Path(path).expanduser() if path else self.session_dir / "segments.csv"
+            out = self.output_path(path, self.session_dir / "segments.csv")
             atomic_write_text(out, frame.to_csv(index=False))
             self._emit("result", f"Wrote {len(frame):,} customers' segments to {out}.",
                        step="export_assignments", path=str(out), rows=len(frame))
@@ -650,8 +655,8 @@ class Session:
         def work() -> Path:
             model = self.saved_model()
             result = assign_file(model, Path(path).expanduser())
-            target = (Path(out).expanduser() if out
-                      else self.session_dir / f"assigned-{Path(path).stem}.csv")
+            target = self.output_path(out, self.session_dir / f"assigned-{Path(path).stem}.csv",
+                                  path)
             atomic_write_text(target, result.frame.to_csv(index=False))
             counts = result.frame["segment_name"].value_counts()
             self._emit("result", f"Assigned {len(result.frame):,} customers to {target}: "
@@ -704,7 +709,7 @@ class Session:
 
             get_preset(preset)  # an unknown preset is refused before any work
             frame = self._crm_frame()
-            out = Path(path).expanduser() if path else self.session_dir / f"crm-{preset}.csv"
+            out = self.output_path(path, self.session_dir / f"crm-{preset}.csv")
             write_crm_csv(frame, out, preset)
             held = int(frame["holdout"].sum())
             self._emit("result", f"Wrote {len(frame):,} customers for a {preset} import to {out} "
@@ -734,7 +739,7 @@ class Session:
             if self.analysis is None:
                 raise InputError("There are no segments to describe yet; run the "
                                  "segmentation first.")
-            out = Path(folder).expanduser() if folder else self.session_dir / "glossary"
+            out = self.output_path(folder, self.session_dir / "glossary")
             segments = {p.segment for p in self.analysis.profiles if p.segment >= 0}
             for seg in owners or {}:
                 if seg not in segments:
@@ -851,6 +856,25 @@ class Session:
             self._save()
         return value
 
+    # The files a session keeps for itself: no output may take their place.
+    OWN_FILES = ("session.json", "analysis.json", "assignments.csv", "writing.json",
+                 "features.csv")
+
+    def output_path(self, path: str | Path | None, default: Path, *inputs: str | Path) -> Path:
+        """Where an output goes: ``path`` (the user's) or ``default`` in the session folder.
+
+        Refused in one sentence, before anything is written: the session's table or another
+        input, a file inside the saved model, or one of the session's own files (a memo over
+        ``session.json`` would be overwritten by the next save, and destroy the session)."""
+        out = Path(path).expanduser() if path else default
+        refuse_overwrite(out, *(p for p in (self.data_path, *inputs) if p), self.model_path())
+        if path:
+            for name in self.OWN_FILES:
+                if same_file(out, self.session_dir / name):
+                    raise InputError(f"{path} is the session's own {name}; choose another path "
+                                     "for this output.")
+        return out
+
     def _with_overrides(self, overrides: dict[str, Any]) -> SegmentSettings:
         update = dict(overrides)
         if update.get("k") is not None and "k_range" not in update:
@@ -891,6 +915,21 @@ class Session:
                    fraction=done / total if total else 0.0)
 
     # --- saving and resuming ------------------------------------------------------------------
+
+    def _adopt_analysis_on_disk(self) -> None:
+        try:
+            analysis = SegmentAnalysis.model_validate_json(
+                (self.session_dir / "analysis.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        rows = sum(1 for _ in self.assignments_path().open(encoding="utf-8")) - 1
+        if (str(analysis.source.get("path")) != str(self.data_path) or rows != analysis.n_rows
+                or analysis.inconsistency() is not None):
+            return
+        self.analysis = analysis
+        self.notices.append("The session stopped before it saved its segments; they were read "
+                            "back from analysis.json and assignments.csv in its folder.")
+        self._save()
 
     def snapshot(self) -> SessionFile:
         """The session as it is saved."""
@@ -937,10 +976,22 @@ class Session:
         session.user_names = dict(state.user_names)
         if state.analysis is not None:
             try:
-                session.analysis = SegmentAnalysis.model_validate(state.analysis)
+                analysis = SegmentAnalysis.model_validate(state.analysis)
             except ValidationError:
                 session.notices.append("The saved segments do not match this version of "
                                        "segment-copilot; run segment again.")
+            else:
+                wrong = analysis.inconsistency()
+                if wrong is None:
+                    session.analysis = analysis
+                else:  # an edited file: no memo of "99 segments" from it
+                    session.notices.append(f"The saved segments were left out because {wrong}; "
+                                           "run the segmentation again.")
+        elif (session.session_dir / "analysis.json").is_file() and session.assignments_path(
+                ).is_file():
+            # Stopped between writing the segments and saving the session (a kill during
+            # ask): the segments on disk are this session's when they name its table.
+            session._adopt_analysis_on_disk()
         if state.writing is not None and session.analysis is not None:
             try:
                 session.writing = Writing.model_validate(state.writing)

@@ -118,6 +118,19 @@ class SegmentAnalysis(Frozen):
     # The customers a scope kept, of how many (None: the whole table was segmented).
     scope: ScopeReport | None = None
 
+    def inconsistency(self) -> str | None:
+        """What does not add up in a saved analysis (an edited k, sizes that do not sum to
+        the rows), in words; None when its parts agree. Read files are checked with it."""
+        segments = sorted(s.segment for s in self.sizes if s.segment >= 0)
+        if self.choice.k != len(segments):
+            return f"it says k={self.choice.k} but holds {len(segments)} segments"
+        if sum(s.n for s in self.sizes) != self.n_rows:
+            return (f"its segment sizes add up to {sum(s.n for s in self.sizes):,} customers, "
+                    f"not the {self.n_rows:,} it segmented")
+        if sorted(p.segment for p in self.profiles if p.segment >= 0) != segments:
+            return "its profiles and its segments differ"
+        return None
+
 
 @dataclass(frozen=True)
 class SegmentationRun:
