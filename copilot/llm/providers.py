@@ -144,8 +144,11 @@ class OpenAIProvider(Provider):
                 " default with --provider local."
             )
         ChatOpenAI = _chat_openai(self.install_hint)
+        # A company gateway or proxy named with --base-url gets the requests (and the key):
+        # never the public endpoint behind the user's back. None: OpenAI's own.
         return ChatOpenAI(model=self.model_name(settings), api_key=key, temperature=0,
-                          timeout=settings.timeout_s, max_retries=1)
+                          base_url=settings.base_url, timeout=settings.timeout_s,
+                          max_retries=1)
 
 
 class OpenAICompatibleProvider(Provider):

@@ -99,3 +99,19 @@ def test_the_embedded_models_threads_come_from_the_environment(monkeypatch, valu
     monkeypatch.setenv("SEGMENT_COPILOT_THREADS", value)
     assert default_threads() == threads
     assert ChatLocalLlama(model_path="model.gguf").n_threads == threads
+
+
+def test_the_openai_provider_sends_to_the_base_url_it_is_given(tmp_path):
+    """A company gateway named with --base-url gets the request and the key; the public
+    endpoint gets nothing (the flag was shown by doctor and then ignored)."""
+    from langchain_core.messages import HumanMessage
+
+    from tests.llm.servers import ScriptedOpenAIServer, text
+
+    env = {"SEGMENT_COPILOT_CONFIG": str(tmp_path / "x.toml")}
+    with ScriptedOpenAIServer([text("hello from the gateway")]) as gateway:
+        s = resolve_settings({"provider": "openai", "api_key": "sk-test",
+                              "base_url": gateway.base_url, "timeout_s": 5}, env=env)
+        reply = get_provider("openai").build(s).invoke([HumanMessage("hi")])
+    assert reply.content == "hello from the gateway"
+    assert len(gateway.requests) == 1 and gateway.requests[0]["model"] == "gpt-4o-mini"
