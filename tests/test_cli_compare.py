@@ -192,3 +192,31 @@ def test_refuse_overwrite_compares_files_not_spellings(tmp_path):
             refuse_overwrite(out, data, folder)
     refuse_overwrite(tmp_path / "report.md", data, folder)  # anything else passes
     refuse_overwrite(tmp_path / "model-report.md", folder)  # a name that only starts alike
+
+
+def test_too_few_customers_to_judge_is_said_not_called_stable(trained, tmp_path):
+    root, table, _ = trained
+    for n in (1, 2, 15):
+        small = tmp_path / f"small{n}.csv"
+        table.frame.head(n).to_csv(small, index=False)
+        proc = run_cli("compare", root / "data.csv", small, "--model", root / "D" / "model")
+        assert_one_sentence_error(proc, "too few to judge")
+        assert "STABLE" not in proc.stdout
+        proc = run_cli("compare", small, "--model", root / "D" / "model")
+        assert_one_sentence_error(proc, "too few to judge")
+
+
+def test_infinite_and_absurd_numbers_are_missing_values_with_a_note(trained, tmp_path):
+    root, table, _ = trained
+    frame = table.frame.copy()
+    frame.loc[3, "monthly_spend"] = float("inf")
+    frame.loc[5, "monthly_spend"] = float("-inf")
+    frame.loc[7, "sessions_30d"] = 1e308
+    path = tmp_path / "inf.csv"
+    frame.to_csv(path, index=False)
+    proc = run_cli("segment", path, "--out-dir", tmp_path / "o", "--no-llm", "--k", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert "monthly_spend: 2 infinite or impossibly large value(s)" in proc.stderr
+    assert "sessions_30d: 1 infinite" in proc.stderr
+    proc = run_cli("compare", root / "data.csv", path, "--model", root / "D" / "model")
+    assert proc.returncode == 0, proc.stderr

@@ -445,6 +445,8 @@ def compare_snapshots(old: pd.DataFrame, new: pd.DataFrame, model: SavedModel, *
                              "with the customer ID column both snapshots share.")
     notes: list[str] = []
     old, new = _in_scope(model, old, old_label, notes), _in_scope(model, new, new_label, notes)
+    for label, frame in ((old_label, old), (new_label, new)):
+        _enough_rows(model, frame, label)
     old_labels = _assign(model, old, old_label, notes)
     new_labels = _assign(model, new, new_label, notes)
     migration = migration_matrix(old[key], old_labels, new[key], new_labels, model,
@@ -476,6 +478,7 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
     info = model.info
     notes: list[str] = []
     new = _in_scope(model, new, new_label, notes)
+    _enough_rows(model, new, new_label)
     new_labels = _assign(model, new, new_label, notes)
     n_training = _training_rows(model)
     features = _with_noise(_feature_drifts(model, new, None), n_training, len(new))
@@ -505,6 +508,20 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
         verdict=decide(features, segment_psi, segments, None, segment_noise),
         migration=None, segment_psi=segment_psi, segments=segments, features=features,
         notes=tuple(notes), segment_psi_noise=segment_noise)
+
+
+MIN_SNAPSHOT_ROWS = 30
+
+
+def _enough_rows(model: SavedModel, df: pd.DataFrame, label: str) -> None:
+    """A verdict needs customers enough to see the segments' shares: with 2 customers every
+    share moves by half, so "stable" or "re-cluster" would be a coin toss said with
+    confidence."""
+    need = max(MIN_SNAPSHOT_ROWS, MIN_CENTROID_MEMBERS * model.info.k)
+    if len(df) < need:
+        raise InputError(f"{label} has {len(df):,} customer{'s' if len(df) != 1 else ''}, too "
+                         f"few to judge drift across {model.info.k} segments; compare a snapshot "
+                         f"of at least {need} customers.")
 
 
 def _in_scope(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]

@@ -668,6 +668,7 @@ def _tidy(frame: pd.DataFrame, src: str, delimiter: str | None, notes: list[str]
             kept_rows = present if kept_rows is None else kept_rows | present
     for name, values in new_cols.items():
         frame[name] = values
+    _missing_for_impossible_numbers(frame, notes)
     for name in unnamed:
         if frame[name].isna().all():  # a trailing delimiter, not a column
             frame = frame.drop(columns=name)
@@ -687,6 +688,27 @@ def _tidy(frame: pd.DataFrame, src: str, delimiter: str | None, notes: list[str]
             )
         notes.append(f"{n_empty} completely empty rows were dropped.")
     return frame.reset_index(drop=True)
+
+
+# Beyond this a number is an overflow or a sentinel, not a measurement (float32, which the
+# feature matrix uses, ends near 3.4e38; squaring 1e308 overflows a float64).
+MAX_MAGNITUDE = 1e30
+
+
+def _missing_for_impossible_numbers(frame: pd.DataFrame, notes: list[str]) -> None:
+    """Infinities and absurd magnitudes become missing values, with a note per column."""
+    for name in frame.columns:
+        s = frame[name]
+        if not pd.api.types.is_float_dtype(s.dtype):
+            continue
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        # nan_to_num turns +-inf into +-1.8e308: one comparison finds both kinds.
+        bad = np.abs(np.nan_to_num(values)) >= MAX_MAGNITUDE
+        n = int(bad.sum())
+        if n:
+            frame[name] = s.mask(bad)
+            notes.append(f"{name}: {n:,} infinite or impossibly large value(s) (beyond "
+                         f"{MAX_MAGNITUDE:.0e}) read as missing.")
 
 
 def _is_text_dtype(dtype) -> bool:
