@@ -492,7 +492,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_assign(args: argparse.Namespace) -> int:
     from copilot.segmentation.assign import assign_file
     from copilot.segmentation.bundle import load_bundle, model_folder
-    from copilot.segmentation.export import atomic_write_text, refuse_overwrite
+    from copilot.segmentation.export import atomic_write_text, csv_text, refuse_overwrite
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))
@@ -501,7 +501,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
                          id_column=args.id_column)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
-    atomic_write_text(args.out, result.frame.to_csv(index=False))
+    atomic_write_text(args.out, csv_text(result.frame))
     counts = result.frame["segment_name"].value_counts()
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
                      f"{model.info.bundle_id} to {args.out}:\n")

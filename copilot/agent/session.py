@@ -39,6 +39,7 @@ from copilot.segmentation.bundle import SavedModel, load_bundle, rename_bundle, 
 from copilot.segmentation.documents import read_document
 from copilot.segmentation.export import (
     atomic_write_text,
+    csv_text,
     refuse_overwrite,
     same_file,
     write_outputs,
@@ -632,7 +633,7 @@ class Session:
             frame.insert(frame.columns.get_loc("segment") + 1, "segment_name",
                          frame["segment"].map(names).fillna("Unassigned"))
             out = self.output_path(path, self.session_dir / "segments.csv")
-            atomic_write_text(out, frame.to_csv(index=False))
+            atomic_write_text(out, csv_text(frame))
             self._emit("result", f"Wrote {len(frame):,} customers' segments to {out}.",
                        step="export_assignments", path=str(out), rows=len(frame))
             return out
@@ -657,7 +658,7 @@ class Session:
             result = assign_file(model, Path(path).expanduser())
             target = self.output_path(out, self.session_dir / f"assigned-{Path(path).stem}.csv",
                                   path)
-            atomic_write_text(target, result.frame.to_csv(index=False))
+            atomic_write_text(target, csv_text(result.frame))
             counts = result.frame["segment_name"].value_counts()
             self._emit("result", f"Assigned {len(result.frame):,} customers to {target}: "
                        + ", ".join(f"{name} {n:,}" for name, n in counts.items()) + "."

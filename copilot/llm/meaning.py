@@ -26,9 +26,9 @@ from copilot.llm.lexicon import (
     DESIRE_NOUNS,
     DISPLAY,
     DOWN,
+    FREQUENCY_TOKENS,
     NEGATIVE_WORDS,
     NEGATORS,
-    FREQUENCY_TOKENS,
     NOT_FREQUENCY_TOKENS,
     NOT_USAGE_TOKENS,
     OUTCOME_WORDS,
@@ -861,9 +861,7 @@ def check_promise(text: str) -> list[str]:
 
 
 _STOP = frozenset(
-    "a an the and or of for to with in on at by from into via their its this that these those "
-    "our we be is are run launch start do make use using offer create set up segment segments "
-    "customers customer accounts users all each per them they".split())
+    ["a", "an", "the", "and", "or", "of", "for", "to", "with", "in", "on", "at", "by", "from", "into", "via", "their", "its", "this", "that", "these", "those", "our", "we", "be", "is", "are", "run", "launch", "start", "do", "make", "use", "using", "offer", "create", "set", "up", "segment", "segments", "customers", "customer", "accounts", "users", "all", "each", "per", "them", "they"])
 
 
 def check_plan_specific(actions: Sequence[str], initiative: str, ev: SegmentEvidence) -> list[str]:

@@ -30,8 +30,8 @@ from copilot.llm.context import WritingContext
 from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
 from copilot.llm.grounding import check_directions, check_name, check_name_form, check_numbers
 from copilot.llm.meaning import (
-    check_multipliers,
     check_bindings,
+    check_multipliers,
     check_name_meaning,
     check_name_specific,
     check_plumbing,

@@ -51,6 +51,7 @@ MAX_OPPORTUNITIES = 10  # the ranking lists every pair; the top ten carry the de
 MAX_CARD_TERMS = 3  # a card quotes its segment's strongest terms; the overview lists more
 MAX_OVER_REPRESENTED = 3  # anchor levels shown per segment: the strongest carry the point
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_LINK_BRACKET = re.compile(r"[\[\]]")  # escaped, "[x](url)" and "![x](url)" stay text
 USER = "user"  # Authorship.writer of a name the user gave (a rename)
 
 #: The operational steps: fixed advice with no figures (each number in the memo is the engine's).
@@ -168,9 +169,12 @@ def _link(path: Path, base: Path) -> str:
 # --- small formatting helpers ------------------------------------------------------------------------
 
 def _text(value: object) -> str:
-    """Data-derived text on one line, safe in a table cell and free of raw HTML."""
+    """Data-derived or model text on one line, as plain text: safe in a table cell, no raw
+    HTML, and no link or image (a narrative's ``![x](http://...)`` would fetch a remote image,
+    a tracking pixel, when the memo is opened)."""
     # Only a "<" that could open a tag is escaped: "tenure < 12" stays readable as plain text.
-    return _TAG_START.sub("&lt;", " ".join(str(value).split()).replace("|", "\\|"))
+    text = _TAG_START.sub("&lt;", " ".join(str(value).split()).replace("|", "\\|"))
+    return _LINK_BRACKET.sub(lambda m: "\\" + m.group(0), text)
 
 
 def _code(value: object) -> str:

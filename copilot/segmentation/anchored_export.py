@@ -19,7 +19,7 @@ import pandas as pd
 from copilot.errors import InputError
 from copilot.segmentation.anchors import AnchoredSegmentation
 from copilot.segmentation.bundle import save_bundle_with_data
-from copilot.segmentation.export import atomic_write_text, write_outputs
+from copilot.segmentation.export import atomic_write_text, csv_text, write_outputs
 
 ANCHORED_FILE = "anchored.json"
 
@@ -89,7 +89,7 @@ def write_anchored(result: AnchoredSegmentation, df: pd.DataFrame, out: str | Pa
     summary = anchored_json(result, folders, out)
     files = {
         "assignments": atomic_write_text(out / "assignments.csv",
-                                         assignments.to_csv(index=False)),
+                                         csv_text(assignments)),
         "summary": atomic_write_text(out / ANCHORED_FILE, summary),
         # One folder per segmented level, each like a plain segment --out-dir.
         "levels": out / "levels",

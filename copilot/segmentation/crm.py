@@ -49,7 +49,7 @@ import pandas as pd
 
 from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
-from copilot.segmentation.export import atomic_write_text
+from copilot.segmentation.export import atomic_write_text, csv_text
 from copilot.segmentation.holdout import DEFAULT_SALT, holdout_flags
 from copilot.segmentation.ids import ids_as_text
 
@@ -166,7 +166,7 @@ def format_for_crm(frame: pd.DataFrame, preset: str | CrmPreset = "generic") -> 
 
 def crm_csv(frame: pd.DataFrame, preset: str | CrmPreset = "generic") -> str:
     """The CSV text of ``format_for_crm`` (UTF-8, comma separated, one header row)."""
-    return format_for_crm(frame, preset).to_csv(index=False, lineterminator="\n")
+    return csv_text(format_for_crm(frame, preset), lineterminator="\n")
 
 
 def write_crm_csv(frame: pd.DataFrame, path: str | Path,

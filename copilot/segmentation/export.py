@@ -44,6 +44,33 @@ def refuse_overwrite(out: str | Path, *inputs: str | Path) -> None:
                              "input; choose another path.")
 
 
+# A spreadsheet or CRM reads a cell starting with these as a formula (OWASP "CSV injection"):
+# a segment renamed "=HYPERLINK(...)" would run in whoever opens crm.csv.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would run as a formula prefixed with
+    an apostrophe (shown as text, the way spreadsheets mark it); numbers such as ``-3`` are
+    left alone, and an already prefixed cell is not prefixed twice."""
+    out = frame.copy()
+    for column in out.columns:
+        s = out[column]
+        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+            continue
+        text = s.astype("string")
+        risky = text.str.startswith(_FORMULA_START).fillna(False)
+        risky &= pd.to_numeric(text.where(risky), errors="coerce").isna()
+        if risky.any():
+            out[column] = s.where(~risky, "'" + text)
+    return out
+
+
+def csv_text(frame: pd.DataFrame, **kwargs) -> str:
+    """A frame as CSV for people, spreadsheets and CRMs: no cell is a formula."""
+    return neutralise_formulas(frame).to_csv(index=False, **kwargs)
+
+
 def same_file(a: Path, b: Path) -> bool:
     """The same file by path (symlinks followed) or, when both exist, by inode."""
     try:
@@ -124,7 +151,7 @@ def write_outputs(run: SegmentationRun, out_dir: str | Path) -> dict[str, Path]:
     if out.exists() and not out.is_dir():
         raise InputError(f"The output path {out} is a file; give a folder with --out-dir.")
     assignments = atomic_write_text(out / "assignments.csv",
-                                    assignments_frame(run).to_csv(index=False))
+                                    csv_text(assignments_frame(run)))
     analysis = atomic_write_text(out / "analysis.json",
                                  run.analysis.model_dump_json(indent=2))
     return {"assignments": assignments, "analysis": analysis}

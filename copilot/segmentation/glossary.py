@@ -60,7 +60,7 @@ from copilot import __version__
 from copilot.errors import InputError
 from copilot.segmentation._base import Frozen
 from copilot.segmentation.documents import read_document
-from copilot.segmentation.export import atomic_write_text
+from copilot.segmentation.export import atomic_write_text, csv_text
 from copilot.segmentation.prepare import _skew_transform
 from copilot.segmentation.profile import _fmt_num, _fmt_pct
 
@@ -1041,7 +1041,7 @@ def write_glossary(glossary: Glossary, folder: str | Path, *, assignments=None) 
         s = _as_series(assignments)
         frame = pd.DataFrame({"customer_id": s.index.astype(str), "segment": s.to_numpy()})
         paths["assignments"] = atomic_write_text(out / glossary.assignments_file,
-                                                 frame.to_csv(index=False))
+                                                 csv_text(frame))
     # History first and the current JSON last: glossary.json never points past what exists.
     paths["history"] = atomic_write_text(history, text)
     paths["markdown"] = atomic_write_text(out / CURRENT_MD, render_markdown(glossary))

@@ -129,3 +129,17 @@ def test_an_edited_session_is_checked_against_itself(tmp_path, session):
     proc = run_cli("memo", session.session_dir, "--out", tmp_path / "m.md", cwd=tmp_path)
     assert proc.returncode == 2 and "k=99 but holds 3 segments" in proc.stderr
     assert not (tmp_path / "m.md").exists()
+
+
+def test_a_formula_name_is_text_in_every_csv_for_spreadsheets(tmp_path, session):
+    """A segment renamed "=HYPERLINK(...)" must not run in whoever opens the CRM file."""
+    import pandas as pd
+
+    evil = '=HYPERLINK("http://e.vil","x")'  # 31 characters: a name can be 40
+    assert session.rename(0, evil) is not None
+    for path in (session.export_crm("hubspot"), session.export_assignments(),
+                 session.assign_new(session.data_path, tmp_path / "assigned.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        cells = frame.to_numpy().ravel().tolist()
+        assert not any(c.startswith(("=", "+", "@")) for c in cells), path
+        assert any(c == "'" + evil for c in cells), path  # kept, shown as text

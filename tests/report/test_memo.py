@@ -220,6 +220,21 @@ def test_text_from_the_data_cannot_inject_markup(analysis, drafts):
     assert "pipes \\| break tables" in memo
 
 
+def test_a_narrative_cannot_put_a_remote_image_or_link_in_the_memo(analysis, drafts):
+    """Memo text from a model or a file is plain text: an image would be fetched (a tracking
+    pixel) when the memo is opened."""
+    import markdown_it
+
+    evil = drafts.narratives[0].model_copy(update={
+        "narrative": "Loyal buyers ![x](http://evil.example/pixel.png) see [here](http://e.x)."})
+    writing = drafts.model_copy(update={"narratives": (evil, *drafts.narratives[1:])})
+    memo = render_memo(analysis, writing, goal=GOAL)
+    html = markdown_it.MarkdownIt().render(memo)
+    assert "evil.example" not in "".join(IMAGE.findall(memo))
+    assert "<img" not in html and 'href="http://e.x"' not in html
+    assert "Loyal buyers" in memo
+
+
 def test_render_is_pure_and_shows_no_charts_without_links(analysis, drafts):
     first = render_memo(analysis, drafts, goal=GOAL)
     assert first == render_memo(analysis, drafts, goal=GOAL)
