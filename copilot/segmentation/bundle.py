@@ -303,7 +303,32 @@ def load_bundle(path: str | Path) -> SavedModel:
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(f"The model's arrays in {folder} are unreadable "
                          f"({type(err).__name__}); save the model again.") from None
+    wrong = _disagreement(info, arrays)
+    if wrong:  # a re-sealed bundle (k=50 over 3 centres) would assign nonsense, or crash
+        raise InputError(f"The model in {folder} does not add up ({wrong}); save the model "
+                         "again.")
     return SavedModel(info, model)
+
+
+def _disagreement(info: BundleInfo, arrays: dict[str, np.ndarray]) -> str | None:
+    """What in ``bundle.json`` and the arrays contradicts the rest, in words; None if nothing."""
+    centers = arrays.get("centers")
+    width = len(info.preparation.output_names)
+    if centers is None or centers.ndim != 2:
+        return "its centres are not a table"
+    if centers.shape != (info.k, width):
+        return (f"it says k={info.k} over {width} prepared columns but holds "
+                f"{centers.shape[0]} centres of {centers.shape[1] if centers.ndim == 2 else 0}")
+    if not np.isfinite(centers).all():
+        return "its centres hold values that are not numbers"
+    if sorted(info.names) != list(range(info.k)):
+        return f"it names segments {sorted(info.names)} for k={info.k}"
+    for name in ("radius", "mixture_weights", "mixture_means", "mixture_variances"):
+        if name in arrays and (arrays[name].ndim == 0 or arrays[name].shape[0] != info.k):
+            return f"its {name.replace('_', ' ')} do not have one entry per segment"
+    if info.features and set(info.features) - {s.name for s in info.schema_}:
+        return "its features are not among its columns"
+    return None
 
 
 def _model_arrays(model: FittedClusters) -> dict[str, np.ndarray]:

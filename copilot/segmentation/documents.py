@@ -26,7 +26,8 @@ def read_document(path: Path, *, what: str, fmt: str, version_key: str, max_vers
                          f"{find}.")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        # RecursionError: JSON nested thousands deep, which no saved file of ours is.
         raise InputError(f"The {what} file {path} is corrupt ({type(err).__name__}); "
                          f"{fix}.") from None
     if not isinstance(raw, dict) or raw.get("format") != fmt:

@@ -249,3 +249,52 @@ def test_hdbscan_s_own_outliers_are_not_called_a_change_when_assigned_again(trai
     if n_noise:
         assert f"{n_noise:,} row(s)" in notes and "did not either" in notes
     assert "have changed" not in notes
+
+
+def _reseal(folder: Path, info: dict, arrays: dict | None = None) -> None:
+    """Write a bundle whose checksums and content ID match what was changed, as an attacker
+    or a careless script would."""
+    import hashlib
+
+    from copilot.segmentation.bundle import _content_id
+
+    if arrays is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        (folder / ARRAYS_FILE).write_bytes(buffer.getvalue())
+        info["arrays_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    info["bundle_id"] = _content_id(info)
+    (folder / JSON_FILE).write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize("change", ["k", "centres", "names", "nan"])
+def test_a_resealed_bundle_that_does_not_add_up_is_refused(trained, tmp_path, change):
+    _, _, bundles = trained
+    _, path = bundles["kmeans"]
+    folder = _copy(path, tmp_path / change)
+    info = json.loads((folder / JSON_FILE).read_text())
+    with np.load(folder / ARRAYS_FILE) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if change == "k":
+        info["k"] = 50
+        arrays = None
+    elif change == "centres":
+        arrays["centers"] = arrays["centers"][:, :2]
+    elif change == "names":
+        info["names"] = {"0": "A", "7": "B", "9": "C"}
+        arrays = None
+    else:
+        arrays["centers"][0, 0] = np.nan
+    _reseal(folder, info, arrays)
+    with pytest.raises(InputError) as err:
+        load_bundle(folder)
+    assert "does not add up" in one_sentence(err.value)
+
+
+def test_deeply_nested_json_is_one_sentence_not_a_recursion_error(tmp_path):
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    (folder / JSON_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError) as err:
+        load_bundle(folder)
+    assert "corrupt" in one_sentence(err.value)
