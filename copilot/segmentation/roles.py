@@ -294,7 +294,36 @@ def _id_evidence(st: _Stats) -> tuple[int, int, str] | None:
             return score, 3, "it numbers the rows (consecutive whole numbers, all different)"
     if score >= 2 and whole and st.n_unique > 2:
         return score, 9, "the name says ID, but values repeat, so it is not a row key"
+    example = _code_like(s) if _is_text_like(s) and st.n_unique >= 3 else None
+    if example is not None:
+        # Values such as ACC-900000 are account or order numbers whatever the column is
+        # called: as a feature they would split customers by an arbitrary code, and their
+        # values would reach the model's prompts as "levels".
+        return (score, 4 if st.all_unique else 9,
+                f"its values look like identifiers, such as {example!r}: a shared prefix and "
+                "a long number")
     return None
+
+
+# A letter prefix (the same for most values), an optional separator and at least five digits,
+# or a long hexadecimal hash: "ACC-900000", "acc_8cdfd439", "C100570". Dates, amounts and
+# short codes such as "Q1" or "Tier 2" do not match.
+_CODE = re.compile(r"^(?P<prefix>[A-Za-z]{1,6})[-_ ]?(?:\d{5,}|[0-9a-f]{8,})$")
+
+
+def _code_like(s: pd.Series) -> str | None:
+    """An example value when at least 90% of the values look like identifiers with one
+    shared prefix; None otherwise."""
+    sample = _text_sample(s).str.strip()
+    if sample.empty:
+        return None
+    found = sample.str.extract(_CODE)["prefix"].str.lower()
+    if found.notna().mean() < 0.9:
+        return None
+    top = found.value_counts()
+    if top.iloc[0] < 0.9 * len(sample):
+        return None
+    return str(sample[found == top.index[0]].iloc[0])
 
 
 # -------------------------------------------------------------------------- type rules

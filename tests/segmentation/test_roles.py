@@ -427,3 +427,25 @@ def test_wholesale_and_mall_ids():
     rm = infer_roles(m)
     assert rm.id_column == "CustomerID"
     assert rm.features == ("Genre", "Age", "Annual Income (k$)", "Spending Score (1-100)")
+
+
+def test_columns_whose_values_look_like_identifiers_are_not_features_whatever_their_name():
+    """Issue 15: `acct` with 12 repeating values like ACC-900000 became a feature and its
+    values reached the prompts 18-30 times each."""
+    import numpy as np
+
+    from fixtures.customers import make_customers
+
+    frame = make_customers(600, 3, seed=4).frame
+    rng = np.random.default_rng(0)
+    frame["acct"] = [f"ACC-9000{n:02d}" for n in rng.integers(0, 12, len(frame))]
+    frame["ref"] = [f"ord_{rng.integers(0, 16**8):08x}" for _ in range(len(frame))]
+    # Codes that are ordinary levels stay features.
+    frame["tier"] = rng.choice(["Tier 1", "Tier 2", "Q1-2024"], len(frame))
+    roles = infer_roles(frame)
+    by_name = {c.name: c for c in roles.columns}
+    assert by_name["acct"].role == "id" and "ACC-9000" in by_name["acct"].reason
+    assert by_name["ref"].role == "id"
+    assert roles.id_column == "customer_id"
+    assert "acct" not in roles.features and "ref" not in roles.features
+    assert "tier" in roles.features
