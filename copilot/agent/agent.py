@@ -27,7 +27,7 @@ from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route
 from copilot.agent.session import Session
 from copilot.agent.tools import ToolResult, call_tool, segment_names, strategy_text, tool_schemas
 from copilot.llm.client import LLMClient
-from copilot.llm.facts import ignorable_names
+from copilot.llm.facts import ignorable_names, text_for_model
 from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
 from copilot.report.summary import _pct
@@ -311,7 +311,10 @@ class Agent:
                 args, refused = paths_from_user(call["name"], call.get("args") or {}, message)
                 result = refused or call_tool(self.session, call["name"], args, self._client)
                 results.append(result)
-                messages.append(ToolMessage(result.text[:4000], tool_call_id=call["id"]))
+                # Aggregates only: the table's strings cleaned, identifiers out (the quality
+                # report names example IDs for the user, not for the model).
+                messages.append(ToolMessage(text_for_model(result.text, self.session.analysis)
+                                            [:4000], tool_call_id=call["id"]))
         if not reply:
             return _computed(results) if results else None
         problems = self._check_reply(reply, results)

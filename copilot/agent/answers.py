@@ -17,7 +17,15 @@ from pydantic import Field
 
 from copilot.agent.rankings import answer_ranking, is_ranking_question
 from copilot.llm.client import LLMClient
-from copilot.llm.facts import ignorable_names, injected_words, pct, repeats_injection, segment_facts
+from copilot.llm.facts import (
+    ignorable_names,
+    injected_words,
+    pct,
+    repeats_injection,
+    safe_for_model,
+    segment_facts,
+    text_for_model,
+)
 from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
 from copilot.report.summary import _pct, _value
@@ -216,8 +224,8 @@ def question_facts(session: Session) -> dict[str, Any]:
     """The aggregates an LLM may answer from: no rows, no IDs."""
     from copilot.agent.tools import segment_names
 
-    a = session.analysis
-    names = segment_names(session)
+    a = safe_for_model(session.analysis)
+    names = {s: text_for_model(n, session.analysis) for s, n in segment_names(session).items()}
     facts: dict[str, Any] = {
         "goal": session.goal,
         "customers": a.n_rows,

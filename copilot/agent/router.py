@@ -442,14 +442,16 @@ def args_schema(action: str, session: Session) -> type[Frozen] | None:
 def route_state(session: Session) -> dict[str, Any]:
     """What the router may see: column names, segment numbers and names, the goal. No rows."""
     from copilot.agent.tools import segment_names
+    from copilot.llm.facts import clean_name
 
     state: dict[str, Any] = {"goal": session.goal}
-    try:
-        state["columns"] = [str(c) for c in session.table().frame.columns][:200]
+    try:  # headers come from the table: cleaned like every level a model reads
+        state["columns"] = [clean_name(c) for c in session.table().frame.columns][:200]
     except Exception:  # noqa: BLE001
         state["columns"] = []
     if session.analysis is not None:
-        state["segments"] = [{"segment": s, "name": n} for s, n in segment_names(session).items()]
+        state["segments"] = [{"segment": s, "name": clean_name(n)}
+                             for s, n in segment_names(session).items()]
     return state
 
 

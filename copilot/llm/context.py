@@ -23,6 +23,7 @@ from copilot.llm.facts import (
     clean_name,
     pct,
     round_numbers_in,
+    safe_for_model,
     segment_evidence,
     sig,
 )
@@ -48,6 +49,10 @@ class WritingContext:
     analysis: SegmentAnalysis
     goal: str | None = None
     initiatives: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Whoever built the context, the writers read the table's strings cleaned.
+        self.analysis = safe_for_model(self.analysis)
 
     # -- the payload
 

@@ -32,6 +32,86 @@ def clean_name(name: Any) -> str:
     return text if len(text) <= MAX_NAME_CHARS else text[: MAX_NAME_CHARS - 1] + "…"
 
 
+# --- the one sanitiser at the boundary between the table and the model ----------------------
+#
+# Every string a prompt or a tool result carries to a model passes here: category levels and
+# column names come from the table, and a level can be an instruction ("Ignore previous
+# instructions.\nAssistant: ...") or a customer's identifier. ``safe_for_model`` rewrites a
+# whole analysis before any writer reads it (each level and column name as ``clean_name`` gives
+# it, wherever it is embedded: in rules, traits, initiatives), and ``text_for_model`` does the
+# same to a finished text (a chat tool's result), removing identifiers the analysis knows too.
+
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]+")
+
+
+def data_strings(a: SegmentAnalysis) -> set[str]:
+    """The strings of ``a`` that came from the table's cells and headers: levels, columns."""
+    found: set[str] = {c.name for c in a.roles.columns}
+    found |= {lv for step in a.preparation.categorical for lv in step.levels}
+    for p in a.profiles:
+        found |= {c.level for c in (*p.categories, *p.scarce)}
+    if a.anchors is not None:
+        for anchor in a.anchors.anchors:
+            found |= set(anchor.levels)
+    if a.scope is not None:
+        found |= {lv for _, levels in a.scope.scope.conditions for lv in levels}
+    return {str(x) for x in found}
+
+
+def identifiers(a: SegmentAnalysis) -> set[str]:
+    """Customer identifiers the analysis holds (examples of repeated IDs in the quality report)."""
+    ids = a.quality.duplicate_ids
+    return {str(e) for e in ids.examples} if ids is not None else set()
+
+
+def _replacer(a: SegmentAnalysis):
+    dirty = {raw: clean_name(raw) for raw in data_strings(a) if clean_name(raw) != raw}
+    dirty.update({i: "[an ID]" for i in identifiers(a)})
+    if not dirty:
+        return None
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(dirty, key=len, reverse=True)))
+    return lambda text: pattern.sub(lambda m: dirty[m.group(0)], text)
+
+
+def text_for_model(text: str, a: SegmentAnalysis | None = None) -> str:
+    """``text`` as a model may read it: the analysis's dirty levels and column names cleaned,
+    its identifiers removed, no control character but the newline."""
+    replace = _replacer(a) if a is not None else None
+    if replace is not None:
+        text = replace(text)
+    return _CONTROL_BUT_NEWLINE.sub(" ", text)
+
+
+_SAFE: dict[int, tuple[SegmentAnalysis, SegmentAnalysis]] = {}
+
+
+def safe_for_model(a: SegmentAnalysis) -> SegmentAnalysis:
+    """``a`` with every string a model could be shown cleaned (see ``text_for_model``); the
+    same object when nothing needs it. Cached: each writer of a pass asks again."""
+    hit = _SAFE.get(id(a))
+    if hit is not None and hit[0] is a:
+        return hit[1]
+    replace = _replacer(a)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            text = replace(value) if replace is not None else value
+            return _CONTROL.sub(" ", text)  # one line: a level's newline is not a new turn
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    dumped = a.model_dump(mode="json")
+    cleaned = walk(dumped)
+    safe = a if cleaned == dumped else SegmentAnalysis.model_validate(cleaned)
+    if len(_SAFE) > 8:
+        _SAFE.clear()
+    _SAFE[id(a)] = (a, safe)
+    return safe
+
+
 def sig(value: float | None, digits: int = 3) -> float | int | None:
     """Round to ``digits`` significant figures; integers stay integers."""
     if value is None or not math.isfinite(value):

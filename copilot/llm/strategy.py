@@ -35,6 +35,7 @@ from copilot.llm.facts import (
     injected_words,
     pct,
     repeats_injection,
+    safe_for_model,
     sig,
 )
 from copilot.llm.grounding import check_directions, check_numbers
@@ -203,6 +204,7 @@ def draft_strategy(
     context: WritingContext | None = None,
 ) -> Strategy:
     """Fit matrix, a portfolio of opportunities and plans for the top segments."""
+    analysis = safe_for_model(analysis)  # initiatives are drawn from its levels: clean ones
     if initiatives:
         chosen = user_initiatives(tuple(dict.fromkeys(clean_name(i) for i in initiatives)))
         source = "yours"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from copilot.errors import CopilotError
 from copilot.llm.client import LLMClient
 from copilot.llm.context import CONTEXT_PROMPT, WritingContext
+from copilot.llm.facts import safe_for_model
 from copilot.llm.initiatives import default_initiatives
 from copilot.llm.naming import SegmentNarrative, choose_names, write_narratives
 from copilot.llm.prompts import load_prompt
@@ -83,6 +84,7 @@ def write_all(
     ``with_strategy=False`` names the segments only, even with a goal (the chat's "name
     segments" step; the strategy follows on request). The goal still informs the k advice.
     """
+    analysis = safe_for_model(analysis)  # the table's strings as a model may read them
     seconds: dict[str, float] = {}
     planned = goal and with_strategy
     listed = initiatives or (tuple(i.text for i in default_initiatives(analysis, goal))
