@@ -53,3 +53,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         group = "llm" if item.get_closest_marker("llm") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+    # The real-model group is the longest unit of work (minutes, on one worker): scheduled
+    # first, it runs beside the rest instead of after it (the suite ended with one idle core).
+    items.sort(key=lambda item: item.get_closest_marker("llm") is None)
