@@ -260,8 +260,8 @@ class Agent:
         if files is None:
             return AskResult(False, s.last_error or "The memo could not be written.")
         parts = [summary_text(s), *([strategy_note] if strategy_note else [])]
-        if s.scope_note and s.analysis.scope is None:
-            parts.insert(0, s.scope_note)  # the goal's words matched no level: the question
+        if s.scope_note:  # who was segmented and how to undo it, or the question
+            parts.insert(0, s.scope_note)
         if routed.tool not in _SETUP and routed.tool not in ("help", "export_memo"):
             after = call_tool(s, routed.tool, routed.args, self._client)
             if routed.tool == "answer_question":

@@ -96,6 +96,8 @@ def test_ask_scopes_from_the_goal_and_json_says_so(tmp_path):
     assert out["rows"] == n and out["scope"]["rows"] == n and out["scope"]["of_rows"] == 500
     assert out["scope"]["conditions"] == [{"column": "plan", "levels": ["Enterprise"]}]
     assert out["answer"].startswith(out["ranking"]["top"]["name"])  # the question first
+    assert f"Segmenting only the {n:,} customers with plan = Enterprise" in out["answer"]
+    assert "--scope all" in out["answer"]  # the undo, in ask's own words
     proc = run_cli("ask", "which segment churns the most?", "--data", str(data), "--goal",
                    "reduce churn for enterprise accounts", "--scope", "all", "--provider",
                    "none", "--k", "3", "--json", "--session-dir", str(tmp_path / "t"),
