@@ -129,6 +129,9 @@ def _segment_options(p: argparse.ArgumentParser) -> None:
                    "from names like churn or revenue)")
     p.add_argument("--exclude", action="append", default=[], metavar="COL",
                    help="a column to leave out (repeatable)")
+    p.add_argument("--keep", action="append", default=[], metavar="COL",
+                   help="keep a feature that looks like a leak of an outcome (repeatable; by "
+                   "default such columns are left out, with a warning)")
     k = p.add_mutually_exclusive_group()
     k.add_argument("--k", type=int, help="the number of segments (default: chosen)")
     k.add_argument("--k-range", type=_k_range, metavar="LO-HI",
@@ -242,6 +245,7 @@ def _settings(args: argparse.Namespace):
         id_column=args.id_column,
         outcomes=tuple(args.outcomes) if args.outcomes else None,
         exclude=tuple(args.exclude),
+        keep=tuple(dict.fromkeys(args.keep)),
         k=args.k,
         k_range=args.k_range,
         algorithm=args.algorithm,

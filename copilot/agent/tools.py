@@ -346,6 +346,8 @@ def _set_roles(session: Session, args: SetRoles, client) -> ToolResult:
                     if c not in exclude]
         back = set(_check_columns(session, args.include, "bring back"))
         update["exclude"] = tuple(c for c in exclude if c not in back)
+        if args.include:  # "/include X" also keeps X when it was left out as a leak
+            update["keep"] = tuple(dict.fromkeys((*session.settings.keep, *sorted(back))))
         reported: dict[str, tuple[str, ...]] = {}
         if args.anchors is not None:
             reported["anchors"] = tuple(_check_columns(session, args.anchors, "use as an anchor"))

@@ -26,8 +26,8 @@ from copilot.segmentation.holdout import holdout_counts
 from copilot.segmentation.prepare import Preparation, fit_preparation
 from copilot.segmentation.profile import SegmentProfile, profile_segments
 from copilot.segmentation.projection import Projection, project_2d
-from copilot.segmentation.quality import QualityReport, quality_report
-from copilot.segmentation.roles import RoleReport, infer_roles
+from copilot.segmentation.quality import QualityReport, leak_left_out, quality_report
+from copilot.segmentation.roles import RoleReport, infer_roles, named_after_outcome
 from copilot.segmentation.rules import RuleSet, surrogate_rules
 from copilot.segmentation.scope import Scope, ScopeReport
 from copilot.segmentation.sweep import SweepTable, fit_final, sweep_k
@@ -67,6 +67,8 @@ class SegmentSettings(Frozen):
     text_columns: tuple[str, ...] | None = None
     #: Only these customers are segmented (a goal's "among month-to-month customers"); None: all.
     scope: Scope | None = None
+    #: Features kept although they look like a leak of an outcome (the user's explicit choice).
+    keep: tuple[str, ...] = ()
 
     @property
     def band(self) -> tuple[int, int]:
@@ -202,6 +204,33 @@ def _themes_and_anchors(df, labels, roles, settings, say, lap=lambda name: None)
     return tuple(themes), anchors
 
 
+def _leave_out_leaks(roles: RoleReport, quality: QualityReport, keep: tuple[str, ...]
+                     ) -> tuple[RoleReport, QualityReport]:
+    """Leaks never become features: a column that nearly determines an outcome (the quality
+    check's AUC, accuracy or Spearman) or whose name is built from an outcome's is left out,
+    unless the user keeps it. Segments built on a leak reproduce the label (Cramer's V 0.98 on
+    a bank churn table), which a PM would read as having found the churners."""
+    reasons: dict[str, str] = {}
+    for s in quality.leakage_suspects:
+        if s.feature in roles.features and s.feature not in keep:
+            reasons.setdefault(s.feature, f"Left out: it nearly determines the outcome "
+                               f"{s.outcome} ({s.measure} {s.value:.2f}), so it is likely "
+                               f"recorded after it or derived from it; --keep {s.feature} "
+                               "keeps it.")
+    for feature in roles.features:
+        for outcome in roles.outcomes:
+            if feature not in reasons and feature not in keep and \
+                    named_after_outcome(feature, outcome):
+                reasons[feature] = (f"Left out: its name is built from the outcome {outcome}'s, "
+                                    f"so it likely describes the outcome; --keep {feature} "
+                                    "keeps it.")
+    if not reasons:
+        return roles, quality
+    findings = tuple(leak_left_out(f) if f.kind == "leakage" and f.columns[0] in reasons
+                     else f for f in quality.findings)
+    return roles.without_features(reasons), quality.model_copy(update={"findings": findings})
+
+
 def report_themes_and_anchors(
     analysis: SegmentAnalysis,
     df: pd.DataFrame,
@@ -287,6 +316,7 @@ def run_segmentation(
     lap("roles")
     say("quality", 0.06, "checking data quality")
     quality = quality_report(df, roles)
+    roles, quality = _leave_out_leaks(roles, quality, settings.keep)
     lap("quality")
     say("prepare", 0.10, f"preparing {len(roles.features)} features")
     prep = fit_preparation(df, roles, pca=settings.pca, random_state=settings.seed)

@@ -632,6 +632,15 @@ def _outlier_finding(o: OutlierColumn) -> QualityFinding:
     )
 
 
+def leak_left_out(finding: QualityFinding) -> QualityFinding:
+    """A leakage finding whose feature the analysis left out: says so, and how to keep it."""
+    feature = finding.columns[0]
+    message = finding.message.replace("; check it before using it as a feature.", "")
+    return finding.model_copy(update={"message": (
+        f"{message.rstrip('.')}; it was left out of the features (keep it with --keep "
+        f"{feature}, or /include {feature} in the chat).")})
+
+
 def _leak_finding(s: LeakageSuspect) -> QualityFinding:
     if s.measure == "spearman":
         how = f"moves almost exactly with {s.outcome} (Spearman {s.value:.2f})"

@@ -58,6 +58,25 @@ class RoleReport(Frozen):
     def features_with_role(self, role: str) -> tuple[str, ...]:
         return tuple(c for c in self.features if self.get(c).role == role)
 
+    def without_features(self, reasons: dict[str, str]) -> RoleReport:
+        """The same roles with the features named in ``reasons`` left out, each with its
+        reason (a leak of an outcome)."""
+        columns = tuple(c.model_copy(update={"role": "excluded", "reason": reasons[c.name]})
+                        if c.name in reasons and c.name in self.features else c
+                        for c in self.columns)
+        return self.model_copy(update={"columns": columns, "features": tuple(
+            f for f in self.features if f not in reasons)})
+
+
+def named_after_outcome(feature: str, outcome: str) -> bool:
+    """Whether ``feature``'s name is built from ``outcome``'s ("churn_score" for "churned",
+    "Exited_flag" for "Exited"): every word of the outcome's name is in it."""
+    words = name_tokens(feature)
+    wanted = name_tokens(outcome)
+    return bool(wanted) and all(
+        any(w == t or (min(len(w), len(t)) >= 4 and (w.startswith(t) or t.startswith(w)))
+            for w in words) for t in wanted)
+
 
 ROLES: tuple[str, ...] = get_args(Role)
 
