@@ -142,6 +142,7 @@ class Session:
         # no column level matches its words (None: the goal names no population).
         self.scope_note: str | None = None
         self._scope_chosen = False  # set by set_scope: a goal no longer changes the scope
+        self._scoped_frame: tuple[LoadedTable, Scope, pd.DataFrame] | None = None
         self._subscribers: list[Subscriber] = []
 
     @property
@@ -320,7 +321,7 @@ class Session:
                 self._set_scope(scope)
             self._scope_chosen = True
             if scope is None:
-                self.scope_note = (f"All {len(frame):,} customers will be segmented (no scope).")
+                self.scope_note = f"All {len(frame):,} customers will be segmented (no scope)."
             else:
                 self.scope_note = _scope_sentence(scope, frame)
             self._emit("result", self.scope_note, step="scope")
@@ -591,8 +592,16 @@ class Session:
         return len(self._frame())
 
     def _frame(self) -> pd.DataFrame:
-        """The rows the session segments: the table, narrowed to the scope when there is one."""
-        return self._scoped(self._loaded().frame, self.settings)
+        """The rows the session segments: the table, narrowed to the scope when there is one.
+        Kept for the table and scope it was cut for: rows(), inspect() and the reports ask
+        for it again, and a scope's mask reads every row."""
+        table, scope = self._loaded(), self.settings.scope
+        if scope is None:
+            return table.frame
+        cached = self._scoped_frame
+        if cached is None or cached[0] is not table or cached[1] != scope:
+            cached = self._scoped_frame = (table, scope, scope.apply(table.frame))
+        return cached[2]
 
     @staticmethod
     def _scoped(frame: pd.DataFrame, settings: SegmentSettings) -> pd.DataFrame:
