@@ -94,6 +94,7 @@ _BAND_RE = re.compile(
     r"^\s*[<>≤≥]?=?\s*\d[\d,.]*\s*k?\s*(\+|(-|–|—|to)\s*\d[\d,.]*\s*k?)?\s*(employees|emp|staff)?\s*$",
     re.IGNORECASE,
 )
+_RANGE_MARK = re.compile(r"[<>≤≥+–—]|\d\s*-\s*\d|\bto\b", re.IGNORECASE)
 #: A column named "state" whose values are these is a status, not a place.
 _STATUS_WORDS = frozenset({
     "active", "inactive", "open", "closed", "pending", "suspended", "cancelled", "canceled",
@@ -182,8 +183,11 @@ def _looks_like_size_levels(levels: list[str]) -> bool:
     if not levels:
         return False
     band = sum(bool(_BAND_RE.match(v)) for v in levels)
+    # Bare numbers ("3", "10.0") match the band pattern too, but a column of them is a quantity
+    # (basket_size, household_size), not a band: a band table shows a range or an open end.
+    ranged = sum(bool(_BAND_RE.match(v)) and bool(_RANGE_MARK.search(v)) for v in levels)
     words = sum(v in _SIZE_WORDS for v in levels)
-    return max(band, words) >= 0.6 * len(levels)
+    return (band >= 0.6 * len(levels) and ranged > 0) or words >= 0.6 * len(levels)
 
 
 def suggest_anchors(

@@ -300,3 +300,17 @@ def test_wholesale_region_is_an_anchor_and_channel_tracks_the_segments():
     assert within.groups[1].members == ("1", "2") and len(within.groups[1].rows) == 124
     assert all(g.run is not None for g in within.groups)
     assert within.names[0].startswith("3 / Segment 0")
+
+
+def test_a_quantity_named_size_is_not_a_company_size_anchor():
+    # basket_size / household_size hold bare numbers: a quantity, not a band table. Taking one as
+    # an anchor made the pipeline stop ("33 distinct numbers ... band it first") on a table whose
+    # user had asked for no anchors at all.
+    from copilot.segmentation.anchors import suggest_anchors
+
+    df = pd.DataFrame({
+        "basket_size": [float(i % 33) for i in range(330)],
+        "household_size": [i % 6 + 1 for i in range(330)],
+        "company_size": ["1-10", "11-50", "51-200"] * 110,
+    })
+    assert [a.column for a in suggest_anchors(df)] == ["company_size"]
