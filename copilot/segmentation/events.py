@@ -330,6 +330,7 @@ class _Source:
     params: dict
     label: str
     columns: dict[str, str]  # name -> DuckDB type
+    notes: tuple[str, ...] = ()  # how the file was read, when the user should know
 
 
 def _open_source(con, path_or_frame) -> _Source:
@@ -355,6 +356,10 @@ def _open_source(con, path_or_frame) -> _Source:
         sql = "read_parquet($path)"
     elif name.endswith(JSON_SUFFIXES):
         sql = "read_json_auto($path)"
+    elif name.endswith(CSV_SUFFIXES) and (spaced := _spaced_or_headerless(path)) is not None:
+        frame, notes = spaced
+        con.register("events_frame", frame)
+        return _Source("events_frame", {}, label, _describe(con, "events_frame", {}), notes)
     elif name.endswith(CSV_SUFFIXES):
         # Every column as text: a column whose type DuckDB would guess from the first rows
         # (InvoiceNo as a number until C536379) cannot break the read; we parse what we use.
@@ -377,6 +382,30 @@ def _open_source(con, path_or_frame) -> _Source:
             f"The events file '{label}' could not be read ({_short(exc)}); check that it is "
             "a valid file of its type."
         ) from None
+
+
+def _spaced_or_headerless(path: Path) -> tuple[pd.DataFrame, tuple[str, ...]] | None:
+    """A text log DuckDB's reader would misread (columns separated by runs of spaces, or no
+    header row), read by the table loader as text columns; None for an ordinary CSV."""
+    from copilot.segmentation import load as _load
+
+    head = _load._read_head(path, str(path), path.name.lower().endswith(".gz"))
+    if head[:2] == b"\x1f\x8b":
+        head = _load._read_head(path, str(path), True)
+    try:
+        text = _load._decode_sample(head, _load._detect_encoding(
+            head, len(head) >= _load._SAMPLE_BYTES))
+    except LookupError:
+        return None
+    default = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+    delimiter = _load._sniff_delimiter(text, default)
+    if delimiter != _load.WHITESPACE and _load.has_header(text, delimiter):
+        return None
+    loaded = _load.load_table(path)
+    # As text, like the DuckDB path (all_varchar): the log's readers parse what they use.
+    frame = loaded.frame.astype(object).where(loaded.frame.notna(), None).astype("string")
+    notes = tuple(n for n in loaded.notes if "separated" in n or "header" in n)
+    return frame, notes
 
 
 def _as_latin1(source: _Source, exc: Exception) -> _Source | None:
@@ -954,7 +983,7 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
     shape = _Shape(amount=bool(amount_cols), order=bool(spec.order),
                    product=bool(spec.product), event=bool(spec.event),
                    purchase=spec.purchase_event is not None)
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     say("clean", 0.15, "reading and cleaning the rows")
     try:
         counts, time_how, parts = _stage(con, source, spec, shape, amount_cols, notes)

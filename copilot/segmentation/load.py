@@ -47,6 +47,10 @@ _DATE_SAMPLE = 200  # values tried before parsing a whole column as dates
 _DATE_SHARE = 0.95  # share of values that must parse for a column to become dates
 _MIXED_DATES_MAX_ROWS = 100_000  # slow per-value date parsing only below this size
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+#: Columns separated by runs of spaces (fixed-width text exports, classic purchase logs): no
+#: single character splits them, so it is a delimiter of its own, read with a pattern.
+WHITESPACE = r"\s+"
+_NUMBER = re.compile(r"[-+]?(\d[\d,]*\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,52 @@ def _sniff_delimiter(text: str, default: str) -> str:
         return (mode > 1, round(hits / len(counts), 2), d == sniffed, d == default, mode)
 
     best = max(DELIMITERS, key=score)
+    if score(best)[0] and score(best)[1] >= 0.9:
+        return best
+    # No one character splits the rows evenly: are they columns separated by runs of spaces?
+    widths = [len(ln.split()) for ln in lines]
+    mode, hits = Counter(widths).most_common(1)[0]
+    if mode > 1 and hits >= 0.9 * len(widths) and any("  " in ln.strip() or " " in ln.strip()
+                                                       for ln in lines):
+        return WHITESPACE
     return best if score(best)[0] else default
+
+
+def split_row(line: str, delimiter: str) -> list[str]:
+    """One line of text split into its fields (a sniffing aid: no quoting rules for spaces)."""
+    if delimiter == WHITESPACE:
+        return line.split()
+    return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+
+
+def has_header(text: str, delimiter: str) -> bool:
+    """Does the sample start with column names? Not when every field of its first row is a
+    number (a log exported without a header): names would then be the first customer's data."""
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    try:
+        fields = [f.strip() for f in split_row(first, delimiter)]
+    except csv.Error:
+        return True
+    return not (len(fields) > 1 and all(_NUMBER.fullmatch(f) for f in fields if f)
+                and all(fields))
+
+
+def generated_names(text: str, delimiter: str) -> list[str]:
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return [f"column_{i + 1}" for i in range(len(split_row(first, delimiter)))]
+
+
+def csv_note(delimiter: str, header: bool, names: list[str] | None) -> list[str]:
+    """The notes a reader gives about how it split a text file."""
+    out = []
+    if delimiter == WHITESPACE:
+        out.append("Columns are separated by runs of spaces.")
+    elif delimiter != ",":
+        out.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
+    if not header and names:
+        out.append(f"The file has no header row (its first row is data), so its columns are "
+                   f"named {names[0]} to {names[-1]}; rename them in the file to use your own.")
+    return out
 
 
 # ------------------------------------------------------------------------------------ CSV
@@ -277,14 +326,20 @@ def _read_csv(p: Path, src: str, gz: bool, notes: list[str]):
     name = p.name.lower().removesuffix(".gz")
     default = "\t" if name.endswith(".tsv") else ","
     delimiter = _sniff_delimiter(text, default)
-    _check_header(text, delimiter, src)
-    codes = zero_padded_columns(text, delimiter)
+    header = has_header(text, delimiter)
+    names = None if header else generated_names(text, delimiter)
+    if header:
+        _check_header(text, delimiter, src)
+    codes = zero_padded_columns(text, delimiter, names)
 
-    frame, encoding = _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes)
+    if delimiter == WHITESPACE or not header:
+        # pyarrow splits on one character and always reads a header: pandas does both.
+        frame = _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names)
+    else:
+        frame, encoding = _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes)
     if encoding not in ("utf-8", "utf-8-sig"):
         notes.append(f"The file is not UTF-8; it was read as {encoding}.")
-    if delimiter != ",":
-        notes.append(f"Columns are separated by {_DELIMITER_NAMES[delimiter]}s.")
+    notes.extend(csv_note(delimiter, header, names))
     return frame, encoding, delimiter
 
 
@@ -292,14 +347,21 @@ _DIGITS = re.compile(r"\d+")
 _ZERO_PADDED = re.compile(r"0\d+")
 
 
-def zero_padded_columns(text: str, delimiter: str) -> tuple[str, ...]:
+def zero_padded_columns(text: str, delimiter: str,
+                        names: list[str] | None = None) -> tuple[str, ...]:
     """Header names of the sample's columns that hold digit codes with leading zeros ("00123"):
     IDs, postcodes, account numbers. Read as numbers they would lose the zeros and stop
-    matching the systems they come from, so they are read as text."""
+    matching the systems they come from, so they are read as text. ``names``: the columns'
+    names when the text has no header row (every row is then data)."""
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        if delimiter == WHITESPACE:
+            rows = [ln.split() for ln in text.splitlines() if ln.strip()]
+        else:
+            rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     except csv.Error:
         return ()
+    if names is not None:
+        rows = [list(names), *rows]
     if len(rows) < 2:
         return ()
     header, body = rows[0], rows[1:-1] if len(rows) > 2 else rows[1:]  # the last may be cut
@@ -314,7 +376,7 @@ def zero_padded_columns(text: str, delimiter: str) -> tuple[str, ...]:
 
 def _check_header(text: str, delimiter: str, src: str) -> None:
     try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        header = split_row(next(iter(text.splitlines()), ""), delimiter)
     except csv.Error:
         return
     _check_duplicates([h.strip().lstrip("\ufeff") for h in header], src)
@@ -353,10 +415,28 @@ def _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes=()):
     return frame, encoding
 
 
+def _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names) -> pd.DataFrame:
+    try:
+        try:
+            return _read_csv_pandas(p, gz, encoding, delimiter, codes, names)
+        except UnicodeDecodeError:
+            if encoding not in ("utf-8", "utf-8-sig"):
+                raise
+            return _read_csv_pandas(p, gz, _encoding_from_whole_file(p, gz), delimiter, codes,
+                                    names)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(
+            f"File '{src}' contains no data; export the table again with its rows."
+        ) from exc
+    except Exception as exc:
+        raise _unparseable(src, exc) from exc
+
+
 def _unparseable(src: str, exc: BaseException) -> DataError:
     return DataError(
         f"File '{src}' could not be parsed as a table ({_short(exc)}); check that every row has "
-        "the same number of fields and that the delimiter is a comma, semicolon, tab or pipe."
+        "the same number of fields and that the delimiter is a comma, semicolon, tab, pipe or "
+        "runs of spaces."
     )
 
 
@@ -405,12 +485,14 @@ def _read_csv_arrow(p: Path, gz: bool, encoding: str, delimiter: str, codes=()):
 
 
 def _read_csv_pandas(p: Path, gz: bool, encoding: str, delimiter: str,
-                     codes=()) -> pd.DataFrame:
+                     codes=(), names: list[str] | None = None) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
             p,
             sep=delimiter,
+            header=None if names else "infer",
+            names=names,
             encoding=encoding,
             engine="c",
             compression="gzip" if gz else None,

@@ -79,13 +79,19 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
         _load._check_text(head, src)
         encoding = _load._detect_encoding(head, len(head) >= _load._SAMPLE_BYTES)
         default = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-        delimiter = _load._sniff_delimiter(_load._decode_sample(head, encoding), default)
+        text = _load._decode_sample(head, encoding)
+        delimiter = _load._sniff_delimiter(text, default)
+        header = _load.has_header(text, delimiter)
+        names = None if header else _load.generated_names(text, delimiter)
+        if notes is not None:
+            for note in _load.csv_note(delimiter, header, names):
+                _merge_note(notes, seen, counts, note)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                codes = _load.zero_padded_columns(_load._decode_sample(head, encoding),
-                                                  delimiter)
+                codes = _load.zero_padded_columns(text, delimiter, names)
                 reader = pd.read_csv(p, sep=delimiter, encoding=encoding, engine="c",
+                                     header=None if names else "infer", names=names,
                                      compression="gzip" if gz else None, chunksize=rows,
                                      low_memory=False, dtype={c: str for c in codes} or None)
                 with reader:

@@ -872,3 +872,30 @@ def test_retentioneering_clickstream_without_amounts():
     assert set(run.analysis.roles.outcomes) == set(s.outcome_names)
     assert not set(run.analysis.roles.features) & set(s.outcome_names)
     assert {v.name for v in run.analysis.validation} == set(s.outcome_names)
+
+
+def test_a_purchase_log_separated_by_runs_of_spaces_builds_features(tmp_path):
+    # The classic CDNOW purchase log: a .txt with columns in runs of spaces, CRLF line ends and
+    # no header. DuckDB's CSV reader took each line as one column; now it is read as four.
+    from fixtures.events import spaced_text
+
+    rng = np.random.default_rng(5)
+    n = 300
+    log = pd.DataFrame({
+        "id": [f"{i:05d}" for i in rng.integers(1, 60, n)],
+        "day": [f"1997{m:02d}{d:02d}" for m, d in zip(rng.integers(1, 13, n),
+                                                      rng.integers(1, 29, n))],
+        "qty": rng.integers(1, 6, n),
+        "amount": np.round(rng.uniform(5, 80, n), 2),
+    })
+    path = tmp_path / "CDNOW_sample.txt"
+    path.write_bytes(spaced_text(log).encode())
+    result = build_features(path, EventSpec(id="column_1", time="column_2", amount="column_4"))
+    assert len(result.frame) == log["id"].nunique()
+    assert any("runs of spaces" in n for n in result.summary.notes)
+    assert any("no header row" in n for n in result.summary.notes)
+    spend = log.groupby("id")["amount"].sum()
+    got = result.frame.set_index(result.frame.columns[0])
+    total = [c for c in got.columns if "total" in c and ("spend" in c or "revenue" in c)]
+    assert total, got.columns
+    assert np.allclose(got.loc[spend.index, total[0]].astype(float), spend, atol=0.01)

@@ -527,3 +527,57 @@ def test_digit_codes_with_leading_zeros_stay_text_and_other_numbers_stay_numbers
         assert pd.api.types.is_numeric_dtype(frame["visits"])
         assert pd.api.types.is_numeric_dtype(frame["score"])
         assert pd.api.types.is_numeric_dtype(frame["plain_id"])  # no zeros to keep: a number
+
+
+# ------------------------------------------------------------------- runs of spaces (issue 16)
+
+
+def _purchase_log(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    ids = [f"{i:05d}" for i in rng.integers(1, 20, n)]
+    days = [f"1997{m:02d}{d:02d}" for m, d in zip(rng.integers(1, 13, n), rng.integers(1, 29, n))]
+    qty = rng.integers(1, 6, n)
+    return pd.DataFrame({"id": ids, "day": days, "qty": qty,
+                         "amount": np.round(qty * rng.uniform(9, 15, n), 2)})
+
+
+def test_columns_separated_by_runs_of_spaces_without_a_header(tmp_path):
+    from fixtures.events import spaced_text
+
+    log = _purchase_log()
+    path = tmp_path / "purchases.txt"
+    path.write_bytes(spaced_text(log).encode())
+    t = load_table(path)
+    assert list(t.frame.columns) == ["column_1", "column_2", "column_3", "column_4"]
+    assert len(t.frame) == len(log)  # the first row is data, not names
+    assert t.frame["column_1"].tolist() == log["id"].tolist()  # leading zeros kept
+    assert np.allclose(t.frame["column_4"], log["amount"])
+    assert any("runs of spaces" in n for n in t.notes)
+    assert any("no header row" in n and "column_1 to column_4" in n for n in t.notes)
+
+
+def test_runs_of_spaces_with_a_header_and_a_chunked_read(tmp_path):
+    from copilot.segmentation.stream import iter_table_chunks
+    from fixtures.events import spaced_text
+
+    log = _purchase_log()
+    path = tmp_path / "purchases.txt"
+    path.write_bytes(spaced_text(log, header=True).encode())
+    t = load_table(path)
+    assert list(t.frame.columns) == ["id", "day", "qty", "amount"] and len(t.frame) == len(log)
+    assert "Columns are separated by runs of spaces." in t.notes
+    assert not any("no header" in n for n in t.notes)
+    notes: list[str] = []
+    chunks = list(iter_table_chunks(path, rows=25, notes=notes))
+    assert sum(len(c) for c in chunks) == len(log)
+    assert list(chunks[0].columns) == ["id", "day", "qty", "amount"]
+    assert "Columns are separated by runs of spaces." in notes
+
+
+def test_a_single_space_separated_phrase_column_is_not_split():
+    # One text column of phrases with spaces in a comma CSV stays one column: runs of spaces
+    # are only a delimiter when no single character splits the rows.
+    from copilot.segmentation.load import _sniff_delimiter
+
+    text = "id,comment\n1,great value for money\n2,too slow to load\n3,love it\n"
+    assert _sniff_delimiter(text, ",") == ","
