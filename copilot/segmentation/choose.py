@@ -141,9 +141,50 @@ def recommend(
         if pick is None:
             pick, passed_over = pool[0], None
         reason = _reason(pick, pool, rule, passed_over, eligible, min_share, band)
+        best_in_band = _best_in_band(rows, target, band)
+        if best_in_band is not None and not band[0] <= pick.k <= band[1]:
+            reason += " " + _why_out_of_band(best_in_band, band, min_share, target)
     shortlist = _shortlist(table, pick, min_share)
+    if k is None and not band[0] <= pick.k <= band[1]:
+        in_band = _best_in_band(rows, target, band)
+        if in_band is not None:
+            shortlist = _with_in_band(shortlist, in_band, band, min_share)
     return Choice(algorithm=pick.algorithm, k=pick.k, reason=reason, rule=rule,
                   min_share=min_share, shortlist=shortlist)
+
+
+def _best_in_band(rows, target: str, band) -> SweepRow | None:
+    """The best option with a k in the band, eligible or not, by the algorithm's own rule."""
+    inside = [r for r in rows if band[0] <= r.k <= band[1]]
+    if target == "gmm":
+        inside = [r for r in inside if r.icl is not None]
+        return min(inside, key=lambda r: (r.icl, r.k)) if inside else None
+    inside = [r for r in inside if r.silhouette is not None]
+    return max(inside, key=lambda r: (r.silhouette, -r.k)) if inside else None
+
+
+def _why_out_of_band(best: SweepRow, band, min_share: float, target: str) -> str:
+    """One sentence: why the choice left the user's band (the band rule of the module doc)."""
+    if target == "hdbscan":
+        return (f"HDBSCAN finds its own k, outside your range of {band[0]}-{band[1]} segments; "
+                f"the best option inside it (k={best.k}) is in the shortlist.")
+    if best.min_share < min_share:
+        return (f"No option with {band[0]}-{band[1]} segments kept every segment above "
+                f"{min_share:.0%} of customers (the best, k={best.k}, has a smallest segment of "
+                f"{best.min_share:.1%}), so the choice is outside your range; k={best.k} is in "
+                "the shortlist, or lower --min-share to allow it.")
+    return (f"The best option with {band[0]}-{band[1]} segments is k={best.k} "
+            f"({describe(best)}); it is in the shortlist.")
+
+
+def _with_in_band(shortlist, best: SweepRow, band, min_share: float) -> tuple[Candidate, ...]:
+    if any((c.algorithm, c.k) == (best.algorithm, best.k) for c in shortlist):
+        return shortlist
+    note = (f" (best in your {band[0]}-{band[1]} range; smallest segment below {min_share:.0%})"
+            if best.min_share < min_share else f" (best in your {band[0]}-{band[1]} range)")
+    extra = Candidate(algorithm=best.algorithm, k=best.k,
+                      why=f"{ALGORITHM_NAMES[best.algorithm]}, k={best.k}{note}: {describe(best)}")
+    return (*shortlist[:4], extra)
 
 
 def _reason(pick, pool, rule, passed_over, eligible, min_share, band) -> str:

@@ -212,3 +212,23 @@ def test_auto_without_a_mixture_uses_the_first_algorithm():
     rows = [row("kmeans", 3, silhouette=0.2), row("kmeans", 4, silhouette=0.4)]
     choice = recommend(table(*rows))
     assert (choice.algorithm, choice.k, choice.rule) == ("kmeans", 4, "best silhouette")
+
+
+def test_leaving_the_band_is_said_in_one_sentence_and_the_best_in_band_is_shortlisted():
+    # The 45,000-row marketing table of issue 16: every option of 3 or more has a smallest
+    # segment of 1.8%, under the 2% floor, so k=2 is chosen; the summary must say why and the
+    # shortlist must still offer the best in-band option.
+    rows = [row("gmm", 2, icl=1000.0, min_share=0.30)] + [
+        row("gmm", k, icl=990.0 - k, min_share=0.018) for k in (3, 4, 5, 6, 7)]
+    choice = recommend(table(*rows))
+    assert choice.k == 2
+    assert "No option with 3-7 segments kept every segment above 2%" in choice.reason
+    assert "k=7" in choice.reason and "1.8%" in choice.reason
+    in_band = [c for c in choice.shortlist if c.k == 7]
+    assert in_band and "best in your 3-7 range" in in_band[0].why
+    assert "below 2%" in in_band[0].why
+
+
+def test_an_in_band_choice_adds_no_out_of_band_sentence():
+    choice = recommend(table(*gmm({3: 1000.0, 4: 950.0, 5: 990.0})))
+    assert choice.k == 4 and "No option" not in choice.reason and "shortlist" not in choice.reason
