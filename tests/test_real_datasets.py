@@ -98,11 +98,12 @@ def _check_telco(run: dict) -> dict:
 def test_telco_cli_inferred_roles(telco_inferred):
     # Measured: gmm k=10; churn rate per segment 0: 61.9%, 1: 1.4%, 2: 53.3%, 3: 15.6%,
     # 4: 13.8%, 5: 24.9%, 6: 33.9%, 7: 8.3%, 8: 20.8%, 9: 2.7% (span 0.60); chi-square
-    # statistic 1600 on 9 df, p underflows to 0.0, Cramér's V 0.48. TotalCharges is inferred as
-    # a continuous outcome from its name (Kruskal-Wallis, mean 224 to 6,610 by segment).
+    # statistic 1600 on 9 df, p underflows to 0.0, Cramér's V 0.48 (before issue 16).
+    # TotalCharges is a running total of MonthlyCharges by its name: a feature, not an outcome
+    # proposed by name (issue 16).
     analysis = _check_telco(telco_inferred)
-    assert set(analysis["roles"]["outcomes"]) == {"Churn", "TotalCharges"}
-    assert "TotalCharges" not in analysis["roles"]["features"]
+    assert set(analysis["roles"]["outcomes"]) == {"Churn"}
+    assert "TotalCharges" in analysis["roles"]["features"]
 
 
 def test_telco_cli_explicit_outcome(telco_explicit):

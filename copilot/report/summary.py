@@ -105,7 +105,7 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
         for v in a.validation:
             s = outcome_by_seg[v.name].get(p.segment)
             if s is not None:
-                lines.append(f"    {v.name}: {_value(v.kind, s.value)} "
+                lines.append(f"    {v.phrase or v.name}: {_value(v.kind, s.value)} "
                              f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]")
     lines.append(f"  Rules fidelity: {a.rules.fidelity:.0%} ({a.rules.fidelity_method}); "
                  f"mean assignment confidence {a.confidence.mean:.2f}.")

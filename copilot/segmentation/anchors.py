@@ -253,7 +253,8 @@ def suggest_anchors(
             why = "its values look like company-size bands"
         else:
             why = f"the name says {kind.replace('_', ' ')}"
-        unit = "whole-number codes" if numeric and not banded else "levels"
+        coded = numeric or c.dtype.lower().startswith(("int", "uint", "float"))
+        unit = "whole-number codes" if coded and not banded else "levels"
         reason = (f"{kind.replace('_', ' ').capitalize()} anchor: {why}"
                   + ("" if banded else f", with {c.n_unique} {unit}") + ".")
         out.append(AnchorSuggestion(column=c.name, kind=kind, n_levels=n_levels, banded=banded,

@@ -40,7 +40,28 @@ class ColumnRole(Frozen):
     missing_share: float
     outcome_kind: Literal["binary", "continuous"] | None = None
     positive_label: str | None = None  # for binary outcomes: the value that counts as 1
+    # For binary outcomes: the other value. When the pair does not say which is "yes" (1/2,
+    # A/B), every sentence about the outcome names its positive label (``outcome_phrase``).
+    negative_label: str | None = None
     overridden: bool = False
+
+    @property
+    def positive_evident(self) -> bool:
+        """Does the pair of values say by itself which one counts as positive (1/0, yes/no,
+        churned/stayed)? Not for 1/2 or A/B, and not for a positive that is not a "yes" word."""
+        if self.positive_label is None:
+            return True
+        pos = self.positive_label.strip().lower()
+        neg = (self.negative_label or "").strip().lower()
+        if pos in _YES_WORDS:
+            return neg in _NO_WORDS or neg == ""
+        return pos in POSITIVE_VALUES and neg not in POSITIVE_VALUES
+
+    @property
+    def outcome_phrase(self) -> str:
+        """How sentences name the outcome: ``Churn``, or ``Class = 2`` when 2 is the positive
+        label and the values alone do not say so."""
+        return self.name if self.positive_evident else f"{self.name} = {self.positive_label}"
 
 
 class RoleReport(Frozen):
@@ -94,13 +115,19 @@ OUTCOME_TOKENS = frozenset({
     "retained", "retention", "converted", "conversion", "renewed", "renewal", "upgraded",
     "defaulted", "target", "label", "outcome", "revenue", "ltv", "clv",
 })
-OUTCOME_PHRASES: tuple[str, ...] = ("lifetime value", "total charges", "total revenue")
+OUTCOME_PHRASES: tuple[str, ...] = ("lifetime value", "total revenue")
+# A name with one of these beside another column's word is a running total of that column
+# (TotalCharges beside MonthlyCharges): a feature's sum, not an outcome, by its name alone.
+_TOTAL_TOKENS = frozenset({"total", "sum", "cumulative", "cum", "running", "accumulated"})
 # Values that count as the positive class of a binary outcome, lowercase.
 POSITIVE_VALUES = frozenset({
     "yes", "y", "true", "t", "1", "1.0", "churn", "churned", "cancel", "cancelled",
     "canceled", "attrited", "attrited customer", "converted", "renewed", "upgraded",
     "defaulted", "default", "positive", "pos", "left", "lost", "exited",
 })
+
+_YES_WORDS = frozenset({"true", "yes", "y", "t", "1", "1.0", "on"})
+_NO_WORDS = frozenset({"false", "no", "n", "f", "0", "0.0", "off"})
 
 MIN_ROWS_UNIQUE_ID = 10  # "every value is unique" only means ID with at least this many rows
 MAX_CATEGORIES = 50  # text with at most this many levels is categorical
@@ -146,6 +173,24 @@ def outcome_name_match(name: object) -> str | None:
 
 
 # ------------------------------------------------------------------------------- helpers
+
+
+def running_total_of(name: str, columns: list[str]) -> str | None:
+    """The column ``name`` is a running total of (``TotalCharges`` -> ``MonthlyCharges``): its
+    name says total/sum and shares its other words with that column's. None otherwise."""
+    tokens = name_tokens(name)
+    if not _TOTAL_TOKENS.intersection(tokens):
+        return None
+    rest = {t for t in tokens if t not in _TOTAL_TOKENS and not t.isdigit() and len(t) > 1}
+    if not rest:
+        return None
+    for other in columns:
+        if other == name:
+            continue
+        theirs = set(name_tokens(other))
+        if rest <= theirs and not _TOTAL_TOKENS.intersection(theirs):
+            return other
+    return None
 
 
 def _value_label(v: object) -> str:
@@ -244,7 +289,10 @@ def _outcome_kind(st: _Stats) -> Literal["binary", "continuous"] | None:
 def _positive_label(s: pd.Series) -> str:
     counts = s.value_counts(dropna=True)
     labels = [_value_label(v) for v in counts.index]
-    hits = [lab for lab in labels if lab.lower() in POSITIVE_VALUES]
+    lowered = {lab.lower() for lab in labels}
+    # 1 means "yes" beside 0 only: coded 1/2 (German credit: 1 good, 2 bad) says nothing.
+    hits = [lab for lab in labels if lab.lower() in POSITIVE_VALUES
+            and not (lab.lower() in _YES_WORDS and not lowered - {lab.lower()} <= _NO_WORDS)]
     if len(hits) == 1:
         return hits[0]
     # Otherwise the less frequent value; ties go to the later value in sorted order.
@@ -260,9 +308,17 @@ def _outcome_role(st: _Stats, how: str, *, explicit: bool, overridden: bool = Fa
             f"nor numeric (it has {st.n_unique} distinct values of type {st.s.dtype}); choose "
             "a two-valued or numeric column."
         )
+    negative = None
     if kind == "binary":
         positive = _positive_label(st.s)
+        others = [_value_label(v) for v in st.s.dropna().unique() if _value_label(v) != positive]
+        negative = others[0] if others else None
         what = f"a yes/no outcome where '{positive}' counts as positive"
+        if negative is not None and not ColumnRole(
+                name=st.name, dtype="", role="outcome", reason="", n_unique=2, missing_share=0,
+                positive_label=positive, negative_label=negative).positive_evident:
+            what += (f" (the values do not say which is 'yes': the rarer value is taken, and "
+                     f"sentences say '{st.name} = {positive}')")
     else:
         positive = None
         what = "a numeric outcome"
@@ -272,7 +328,7 @@ def _outcome_role(st: _Stats, how: str, *, explicit: bool, overridden: bool = Fa
     return ColumnRole(
         name=st.name, dtype=str(st.s.dtype), role="outcome", reason=reason,
         n_unique=st.n_unique, missing_share=st.missing_share, outcome_kind=kind,
-        positive_label=positive, overridden=overridden,
+        positive_label=positive, negative_label=negative, overridden=overridden,
     )
 
 
@@ -361,6 +417,10 @@ def _type_role(st: _Stats) -> tuple[str, str]:
     if ptypes.is_datetime64_any_dtype(s.dtype):
         return "datetime", "Dates; used as days before the latest date in the column."
     if _is_numeric(s):
+        if (kind := _nominal_code(st)) is not None:
+            return "categorical", (
+                f"Whole-number codes ({st.n_unique} levels) and the name says {kind}: the codes "
+                "name groups, so they are used as categories, not as amounts.")
         return "numeric", f"Numbers ({st.n_unique} distinct values); used as a numeric feature."
     if ptypes.is_timedelta64_dtype(s.dtype):
         return "text", "Durations are not supported as features yet; convert them to numbers."
@@ -381,6 +441,32 @@ def _type_role(st: _Stats) -> tuple[str, str]:
         f"Text with {st.n_unique} distinct values, too many to use as categories; "
         "not used as a feature."
     )
+
+
+# Words that make a column of small whole numbers a code for groups (Wholesale's Region 1-3),
+# where arithmetic means nothing; beside a quantity word (count, number of, size) they do not.
+_NOMINAL_TOKENS = frozenset({
+    "region", "zone", "area", "territory", "district", "country", "city", "branch", "store",
+    "channel", "category", "type", "kind", "class", "group", "segment", "cluster", "code",
+    "department", "dept", "sector", "industry", "occupation", "job", "education", "marital",
+    "gender", "sex", "race", "ethnicity", "platform", "device", "source", "campaign",
+})
+_QUANTITY_TOKENS = frozenset({
+    "count", "number", "num", "n", "no", "qty", "quantity", "size", "amount", "total", "sum",
+    "days", "months", "years", "age", "score", "rating", "rank", "level", "tier", "pct",
+})
+MAX_CODE_LEVELS = 12
+
+
+def _nominal_code(st: _Stats) -> str | None:
+    """The word that makes a small whole-number column a code for groups, or None."""
+    if not 3 <= st.n_unique <= MAX_CODE_LEVELS or not _integral(st.s):
+        return None
+    tokens = set(name_tokens(st.name))
+    if tokens & _QUANTITY_TOKENS:
+        return None
+    hits = sorted(tokens & _NOMINAL_TOKENS)
+    return hits[0] if hits else None
 
 
 def _plain(st: _Stats, role: str, reason: str, **kw) -> ColumnRole:
@@ -496,6 +582,12 @@ def infer_roles(
             word = outcome_name_match(n)
             st = stats[n]
             if word is None or st.n_unique < 2 or _outcome_kind(st) is None:
+                continue
+            if (total_of := running_total_of(n, names)) is not None:
+                role, why = _type_role(st)
+                result[n] = _plain(st, role, f"{why} Its name makes it a running total of "
+                                   f"{total_of}, so it is not taken as an outcome by name; name "
+                                   "it as an outcome to validate against it.")
                 continue
             result[n] = _outcome_role(st, f"Looks like an outcome (the name mentions '{word}'):",
                                       explicit=False)

@@ -50,6 +50,8 @@ class OutcomeValidation(Frozen):
 
     name: str
     kind: Literal["binary", "continuous"]
+    # How sentences name it: the column, or "Class = 2" when the values do not say which is yes.
+    phrase: str = ""
     overall: float | None  # rate or mean over every row with a value (unassigned included)
     n: int  # rows used in the test: assigned to a segment and with a value
     n_missing: int  # rows of the table without a value for the outcome (dropped)
@@ -133,7 +135,8 @@ def validate_outcomes(
     for name in names:
         role = _outcome_role(df, roles, name)
         values = np.asarray(outcome_values(df, role), dtype=float).reshape(-1)
-        out.append(_validate_one(name, role.outcome_kind, values, labels))
+        out.append(_validate_one(name, role.outcome_kind, values, labels,
+                                 phrase=role.outcome_phrase))
     return tuple(out)
 
 
@@ -205,7 +208,10 @@ def _fmt_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
-def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray) -> OutcomeValidation:
+def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, *,
+                  phrase: str | None = None) -> OutcomeValidation:
+    """``phrase``: how sentences name the outcome (``Class = 2`` for a 1/2-coded one)."""
+    said = phrase or name
     valid = np.isfinite(values)
     n_missing = int((~valid).sum())
     overall = float(values[valid].mean()) if valid.any() else None
@@ -231,6 +237,7 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray) 
     binary = kind == "binary"
     base = {
         "name": name,
+        "phrase": said,
         "kind": "binary" if binary else "continuous",
         "overall": overall,
         "n": int(v_assigned.size),
@@ -253,20 +260,20 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray) 
         )
 
     if v_assigned.size == 0:
-        return untested(f"{name} has no recorded values for the segmented rows, so it cannot "
+        return untested(f"{said} has no recorded values for the segmented rows, so it cannot "
                         "validate the segments.")
     empty = [s.segment for s in segments if s.n == 0]
     if empty:
         which = ", ".join(str(s) for s in empty)
         plural = "s" if len(empty) > 1 else ""
-        return untested(f"{name} cannot be tested across segments: segment{plural} {which} "
+        return untested(f"{said} cannot be tested across segments: segment{plural} {which} "
                         f"ha{'ve' if plural else 's'} no recorded values.")
     if len(segments) < 2:
         what = "rate" if binary else "mean"
-        return untested(f"{name} cannot be compared across segments: there is only one segment "
+        return untested(f"{said} cannot be compared across segments: there is only one segment "
                         f"({what} {_fmt_value(float(v_assigned.mean()), kind)}).")
     if np.all(v_assigned == v_assigned[0]):
-        return untested(f"{name} is {_fmt_value(float(v_assigned[0]), kind)} for every segmented "
+        return untested(f"{said} is {_fmt_value(float(v_assigned[0]), kind)} for every segmented "
                         "row, so it cannot differ across segments.")
 
     if binary:
@@ -301,7 +308,7 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray) 
         verb = "differs across segments, but only slightly"
     else:
         verb = "differs across segments"
-    summary = f"{name} {verb}: {span} ({test_text} {_fmt_p(p)}, {effect_text}, {magnitude})."
+    summary = f"{said} {verb}: {span} ({test_text} {_fmt_p(p)}, {effect_text}, {magnitude})."
     return OutcomeValidation(
         **base,
         statistic=float(chi2),

@@ -86,7 +86,7 @@ def test_id_name_score(name, strong):
     ("name", "match"),
     [
         ("Churn", "churn"), ("is_churned", "churned"), ("Attrition_Flag", "attrition"),
-        ("customer_LTV", "ltv"), ("TotalCharges", "total charges"),
+        ("customer_LTV", "ltv"), ("TotalCharges", None),
         ("total_revenue", "revenue"), ("Customer Lifetime Value", "lifetime value"),
         ("renewalStatus", "renewal"), ("MonthlyCharges", None), ("Contract", None),
         ("labelled_by", None), ("targeted", None),
@@ -449,3 +449,62 @@ def test_columns_whose_values_look_like_identifiers_are_not_features_whatever_th
     assert roles.id_column == "customer_id"
     assert "acct" not in roles.features and "ref" not in roles.features
     assert "tier" in roles.features
+
+
+# ----------------------------------------------------------------------- issue 16: outcomes
+
+
+def test_a_one_two_coded_outcome_names_its_positive_label_in_its_sentences():
+    # 1/2 (German credit: 1 good, 2 bad) does not say which value is "yes": the rarer value is
+    # taken and every sentence says "credit_risk = 2", where 0/1 stays plain.
+    import numpy as np
+
+    from copilot.segmentation.validate import validate_outcomes
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    bad = rng.random(600) < np.array([0.1, 0.3, 0.6])[labels]
+    df = pd.DataFrame({"x": rng.normal(size=600), "credit_risk": np.where(bad, 2, 1),
+                       "churned": bad.astype(int)})
+    roles = infer_roles(df, outcomes=["credit_risk", "churned"])
+    risk = roles.get("credit_risk")
+    assert risk.positive_label == "2" and not risk.positive_evident
+    assert "credit_risk = 2" in risk.reason
+    assert roles.get("churned").positive_label == "1" and roles.get("churned").positive_evident
+    by_name = {v.name: v for v in validate_outcomes(df, labels, roles)}
+    assert by_name["credit_risk"].summary.startswith("credit_risk = 2 differs")
+    assert by_name["churned"].summary.startswith("churned differs")
+
+
+def test_a_running_total_of_a_feature_is_not_an_outcome_by_name():
+    df = pd.DataFrame({"MonthlyCharges": [20.0, 50.0, 80.0, 30.0] * 10,
+                       "TotalCharges": [200.0, 1500.0, 4000.0, 90.0] * 10,
+                       "total_revenue": [1.0, 2.0, 3.0, 5.0] * 10,
+                       "Churn": ["Yes", "No", "No", "No"] * 10})
+    roles = infer_roles(df)
+    assert roles.get("TotalCharges").role == "numeric"
+    # a total with no feature it sums is still proposed (revenue is an outcome word) ...
+    assert set(roles.outcomes) == {"Churn", "total_revenue"}
+    # ... but beside the revenue it sums, it is a feature, and the reason says why
+    df["revenue_30d"] = [0.5, 1.0, 0.2, 2.0] * 10
+    roles = infer_roles(df)
+    assert roles.get("total_revenue").role == "numeric"
+    assert "running total of revenue_30d" in roles.get("total_revenue").reason
+    assert "total_revenue" not in roles.outcomes
+
+
+def test_small_whole_number_codes_named_as_groups_are_categories():
+    # Wholesale's Region is 1/2/3 (Lisbon, Oporto, other): distances between codes mean
+    # nothing. A quantity of the same shape (seats 1-3, support_tier 1-4) stays a number.
+    df = pd.DataFrame({
+        "Region": [1, 2, 3, 3, 3, 1] * 10,
+        "store_type": [1.0, 2.0, 5.0, 4.0, 2.0, 1.0] * 10,
+        "seats": [1, 2, 3, 3, 3, 1] * 10,
+        "region_count": [1, 2, 3, 3, 3, 1] * 10,
+        "support_tier": [1, 2, 3, 4, 2, 1] * 10,
+    })
+    roles = infer_roles(df)
+    assert roles.get("Region").role == "categorical" and "region" in roles.get("Region").reason
+    assert roles.get("store_type").role == "categorical"
+    for quantity in ("seats", "region_count", "support_tier"):
+        assert roles.get(quantity).role == "numeric", quantity
