@@ -123,6 +123,8 @@ class BundleInfo(Frozen):
     segment_shares: dict[int, float]
     mixture_layout: dict[str, Any] | None = None
     mixture_levels: tuple[int, ...] | None = None
+    mixture_dof: float | None = None
+    mixture_temperature: float = 1.0
     arrays_sha256: str
     # The customers the model was trained on, when not all (a goal's "month-to-month
     # customers"): assign marks the others out of scope, drift leaves them out.
@@ -189,6 +191,8 @@ def save_bundle(run, folder: str | Path, *, names: dict[int, str] | None = None,
     if isinstance(mixture, MixedMixture):
         info_fields["mixture_layout"] = asdict(mixture.layout)
         info_fields["mixture_levels"] = tuple(mixture.n_levels)
+        info_fields["mixture_dof"] = mixture.dof
+        info_fields["mixture_temperature"] = mixture.temperature
     info_fields["bundle_id"] = _content_id(info_fields)
     return _write(out, info_fields, blob)
 
@@ -357,11 +361,13 @@ def _model_from(info: BundleInfo, arrays: dict[str, np.ndarray]) -> FittedCluste
             continuous=tuple(info.mixture_layout["continuous"]),
             categorical=tuple(tuple(b) for b in info.mixture_layout["categorical"]),
             cuts=tuple(info.mixture_layout.get("cuts", ())),
+            spikes=tuple((int(c), float(v)) for c, v in info.mixture_layout.get("spikes", ())),
         )
         mixture = MixedMixture(
             weights=arrays["mixture_weights"], means=arrays["mixture_means"],
             variances=arrays["mixture_variances"], log_theta=arrays["mixture_log_theta"],
-            n_levels=tuple(info.mixture_levels or ()), layout=layout)
+            n_levels=tuple(info.mixture_levels or ()), layout=layout, dof=info.mixture_dof,
+            temperature=info.mixture_temperature)
     return FittedClusters(
         algorithm=info.algorithm, k=info.k, centers=arrays["centers"],
         labels=np.zeros(0, dtype=int), radius=arrays.get("radius"), mixture=mixture,

@@ -23,6 +23,7 @@ from copilot.segmentation._base import Frozen
 from copilot.segmentation.algorithms import ALGORITHMS, FittedClusters
 from copilot.segmentation.choose import Choice, recommend
 from copilot.segmentation.holdout import holdout_counts
+from copilot.segmentation.mixture import with_spikes
 from copilot.segmentation.prepare import Preparation, fit_preparation
 from copilot.segmentation.profile import SegmentProfile, profile_segments
 from copilot.segmentation.projection import Projection, project_2d
@@ -187,6 +188,9 @@ def check_settings(df: pd.DataFrame, settings: SegmentSettings) -> None:
         _anchors.anchor_levels(df, column)
 
 
+SPIKE_SAMPLE = 50_000  # rows read to find point masses (a share of 5% shows long before)
+
+
 def _themes_and_anchors(df, labels, roles, settings, say, lap=lambda name: None):
     text_columns = (tuple(dict.fromkeys(settings.text_columns))
                     if settings.text_columns is not None else detect_text_columns(df, roles))
@@ -328,16 +332,17 @@ def run_segmentation(
     def sweep_progress(message: str, fraction: float) -> None:
         say("sweep", 0.12 + 0.58 * fraction, message)
 
+    layout = with_spikes(prep.layout(), X[:: max(1, len(X) // SPIKE_SAMPLE)])
     table, samples = sweep_k(
         X, algorithms=algorithms, k_values=settings.k_values, band=settings.band,
-        layout=prep.layout(), random_state=settings.seed, progress=sweep_progress,
+        layout=layout, random_state=settings.seed, progress=sweep_progress,
     )
     lap("sweep")
     choice = recommend(table, algorithm=settings.algorithm, k=settings.k,
                        min_share=settings.min_share)
     say("fit", 0.72, f"fitting {choice.algorithm} with k={choice.k} on all rows")
     model, labels, confidence = fit_final(X, choice.algorithm, choice.k, samples,
-                                          layout=prep.layout(), random_state=settings.seed)
+                                          layout=layout, random_state=settings.seed)
     lap("fit")
     say("profile", 0.80, "profiling segments")
     sizes = segment_sizes(labels)

@@ -344,6 +344,28 @@ def _hdbscan_rows(E, D, band, random_state, models) -> list[SweepRow]:
 FINAL_MIXTURE_ROWS = 200_000
 
 
+def _calibrated(fitted: FittedClusters, X, samples: SweepSamples, k, layout, random_state):
+    """The mixture with its confidence calibrated against a refit on half of the fit sample,
+    scored on the other half (see ``mixture.calibrate_confidence``)."""
+    from dataclasses import replace
+
+    from copilot.segmentation.mixture import calibrate_confidence
+
+    rows = np.random.default_rng(random_state + 11).permutation(samples.fit_index)
+    half = len(rows) // 2
+    if half < 20 * k:
+        return fitted  # too few rows for a refit to say anything
+    first, second = np.sort(rows[:half]), np.sort(rows[half:])
+    with threadpool_limits(1):
+        refit = fit_clusters(X[first], "gmm", k, layout=layout, random_state=random_state + 13,
+                             n_init=2)
+    mixture = fitted.mixture
+    labels = mixture.assign(X[second])[0]
+    again = refit.mixture.assign(X[second])[0]
+    temperature = calibrate_confidence(mixture, X[second], labels, again)
+    return replace(fitted, mixture=replace(mixture, temperature=temperature))
+
+
 def fit_final(
     X: np.ndarray,
     algorithm: str,
@@ -381,6 +403,8 @@ def fit_final(
         rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
         start, _ = fitted.assign(X[rows])
         fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
+    if algorithm == "gmm":
+        fitted = _calibrated(fitted, X, samples, k, layout, random_state)
     # One assignment pass over every row; numbering by size is then a relabelling. The same
     # pass records how far the training rows reach, the limit for calling a new row novel.
     labels, confidence, fit = fitted.assign_with_fit(X)
