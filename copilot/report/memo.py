@@ -552,7 +552,7 @@ class _Memo:
         header = ["Segment", "Name", "Customers", "Share"]
         with_stance = any(self.stance(p.segment) for p in self.a.profiles)
         header += ["Stance"] if with_stance else []
-        header += [f"{_text(v.name)} ({'rate' if v.kind == 'binary' else 'mean'})"
+        header += [f"{_text(v.phrase or v.name)} ({'rate' if v.kind == 'binary' else 'mean'})"
                    for v in self.a.validation]
         outcome_rows = [{s.segment: s for s in v.segments} for v in self.a.validation]
         body = []
@@ -638,7 +638,7 @@ class _Memo:
 
     @staticmethod
     def outcome_row(v: OutcomeValidation, s) -> list[str]:
-        label = f"{_text(v.name)} ({'rate' if v.kind == 'binary' else 'mean'})"
+        label = f"{_text(v.phrase or v.name)} ({'rate' if v.kind == 'binary' else 'mean'})"
         interval = (f"{_outcome_value(v.kind, s.ci_low)} to {_outcome_value(v.kind, s.ci_high)}"
                     if s.ci_low is not None and s.ci_high is not None else "n/a")
         return [label, _outcome_value(v.kind, s.value), interval,

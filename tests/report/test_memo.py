@@ -332,3 +332,20 @@ def test_a_failed_write_keeps_the_previous_memo_whole(analysis, drafts, tmp_path
     assert "No space left on device" in _one_sentence(err)
     assert out.read_text() == "the previous memo\n"
     assert not list(tmp_path.glob(".memo.md.*"))
+
+
+def test_a_one_two_coded_outcome_is_named_with_its_positive_label_in_the_memo():
+    # 1/2 does not say which value is "yes": the memo's tables say "credit_risk = 2 (rate)".
+    import numpy as np
+
+    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from fixtures.customers import make_customers
+
+    frame = make_customers(400, 3, seed=5).frame.drop(columns=["revenue_12m"])
+    frame["credit_risk"] = np.where(frame.pop("churned") == "Yes", 2, 1)
+    a = run_segmentation(frame, SegmentSettings(id_column="customer_id", k=3,
+                                                outcomes=("credit_risk",))).analysis
+    memo = render_memo(a, None, goal=None)
+    assert "credit_risk = 2 (rate)" in memo
+    assert "credit_risk (rate)" not in memo
+    assert any(line.startswith("- credit_risk = 2 ") for line in memo.splitlines())
