@@ -334,7 +334,7 @@ def _read_csv(p: Path, src: str, gz: bool, notes: list[str]):
 
     if delimiter == WHITESPACE or not header:
         # pyarrow splits on one character and always reads a header: pandas does both.
-        frame = _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names)
+        frame, encoding = _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names)
     else:
         frame, encoding = _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes)
     if encoding not in ("utf-8", "utf-8-sig"):
@@ -397,33 +397,21 @@ def _read_csv_arrow_or_pandas(p, src, gz, encoding, delimiter, notes, codes=()):
             encoding = _encoding_from_whole_file(p, gz)
             continue
         return frame, encoding
-    try:
-        try:
-            frame = _read_csv_pandas(p, gz, encoding, delimiter, codes)
-        except UnicodeDecodeError:
-            if encoding not in ("utf-8", "utf-8-sig"):
-                raise
-            encoding = _encoding_from_whole_file(p, gz)
-            frame = _read_csv_pandas(p, gz, encoding, delimiter, codes)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(
-            f"File '{src}' contains no data; export the table again with its rows."
-        ) from exc
-    except Exception as exc:
-        raise _unparseable(src, exc) from exc
+    frame, encoding = _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, None)
     notes.append("The fast reader could not parse the file; it was read with the pandas reader.")
     return frame, encoding
 
 
-def _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names) -> pd.DataFrame:
+def _read_pandas_guarded(p, src, gz, encoding, delimiter, codes, names):
+    """(frame, encoding) read by pandas; text that is not UTF-8 after all is detected again."""
     try:
         try:
-            return _read_csv_pandas(p, gz, encoding, delimiter, codes, names)
+            return _read_csv_pandas(p, gz, encoding, delimiter, codes, names), encoding
         except UnicodeDecodeError:
             if encoding not in ("utf-8", "utf-8-sig"):
                 raise
-            return _read_csv_pandas(p, gz, _encoding_from_whole_file(p, gz), delimiter, codes,
-                                    names)
+            encoding = _encoding_from_whole_file(p, gz)
+            return _read_csv_pandas(p, gz, encoding, delimiter, codes, names), encoding
     except pd.errors.EmptyDataError as exc:
         raise DataError(
             f"File '{src}' contains no data; export the table again with its rows."
