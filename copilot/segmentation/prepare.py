@@ -60,6 +60,10 @@ class CategoricalStep(Frozen):
     levels: tuple[str, ...]  # kept levels, in output order; rare ones fold into OTHER_LEVEL
     means: tuple[float, ...]  # level shares at fit time (centring)
     weight: float  # multiplier giving the column total variance 1
+    # Levels that mean "not applicable" because another column already says so, for exactly the
+    # same customers (OnlineSecurity = "No internet service" is InternetService = No): rows at
+    # them are left out of this column (NaN) instead of counting the same fact twice.
+    implied: tuple[str, ...] = ()
 
 
 class PCAStep(Frozen):
@@ -203,7 +207,10 @@ def _apply_categorical(series: pd.Series, step: CategoricalStep) -> np.ndarray:
     onehot = np.zeros((len(series), len(step.levels)))
     hit = codes >= 0
     onehot[np.flatnonzero(hit), codes[hit]] = 1.0
-    return (onehot - np.asarray(step.means)) * step.weight
+    out = (onehot - np.asarray(step.means)) * step.weight
+    if step.implied:
+        out[text.isin(list(step.implied)).to_numpy(dtype=bool, na_value=False)] = np.nan
+    return out
 
 
 def _octile_skew(values: np.ndarray) -> float:
@@ -401,12 +408,55 @@ def fit_preparation(
     categorical_steps = [
         _fit_categorical(fit_df[name], name) for name in roles.features_with_role("categorical")
     ]
+    categorical_steps = _mark_implied(fit_df, roles, categorical_steps, notes)
     prep = Preparation(numeric=tuple(final_steps), categorical=tuple(categorical_steps),
                        notes=tuple(notes))
     n_cols = len(prep.feature_names)
     if pca == "auto" and n_cols > 40 or isinstance(pca, int) and not isinstance(pca, bool):
         prep = _fit_pca(prep, fit_df, pca, random_state)
     return prep
+
+
+IMPLIED_MIN_SHARE = 0.01  # levels rarer than this are not worth the check
+
+
+def _mark_implied(fit_df: pd.DataFrame, roles: RoleReport, steps: list[CategoricalStep],
+                  notes: list[str]) -> list[CategoricalStep]:
+    """Mark the levels that hold exactly the customers of a level of an earlier column.
+
+    Real exports repeat a fact across columns ("No internet service" in six service columns,
+    "No phone service" beside PhoneService = No). A segment model that treats columns as
+    independent within a segment counts that fact once per column and spends segments on it.
+    The first column (in table order) keeps it; in the others it reads as not applicable.
+    """
+    if not steps:
+        return steps
+    owners: dict[bytes, str] = {}  # a row set, as bytes -> "Column = level" that holds it
+    order = [c for c in fit_df.columns if c in set(roles.features)]
+    n = len(fit_df)
+    for name in order:
+        role = roles.get(name).role
+        if role not in ("categorical", "boolean"):
+            continue
+        text = fit_df[name].astype("string")
+        counts = text.value_counts(dropna=True)
+        step = next((s for s in steps if s.name == name), None)
+        implied = []
+        for level, count in counts.items():
+            if count < IMPLIED_MIN_SHARE * n or count == n:
+                continue
+            key = np.packbits((text == level).to_numpy(dtype=bool, na_value=False)).tobytes()
+            owner = owners.get(key)
+            if owner is None:
+                owners[key] = f"{name} = {level}"
+            elif step is not None:
+                implied.append(str(level))
+                notes.append(f"{name}: '{level}' holds exactly the customers with {owner}, so it "
+                             "is read as not applicable here (counted once, in the first column).")
+        if step is not None and implied:
+            steps = [s.model_copy(update={"implied": tuple(implied)}) if s.name == name else s
+                     for s in steps]
+    return steps
 
 
 def _true_value(series: pd.Series) -> str:

@@ -364,3 +364,41 @@ def test_timezone_aware_datetimes_are_supported():
     prep = prepare(df)
     x = column(prep, prep.transform(df), "signup")
     assert np.isfinite(x).all()
+
+
+def test_a_level_that_repeats_another_columns_fact_is_counted_once():
+    # Telco-shaped: "No internet service" in every service column is InternetService = No for
+    # exactly the same customers, and "No phone service" is PhoneService = No. The first column
+    # keeps the fact; in the others those rows read as not applicable (NaN), with a note.
+    rng = np.random.default_rng(3)
+    n = 400
+    internet = rng.choice(["DSL", "Fiber optic", "No"], n, p=[0.4, 0.4, 0.2])
+    phone = rng.choice(["Yes", "No"], n, p=[0.9, 0.1])
+
+    def service() -> np.ndarray:
+        return np.where(internet == "No", "No internet service", rng.choice(["Yes", "No"], n))
+
+    df = pd.DataFrame({
+        "PhoneService": phone,
+        "MultipleLines": np.where(phone == "No", "No phone service", rng.choice(["Yes", "No"], n)),
+        "InternetService": internet,
+        "OnlineSecurity": service(),
+        "StreamingTV": service(),
+        "tenure": rng.integers(1, 72, n).astype(float),
+    })
+    prep = fit_preparation(df, infer_roles(df))
+    steps = {s.name: s for s in prep.categorical}
+    assert steps["InternetService"].implied == ()
+    assert steps["OnlineSecurity"].implied == ("No internet service",)
+    assert steps["StreamingTV"].implied == ("No internet service",)
+    assert steps["MultipleLines"].implied == ("No phone service",)
+    assert any("OnlineSecurity" in note and "InternetService = No" in note for note in prep.notes)
+    X = prep.transform(df)
+    names = prep.output_names
+    security = [i for i, c in enumerate(names) if c.startswith("OnlineSecurity")]
+    no_internet = internet == "No"
+    assert np.isnan(X[no_internet][:, security]).all()
+    assert not np.isnan(X[~no_internet][:, security]).any()
+    # an ordinary categorical that merely correlates keeps every level
+    df["plan"] = np.where(rng.random(n) < 0.9, internet, "Other")
+    assert {s.name: s for s in fit_preparation(df, infer_roles(df)).categorical}["plan"].implied == ()
