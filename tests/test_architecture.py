@@ -41,16 +41,19 @@ def test_engine_source_does_not_import_upper_layers():
     for path in root.glob("*.py"):
         text = path.read_text()
         for upper in ("copilot.llm", "copilot.agent", "copilot.tui", "copilot.report",
-                      "copilot.cli", "copilot.commands"):
+                      "copilot.cli", "copilot.commands", "copilot.workflow"):
             assert f"import {upper}" not in text and f"from {upper}" not in text, (path, upper)
 
 
-# Imports flow one way: segmentation <- llm <- report <- agent <- cli / commands / tui. (The report sits
-# under the agent, not beside the front ends as DESIGN.md first drew it: the agent's export_memo
+# Imports flow one way: segmentation <- llm <- report <- workflow <- agent <- cli / commands /
+# tui. (The report sits under the agent, not beside the front ends as DESIGN.md first drew it: the agent's export_memo
 # tool writes the memo, so the agent must import the report, never the reverse.)
 LAYERS = {
-    "llm": ("copilot.agent", "copilot.report", "copilot.tui", "copilot.cli", "copilot.commands"),
-    "report": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands"),
+    "llm": ("copilot.agent", "copilot.report", "copilot.tui", "copilot.cli", "copilot.commands",
+            "copilot.workflow"),
+    "report": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands",
+               "copilot.workflow"),
+    "workflow": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands"),
     "agent": ("copilot.tui", "copilot.cli", "copilot.commands"),
     "tui": ("copilot.cli", "copilot.commands"),
     # The commands are front ends beside cli.py, which wires them: never the other way round.

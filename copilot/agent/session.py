@@ -789,21 +789,17 @@ class Session:
         return self._step("write_glossary", args, work, save=False)
 
     def _crm_frame(self) -> pd.DataFrame:
-        """The session's own customers in the CRM frame, from its saved per-row segments."""
-        from copilot.segmentation.crm import crm_frame, ids_as_text
+        """The session's own customers in the CRM frame, read and checked the way ``export``
+        reads a folder (``copilot.workflow.read_own_customers``): one reader for both."""
+        from copilot.workflow import read_own_customers
 
         if self.analysis is None:
             raise InputError("There are no segments to export yet; run the segmentation first.")
-        model = self.saved_model()
-        source = self.assignments_path()
-        if not source.is_file():
-            raise InputError(f"The per-customer segments ({source}) are missing; run the "
-                             "segmentation again.")
-        raw = pd.read_csv(source, dtype=str, keep_default_na=False)
-        return crm_frame(ids_as_text(raw[raw.columns[0]]), raw["segment"].astype(int),
-                         pd.to_numeric(raw["confidence"], errors="coerce").fillna(0.0),
-                         names=self.segment_names(), model_version=model.info.bundle_id,
-                         assigned_at=model.info.created_at, id_column=str(raw.columns[0]))
+        own = read_own_customers(self.assignments_path(), self.analysis,
+                                 model=self.saved_model(), names=self.segment_names())
+        for note in own.notes:
+            self.report_progress(note)
+        return own.frame
 
     def segment_names(self) -> dict[int, str]:
         """Each segment's name: the writing's (the user's renames included), else "Segment N"."""

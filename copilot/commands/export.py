@@ -27,15 +27,14 @@ files as they were.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from copilot.errors import InputError
+from copilot.workflow import real_names
 
 NAME = "export"
 PRESET_NAMES = ("generic", "hubspot", "salesforce")
@@ -296,7 +295,7 @@ def _from_session(path: Path) -> _Source:
                          "export; run the segmentation in it first.")
     source = _Source(kind="session", analysis=session.analysis,
                      inputs=[path / "session.json", session.assignments_path()])
-    source.names = _real_names(session.segment_names())
+    source.names = real_names(session.segment_names())
     if session.writing is not None:
         source.definitions = {n.segment: n.narrative for n in session.writing.narratives
                               if is_definition(n.narrative, n.author.writer)}
@@ -321,67 +320,22 @@ def _read_analysis(path: Path):
                          "segment again.") from None
 
 
-def _real_names(names: dict[int, str]) -> dict[int, str]:
-    # "Segment N" is what the engine calls a segment nobody named: not a name to keep.
-    return {s: n for s, n in names.items() if n and n != f"Segment {s}"}
-
-
 def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _Source:
     """The customers the segments were built on, from the folder's assignments.csv."""
-    import pandas as pd
-
     from copilot.segmentation.bundle import load_bundle
-    from copilot.segmentation.crm import crm_frame, ids_as_text
+    from copilot.workflow import read_own_customers
 
-    file = path / "assignments.csv"
-    if not file.is_file():
-        raise InputError(f"{path} has no assignments.csv (the per-customer segments); run "
-                         "segment again.")
-    try:
-        raw = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read {file} ({type(err).__name__}); run segment "
-                         "again.") from None
-    if len(raw.columns) < 3 or not {"segment", "confidence"} <= set(raw.columns):
-        raise InputError(f"{file} is not the assignments file segment writes (it needs an ID "
-                         "column, segment and confidence); run segment again.")
-    id_column = raw.columns[0]
-    segments = pd.to_numeric(raw["segment"], errors="coerce")
-    confidence = pd.to_numeric(raw["confidence"], errors="coerce")
-    if segments.isna().any():
-        raise InputError(f"{file} has rows without a segment number; run segment again.")
-    analysis = source.analysis
-    known = {s.segment for s in analysis.sizes} | {-1}
-    stray = sorted(set(segments.astype(int)) - known)
-    if stray or len(raw) != analysis.n_rows:
-        why = f"segment {stray[0]} is unknown" if stray else "the row counts differ"
-        raise InputError(f"{file} does not match the analysis beside it ({why}); run segment "
-                         "again.")
     model = None
     if (path / "model" / "bundle.json").is_file():
         model = load_bundle(path / "model")
-        if model.info.k != analysis.choice.k:
-            raise InputError(f"The model in {path / 'model'} has {model.info.k} segments but the "
-                             f"analysis has {analysis.choice.k}; run segment again.")
         source.inputs += [path / "model" / "bundle.json"]
-        source.model_version = model.info.bundle_id
-        assigned_at = model.info.created_at
-        names = {int(k): v for k, v in model.info.names.items()}
-        source.names = {**_real_names(names), **source.names}
-    else:
-        # No saved model: the segmentation is identified by its assignments' content.
-        source.model_version = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
-        assigned_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).isoformat(
-            timespec="seconds")
-    ids = _recover_leading_zeros(ids_as_text(raw[id_column]), analysis, id_column, source)
-    source.has_ids = id_column != "row"
-    all_names = {s.segment: source.names.get(s.segment, f"Segment {s.segment}")
-                 for s in analysis.sizes if s.segment >= 0}
-    source.frame = crm_frame(ids, segments.astype(int), confidence.fillna(0.0),
-                             names=all_names, model_version=source.model_version,
-                             assigned_at=assigned_at, id_column=id_column,
-                             holdout_share=args.holdout_share, salt=args.salt)
-    source.assignments = pd.Series(segments.astype(int).to_numpy(), index=ids.to_numpy())
+    own = read_own_customers(path / "assignments.csv", source.analysis, model=model,
+                             names=source.names, holdout_share=args.holdout_share,
+                             salt=args.salt)
+    source.frame, source.assignments = own.frame, own.assignments
+    source.model_version, source.has_ids = own.model_version, own.has_ids
+    source.names = own.names
+    source.notes += own.notes
     return source
 
 
@@ -406,7 +360,7 @@ def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Sour
     source.notes += list(result.notes)
     source.frame = result.frame
     source.model_version = model.info.bundle_id
-    names = _real_names({int(k): v for k, v in model.info.names.items()})
+    names = real_names({int(k): v for k, v in model.info.names.items()})
     source.names = {**names, **source.names}
     source.inputs += [model_dir / "bundle.json", Path(args.data)]
     if source.analysis is not None:
@@ -419,41 +373,6 @@ def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Sour
         own = _own_customers(_Source(kind=source.kind, analysis=source.analysis), folder, args)
         source.assignments = own.assignments
     return source
-
-
-def _recover_leading_zeros(ids, analysis, id_column: str, source: _Source):
-    """IDs as the segmented CSV spells them, when its reader turned ``00123`` into 123.
-
-    Only all-digit IDs can have lost zeros; the original file is read again (the ID column
-    only, as text) and used when it still holds the same IDs in the same order.
-    """
-    import pandas as pd
-
-    digits = ids.str.fullmatch(r"\d+")
-    if not len(ids) or not digits.all() or analysis.source.get("format") != "csv":
-        return ids
-    path = Path(str(analysis.source.get("path", "")))
-    if not path.is_file():
-        return ids
-    try:
-        with path.open("rb") as fh:
-            header = fh.readline().decode("utf-8", errors="replace")
-        sep = next((d for d in (",", ";", "\t", "|")
-                    if id_column in [h.strip().strip('"') for h in header.split(d)]), None)
-        if sep is None:
-            return ids
-        text = pd.read_csv(path, usecols=[id_column], dtype=str, keep_default_na=False,
-                           sep=sep, encoding_errors="replace")[id_column].str.strip()
-    except (OSError, ValueError, UnicodeDecodeError):
-        return ids
-    same = len(text) == len(ids) and (
-        text.str.lstrip("0").replace("", "0").to_numpy()
-        == ids.str.lstrip("0").replace("", "0").to_numpy()).all()
-    if not same or (text.to_numpy() == ids.to_numpy()).all():
-        return ids
-    source.notes.append(f"Customer IDs were read again as text from {path} to keep their "
-                        "leading zeros.")
-    return text.reset_index(drop=True)
 
 
 def _ids_as_written(table, id_column: str):
