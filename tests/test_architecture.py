@@ -80,3 +80,13 @@ def test_only_the_tui_loads_textual():
             "print('textual' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_building_the_command_line_loads_no_engine():
+    # main() catches Ctrl-C only once the parser is built: an engine import while building it
+    # (pandas, scikit-learn: a second or more) is a window where Ctrl-C gives a traceback.
+    # The commands import what they need inside their functions.
+    code = ("import sys\nimport copilot.cli as cli\ncli.build_parser()\n"
+            "print(sorted(m for m in ('pandas', 'sklearn', 'numpy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

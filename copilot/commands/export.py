@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from copilot.errors import InputError
-from copilot.workflow import real_names
 
 NAME = "export"
 PRESET_NAMES = ("generic", "hubspot", "salesforce")
@@ -288,6 +287,7 @@ def _from_session(path: Path) -> _Source:
     from copilot.agent.session import Session
     from copilot.llm.providers import LLMSettings
     from copilot.segmentation.glossary import is_definition
+    from copilot.workflow import real_names
 
     session = Session.resume(path, llm=LLMSettings(provider="none"))
     if session.analysis is None:
@@ -344,6 +344,7 @@ def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Sour
     from copilot.segmentation.assign import assign_table
     from copilot.segmentation.bundle import load_bundle
     from copilot.segmentation.load import load_table
+    from copilot.workflow import real_names
 
     model = load_bundle(model_dir)
     table = load_table(args.data)
