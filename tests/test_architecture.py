@@ -90,3 +90,12 @@ def test_building_the_command_line_loads_no_engine():
             "print(sorted(m for m in ('pandas', 'sklearn', 'numpy') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_anchor_report_does_not_import_the_pipeline():
+    # The pipeline imports anchors for its report; segmenting within anchors (which runs the
+    # pipeline per level) lives in within.py, so the two modules no longer import each other.
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "copilot/segmentation/anchors.py").read_text()
+    assert "copilot.segmentation.pipeline" not in text and "copilot.segmentation.within" not in text

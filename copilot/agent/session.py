@@ -58,7 +58,7 @@ from copilot.segmentation.scope import Scope
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
-    from copilot.segmentation.anchors import AnchoredSegmentation
+    from copilot.segmentation.within import AnchoredSegmentation
     from copilot.segmentation.drift import DriftReport
     from copilot.segmentation.glossary import Glossary
 
@@ -424,7 +424,7 @@ class Session:
 
         def work() -> AnchoredSegmentation:
             from copilot.segmentation.anchored_export import check_anchored_folder, write_anchored
-            from copilot.segmentation.anchors import segment_within_anchors
+            from copilot.segmentation.within import segment_within_anchors
             from copilot.segmentation.pipeline import check_settings
 
             frame = self._frame()

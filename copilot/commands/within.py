@@ -20,7 +20,8 @@ def segment_within(df, settings, source: dict, args: argparse.Namespace, *, llm_
     """Run and write the per-level segmentations; return the exit code."""
     from copilot.report.summary import render_anchored_summary
     from copilot.segmentation.anchored_export import check_anchored_folder, write_anchored
-    from copilot.segmentation.anchors import segment_within_anchors, suggest_anchors
+    from copilot.segmentation.anchors import suggest_anchors
+    from copilot.segmentation.within import segment_within_anchors
     from copilot.segmentation.pipeline import check_settings
 
     if not settings.anchors:

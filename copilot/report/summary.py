@@ -15,7 +15,7 @@ from copilot.segmentation.stance import segment_stances
 from copilot.segmentation.themes import theme_lines
 
 if TYPE_CHECKING:
-    from copilot.segmentation.anchors import AnchoredSegmentation
+    from copilot.segmentation.within import AnchoredSegmentation
 
 WIDTH = 96
 

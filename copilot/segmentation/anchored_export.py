@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from copilot.errors import InputError
-from copilot.segmentation.anchors import AnchoredSegmentation
+from copilot.segmentation.within import AnchoredSegmentation
 from copilot.segmentation.bundle import save_bundle_with_data
 from copilot.segmentation.export import atomic_write_text, csv_text, write_outputs
 

@@ -14,11 +14,11 @@ from copilot.segmentation.anchors import (
     anchor_levels,
     anchor_lines,
     anchors_per_segment,
-    segment_within_anchors,
     suggest_anchors,
 )
 from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
 from copilot.segmentation.roles import infer_roles
+from copilot.segmentation.within import segment_within_anchors
 from fixtures.feedback import INDUSTRIES, make_feedback
 from tests.conftest import shared_dataset
 
