@@ -141,14 +141,14 @@ def recommend(
         if pick is None:
             pick, passed_over = pool[0], None
         reason = _reason(pick, pool, rule, passed_over, eligible, min_share, band)
-        best_in_band = _best_in_band(rows, target, band)
-        if best_in_band is not None and not band[0] <= pick.k <= band[1]:
-            reason += " " + _why_out_of_band(best_in_band, band, min_share, target)
     shortlist = _shortlist(table, pick, min_share)
-    if k is None and not band[0] <= pick.k <= band[1]:
-        in_band = _best_in_band(rows, target, band)
-        if in_band is not None:
-            shortlist = _with_in_band(shortlist, in_band, band, min_share)
+    # Left the user's band (the band rule of the module doc): say why, and keep the best
+    # option inside it in the shortlist.
+    in_band = (_best_in_band(rows, target, band)
+               if k is None and not band[0] <= pick.k <= band[1] else None)
+    if in_band is not None:
+        reason += " " + _why_out_of_band(in_band, band, min_share, target)
+        shortlist = _with_in_band(shortlist, in_band, band, min_share)
     return Choice(algorithm=pick.algorithm, k=pick.k, reason=reason, rule=rule,
                   min_share=min_share, shortlist=shortlist)
 

@@ -389,17 +389,11 @@ def _spaced_or_headerless(path: Path) -> tuple[pd.DataFrame, tuple[str, ...]] | 
     header row), read by the table loader as text columns; None for an ordinary CSV."""
     from copilot.segmentation import load as _load
 
-    head = _load._read_head(path, str(path), path.name.lower().endswith(".gz"))
-    if head[:2] == b"\x1f\x8b":
-        head = _load._read_head(path, str(path), True)
     try:
-        text = _load._decode_sample(head, _load._detect_encoding(
-            head, len(head) >= _load._SAMPLE_BYTES))
-    except LookupError:
-        return None
-    default = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    delimiter = _load._sniff_delimiter(text, default)
-    if delimiter != _load.WHITESPACE and _load.has_header(text, delimiter):
+        sniff = _load.sniff_text(path, str(path), path.name.lower().endswith(".gz"))
+    except (DataError, LookupError):
+        return None  # DuckDB's reader gives its own sentence for a binary or empty file
+    if sniff.delimiter != _load.WHITESPACE and sniff.header:
         return None
     loaded = _load.load_table(path)
     # As text, like the DuckDB path (all_varchar): the log's readers parse what they use.

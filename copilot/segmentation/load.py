@@ -259,16 +259,17 @@ def _sniff_delimiter(text: str, default: str) -> str:
         mode, hits = Counter(counts).most_common(1)[0]
         return (mode > 1, round(hits / len(counts), 2), d == sniffed, d == default, mode)
 
-    best = max(DELIMITERS, key=score)
-    if score(best)[0] and score(best)[1] >= 0.9:
+    scores = {d: score(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=scores.__getitem__)
+    splits, consistency = scores[best][:2]
+    if splits and consistency >= 0.9:
         return best
     # No one character splits the rows evenly: are they columns separated by runs of spaces?
     widths = [len(ln.split()) for ln in lines]
     mode, hits = Counter(widths).most_common(1)[0]
-    if mode > 1 and hits >= 0.9 * len(widths) and any("  " in ln.strip() or " " in ln.strip()
-                                                       for ln in lines):
+    if mode > 1 and hits >= 0.9 * len(widths):
         return WHITESPACE
-    return best if score(best)[0] else default
+    return best if splits else default
 
 
 def split_row(line: str, delimiter: str) -> list[str]:
@@ -311,23 +312,44 @@ def csv_note(delimiter: str, header: bool, names: list[str] | None) -> list[str]
 # ------------------------------------------------------------------------------------ CSV
 
 
-def _read_csv(p: Path, src: str, gz: bool, notes: list[str]):
+@dataclass(frozen=True)
+class TextSniff:
+    """How a delimited text file is laid out, from its first bytes."""
+
+    gz: bool  # gzip-compressed (by its name or its magic bytes)
+    encoding: str
+    text: str  # the decoded sample
+    delimiter: str  # one character, or WHITESPACE
+    header: bool
+    names: list[str] | None  # generated column names when there is no header row
+
+
+def sniff_text(p: Path, src: str, gz: bool) -> TextSniff:
+    """Encoding, delimiter and header of a text table, shared by every reader of one (the
+    whole-file loader, the chunked reader and the event-log reader). Binary or empty files get
+    one sentence."""
     head = _read_head(p, src, gz)
     if not gz and head[:2] == b"\x1f\x8b":
         gz = True
-        notes.append("The file is gzip-compressed; it was decompressed while reading.")
         head = _read_head(p, src, gz)
     _check_text(head, src)
     if not head.strip():
         raise DataError(f"File '{src}' contains no data; export the table again with its rows.")
-    truncated = len(head) >= _SAMPLE_BYTES
-    encoding = _detect_encoding(head, truncated)
+    encoding = _detect_encoding(head, len(head) >= _SAMPLE_BYTES)
     text = _decode_sample(head, encoding)
-    name = p.name.lower().removesuffix(".gz")
-    default = "\t" if name.endswith(".tsv") else ","
+    default = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     delimiter = _sniff_delimiter(text, default)
     header = has_header(text, delimiter)
-    names = None if header else generated_names(text, delimiter)
+    return TextSniff(gz, encoding, text, delimiter, header,
+                     None if header else generated_names(text, delimiter))
+
+
+def _read_csv(p: Path, src: str, gz: bool, notes: list[str]):
+    sniff = sniff_text(p, src, gz)
+    if sniff.gz and not gz:
+        notes.append("The file is gzip-compressed; it was decompressed while reading.")
+    gz, encoding, text = sniff.gz, sniff.encoding, sniff.text
+    delimiter, header, names = sniff.delimiter, sniff.header, sniff.names
     if header:
         _check_header(text, delimiter, src)
     codes = zero_padded_columns(text, delimiter, names)

@@ -22,7 +22,7 @@ Two things keep the mixture from spending segments on shapes instead of customer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -112,8 +112,6 @@ def with_spikes(layout: Layout, X: np.ndarray) -> Layout:
             if (SPIKE_SHARE <= share < 1.0 - SPIKE_SHARE
                     and counts[edge] >= SPIKE_STEP * counts[beside]):
                 spikes.append((int(column), float(values[edge])))
-    from dataclasses import replace
-
     return replace(layout, spikes=tuple(spikes))
 
 
@@ -192,9 +190,12 @@ class MixedMixture:
 
     def _posteriors(self, C, H):
         lj = self._log_joint(C, H)
-        top = lj.max(axis=1, keepdims=True)
-        ll = top[:, 0] + np.log(np.exp(lj - top).sum(axis=1))
+        ll = _row_loglik(lj)
         return np.exp(lj - ll[:, None]), ll
+
+    def _log_joint_of(self, X: np.ndarray) -> np.ndarray:
+        C, codes, _ = split_matrix(X, self.layout)
+        return self._log_joint(C, _onehot(codes, self.n_levels))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.posteriors(X)[0]
@@ -206,13 +207,10 @@ class MixedMixture:
         confidence = np.empty(len(X))
         loglik = np.empty(len(X))
         for start in range(0, len(X), chunk):
-            C, codes, _ = split_matrix(X[start:start + chunk], self.layout)
-            lj = self._log_joint(C, _onehot(codes, self.n_levels))
-            top = lj.max(axis=1, keepdims=True)
-            ll = top[:, 0] + np.log(np.exp(lj - top).sum(axis=1))
+            lj = self._log_joint_of(X[start:start + chunk])
             labels[start:start + chunk] = lj.argmax(axis=1)
             confidence[start:start + chunk] = _top_share(lj, self.temperature)
-            loglik[start:start + chunk] = ll
+            loglik[start:start + chunk] = _row_loglik(lj)
         return (labels, confidence, loglik) if with_loglik else (labels, confidence)
 
     def bic_icl(self, X: np.ndarray) -> tuple[float, float]:
@@ -227,6 +225,12 @@ class MixedMixture:
         return bic, bic + 2 * entropy
 
 
+def _row_loglik(lj: np.ndarray) -> np.ndarray:
+    """log sum_k exp(lj[:, k]) per row, without overflow."""
+    top = lj.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(lj - top).sum(axis=1))
+
+
 def _top_share(lj: np.ndarray, temperature: float) -> np.ndarray:
     """The largest posterior of each row with log-likelihoods divided by ``temperature``."""
     z = lj / temperature
@@ -237,18 +241,19 @@ def _top_share(lj: np.ndarray, temperature: float) -> np.ndarray:
 TEMPERATURES = np.exp(np.linspace(0.0, np.log(200.0), 60))
 
 
-def calibrate_confidence(model: MixedMixture, X: np.ndarray, labels: np.ndarray,
-                         again: np.ndarray) -> float:
+def calibrate_confidence(model: MixedMixture, X: np.ndarray, again: np.ndarray) -> float:
     """The temperature that makes confidence mean "a refit would put the row here too".
 
-    ``labels``: the model's segments for rows ``X``; ``again``: the segments an independent
-    refit (on other rows) gives them, in any numbering. The refit's segments are matched to the
+    ``again``: the segments an independent refit (on other rows) gives rows ``X``, in any
+    numbering; the model's own segments for them are computed here. The refit's segments are matched to the
     model's (by overlap), each row agrees or not, and the temperature is the one whose
     confidences predict that agreement best (Brier score). Well-separated segments keep 1:
     a refit agrees everywhere, and confidence stays near 1.00 because it is.
     """
     from scipy.optimize import linear_sum_assignment
 
+    lj = model._log_joint_of(X)
+    labels = lj.argmax(axis=1)
     k = model.k
     table = np.zeros((k, k))
     np.add.at(table, (labels, again), 1)
@@ -256,8 +261,6 @@ def calibrate_confidence(model: MixedMixture, X: np.ndarray, labels: np.ndarray,
     match = np.full(k, -1)
     match[cols] = rows
     agree = (match[again] == labels).astype(float)
-    C, codes, _ = split_matrix(X, model.layout)
-    lj = model._log_joint(C, _onehot(codes, model.n_levels))
     scores = [float(np.mean((_top_share(lj, t) - agree) ** 2)) for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(scores))])
 
@@ -327,8 +330,7 @@ def fit_mixed_mixture(
             params = _m_step(C, M, H, resp, n_levels, var_floor, scale_weights=u)
             model = MixedMixture(*params, n_levels=n_levels, layout=layout, dof=dof)
             lj, dist, counts = model._log_joint_and_distance(C, H)
-            top = lj.max(axis=1, keepdims=True)
-            ll = top[:, 0] + np.log(np.exp(lj - top).sum(axis=1))
+            ll = _row_loglik(lj)
             resp = np.exp(lj - ll[:, None])
             if dof is not None and dist is not None:
                 u = (dof + counts[:, None]) / (dof + dist)

@@ -432,7 +432,8 @@ def _mark_implied(fit_df: pd.DataFrame, roles: RoleReport, steps: list[Categoric
     if not steps:
         return steps
     owners: dict[bytes, str] = {}  # a row set, as bytes -> "Column = level" that holds it
-    order = [c for c in fit_df.columns if c in set(roles.features)]
+    features = set(roles.features)
+    order = [c for c in fit_df.columns if c in features]
     n = len(fit_df)
     for name in order:
         role = roles.get(name).role

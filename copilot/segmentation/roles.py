@@ -314,22 +314,20 @@ def _outcome_role(st: _Stats, how: str, *, explicit: bool, overridden: bool = Fa
         others = [_value_label(v) for v in st.s.dropna().unique() if _value_label(v) != positive]
         negative = others[0] if others else None
         what = f"a yes/no outcome where '{positive}' counts as positive"
-        if negative is not None and not ColumnRole(
-                name=st.name, dtype="", role="outcome", reason="", n_unique=2, missing_share=0,
-                positive_label=positive, negative_label=negative).positive_evident:
-            what += (f" (the values do not say which is 'yes': the rarer value is taken, and "
-                     f"sentences say '{st.name} = {positive}')")
     else:
         positive = None
         what = "a numeric outcome"
-    reason = (
-        f"{how} {what}; kept out of the features and used only to validate the segments."
-    )
-    return ColumnRole(
-        name=st.name, dtype=str(st.s.dtype), role="outcome", reason=reason,
+    role = ColumnRole(
+        name=st.name, dtype=str(st.s.dtype), role="outcome", reason="",
         n_unique=st.n_unique, missing_share=st.missing_share, outcome_kind=kind,
         positive_label=positive, negative_label=negative, overridden=overridden,
     )
+    if not role.positive_evident:
+        what += (f" (the values do not say which is 'yes': the rarer value is taken, and "
+                 f"sentences say '{role.outcome_phrase}')")
+    return role.model_copy(update={
+        "reason": f"{how} {what}; kept out of the features and used only to validate the segments."
+    })
 
 
 # ---------------------------------------------------------------------------- ID rules

@@ -72,17 +72,9 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
 
     delimiter: str | None = None
     if fmt == "csv" and p.stat().st_size > 0:
-        head = _load._read_head(p, src, gz)
-        gz = gz or head[:2] == b"\x1f\x8b"
-        if gz:
-            head = _load._read_head(p, src, gz)
-        _load._check_text(head, src)
-        encoding = _load._detect_encoding(head, len(head) >= _load._SAMPLE_BYTES)
-        default = "\t" if p.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-        text = _load._decode_sample(head, encoding)
-        delimiter = _load._sniff_delimiter(text, default)
-        header = _load.has_header(text, delimiter)
-        names = None if header else _load.generated_names(text, delimiter)
+        sniff = _load.sniff_text(p, src, gz)
+        gz, encoding, text = sniff.gz, sniff.encoding, sniff.text
+        delimiter, header, names = sniff.delimiter, sniff.header, sniff.names
         if notes is not None:
             for note in _load.csv_note(delimiter, header, names):
                 _merge_note(notes, seen, counts, note)

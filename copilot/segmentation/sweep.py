@@ -359,11 +359,9 @@ def _calibrated(fitted: FittedClusters, X, samples: SweepSamples, k, layout, ran
     with threadpool_limits(1):
         refit = fit_clusters(X[first], "gmm", k, layout=layout, random_state=random_state + 13,
                              n_init=2)
-    mixture = fitted.mixture
-    labels = mixture.assign(X[second])[0]
     again = refit.mixture.assign(X[second])[0]
-    temperature = calibrate_confidence(mixture, X[second], labels, again)
-    return replace(fitted, mixture=replace(mixture, temperature=temperature))
+    temperature = calibrate_confidence(fitted.mixture, X[second], again)
+    return replace(fitted, mixture=replace(fitted.mixture, temperature=temperature))
 
 
 def fit_final(

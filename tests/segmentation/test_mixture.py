@@ -338,7 +338,7 @@ def test_confidence_is_calibrated_against_a_refit_and_never_changes_a_segment():
     own, raw = model.assign(X[second])
     again = refit.assign(X[second])[0]
     assert np.mean(raw > 0.99) > 0.6  # the problem: raw posteriors say almost nothing
-    t = calibrate_confidence(model, X[second], own, again)
+    t = calibrate_confidence(model, X[second], again)
     labels_t, conf = replace(model, temperature=t).assign(X[second])
     assert t > 1.0 and np.array_equal(labels_t, own)
     assert np.mean(conf > 0.99) < np.mean(raw > 0.99) - 0.2
@@ -362,6 +362,6 @@ def test_well_separated_segments_keep_a_confidence_near_one():
     X = rng.normal(np.where(labels == 0, -5.0, 5.0)[:, None], 1.0, (2000, 3))
     layout = Layout((0, 1, 2), ())
     model, own = fit_mixed_mixture(X, layout, 2, random_state=0, n_init=1)
-    t = calibrate_confidence(model, X, own, 1 - own)  # any numbering: matched by overlap
+    t = calibrate_confidence(model, X, 1 - own)  # any numbering: matched by overlap
     assert t == 1.0
     assert np.mean(replace(model, temperature=t).assign(X)[1] > 0.99) > 0.95
