@@ -79,7 +79,7 @@ def main() -> int:
     from copilot.llm.providers import resolve_settings
     from copilot.llm.recommend import option_label, recommend_k
     from copilot.llm.writing import open_client
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
     from fixtures.archetypes import DOMAINS, make_archetype_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

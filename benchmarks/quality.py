@@ -83,7 +83,7 @@ def table_sizes(n_tables: int, min_rows: int, max_rows: int, rng) -> list[int]:
 def main(argv=None) -> int:
     from sklearn.metrics import adjusted_rand_score
 
-    from copilot.segmentation.pipeline import run_segmentation
+    from copilot.segmentation.analysis.pipeline import run_segmentation
 
     p = argparse.ArgumentParser(description="Engine vs the usual recipe on planted segments.")
     p.add_argument("--generator", choices=("customers", "planted"), default="customers")

@@ -151,7 +151,7 @@ HELD_OUT: tuple[tuple[str, str, tuple[str, ...], tuple[str, str] | None], ...] =
 
 
 def _scope_of(text: str, frame, skip) -> str:
-    from copilot.segmentation.scope import find_scope
+    from copilot.segmentation.analysis.scope import find_scope
 
     found = find_scope(text, frame, skip=skip)
     if found is None:
@@ -180,7 +180,7 @@ def judge(case, routed, session, frame, skip) -> tuple[bool, str]:
     import re
 
     from copilot.agent.answers import computed_answer
-    from copilot.segmentation.scope import find_scope
+    from copilot.segmentation.analysis.scope import find_scope
 
     kind, message, accepted, check = case
     if routed is None or routed.tool not in accepted:
@@ -235,7 +235,7 @@ def main() -> int:
     from copilot.llm.local_model import stderr_progress
     from copilot.llm.providers import resolve_settings
     from copilot.llm.writing import open_client
-    from copilot.segmentation.pipeline import SegmentSettings
+    from copilot.segmentation.analysis.pipeline import SegmentSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--provider", default="local", help="local (default) or none")

@@ -72,7 +72,7 @@ def bare_sweep(X: np.ndarray, seed: int) -> None:
 
 
 def main(argv=None) -> int:
-    from copilot.segmentation.pipeline import run_segmentation
+    from copilot.segmentation.analysis.pipeline import run_segmentation
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from copilot.segmentation.themes import segment_themes
+from copilot.segmentation.analysis.themes import segment_themes
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 rng = np.random.default_rng(0)

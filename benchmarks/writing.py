@@ -58,9 +58,9 @@ def main() -> int:
     from copilot.llm.local_model import stderr_progress
     from copilot.llm.providers import resolve_settings
     from copilot.llm.writing import open_client, write_all
-    from copilot.segmentation.load import load_table
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-    from copilot.segmentation.stance import segment_stances
+    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.stance import segment_stances
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--goal", default=GOAL)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot import __version__
-from copilot.errors import CopilotError, InputError
+from copilot.core.errors import CopilotError, InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -234,7 +234,7 @@ class _StderrProgress:
 
 
 def _settings(args: argparse.Namespace):
-    from copilot.segmentation.pipeline import SegmentSettings
+    from copilot.segmentation.analysis.pipeline import SegmentSettings
 
     if args.anchor_mode == "within" and args.command != "segment":
         raise InputError(f"--anchor-mode within works with the segment command only, not "
@@ -263,9 +263,9 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
     from copilot.llm.providers import resolve_settings
     from copilot.report.summary import render_summary
     from copilot.report.writing import render_writing
-    from copilot.segmentation.export import atomic_write_text, write_outputs
-    from copilot.segmentation.pipeline import run_segmentation
-    from copilot.segmentation.publish import check_out_dir, produced_input, staged_folder
+    from copilot.segmentation.outputs.export import atomic_write_text, write_outputs
+    from copilot.segmentation.analysis.pipeline import run_segmentation
+    from copilot.segmentation.outputs.publish import check_out_dir, produced_input, staged_folder
 
     llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
     initiatives = _read_initiatives(args.initiatives)
@@ -287,7 +287,7 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
             atomic_write_text(path, writing.model_dump_json(indent=2))
             files = {**files, "writing": path}
         # The saved model, beside the assignments: it assigns new customers to these segments.
-        from copilot.segmentation.bundle import save_bundle_with_data
+        from copilot.segmentation.model.bundle import save_bundle_with_data
 
         names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
         files = {**files, "model": save_bundle_with_data(run, df, stage / "model", names=names)}
@@ -327,7 +327,7 @@ def _write(analysis, llm_settings, goal, initiatives):
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from copilot.segmentation.load import load_table
+    from copilot.segmentation.data.load import load_table
 
     settings = _settings(args)
     within = args.anchor_mode == "within"
@@ -356,8 +356,8 @@ def demo_data_path() -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from copilot.segmentation.load import load_table
-    from copilot.segmentation.pipeline import SegmentSettings
+    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation.analysis.pipeline import SegmentSettings
 
     path = demo_data_path()
     sys.stderr.write(f"Demo data: {path.name}, a synthetic SaaS customer table bundled with "
@@ -494,9 +494,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from copilot.segmentation.assign import assign_file
-    from copilot.segmentation.bundle import load_bundle, model_folder
-    from copilot.segmentation.export import atomic_write_text, csv_text, refuse_overwrite
+    from copilot.segmentation.model.assign import assign_file
+    from copilot.segmentation.model.bundle import load_bundle, model_folder
+    from copilot.segmentation.outputs.export import atomic_write_text, csv_text, refuse_overwrite
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))

@@ -10,14 +10,14 @@ import sys
 FORBIDDEN = ("textual", "langchain", "langchain_core", "openai", "llama_cpp", "copilot.llm")
 ENGINE_MODULES = (
     "copilot.segmentation",
-    "copilot.segmentation.pipeline",
-    "copilot.segmentation.load",
-    "copilot.segmentation.export",
-    "copilot.segmentation.themes",
-    "copilot.segmentation.anchors",
-    "copilot.segmentation.drift",
-    "copilot.segmentation.glossary",
-    "copilot.segmentation.events",
+    "copilot.segmentation.analysis.pipeline",
+    "copilot.segmentation.data.load",
+    "copilot.segmentation.outputs.export",
+    "copilot.segmentation.analysis.themes",
+    "copilot.segmentation.analysis.anchors",
+    "copilot.segmentation.model.drift",
+    "copilot.segmentation.outputs.glossary",
+    "copilot.segmentation.data.events",
 )
 
 
@@ -97,5 +97,5 @@ def test_the_anchor_report_does_not_import_the_pipeline():
     # pipeline per level) lives in within.py, so the two modules no longer import each other.
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "copilot/segmentation/anchors.py").read_text()
-    assert "copilot.segmentation.pipeline" not in text and "copilot.segmentation.within" not in text
+    text = (Path(__file__).resolve().parents[1] / "copilot/segmentation/analysis/anchors.py").read_text()
+    assert "copilot.segmentation.analysis.pipeline" not in text and "copilot.segmentation.analysis.within" not in text

@@ -135,8 +135,8 @@ def test_chat_bad_input_is_one_sentence_before_the_app_starts(customers_csv, tmp
 
 
 def test_ask_json_gives_each_segment_its_stance(asked):
-    from copilot.segmentation.pipeline import SegmentAnalysis
-    from copilot.segmentation.stance import segment_stances
+    from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+    from copilot.segmentation.analysis.stance import segment_stances
 
     proc, root = asked
     out = json.loads(proc.stdout)

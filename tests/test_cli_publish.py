@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.segmentation.publish import staged_folder
+from copilot.segmentation.outputs.publish import staged_folder
 from fixtures.customers import make_customers
 from tests.cli_helpers import assert_one_sentence_error, cli_command, run_cli
 

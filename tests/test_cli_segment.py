@@ -38,7 +38,7 @@ def test_segment_writes_assignments_and_analysis(customers_csv, tmp_path):
     assert "customer_id" not in analysis["roles"]["features"]
     assert {"churned", "revenue_12m"} <= set(analysis["roles"]["outcomes"])
     # The saved model sits beside the assignments and reproduces them.
-    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.model.bundle import load_bundle
 
     assert str(out / "model") in proc.stdout
     labels, _ = load_bundle(out / "model").assign(pd.read_csv(customers_csv))
@@ -277,8 +277,8 @@ def test_a_bad_holdout_share_is_refused_before_the_file_is_scored(customers_csv,
 
 
 def test_the_segment_summary_shows_each_segments_stance(customers_csv, tmp_path):
-    from copilot.segmentation.pipeline import SegmentAnalysis
-    from copilot.segmentation.stance import segment_stances
+    from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+    from copilot.segmentation.analysis.stance import segment_stances
 
     proc = run_cli("segment", customers_csv, "--out-dir", tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -12,7 +12,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from benchmarks.quality import baseline
-from copilot.segmentation.pipeline import run_segmentation
+from copilot.segmentation.analysis.pipeline import run_segmentation
 from fixtures.customers import make_customers
 
 SEEDS = range(3000, 3008)

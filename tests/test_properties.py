@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from copilot.cli import main
-from copilot.errors import CopilotError
-from copilot.segmentation.load import load_table
+from copilot.core.errors import CopilotError
+from copilot.segmentation.data.load import load_table
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 NUMBER = st.one_of(

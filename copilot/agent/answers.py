@@ -29,9 +29,9 @@ from copilot.llm.facts import (
 from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.prompts import load_prompt
 from copilot.report.summary import _pct, _value
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.stance import segment_stances
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.stance import segment_stances
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
@@ -155,7 +155,7 @@ def with_stance(profile: str, a: SegmentAnalysis, segment: int) -> str:
 
 def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
     from copilot.report.summary import theme_text
-    from copilot.segmentation.themes import theme_lines
+    from copilot.segmentation.analysis.themes import theme_lines
 
     columns = [r.column for r in a.themes if r.column]
     if not (_THEMES.search(question) or (a.themes and _THEMES_WEAK.search(question))
@@ -172,7 +172,7 @@ def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
 
 def _anchors_answer(a, question: str, names: dict[int, str]) -> str | None:
     from copilot.report.summary import anchor_text
-    from copilot.segmentation.anchors import AnchorReport, anchor_lines
+    from copilot.segmentation.analysis.anchors import AnchorReport, anchor_lines
 
     columns = [x.column for x in a.anchors.anchors] if a.anchors else []
     if not (_ANCHORS.search(question) or any(c.casefold() in question.casefold()

@@ -27,7 +27,7 @@ from pydantic import Field, create_model
 from copilot.agent.rankings import is_ranking_question
 from copilot.llm.client import LLMClient
 from copilot.llm.prompts import load_prompt
-from copilot.segmentation._base import Frozen
+from copilot.core.frozen import Frozen
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
@@ -200,7 +200,7 @@ def route_pattern(message: str, session: Session) -> Routed | None:
 
 def _scope_words(words: str, session: Session) -> bool:
     """Whether ``words`` name a level of the table ("enterprise accounts")."""
-    from copilot.segmentation.scope import find_scope
+    from copilot.segmentation.analysis.scope import find_scope
 
     try:
         frame = session.table().frame

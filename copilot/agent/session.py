@@ -26,41 +26,41 @@ from pydantic import ValidationError
 
 from copilot import __version__
 from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
-from copilot.errors import CopilotError, InputError, SettingsError
+from copilot.core.errors import CopilotError, InputError, SettingsError
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.grounding import _name_key
 from copilot.llm.naming import NAMED_EVENT
 from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.assign import assign_file
-from copilot.segmentation.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
-from copilot.segmentation.documents import read_document
-from copilot.segmentation.export import (
+from copilot.core.frozen import Frozen
+from copilot.segmentation.model.assign import assign_file
+from copilot.segmentation.model.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
+from copilot.segmentation.data.documents import read_document
+from copilot.segmentation.outputs.export import (
     atomic_write_text,
     csv_text,
     refuse_overwrite,
     same_file,
     write_outputs,
 )
-from copilot.segmentation.load import LoadedTable, load_table
-from copilot.segmentation.pipeline import (
+from copilot.segmentation.data.load import LoadedTable, load_table
+from copilot.segmentation.analysis.pipeline import (
     SegmentAnalysis,
     SegmentationRun,
     SegmentSettings,
     check_settings,
     run_segmentation,
 )
-from copilot.segmentation.quality import QualityReport, quality_report
-from copilot.segmentation.roles import RoleReport, infer_roles
-from copilot.segmentation.scope import Scope
+from copilot.segmentation.analysis.quality import QualityReport, quality_report
+from copilot.segmentation.analysis.roles import RoleReport, infer_roles
+from copilot.segmentation.analysis.scope import Scope
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
-    from copilot.segmentation.within import AnchoredSegmentation
-    from copilot.segmentation.drift import DriftReport
-    from copilot.segmentation.glossary import Glossary
+    from copilot.segmentation.analysis.within import AnchoredSegmentation
+    from copilot.segmentation.model.drift import DriftReport
+    from copilot.segmentation.outputs.glossary import Glossary
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -211,7 +211,7 @@ class Session:
         future."""
 
         def work() -> Path:
-            from copilot.segmentation.events import EventSpec, build_features
+            from copilot.segmentation.data.events import EventSpec, build_features
 
             spec = EventSpec(id=id_column, time=time_column, amount=amount, event=event,
                              order=order, product=product, purchase_event=purchase_event)
@@ -261,7 +261,7 @@ class Session:
         """Take the goal's population ("among month-to-month customers") as the scope, and say
         so in one sentence the user can undo; words no column level matches become a question.
         A scope the user chose (``/scope``) stays until a goal names another population."""
-        from copilot.segmentation.scope import find_scope
+        from copilot.segmentation.analysis.scope import find_scope
 
         self.scope_note = None
         if self.goal is None or self.data_path is None or self._scope_chosen:
@@ -300,7 +300,7 @@ class Session:
         False when ``text`` was refused (the reason is the step's error)."""
 
         def work() -> Scope | None:
-            from copilot.segmentation.scope import find_scope, parse_scope
+            from copilot.segmentation.analysis.scope import find_scope, parse_scope
 
             frame = self._loaded().frame
             words = text.strip()
@@ -378,7 +378,7 @@ class Session:
         def work() -> SegmentSettings:
             from dataclasses import replace
 
-            from copilot.segmentation.pipeline import report_themes_and_anchors
+            from copilot.segmentation.analysis.pipeline import report_themes_and_anchors
 
             frame = self._frame()
             analysis = report_themes_and_anchors(self.analysis, frame, self.labels(),
@@ -409,7 +409,7 @@ class Session:
 
     def within_path(self, column: str) -> Path:
         """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
-        from copilot.segmentation.anchored_export import folder_name
+        from copilot.segmentation.outputs.anchored_export import folder_name
 
         return self.session_dir / f"within-{folder_name(column, 'anchor')}"
 
@@ -423,9 +423,9 @@ class Session:
         """
 
         def work() -> AnchoredSegmentation:
-            from copilot.segmentation.anchored_export import check_anchored_folder, write_anchored
-            from copilot.segmentation.within import segment_within_anchors
-            from copilot.segmentation.pipeline import check_settings
+            from copilot.segmentation.outputs.anchored_export import check_anchored_folder, write_anchored
+            from copilot.segmentation.analysis.within import segment_within_anchors
+            from copilot.segmentation.analysis.pipeline import check_settings
 
             frame = self._frame()
             out = self.output_path(folder, self.within_path(column))
@@ -684,7 +684,7 @@ class Session:
         moved, PSI, centre shifts and a verdict; the report goes to ``drift.md``."""
 
         def work() -> DriftReport:
-            from copilot.segmentation.drift import (
+            from copilot.segmentation.model.drift import (
                 check_snapshot,
                 compare_snapshots,
                 render_markdown,
@@ -715,7 +715,7 @@ class Session:
         hubspot, salesforce). Default output ``crm-<preset>.csv`` in the session folder."""
 
         def work() -> Path:
-            from copilot.segmentation.crm import get_preset, write_crm_csv
+            from copilot.segmentation.outputs.crm import get_preset, write_crm_csv
 
             get_preset(preset)  # an unknown preset is refused before any work
             frame = self._crm_frame()
@@ -737,7 +737,7 @@ class Session:
         ``owners`` sets segments' strategy owners (the others keep theirs)."""
 
         def work() -> Glossary:
-            from copilot.segmentation.glossary import (
+            from copilot.segmentation.outputs.glossary import (
                 build_glossary,
                 is_definition,
                 latest_glossary,

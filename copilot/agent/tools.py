@@ -18,10 +18,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from copilot.agent.session import Session
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 from copilot.llm.client import LLMClient
 from copilot.report.summary import _pct, _value
-from copilot.segmentation.choose import ALGORITHM_NAMES
+from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
 
 
 class Args(BaseModel):
@@ -526,7 +526,7 @@ def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
     if glossary is None:
         return _fail(session)
     folder = Path(args.folder).expanduser() if args.folder else session.session_dir / "glossary"
-    from copilot.segmentation.glossary import no_change_text
+    from copilot.segmentation.outputs.glossary import no_change_text
 
     changes = " ".join(c.text for c in glossary.changes) or (
         no_change_text(glossary) if glossary.previous_version else

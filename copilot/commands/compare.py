@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 
 NAME = "compare"
 
@@ -55,22 +55,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("One snapshot alone needs a saved model to compare against; pass "
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
-    from copilot.segmentation.bundle import model_folder
-    from copilot.segmentation.export import refuse_overwrite, same_file
+    from copilot.segmentation.model.bundle import model_folder
+    from copilot.segmentation.outputs.export import refuse_overwrite, same_file
 
     if args.out:  # before any reading: a refusal costs nothing, writes nothing
         refuse_overwrite(args.out, *args.snapshots,
                          *([model_folder(args.model)] if args.model else []))
 
-    from copilot.segmentation.bundle import load_bundle
-    from copilot.segmentation.drift import (
+    from copilot.segmentation.model.bundle import load_bundle
+    from copilot.segmentation.model.drift import (
         check_snapshot,
         compare_snapshots,
         render_markdown,
         train_reference_model,
     )
-    from copilot.segmentation.export import atomic_write_text
-    from copilot.segmentation.load import load_table
+    from copilot.segmentation.outputs.export import atomic_write_text
+    from copilot.segmentation.data.load import load_table
 
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
     names = [Path(p).name for p in args.snapshots]

@@ -12,17 +12,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 
 
 def segment_within(df, settings, source: dict, args: argparse.Namespace, *, llm_wanted: bool,
                    progress) -> int:
     """Run and write the per-level segmentations; return the exit code."""
     from copilot.report.summary import render_anchored_summary
-    from copilot.segmentation.anchored_export import check_anchored_folder, write_anchored
-    from copilot.segmentation.anchors import suggest_anchors
-    from copilot.segmentation.within import segment_within_anchors
-    from copilot.segmentation.pipeline import check_settings
+    from copilot.segmentation.outputs.anchored_export import check_anchored_folder, write_anchored
+    from copilot.segmentation.analysis.anchors import suggest_anchors
+    from copilot.segmentation.analysis.within import segment_within_anchors
+    from copilot.segmentation.analysis.pipeline import check_settings
 
     if not settings.anchors:
         found = ", ".join(a.column for a in suggest_anchors(df)) or "none found"

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from copilot.llm.prompts import RenderedPrompt, load_prompt
-from copilot.segmentation._base import Frozen
+from copilot.core.frozen import Frozen
 
 Check = Callable[[Any], list[str]]
 Status = Literal["first try", "after re-ask", "fallback"]

@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from copilot.errors import CopilotError
+from copilot.core.errors import CopilotError
 from copilot.llm.client import LLMClient
 from copilot.llm.prompts import RenderedPrompt
 from copilot.llm.providers import LLMSettings, get_provider, resolve_settings
-from copilot.segmentation._base import Frozen
+from copilot.core.frozen import Frozen
 
 HINTS = {
     "local": "If it fails: reinstall with the README's first command; or pick another provider "

@@ -22,9 +22,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from copilot.llm.lexicon import NOT_USAGE_TOKENS, SUPPORT_TOKENS, USAGE_TOKENS
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.roles import name_tokens
-from copilot.segmentation.stance import (
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.roles import name_tokens
+from copilot.segmentation.analysis.stance import (
     SegmentStance,
     Stances,
     is_cumulative,
@@ -269,7 +269,7 @@ def default_initiatives(analysis: SegmentAnalysis, goal: str,
     For a retention goal, a pattern counts by how strongly it marks the segments at risk (a
     manual payment method common among the churners, not the one common among the loyal).
     """
-    from copilot.segmentation.stance import segment_stances
+    from copilot.segmentation.analysis.stance import segment_stances
 
     kind = goal_kind(goal)
     found = _domain(analysis, kind)

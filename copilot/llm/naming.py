@@ -41,8 +41,8 @@ from copilot.llm.meaning import (
     fitting_words,
 )
 from copilot.llm.prose import complete_sentences, sentence_count
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 
 
 class SegmentNarrative(Frozen):

@@ -27,8 +27,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from copilot.errors import CopilotError
-from copilot.segmentation._base import Frozen
+from copilot.core.errors import CopilotError
+from copilot.core.frozen import Frozen
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError
 
-from copilot.errors import SettingsError
-from copilot.segmentation._base import Frozen
+from copilot.core.errors import SettingsError
+from copilot.core.frozen import Frozen
 
 ProviderName = Literal["local", "openai", "openai-compatible", "fake", "none"]
 PROVIDERS: tuple[str, ...] = ("local", "openai", "openai-compatible", "fake", "none")

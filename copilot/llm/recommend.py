@@ -22,8 +22,8 @@ from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.meaning import check_option_claims, check_plumbing
 from copilot.llm.prompts import load_prompt
 from copilot.llm.prose import complete_sentences
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 
 __all__ = ["KRecommendation", "option_label", "recommend_k"]
 

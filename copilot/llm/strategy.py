@@ -57,9 +57,9 @@ from copilot.llm.meaning import (
 )
 from copilot.llm.naming import SegmentNarrative
 from copilot.llm.prose import complete_sentences
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.stance import is_cumulative, is_value_name
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.stance import is_cumulative, is_value_name
 
 __all__ = ["TOP_SEGMENTS", "Strategy", "campaign_cap", "draft_strategy", "goal_kind"]
 

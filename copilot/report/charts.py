@@ -33,8 +33,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from copilot.segmentation.choose import ALGORITHM_NAMES
-from copilot.segmentation.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 
 DPI = 100
 MAX_OUTCOMES = 4  # one panel each; more would make the chart unreadable at memo size

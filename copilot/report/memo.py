@@ -27,23 +27,23 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 from copilot.llm.client import Authorship
 from copilot.llm.naming import SegmentNarrative, draft_name
 from copilot.llm.recommend import option_label
 from copilot.llm.strategy import TOP_SEGMENTS, SegmentPlan, Strategy
 from copilot.llm.writing import Writing
 from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
-from copilot.segmentation._base import Frozen
-from copilot.segmentation.anchors import AnchorLevelShare
-from copilot.segmentation.choose import ALGORITHM_NAMES
-from copilot.segmentation.export import atomic_write_text
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.profile import SegmentProfile
-from copilot.segmentation.stance import segment_stances
-from copilot.segmentation.sweep import SweepRow
-from copilot.segmentation.themes import theme_lines
-from copilot.segmentation.validate import OutcomeValidation
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.anchors import AnchorLevelShare
+from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
+from copilot.segmentation.outputs.export import atomic_write_text
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.profile import SegmentProfile
+from copilot.segmentation.analysis.stance import segment_stances
+from copilot.segmentation.analysis.sweep import SweepRow
+from copilot.segmentation.analysis.themes import theme_lines
+from copilot.segmentation.analysis.validate import OutcomeValidation
 
 MAX_TRAITS = 5
 MAX_RULES = 2

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from copilot.segmentation.anchors import AnchorReport, anchor_lines
-from copilot.segmentation.choose import ALGORITHM_NAMES
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.stance import segment_stances
-from copilot.segmentation.themes import theme_lines
+from copilot.segmentation.analysis.anchors import AnchorReport, anchor_lines
+from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.stance import segment_stances
+from copilot.segmentation.analysis.themes import theme_lines
 
 if TYPE_CHECKING:
-    from copilot.segmentation.within import AnchoredSegmentation
+    from copilot.segmentation.analysis.within import AnchoredSegmentation
 
 WIDTH = 96
 

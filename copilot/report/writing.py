@@ -5,8 +5,8 @@ from __future__ import annotations
 from copilot.llm.client import Authorship
 from copilot.llm.writing import Writing
 from copilot.report.summary import _wrap
-from copilot.segmentation.pipeline import SegmentAnalysis
-from copilot.segmentation.stance import segment_stances
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.analysis.stance import segment_stances
 
 
 def byline(author: Authorship) -> str:

@@ -19,17 +19,17 @@ from textual.widgets import DataTable, Markdown, Static
 
 from copilot.agent.answers import stance_labels, with_stance
 from copilot.agent.tools import profile_text, segment_names
-from copilot.errors import CopilotError
+from copilot.core.errors import CopilotError
 from copilot.report.summary import _pct, _value
-from copilot.segmentation.choose import ALGORITHM_NAMES
+from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
 from copilot.tui.charts import LegendEntry, map_legend, scatter_map, sweep_chart
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
-    from copilot.segmentation.profile import SegmentProfile
-    from copilot.segmentation.quality import QualityReport
-    from copilot.segmentation.roles import RoleReport
-    from copilot.segmentation.sweep import SweepTable
+    from copilot.segmentation.analysis.profile import SegmentProfile
+    from copilot.segmentation.analysis.quality import QualityReport
+    from copilot.segmentation.analysis.roles import RoleReport
+    from copilot.segmentation.analysis.sweep import SweepTable
 
 
 @dataclass(frozen=True)

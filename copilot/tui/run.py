@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from copilot.errors import CopilotError
+from copilot.core.errors import CopilotError
 from copilot.llm.providers import LLMSettings
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from copilot.errors import InputError
-from copilot.segmentation.bundle import SavedModel
-from copilot.segmentation.crm import DEFAULT_SALT, crm_frame, ids_as_text
+from copilot.core.errors import InputError
+from copilot.segmentation.model.bundle import SavedModel
+from copilot.segmentation.outputs.crm import DEFAULT_SALT, crm_frame, ids_as_text
 
 
 @dataclass

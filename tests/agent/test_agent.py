@@ -15,8 +15,8 @@ from copilot.agent.router import ACTIONS, route_pattern
 from copilot.agent.session import Session
 from copilot.agent.tools import TOOLS, call_tool, tool_schemas
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.holdout import holdout_flags
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.holdout import holdout_flags
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import near_share
 from tests.llm.writer_helpers import answer_writer, fake_client

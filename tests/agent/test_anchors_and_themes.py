@@ -16,7 +16,7 @@ from copilot.agent.agent import Agent
 from copilot.agent.router import route_pattern
 from copilot.agent.session import Session
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.feedback import make_feedback
 
 SETTINGS = SegmentSettings(id_column="customer_id", k=3, algorithm="kmeans", seed=0)

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage
 from copilot.agent.agent import Agent
 from copilot.agent.session import Session
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import assert_one_sentence_error, run_cli
 from tests.llm.writer_helpers import fake_client

@@ -11,7 +11,7 @@ import pytest
 
 from copilot.agent.session import Session
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import run_cli
 

@@ -13,7 +13,7 @@ from copilot.agent.rankings import answer_ranking, is_ranking_question
 from copilot.agent.router import route_pattern
 from copilot.agent.session import Session
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from fixtures.customers import make_customers
 
 

@@ -12,7 +12,7 @@ import pytest
 from copilot.agent.agent import Agent
 from copilot.agent.session import Session
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import run_cli
 

@@ -9,9 +9,9 @@ import pytest
 
 from copilot.agent import SESSION_FILE, SESSION_VERSION, Event, Session
 from copilot.agent.session import SessionFile
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.llm.writer_helpers import answer_writer, fake_client
 
@@ -148,7 +148,7 @@ def test_a_failing_rename_leaves_the_previous_save_intact(session, data_csv, mon
         raise OSError(28, "No space left on device")
 
     # Fails after the temp file is written and fsynced, just before it would replace the save.
-    monkeypatch.setattr("copilot.segmentation.export.os.replace", no_replace)
+    monkeypatch.setattr("copilot.segmentation.outputs.export.os.replace", no_replace)
     events.clear()
     s.set_goal("Grow revenue")  # a disk problem is a user-level error: an event, no exception
     assert [e.kind for e in events] == ["tool_call", "result", "error"]
@@ -324,8 +324,8 @@ def test_unsubscribe_stops_events(session):
 
 
 def test_the_session_saves_a_model_that_carries_the_current_names(session, data_csv):
-    from copilot.segmentation.assign import assign_file
-    from copilot.segmentation.bundle import load_bundle
+    from copilot.segmentation.model.assign import assign_file
+    from copilot.segmentation.model.bundle import load_bundle
 
     s, _ = session
     s.load(data_csv)
@@ -349,7 +349,7 @@ def test_the_session_saves_a_model_that_carries_the_current_names(session, data_
 def test_answers_about_segments_say_each_segments_stance(session, data_csv):
     from copilot.agent.agent import AskResult, summary_text
     from copilot.agent.answers import answer_question, question_facts
-    from copilot.segmentation.stance import segment_stances
+    from copilot.segmentation.analysis.stance import segment_stances
 
     s, _ = session
     s.load(data_csv)

@@ -9,7 +9,7 @@ import pytest
 def local_model_path():
     """The assembled embedded GGUF (seconds on the very first run, then a cached stamp check)."""
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-    from copilot.errors import SettingsError
+    from copilot.core.errors import SettingsError
     from copilot.llm.local_model import ensure_model
 
     try:

@@ -6,8 +6,8 @@ import pytest
 
 from copilot.llm.initiatives import computed_fit, default_initiatives, goal_kind
 from copilot.llm.strategy import campaign_cap, combined_fit
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.stance import segment_stances
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.stance import segment_stances
 from fixtures.archetypes import make_archetype_table
 
 SAAS_ONLY = ("in-app", "seat", "feature")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.errors import SettingsError
+from copilot.core.errors import SettingsError
 from copilot.llm import local_model
 from copilot.llm.local_model import cache_dir, ensure_model, part_paths, stderr_progress
 

@@ -16,7 +16,7 @@ from copilot.agent.tools import TOOLS
 from copilot.llm.facts import MAX_NAME_CHARS
 from copilot.llm.providers import LLMSettings
 from copilot.llm.writing import write_all
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.llm.writer_helpers import answer_writer, fake_client
 

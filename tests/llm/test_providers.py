@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.errors import SettingsError
+from copilot.core.errors import SettingsError
 from copilot.llm.fake import ScriptedChatModel
 from copilot.llm.providers import get_provider, resolve_settings
 from copilot.llm.writing import open_client

@@ -22,8 +22,8 @@ from copilot.llm.naming import name_segments
 from copilot.llm.recommend import recommend_k
 from copilot.llm.strategy import HOLDOUT_SHARE, draft_strategy
 from copilot.llm.writing import write_all
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.stance import segment_stances
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.stance import segment_stances
 from fixtures.archetypes import make_archetype_table
 from fixtures.customers import make_customers
 from tests.llm.writer_helpers import (

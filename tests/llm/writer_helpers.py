@@ -161,7 +161,7 @@ good_ratings = good_fits
 @cache
 def small_analysis(seed: int = 31, rows: int = 700, segments: int = 3):
     """An analysed synthetic table (cached: several test modules share it)."""
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
     from fixtures.customers import make_customers
 
     frame = make_customers(rows, segments, seed=seed).frame

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from copilot.errors import InputError
+from copilot.core.errors import InputError
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.writing import Writing, write_all
 from copilot.report.memo import MemoFiles, render_memo, segment_names, write_memo
@@ -54,7 +54,7 @@ def scripted(analysis) -> Writing:
 @pytest.fixture(scope="module")
 def other_shapes():
     """An HDBSCAN run (with unassigned customers) and a run on a table without outcomes."""
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
     from fixtures.customers import make_customers
 
     frame = make_customers(500, 3, seed=4).frame
@@ -338,7 +338,7 @@ def test_a_one_two_coded_outcome_is_named_with_its_positive_label_in_the_memo():
     # 1/2 does not say which value is "yes": the memo's tables say "credit_risk = 2 (rate)".
     import numpy as np
 
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
     from fixtures.customers import make_customers
 
     frame = make_customers(400, 3, seed=5).frame.drop(columns=["revenue_12m"])

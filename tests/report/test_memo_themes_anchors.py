@@ -9,8 +9,8 @@ import pytest
 from copilot.report.memo import render_memo, segment_names
 from copilot.report.summary import render_summary
 from copilot.report.trace import untraceable_numbers
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.themes import segment_themes, theme_lines
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.themes import segment_themes, theme_lines
 from fixtures.feedback import make_feedback
 
 

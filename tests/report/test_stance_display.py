@@ -19,8 +19,8 @@ from copilot.report.memo import render_memo
 from copilot.report.summary import render_summary
 from copilot.report.trace import fmt_count, fmt_share, untraceable_numbers
 from copilot.report.writing import render_writing
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.stance import segment_stances
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.stance import segment_stances
 from fixtures.customers import make_customers
 
 GOAL = "Reduce churn"

@@ -181,8 +181,8 @@ TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
 
 @pytest.fixture(scope="module")
 def telco(tmp_path_factory):
-    from copilot.segmentation.load import load_table
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 
     path = shared_dataset(*TELCO)
     table = load_table(path)

@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.algorithms: the four algorithms, numbering, distances, errors."""
+"""Tests for copilot.segmentation.analysis.algorithms: the four algorithms, numbering, distances, errors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.errors import SettingsError
-from copilot.segmentation.algorithms import (
+from copilot.core.errors import SettingsError
+from copilot.segmentation.analysis.algorithms import (
     ALGORITHMS,
     FittedClusters,
     cut_ward,
@@ -18,7 +18,7 @@ from copilot.segmentation.algorithms import (
     relabel_by_size,
     ward_tree,
 )
-from copilot.segmentation.mixture import Layout
+from copilot.segmentation.analysis.mixture import Layout
 
 BIG, SMALL = 120, 60
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import ColumnError, SettingsError
-from copilot.segmentation.anchors import (
+from copilot.core.errors import ColumnError, SettingsError
+from copilot.segmentation.analysis.anchors import (
     MISSING_LEVEL,
     POOLED_LEVEL,
     anchor_levels,
@@ -16,9 +16,9 @@ from copilot.segmentation.anchors import (
     anchors_per_segment,
     suggest_anchors,
 )
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.roles import infer_roles
-from copilot.segmentation.within import segment_within_anchors
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.roles import infer_roles
+from copilot.segmentation.analysis.within import segment_within_anchors
 from fixtures.feedback import INDUSTRIES, make_feedback
 from tests.conftest import shared_dataset
 
@@ -306,7 +306,7 @@ def test_a_quantity_named_size_is_not_a_company_size_anchor():
     # basket_size / household_size hold bare numbers: a quantity, not a band table. Taking one as
     # an anchor made the pipeline stop ("33 distinct numbers ... band it first") on a table whose
     # user had asked for no anchors at all.
-    from copilot.segmentation.anchors import suggest_anchors
+    from copilot.segmentation.analysis.anchors import suggest_anchors
 
     df = pd.DataFrame({
         "basket_size": [float(i % 33) for i in range(330)],

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.bundle import (
+from copilot.core.errors import InputError
+from copilot.segmentation.model.bundle import (
     ARRAYS_FILE,
     JSON_FILE,
     load_bundle,
     rename_bundle,
     save_bundle_with_data,
 )
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from fixtures.customers import make_customers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def test_a_fresh_process_assigns_the_training_rows_to_the_same_segments(trained)
     code = (
         "import sys, numpy as np, pandas as pd\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from copilot.segmentation.bundle import load_bundle\n"
+        "from copilot.segmentation.model.bundle import load_bundle\n"
         f"root = {str(root)!r}\n"
         "df = pd.read_csv(root + '/train.csv')\n"
         f"for a in {ALGORITHMS!r}:\n"
@@ -170,7 +170,7 @@ def test_an_array_file_that_needs_unpickling_is_refused_not_loaded(trained, tmp_
 
     info = json.loads((hostile / JSON_FILE).read_text())
     info["arrays_sha256"] = hashlib.sha256(blob).hexdigest()  # even with a matching checksum
-    from copilot.segmentation.bundle import _content_id
+    from copilot.segmentation.model.bundle import _content_id
 
     info["bundle_id"] = _content_id(info)  # and a matching content ID
     (hostile / JSON_FILE).write_text(json.dumps(info))
@@ -240,7 +240,7 @@ def test_the_output_folder_stands_for_its_model_and_a_file_is_told_apart(trained
 
 
 def test_hdbscan_s_own_outliers_are_not_called_a_change_when_assigned_again(trained):
-    from copilot.segmentation.assign import assign_table
+    from copilot.segmentation.model.assign import assign_table
 
     _, frame, bundles = trained
     run, path = bundles["hdbscan"]
@@ -256,7 +256,7 @@ def _reseal(folder: Path, info: dict, arrays: dict | None = None) -> None:
     or a careless script would."""
     import hashlib
 
-    from copilot.segmentation.bundle import _content_id
+    from copilot.segmentation.model.bundle import _content_id
 
     if arrays is not None:
         buffer = io.BytesIO()

@@ -1,12 +1,12 @@
-"""Tests for copilot.segmentation.choose: the deterministic rule on hand-made sweep tables."""
+"""Tests for copilot.segmentation.analysis.choose: the deterministic rule on hand-made sweep tables."""
 
 from __future__ import annotations
 
 import pytest
 
-from copilot.errors import SettingsError
-from copilot.segmentation.choose import recommend
-from copilot.segmentation.sweep import SweepRow, SweepTable
+from copilot.core.errors import SettingsError
+from copilot.segmentation.analysis.choose import recommend
+from copilot.segmentation.analysis.sweep import SweepRow, SweepTable
 
 BAND = (3, 7)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.crm import (
+from copilot.core.errors import InputError
+from copilot.segmentation.outputs.crm import (
     PRESETS,
     crm_csv,
     crm_frame,
@@ -19,7 +19,7 @@ from copilot.segmentation.crm import (
     ids_as_text,
     write_crm_csv,
 )
-from copilot.segmentation.holdout import holdout_flags
+from copilot.segmentation.analysis.holdout import holdout_flags
 
 
 def frame(ids, **overrides) -> pd.DataFrame:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.bundle import (
+from copilot.core.errors import InputError
+from copilot.segmentation.model.bundle import (
     ARRAYS_FILE,
     JSON_FILE,
     FeatureDistribution,
@@ -24,7 +24,7 @@ from copilot.segmentation.bundle import (
     save_bundle,
     save_bundle_with_data,
 )
-from copilot.segmentation.drift import (
+from copilot.segmentation.model.drift import (
     CENTROID_COLUMN_WATCH,
     EMPTY_SHARE,
     MOVED_RECLUSTER,
@@ -44,8 +44,8 @@ from copilot.segmentation.drift import (
     psi_noise_bound,
     render_markdown,
 )
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.roles import infer_roles
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.roles import infer_roles
 from fixtures.customers import make_customers
 from fixtures.snapshots import shift_snapshot, with_tied_columns
 

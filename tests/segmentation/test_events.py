@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.events: event logs to one row per customer.
+"""Tests for copilot.segmentation.data.events: event logs to one row per customer.
 
 Unit tests use tiny hand-made logs (values worked out by hand in the comments) and the seeded
 generators in fixtures/events.py (values recomputed with plain pandas). Integration tests at
@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import ColumnError, DataError, InputError
-from copilot.segmentation.amounts import SYSTEMATIC_MIN_ROWS
-from copilot.segmentation.events import (
+from copilot.core.errors import ColumnError, DataError, InputError
+from copilot.segmentation.data.amounts import SYSTEMATIC_MIN_ROWS
+from copilot.segmentation.data.events import (
     EPOCH_UNITS,
     MAX_UNREADABLE_SHARE,
     TIME_SAMPLE_ROWS,
@@ -30,7 +30,7 @@ from copilot.segmentation.events import (
     parse_amount,
     quote_identifier,
 )
-from copilot.segmentation.roles import infer_roles
+from copilot.segmentation.analysis.roles import infer_roles
 from fixtures.events import (
     AMOUNT_STYLES,
     amount_text,
@@ -490,7 +490,7 @@ def test_times_are_utc_whatever_the_machine_time_zone(tmp_path):
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
     script = textwrap.dedent(f"""
-        from copilot.segmentation.events import EventSpec, build_features
+        from copilot.segmentation.data.events import EventSpec, build_features
         for col in ("iso", "unix"):
             print(build_features({str(path)!r}, EventSpec(id="id", time=col)).summary.first_event)
     """)
@@ -817,7 +817,7 @@ ECOM = ("retentioneering_ecom_synthetic", "ecom.csv.gz")
 
 @pytest.mark.integration
 def test_online_retail_segments_differ_in_future_purchases():
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 
     path = shared_dataset(*RETAIL)
     cutoff = pd.Timestamp("2011-09-01")  # three quarters into the year-long log
@@ -848,7 +848,7 @@ def test_online_retail_segments_differ_in_future_purchases():
 
 @pytest.mark.integration
 def test_retentioneering_clickstream_without_amounts():
-    from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 
     path = shared_dataset(*ECOM)
     raw = pd.read_csv(path, parse_dates=["timestamp"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from copilot.segmentation.export import atomic_write_text
+from copilot.segmentation.outputs.export import atomic_write_text
 
 
 def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_path):
@@ -23,8 +23,8 @@ def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_p
 def test_an_output_that_is_an_input_or_inside_a_model_is_refused(tmp_path):
     import pytest
 
-    from copilot.errors import InputError
-    from copilot.segmentation.export import refuse_overwrite
+    from copilot.core.errors import InputError
+    from copilot.segmentation.outputs.export import refuse_overwrite
 
     data, model = tmp_path / "customers.csv", tmp_path / "model"
     data.write_text("a\n")
@@ -38,7 +38,7 @@ def test_an_output_that_is_an_input_or_inside_a_model_is_refused(tmp_path):
 def test_a_folder_as_the_output_file_is_one_sentence(tmp_path):
     import pytest
 
-    from copilot.errors import InputError
+    from copilot.core.errors import InputError
 
     with pytest.raises(InputError, match="is a folder; give a file path"):
         atomic_write_text(tmp_path, "x")

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.glossary import (
+from copilot.core.errors import InputError
+from copilot.segmentation.outputs.glossary import (
     GLOSSARY_FORMAT_VERSION,
     MAX_DEFINITION_CHARS,
     MIN_COMMON_FEATURES,
@@ -32,7 +32,7 @@ from copilot.segmentation.glossary import (
     unchanged,
     write_glossary,
 )
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from fixtures.glossary_cases import as_another_table, make_snapshot
 
 BASE = {"A": 200, "B": 150, "C": 250, "D": 200}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.holdout import holdout_flags
+from copilot.core.errors import InputError
+from copilot.segmentation.analysis.holdout import holdout_flags
 from tests.cli_helpers import near_share
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from fixtures.customers import make_customers
 
 

@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.load: formats, sniffing, tidying and one-sentence errors."""
+"""Tests for copilot.segmentation.data.load: formats, sniffing, tidying and one-sentence errors."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from copilot.errors import DataError
-from copilot.segmentation.load import SUPPORTED_EXTENSIONS, LoadedTable, load_table
+from copilot.core.errors import DataError
+from copilot.segmentation.data.load import SUPPORTED_EXTENSIONS, LoadedTable, load_table
 from tests.conftest import shared_dataset
 
 
@@ -517,7 +517,7 @@ def test_wholesale_and_mall_load():
 
 
 def test_digit_codes_with_leading_zeros_stay_text_and_other_numbers_stay_numbers(tmp_path):
-    from copilot.segmentation.stream import iter_table_chunks
+    from copilot.segmentation.data.stream import iter_table_chunks
 
     rows = "\n".join(f"{i:06d},{i * 3},{i % 7}.5,{i + 1}" for i in range(1, 400))
     path = tmp_path / "codes.csv"
@@ -557,7 +557,7 @@ def test_columns_separated_by_runs_of_spaces_without_a_header(tmp_path):
 
 
 def test_runs_of_spaces_with_a_header_and_a_chunked_read(tmp_path):
-    from copilot.segmentation.stream import iter_table_chunks
+    from copilot.segmentation.data.stream import iter_table_chunks
     from fixtures.events import spaced_text
 
     log = _purchase_log()
@@ -577,7 +577,7 @@ def test_runs_of_spaces_with_a_header_and_a_chunked_read(tmp_path):
 def test_a_single_space_separated_phrase_column_is_not_split():
     # One text column of phrases with spaces in a comma CSV stays one column: runs of spaces
     # are only a delimiter when no single character splits the rows.
-    from copilot.segmentation.load import _sniff_delimiter
+    from copilot.segmentation.data.load import _sniff_delimiter
 
     text = "id,comment\n1,great value for money\n2,too slow to load\n3,love it\n"
     assert _sniff_delimiter(text, ",") == ","

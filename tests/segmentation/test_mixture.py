@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.mixture: the mixed (Gaussian + categorical) latent-class model."""
+"""Tests for copilot.segmentation.analysis.mixture: the mixed (Gaussian + categorical) latent-class model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.segmentation.mixture import Layout, MixedMixture, fit_mixed_mixture, split_matrix
+from copilot.segmentation.analysis.mixture import Layout, MixedMixture, fit_mixed_mixture, split_matrix
 
 N = 450
 CENTRES = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
@@ -275,7 +275,7 @@ def test_continuous_only_layout(data):
 
 
 def test_a_pile_at_a_columns_edge_is_a_point_mass_and_a_smooth_count_is_not():
-    from copilot.segmentation.mixture import with_spikes
+    from copilot.segmentation.analysis.mixture import with_spikes
 
     rng = np.random.default_rng(4)
     n = 4000
@@ -292,7 +292,7 @@ def test_a_point_mass_is_modelled_apart_from_the_gaussian_and_scores_the_same_al
     # Two segments; one column is clipped at zero. Rows on the pile get their segment from the
     # other columns and the per-segment "at zero" probability, and a row scores the same alone
     # as in a batch (the spike value is fixed in the layout).
-    from copilot.segmentation.mixture import fit_mixed_mixture, with_spikes
+    from copilot.segmentation.analysis.mixture import fit_mixed_mixture, with_spikes
 
     rng = np.random.default_rng(6)
     labels = np.repeat([0, 1], [600, 400])
@@ -324,7 +324,7 @@ def test_confidence_is_calibrated_against_a_refit_and_never_changes_a_segment():
 
     from scipy.optimize import linear_sum_assignment
 
-    from copilot.segmentation.mixture import calibrate_confidence, fit_mixed_mixture
+    from copilot.segmentation.analysis.mixture import calibrate_confidence, fit_mixed_mixture
 
     rng = np.random.default_rng(2)
     n = 3000
@@ -355,7 +355,7 @@ def test_confidence_is_calibrated_against_a_refit_and_never_changes_a_segment():
 def test_well_separated_segments_keep_a_confidence_near_one():
     from dataclasses import replace
 
-    from copilot.segmentation.mixture import calibrate_confidence, fit_mixed_mixture
+    from copilot.segmentation.analysis.mixture import calibrate_confidence, fit_mixed_mixture
 
     rng = np.random.default_rng(9)
     labels = rng.integers(0, 2, 2000)

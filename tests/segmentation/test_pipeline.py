@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.pipeline: run_segmentation end to end, and check_settings."""
+"""Tests for copilot.segmentation.analysis.pipeline: run_segmentation end to end, and check_settings."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.errors import CopilotError, DataError, SettingsError
-from copilot.segmentation.pipeline import (
+from copilot.core.errors import CopilotError, DataError, SettingsError
+from copilot.segmentation.analysis.pipeline import (
     SegmentAnalysis,
     SegmentSettings,
     check_settings,

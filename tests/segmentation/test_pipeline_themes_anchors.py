@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from copilot.errors import ColumnError
-from copilot.segmentation.pipeline import (
+from copilot.core.errors import ColumnError
+from copilot.segmentation.analysis.pipeline import (
     SegmentAnalysis,
     SegmentSettings,
     check_settings,
@@ -130,9 +130,9 @@ def test_loading_works_whichever_engine_module_is_imported_first(run, tmp_path):
     # import orders must give a model that validates a saved analysis with an anchor report.
     path = tmp_path / "analysis.json"
     path.write_text(run[0].analysis.model_dump_json())
-    for first in ("copilot.segmentation.anchors", "copilot.segmentation.pipeline"):
+    for first in ("copilot.segmentation.analysis.anchors", "copilot.segmentation.analysis.pipeline"):
         code = (f"import {first}, pathlib\n"
-                "from copilot.segmentation.pipeline import SegmentAnalysis\n"
+                "from copilot.segmentation.analysis.pipeline import SegmentAnalysis\n"
                 f"a = SegmentAnalysis.model_validate_json(pathlib.Path({str(path)!r}).read_text())\n"
                 "print(type(a.anchors).__name__, a.anchors.anchors[0].column)\n")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

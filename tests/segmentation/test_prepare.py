@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.prepare: skew, clipping, missingness, one-hot weights, PCA."""
+"""Tests for copilot.segmentation.analysis.prepare: skew, clipping, missingness, one-hot weights, PCA."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import DataError
-from copilot.segmentation.prepare import (
+from copilot.core.errors import DataError
+from copilot.segmentation.analysis.prepare import (
     MISSING_LEVEL,
     OTHER_LEVEL,
     Preparation,
     fit_preparation,
 )
-from copilot.segmentation.roles import infer_roles
+from copilot.segmentation.analysis.roles import infer_roles
 
 N = 1000
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation.profile import _fmt_num, _fmt_pair, _fmt_pct, profile_segments
-from copilot.segmentation.roles import ColumnRole, RoleReport
+from copilot.segmentation.analysis.profile import _fmt_num, _fmt_pair, _fmt_pct, profile_segments
+from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
 
 def _role(name: str, role: str) -> ColumnRole:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from copilot.errors import SettingsError
-from copilot.segmentation.projection import _stratified_indices, project_2d
+from copilot.core.errors import SettingsError
+from copilot.segmentation.analysis.projection import _stratified_indices, project_2d
 
 
 def _blobs(n=20_000, seed=0):

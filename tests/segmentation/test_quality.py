@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.quality: each finding triggered by a planted problem."""
+"""Tests for copilot.segmentation.analysis.quality: each finding triggered by a planted problem."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation.load import load_table
-from copilot.segmentation.quality import FINDING_KINDS, QualityReport, quality_report
-from copilot.segmentation.roles import infer_roles
+from copilot.segmentation.data.load import load_table
+from copilot.segmentation.analysis.quality import FINDING_KINDS, QualityReport, quality_report
+from copilot.segmentation.analysis.roles import infer_roles
 from tests.conftest import shared_dataset
 
 N = 400

@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.roles: ID, outcome and type inference, overrides, errors."""
+"""Tests for copilot.segmentation.analysis.roles: ID, outcome and type inference, overrides, errors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import ColumnError, DataError
-from copilot.segmentation.load import load_table
-from copilot.segmentation.roles import (
+from copilot.core.errors import ColumnError, DataError
+from copilot.segmentation.data.load import load_table
+from copilot.segmentation.analysis.roles import (
     FEATURE_ROLES,
     ColumnRole,
     id_name_score,
@@ -459,7 +459,7 @@ def test_a_one_two_coded_outcome_names_its_positive_label_in_its_sentences():
     # taken and every sentence says "credit_risk = 2", where 0/1 stays plain.
     import numpy as np
 
-    from copilot.segmentation.validate import validate_outcomes
+    from copilot.segmentation.analysis.validate import validate_outcomes
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 600)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import DataError, SettingsError
-from copilot.segmentation.roles import ColumnRole, RoleReport
-from copilot.segmentation.rules import RuleSet, _merge, surrogate_rules
+from copilot.core.errors import DataError, SettingsError
+from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
+from copilot.segmentation.analysis.rules import RuleSet, _merge, surrogate_rules
 
 
 def _roles(**cols: str) -> RoleReport:
@@ -221,7 +221,7 @@ def test_missing_values_all_missing_feature_and_determinism():
 
 
 def test_merge_keeps_the_tightest_bounds_and_drops_implied_inequalities():
-    from copilot.segmentation.rules import _Column, _Cond
+    from copilot.segmentation.analysis.rules import _Column, _Cond
 
     t = _Column(feature="tenure", kind="numeric")
     a = _Column(feature="Contract", kind="onehot", level="A", code=0)

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import DataError, SettingsError
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.scope import Scope, find_scope, parse_scope
+from copilot.core.errors import DataError, SettingsError
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.scope import Scope, find_scope, parse_scope
 from fixtures.archetypes import make_archetype_table
 from fixtures.customers import make_customers
 
@@ -132,7 +132,7 @@ def test_a_scoped_analysis_segments_only_those_rows_and_reports_them(customers):
     sentence = a.scope.sentence()
     assert f"{n:,} customers with plan = Enterprise" in sentence and "600" in sentence
     # Saved and read back whole (analysis.json).
-    from copilot.segmentation.pipeline import SegmentAnalysis
+    from copilot.segmentation.analysis.pipeline import SegmentAnalysis
     again = SegmentAnalysis.model_validate_json(a.model_dump_json())
     assert again.scope == a.scope and again.settings.scope == scope
 
@@ -141,9 +141,9 @@ def test_a_scoped_model_marks_other_customers_out_of_scope_and_drift_leaves_them
         customers, tmp_path):
     """A model trained on enterprise accounts has no segment for a Basic customer: assign says
     so instead of a confident wrong segment, and a drift check compares like with like."""
-    from copilot.segmentation.assign import assign_table
-    from copilot.segmentation.bundle import load_bundle, save_bundle
-    from copilot.segmentation.drift import check_snapshot
+    from copilot.segmentation.model.assign import assign_table
+    from copilot.segmentation.model.bundle import load_bundle, save_bundle
+    from copilot.segmentation.model.drift import check_snapshot
 
     scope = Scope(conditions=(("plan", ("Enterprise",)),))
     run = run_segmentation(customers, SegmentSettings(id_column="customer_id", k=3,

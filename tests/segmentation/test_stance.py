@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.stance import (
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.stance import (
     is_cumulative,
     is_value_name,
     outcome_polarity,

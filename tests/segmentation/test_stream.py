@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.errors import InputError
-from copilot.segmentation.assign import assign_chunks, assign_file, assign_table
-from copilot.segmentation.bundle import load_bundle, save_bundle_with_data
-from copilot.segmentation.load import load_table
-from copilot.segmentation.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.stream import iter_table_chunks
+from copilot.core.errors import InputError
+from copilot.segmentation.model.assign import assign_chunks, assign_file, assign_table
+from copilot.segmentation.model.bundle import load_bundle, save_bundle_with_data
+from copilot.segmentation.data.load import load_table
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.data.stream import iter_table_chunks
 from fixtures.customers import make_customers
 from tests.cli_helpers import near_share
 
@@ -55,7 +55,7 @@ def test_a_file_assigned_in_chunks_matches_the_table_assigned_whole(model_and_ta
     new.to_csv(path, index=False)
     whole = assign_table(model, load_table(path).frame)
     # Small chunks: the holdout must still be drawn over all rows, not per chunk.
-    monkeypatch.setattr("copilot.segmentation.stream.CHUNK_ROWS", 300)
+    monkeypatch.setattr("copilot.segmentation.data.stream.CHUNK_ROWS", 300)
     chunked = assign_chunks(model, iter_table_chunks(path, rows=300))
     columns = ["customer_id", "segment", "segment_name", "confidence", "holdout"]
     pd.testing.assert_frame_equal(whole.frame[columns], chunked.frame[columns])

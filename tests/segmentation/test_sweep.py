@@ -1,4 +1,4 @@
-"""Tests for copilot.segmentation.sweep: the (algorithm, k) table, samples and the final fit."""
+"""Tests for copilot.segmentation.analysis.sweep: the (algorithm, k) table, samples and the final fit."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.errors import SettingsError
-from copilot.segmentation.mixture import Layout
-from copilot.segmentation.sweep import SweepTable, draw_samples, fit_final, sweep_k
+from copilot.core.errors import SettingsError
+from copilot.segmentation.analysis.mixture import Layout
+from copilot.segmentation.analysis.sweep import SweepTable, draw_samples, fit_final, sweep_k
 
 N = 240
 K_VALUES = (2, 3, 4)

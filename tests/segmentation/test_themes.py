@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation import themes
-from copilot.segmentation.themes import (
+from copilot.segmentation.analysis import themes
+from copilot.segmentation.analysis.themes import (
     detect_text_columns,
     empty_texts,
     segment_themes,

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from copilot.errors import ColumnError
-from copilot.segmentation import validate
-from copilot.segmentation.roles import ColumnRole, RoleReport
-from copilot.segmentation.validate import (
+from copilot.core.errors import ColumnError
+from copilot.segmentation.analysis import validate
+from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
+from copilot.segmentation.analysis.validate import (
     OutcomeValidation,
     segment_sizes,
     validate_outcomes,

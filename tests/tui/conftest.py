@@ -17,7 +17,7 @@ from copilot.agent.agent import Agent
 from copilot.agent.session import Session
 from copilot.llm.client import LLMClient
 from copilot.llm.providers import LLMSettings
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from copilot.tui.app import CopilotApp
 from fixtures.customers import make_customers
 from tests.llm.writer_helpers import answer_writer, fake_client

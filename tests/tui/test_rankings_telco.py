@@ -12,7 +12,7 @@ import pytest
 
 from copilot.agent.agent import Agent
 from copilot.agent.session import Session
-from copilot.segmentation.pipeline import SegmentSettings
+from copilot.segmentation.analysis.pipeline import SegmentSettings
 from copilot.tui.app import CopilotApp
 from tests.conftest import shared_dataset
 from tests.tui.conftest import NO_LLM, SIZE, scripted_client, send

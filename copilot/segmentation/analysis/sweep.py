@@ -1,0 +1,411 @@
+"""The k sweep: fit every algorithm at every k on a sample and score each fit.
+
+Scores per (algorithm, k): silhouette, Davies-Bouldin and Calinski-Harabasz on an evaluation
+sample; inertia (k-means) or BIC (mixtures) for an elbow; the gap statistic (k-means); bootstrap
+stability (mean adjusted Rand index between the fit and refits on resamples); and the smallest
+segment's share. Models are chosen on samples (a few thousand rows already pin down a few
+segments); only the chosen model is then fitted on every row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from threadpoolctl import threadpool_limits
+
+from copilot.core.errors import SettingsError
+from copilot.core.frozen import Frozen
+from copilot.segmentation.analysis.algorithms import (
+    HIERARCHICAL_MAX_ROWS,
+    FittedClusters,
+    cut_ward,
+    fit_clusters,
+    ward_tree,
+)
+from copilot.segmentation.analysis.mixture import Layout
+
+FIT_ROWS = 12_000  # rows the candidate models are fitted on
+EVAL_ROWS = 3_000  # rows every candidate is scored on (silhouette is quadratic in these)
+N_RESAMPLES = 4  # refits per candidate for stability
+GMM_STARTS = 8  # EM starts per mixture candidate: its likelihood surface has local optima
+GAP_REFERENCES = 5
+
+Progress = Callable[[str, float], None]
+
+
+class SweepRow(Frozen):
+    """Scores of one (algorithm, k) candidate. Metrics that do not apply are None."""
+
+    algorithm: str
+    k: int
+    silhouette: float | None
+    davies_bouldin: float | None
+    calinski_harabasz: float | None
+    inertia: float | None = None
+    bic: float | None = None
+    icl: float | None = None
+    gap: float | None = None
+    gap_se: float | None = None
+    stability: float | None = None
+    min_share: float
+    noise_share: float = 0.0
+    in_band: bool
+    seconds: float
+
+
+class SweepTable(Frozen):
+    rows: tuple[SweepRow, ...]
+    algorithms: tuple[str, ...]
+    k_values: tuple[int, ...]
+    band: tuple[int, int]
+    fit_rows: int  # rows the mixture was fitted on (gaps and all)
+    complete_rows: int  # rows the distance-based algorithms were fitted on
+    eval_rows: int
+    n_resamples: int
+    complete_rows_only: bool
+    random_state: int
+
+    def row(self, algorithm: str, k: int) -> SweepRow:
+        for r in self.rows:
+            if r.algorithm == algorithm and r.k == k:
+                return r
+        raise KeyError((algorithm, k))
+
+    def for_algorithm(self, algorithm: str) -> tuple[SweepRow, ...]:
+        return tuple(r for r in self.rows if r.algorithm == algorithm)
+
+
+@dataclass(frozen=True)
+class SweepSamples:
+    """The row samples the sweep used (indices into the full matrix).
+
+    ``fit_index``: rows the mixture is fitted on, gaps and all (it marginalises them).
+    ``complete_index``: rows distance-based algorithms are fitted on: complete rows of the fit
+    sample when they are plentiful (a median fill forms artificial spikes), else all of them
+    with gaps filled. ``eval_index``: the rows every candidate is scored on, a subset of those.
+    """
+
+    fit_index: np.ndarray
+    complete_index: np.ndarray
+    eval_index: np.ndarray
+    complete_only: bool
+    # The scored k-means and mixture fits, so the final model starts from exactly the one
+    # that was chosen rather than from a refit that may land elsewhere.
+    models: dict = field(default_factory=dict)
+
+
+def draw_samples(X: np.ndarray, random_state: int) -> SweepSamples:
+    """Fit and evaluation samples (see ``SweepSamples``)."""
+    rng = np.random.default_rng(random_state)
+    fit_index = np.sort(rng.permutation(X.shape[0])[:FIT_ROWS])
+    complete = ~np.isnan(X[fit_index]).any(axis=1)
+    complete_only = int(complete.sum()) >= max(100, 0.25 * len(fit_index))
+    complete_index = fit_index[complete] if complete_only else fit_index
+    eval_index = np.sort(rng.permutation(complete_index)[:EVAL_ROWS])
+    return SweepSamples(fit_index, complete_index, eval_index, complete_only)
+
+
+def _filled(X: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(X), 0.0, X) if np.isnan(X).any() else X
+
+
+def _min_share(labels: np.ndarray, k: int) -> float:
+    valid = labels[labels >= 0]
+    if k < 1 or valid.size == 0:
+        return 0.0
+    return float(np.bincount(valid, minlength=k).min() / labels.size)
+
+
+def _internal_scores(D: np.ndarray, E: np.ndarray, labels: np.ndarray):
+    keep = labels >= 0
+    if len(np.unique(labels[keep])) < 2 or keep.sum() < 3:
+        return None, None, None
+    lab = labels[keep]
+    sil = float(silhouette_score(D[np.ix_(keep, keep)], lab, metric="precomputed"))
+    return sil, float(davies_bouldin_score(E[keep], lab)), float(calinski_harabasz_score(E[keep], lab))
+
+
+def _gap(E: np.ndarray, k_values: Sequence[int], log_w: dict[int, float], random_state: int):
+    """Tibshirani's gap statistic against uniform references in the PCA-aligned box."""
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(random_state)
+    centred = E - E.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    rotated = centred @ vt.T
+    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(GAP_REFERENCES)]
+    out = {}
+    for k in k_values:
+        ref_logs = np.array([
+            np.log(KMeans(k, n_init=1, random_state=random_state).fit(r).inertia_)
+            for r in refs
+        ])
+        gap = float(ref_logs.mean() - log_w[k])
+        se = float(ref_logs.std() * np.sqrt(1 + 1 / GAP_REFERENCES))
+        out[k] = (gap, se)
+    return out
+
+
+def sweep_k(
+    X: np.ndarray,
+    *,
+    algorithms: Sequence[str] = ("kmeans", "gmm", "hierarchical", "hdbscan"),
+    k_values: Sequence[int] = tuple(range(2, 11)),
+    band: tuple[int, int] = (3, 7),
+    layout: Layout | None = None,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> tuple[SweepTable, SweepSamples]:
+    """Score every algorithm at every k on samples of the prepared matrix ``X``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+        The prepared matrix; NaN marks missing values.
+    algorithms : sequence of str
+        Any of "kmeans", "gmm", "hierarchical", "hdbscan" (HDBSCAN finds its own k).
+    k_values : sequence of int
+        The k to try (default 2-10).
+    band : (int, int)
+        The user's preferred range of k; recorded per row as ``in_band``.
+    layout : Layout, optional
+        Which columns are categorical, for the mixture (``Preparation.layout()``).
+    random_state : int
+        Seed for samples, fits and resamples.
+    progress : callable(message, fraction), optional
+        Called as candidates finish.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2))]
+    >>> table, _ = sweep_k(X, algorithms=["kmeans"], k_values=[2, 3])
+    >>> max(table.rows, key=lambda r: r.silhouette).k
+    2
+    """
+    # On sample-sized matrices, OpenMP/BLAS threads cost more than they give (k-means ran 8x
+    # faster single-threaded on 3,000 x 24 on two cores); the full-data refit keeps them.
+    with threadpool_limits(1):
+        return _sweep(X, algorithms, k_values, band, layout, random_state, progress)
+
+
+def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
+    n = X.shape[0]
+    k_values = tuple(sorted({int(k) for k in k_values if 2 <= int(k) < n}))
+    if not k_values:
+        raise SettingsError(
+            f"No k to try: k must be at least 2 and below the number of rows ({n}); "
+            "use a smaller --k or --k-range, or a larger table."
+        )
+    samples = draw_samples(X, random_state)
+    M = X[samples.fit_index]  # the mixture handles gaps itself
+    F = _filled(X[samples.complete_index])
+    E = _filled(X[samples.eval_index])
+    # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
+    k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
+    if not k_values:
+        raise SettingsError(
+            f"The table has too few complete rows ({len(F)}) for the k asked; choose a "
+            "smaller k or supply more customers."
+        )
+    from sklearn.metrics import pairwise_distances
+
+    D = pairwise_distances(E)
+    rng = np.random.default_rng(random_state + 1)
+    def resamples(n_rows: int) -> list[np.ndarray]:
+        return [rng.choice(n_rows, size=max(2, int(0.8 * n_rows)), replace=False)
+                for _ in range(N_RESAMPLES)]
+    rows: list[SweepRow] = []
+    total = len(algorithms) * len(k_values)
+    done = 0
+
+    def tick(label: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(label, min(1.0, done / total))
+
+    log_w: dict[int, float] = {}
+    for algorithm in algorithms:
+        if algorithm == "hdbscan":
+            rows.extend(_hdbscan_rows(E, D, band, random_state, samples.models))
+            done += len(k_values) - 1
+            tick("hdbscan")
+            continue
+        tree = resample_trees = None
+        if algorithm == "hierarchical":
+            tree = ward_tree(E[:HIERARCHICAL_MAX_ROWS])
+            # One tree per resample, cut at every k: building them per k costs 9x as much.
+            m = min(len(E), HIERARCHICAL_MAX_ROWS)
+            rng_h = np.random.default_rng(random_state + 3)
+            resample_trees = []
+            for _ in range(N_RESAMPLES):
+                idx = np.sort(rng_h.choice(m, size=int(0.8 * m), replace=False))
+                resample_trees.append((idx, ward_tree(E[idx])))
+        for k in k_values:
+            start = time.perf_counter()
+            if algorithm == "hierarchical":
+                row, samples.models[(algorithm, k)] = _hierarchical_row(
+                    tree, resample_trees, E, D, k, band)
+            else:
+                data = M if algorithm == "gmm" else F
+                starts = GMM_STARTS if algorithm == "gmm" else 3
+                fitted = fit_clusters(data, algorithm, k, random_state=random_state,
+                                      n_init=starts, layout=layout)
+                samples.models[(algorithm, k)] = fitted
+                eval_labels, _ = fitted.assign(E)
+                sil, db, ch = _internal_scores(D, E, eval_labels)
+                stab = []
+                for i, idx in enumerate(resamples(len(data))):
+                    refit = fit_clusters(data[idx], algorithm, k, layout=layout,
+                                         random_state=random_state + 7 + i, n_init=1)
+                    stab.append(adjusted_rand_score(eval_labels, refit.assign(E)[0]))
+                if algorithm == "kmeans":
+                    log_w[k] = float(np.log(_inertia(E, eval_labels, fitted.centers)))
+                row = SweepRow(
+                    algorithm=algorithm, k=k, silhouette=sil, davies_bouldin=db,
+                    calinski_harabasz=ch, inertia=fitted.inertia, bic=fitted.bic, icl=fitted.icl,
+                    stability=float(np.mean(stab)), min_share=_min_share(fitted.labels, k),
+                    in_band=band[0] <= k <= band[1], seconds=0.0,
+                )
+            rows.append(row.model_copy(update={"seconds": round(time.perf_counter() - start, 3)}))
+            tick(f"{algorithm} k={k}")
+    if log_w:
+        gaps = _gap(E, sorted(log_w), log_w, random_state)
+        rows = [
+            r.model_copy(update={"gap": gaps[r.k][0], "gap_se": gaps[r.k][1]})
+            if r.algorithm == "kmeans" and r.k in gaps else r
+            for r in rows
+        ]
+    table = SweepTable(
+        rows=tuple(rows), algorithms=tuple(algorithms), k_values=k_values, band=band,
+        fit_rows=len(M), complete_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
+        complete_rows_only=samples.complete_only, random_state=random_state,
+    )
+    return table, samples
+
+
+def _inertia(E: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
+    return float(((E - centers[labels]) ** 2).sum()) or 1e-12
+
+
+def _hierarchical_row(tree, resample_trees, E, D, k, band) -> tuple[SweepRow, FittedClusters]:
+    m = min(len(E), HIERARCHICAL_MAX_ROWS)
+    fitted = cut_ward(tree, E[:m], k)
+    labels = fitted.labels
+    sil, db, ch = _internal_scores(D[:m, :m], E[:m], labels)
+    stab = []
+    for idx, sub_tree in resample_trees:
+        sub = cut_ward(sub_tree, E[idx], k)
+        stab.append(adjusted_rand_score(labels[idx], sub.labels))
+    inertia = _inertia(E[:m], labels, fitted.centers)
+    row = SweepRow(
+        algorithm="hierarchical", k=k, silhouette=sil, davies_bouldin=db, calinski_harabasz=ch,
+        inertia=inertia, stability=float(np.mean(stab)), min_share=_min_share(labels, k),
+        in_band=band[0] <= k <= band[1], seconds=0.0,
+    )
+    return row, fitted
+
+
+def _hdbscan_rows(E, D, band, random_state, models) -> list[SweepRow]:
+    start = time.perf_counter()
+    fitted = fit_clusters(E, "hdbscan", None, random_state=random_state)
+    k = fitted.k
+    if k < 2:
+        return []
+    models[("hdbscan", k)] = fitted
+    labels = fitted.labels
+    sil, db, ch = _internal_scores(D, E, labels)
+    rng = np.random.default_rng(random_state + 5)
+    stab = []
+    for _ in range(N_RESAMPLES):
+        idx = np.sort(rng.choice(len(E), size=int(0.8 * len(E)), replace=False))
+        sub = fit_clusters(E[idx], "hdbscan", None)
+        stab.append(adjusted_rand_score(labels[idx], sub.labels))
+    return [SweepRow(
+        algorithm="hdbscan", k=k, silhouette=sil, davies_bouldin=db, calinski_harabasz=ch,
+        stability=float(np.mean(stab)), min_share=_min_share(labels, k),
+        noise_share=float((labels < 0).mean()), in_band=band[0] <= k <= band[1],
+        seconds=round(time.perf_counter() - start, 3),
+    )]
+
+
+FINAL_MIXTURE_ROWS = 200_000
+
+
+def _calibrated(fitted: FittedClusters, X, samples: SweepSamples, k, layout, random_state):
+    """The mixture with its confidence calibrated against a refit on half of the fit sample,
+    scored on the other half (see ``mixture.calibrate_confidence``)."""
+    from dataclasses import replace
+
+    from copilot.segmentation.analysis.mixture import calibrate_confidence
+
+    rows = np.random.default_rng(random_state + 11).permutation(samples.fit_index)
+    half = len(rows) // 2
+    if half < 20 * k:
+        return fitted  # too few rows for a refit to say anything
+    first, second = np.sort(rows[:half]), np.sort(rows[half:])
+    with threadpool_limits(1):
+        refit = fit_clusters(X[first], "gmm", k, layout=layout, random_state=random_state + 13,
+                             n_init=2)
+    again = refit.mixture.assign(X[second])[0]
+    temperature = calibrate_confidence(fitted.mixture, X[second], again)
+    return replace(fitted, mixture=replace(fitted.mixture, temperature=temperature))
+
+
+def fit_final(
+    X: np.ndarray,
+    algorithm: str,
+    k: int,
+    samples: SweepSamples,
+    *,
+    layout: Layout | None = None,
+    random_state: int = 0,
+) -> tuple[FittedClusters, np.ndarray, np.ndarray]:
+    """Fit the chosen model and assign every row: (model, labels, confidence).
+
+    It starts from the very model the sweep scored for (algorithm, k), then refines k-means on
+    all complete rows and the mixture on up to 200,000 rows (a few cheap iterations). Ward and
+    HDBSCAN stay as fitted on the sample; every other row joins its nearest segment. Segments
+    are numbered from the largest (0) down.
+    """
+    n = X.shape[0]
+    fitted = samples.models.get((algorithm, k))
+    if fitted is None and algorithm in ("kmeans", "gmm"):
+        # Not swept at this k (a caller's own choice): fit it the way the sweep would have.
+        data = X[samples.fit_index] if algorithm == "gmm" else _filled(X[samples.complete_index])
+        fitted = fit_clusters(data, algorithm, k, layout=layout, random_state=random_state,
+                              n_init=GMM_STARTS if algorithm == "gmm" else 3)
+    elif fitted is None:
+        raise SettingsError(
+            f"{algorithm} with k={k} was not part of the sweep; choose from the sweep table."
+        )
+    if algorithm == "kmeans":
+        complete = ~np.isnan(X).any(axis=1)
+        if complete.sum() > len(samples.complete_index):
+            full = X if complete.all() else X[complete]
+            fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
+                                  init=fitted.centers)
+    elif algorithm == "gmm" and n > len(samples.fit_index):
+        rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
+        start, _ = fitted.assign(X[rows])
+        fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
+    if algorithm == "gmm":
+        fitted = _calibrated(fitted, X, samples, k, layout, random_state)
+    # One assignment pass over every row; numbering by size is then a relabelling. The same
+    # pass records how far the training rows reach, the limit for calling a new row novel.
+    labels, confidence, fit = fitted.assign_with_fit(X)
+    fitted = fitted.with_limits(X, labels, fit).renumbered(labels)
+    labels = np.where(labels >= 0, fitted.order[np.maximum(labels, 0)], -1)
+    return fitted, labels, confidence

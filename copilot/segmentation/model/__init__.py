@@ -1,0 +1,1 @@
+"""The saved model: the bundle on disk, assigning new customers, and drift."""
