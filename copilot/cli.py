@@ -260,11 +260,12 @@ def _settings(args: argparse.Namespace):
 
 def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
                     memo: bool = False) -> int:
+    from copilot.core.files import atomic_write_text
     from copilot.llm.providers import resolve_settings
     from copilot.report.summary import render_summary
     from copilot.report.writing import render_writing
-    from copilot.segmentation.outputs.export import atomic_write_text, write_outputs
     from copilot.segmentation.analysis.pipeline import run_segmentation
+    from copilot.segmentation.outputs.export import write_outputs
     from copilot.segmentation.outputs.publish import check_out_dir, produced_input, staged_folder
 
     llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
@@ -356,8 +357,8 @@ def demo_data_path() -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from copilot.segmentation.data.load import load_table
     from copilot.segmentation.analysis.pipeline import SegmentSettings
+    from copilot.segmentation.data.load import load_table
 
     path = demo_data_path()
     sys.stderr.write(f"Demo data: {path.name}, a synthetic SaaS customer table bundled with "
@@ -494,9 +495,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
+    from copilot.core.files import atomic_write_text, refuse_overwrite
     from copilot.segmentation.model.assign import assign_file
     from copilot.segmentation.model.bundle import load_bundle, model_folder
-    from copilot.segmentation.outputs.export import atomic_write_text, csv_text, refuse_overwrite
+    from copilot.segmentation.outputs.export import csv_text
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
-from copilot.segmentation.outputs.export import refuse_overwrite
+from copilot.core.files import refuse_overwrite
 from fixtures.customers import make_customers
 from fixtures.snapshots import shift_snapshot
 from tests.cli_helpers import assert_one_sentence_error, run_cli

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from copilot.llm.lexicon import word_forms
 from copilot.report.summary import _pct, _value
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.roles import name_tokens
 from copilot.segmentation.analysis.stance import is_cumulative, is_value_name, outcome_polarity
+from copilot.segmentation.data.names import name_tokens
 
 # What a ranking question looks like, before any table is known (``ask`` routes it before the
 # segments exist): a "which/what segment" question, a "top N", or a "how many ... in the

@@ -27,24 +27,14 @@ from pydantic import ValidationError
 from copilot import __version__
 from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
 from copilot.core.errors import CopilotError, InputError, SettingsError
+from copilot.core.files import atomic_write_text, refuse_overwrite, same_file
+from copilot.core.frozen import Frozen
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.grounding import _name_key
 from copilot.llm.naming import NAMED_EVENT
 from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.strategy import draft_strategy
 from copilot.llm.writing import Writing, open_client, write_all
-from copilot.core.frozen import Frozen
-from copilot.segmentation.model.assign import assign_file
-from copilot.segmentation.model.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
-from copilot.segmentation.data.documents import read_document
-from copilot.segmentation.outputs.export import (
-    atomic_write_text,
-    csv_text,
-    refuse_overwrite,
-    same_file,
-    write_outputs,
-)
-from copilot.segmentation.data.load import LoadedTable, load_table
 from copilot.segmentation.analysis.pipeline import (
     SegmentAnalysis,
     SegmentationRun,
@@ -55,6 +45,11 @@ from copilot.segmentation.analysis.pipeline import (
 from copilot.segmentation.analysis.quality import QualityReport, quality_report
 from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 from copilot.segmentation.analysis.scope import Scope
+from copilot.segmentation.data.documents import read_document
+from copilot.segmentation.data.load import LoadedTable, load_table
+from copilot.segmentation.model.assign import assign_file
+from copilot.segmentation.model.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
+from copilot.segmentation.outputs.export import csv_text, write_outputs
 
 if TYPE_CHECKING:
     from copilot.report.memo import MemoFiles
@@ -423,9 +418,12 @@ class Session:
         """
 
         def work() -> AnchoredSegmentation:
-            from copilot.segmentation.outputs.anchored_export import check_anchored_folder, write_anchored
-            from copilot.segmentation.analysis.within import segment_within_anchors
             from copilot.segmentation.analysis.pipeline import check_settings
+            from copilot.segmentation.analysis.within import segment_within_anchors
+            from copilot.segmentation.outputs.anchored_export import (
+                check_anchored_folder,
+                write_anchored,
+            )
 
             frame = self._frame()
             out = self.output_path(folder, self.within_path(column))

@@ -55,13 +55,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("One snapshot alone needs a saved model to compare against; pass "
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
+    from copilot.core.files import refuse_overwrite, same_file
     from copilot.segmentation.model.bundle import model_folder
-    from copilot.segmentation.outputs.export import refuse_overwrite, same_file
 
     if args.out:  # before any reading: a refusal costs nothing, writes nothing
         refuse_overwrite(args.out, *args.snapshots,
                          *([model_folder(args.model)] if args.model else []))
 
+    from copilot.core.files import atomic_write_text
+    from copilot.segmentation.data.load import load_table
     from copilot.segmentation.model.bundle import load_bundle
     from copilot.segmentation.model.drift import (
         check_snapshot,
@@ -69,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         render_markdown,
         train_reference_model,
     )
-    from copilot.segmentation.outputs.export import atomic_write_text
-    from copilot.segmentation.data.load import load_table
 
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
     names = [Path(p).name for p in args.snapshots]

@@ -110,7 +110,7 @@ def _check_output(out: Path, events: Path) -> None:
     .csv or .parquet and its dictionary ends in .features.json.
     """
     from copilot.core.errors import InputError
-    from copilot.segmentation.outputs.export import same_file
+    from copilot.core.files import same_file
 
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"The output {out} must end in .csv or .parquet; choose, for example, "
@@ -132,7 +132,7 @@ def _check_output(out: Path, events: Path) -> None:
 
 
 def _write(result, out: Path) -> tuple[Path, Path]:
-    from copilot.segmentation.outputs.export import atomic_write_bytes, atomic_write_text
+    from copilot.core.files import atomic_write_bytes, atomic_write_text
 
     if out.suffix.lower() == ".csv":
         data = atomic_write_text(out, result.frame.to_csv(index=False))

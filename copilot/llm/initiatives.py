@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from copilot.llm.lexicon import NOT_USAGE_TOKENS, SUPPORT_TOKENS, USAGE_TOKENS
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.roles import name_tokens
 from copilot.segmentation.analysis.stance import (
     SegmentStance,
     Stances,
@@ -31,6 +30,7 @@ from copilot.segmentation.analysis.stance import (
     is_tenure_name,
     is_value_name,
 )
+from copilot.segmentation.data.names import name_tokens
 
 MAX_DEFAULTS = 5
 

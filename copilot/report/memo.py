@@ -28,16 +28,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from copilot.core.errors import InputError
+from copilot.core.files import atomic_write_text
+from copilot.core.frozen import Frozen
 from copilot.llm.client import Authorship
 from copilot.llm.naming import SegmentNarrative, draft_name
 from copilot.llm.recommend import option_label
 from copilot.llm.strategy import TOP_SEGMENTS, SegmentPlan, Strategy
 from copilot.llm.writing import Writing
 from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
-from copilot.core.frozen import Frozen
 from copilot.segmentation.analysis.anchors import AnchorLevelShare
 from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
-from copilot.segmentation.outputs.export import atomic_write_text
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 from copilot.segmentation.analysis.profile import SegmentProfile
 from copilot.segmentation.analysis.stance import segment_stances

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from copilot.segmentation.outputs.export import atomic_write_text
+from copilot.core.files import atomic_write_text
 
 
 def test_a_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_path):
@@ -24,7 +24,7 @@ def test_an_output_that_is_an_input_or_inside_a_model_is_refused(tmp_path):
     import pytest
 
     from copilot.core.errors import InputError
-    from copilot.segmentation.outputs.export import refuse_overwrite
+    from copilot.core.files import refuse_overwrite
 
     data, model = tmp_path / "customers.csv", tmp_path / "model"
     data.write_text("a\n")

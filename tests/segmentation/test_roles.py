@@ -9,16 +9,15 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import ColumnError, DataError
-from copilot.segmentation.data.load import load_table
 from copilot.segmentation.analysis.roles import (
     FEATURE_ROLES,
     ColumnRole,
     id_name_score,
     infer_roles,
-    name_tokens,
-    outcome_name_match,
     outcome_values,
 )
+from copilot.segmentation.data.load import load_table
+from copilot.segmentation.data.names import name_tokens, outcome_name_match
 from tests.conftest import shared_dataset
 
 N = 300

@@ -33,8 +33,9 @@ from copilot.segmentation.analysis.profile import (
     _check_labels,
     _fmt_pct,
 )
-from copilot.segmentation.analysis.roles import RoleReport, infer_roles, name_tokens
+from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 from copilot.segmentation.analysis.validate import ALPHA, Magnitude, _fmt_p, _magnitude
+from copilot.segmentation.data.names import name_tokens
 
 AnchorKind = Literal["industry", "company_size", "region"]
 

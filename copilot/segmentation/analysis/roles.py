@@ -16,6 +16,10 @@ from pandas.api import types as ptypes
 
 from copilot.core.errors import ColumnError, DataError
 from copilot.core.frozen import Frozen
+from copilot.segmentation.data.names import (
+    name_tokens,
+    outcome_name_match,
+)
 
 Role = Literal[
     "id",           # identifies a customer; never a feature
@@ -103,19 +107,12 @@ ROLES: tuple[str, ...] = get_args(Role)
 
 # ------------------------------------------------------------------------------ name rules
 
-_TOKEN_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _ID_TOKENS = frozenset({"id", "ids", "uuid", "guid", "identifier"})
 _ENTITY_TOKENS = frozenset({
     "customer", "cust", "user", "account", "acct", "client", "member", "subscriber",
     "person", "contact", "buyer", "shopper", "household", "patient", "player", "visitor",
 })
 _NUMBER_TOKENS = frozenset({"number", "no", "num", "nr", "code", "key"})
-OUTCOME_TOKENS = frozenset({
-    "churn", "churned", "attrition", "cancel", "cancelled", "canceled", "cancellation",
-    "retained", "retention", "converted", "conversion", "renewed", "renewal", "upgraded",
-    "defaulted", "target", "label", "outcome", "revenue", "ltv", "clv",
-})
-OUTCOME_PHRASES: tuple[str, ...] = ("lifetime value", "total revenue")
 # A name with one of these beside another column's word is a running total of that column
 # (TotalCharges beside MonthlyCharges): a feature's sum, not an outcome, by its name alone.
 _TOTAL_TOKENS = frozenset({"total", "sum", "cumulative", "cum", "running", "accumulated"})
@@ -138,11 +135,6 @@ MANY_WORDS = 5  # mean word count above this is free text
 _TEXT_SAMPLE = 5000
 
 
-def name_tokens(name: object) -> list[str]:
-    """Lowercase word tokens of a column name: camelCase, snake_case, spaces and digits."""
-    return [t.lower() for t in _TOKEN_RE.findall(str(name))]
-
-
 def id_name_score(name: object) -> int:
     """How strongly a column name says "identifier": 3 strong, 2 likely, 1 weak, 0 not."""
     tokens = name_tokens(name)
@@ -157,19 +149,6 @@ def id_name_score(name: object) -> int:
     if has_id or tokens[-1] == "key":
         return 1
     return 0
-
-
-def outcome_name_match(name: object) -> str | None:
-    """The outcome word or phrase in a column name (``"churn"``, ``"total charges"``) or None."""
-    tokens = name_tokens(name)
-    for t in tokens:
-        if t in OUTCOME_TOKENS:
-            return t
-    joined = f" {' '.join(tokens)} "
-    for phrase in OUTCOME_PHRASES:
-        if f" {phrase} " in joined:
-            return phrase
-    return None
 
 
 # ------------------------------------------------------------------------------- helpers

@@ -26,7 +26,7 @@ from typing import Literal
 
 from copilot.core.frozen import Frozen
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.roles import name_tokens
+from copilot.segmentation.data.names import name_tokens
 
 Level = Literal["high", "average", "low"]
 

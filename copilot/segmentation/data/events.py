@@ -54,9 +54,9 @@ from typing import Literal
 import pandas as pd
 
 from copilot.core.errors import ColumnError, DataError, InputError
-from copilot.segmentation.data import amounts
 from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.roles import outcome_name_match
+from copilot.segmentation.data import amounts
+from copilot.segmentation.data.names import outcome_name_match
 
 #: progress(stage, fraction 0-1, message), as in the pipeline.
 Progress = Callable[[str, float, str], None]

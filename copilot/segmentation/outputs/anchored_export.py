@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from copilot.core.errors import InputError
+from copilot.core.files import atomic_write_text
 from copilot.segmentation.analysis.within import AnchoredSegmentation
 from copilot.segmentation.model.bundle import save_bundle_with_data
-from copilot.segmentation.outputs.export import atomic_write_text, csv_text, write_outputs
+from copilot.segmentation.outputs.export import csv_text, write_outputs
 
 ANCHORED_FILE = "anchored.json"
 

@@ -48,10 +48,11 @@ import numpy as np
 import pandas as pd
 
 from copilot.core.errors import InputError
+from copilot.core.files import atomic_write_text
 from copilot.core.frozen import Frozen
-from copilot.segmentation.outputs.export import atomic_write_text, csv_text
 from copilot.segmentation.analysis.holdout import DEFAULT_SALT, holdout_flags
 from copilot.segmentation.data.ids import ids_as_text
+from copilot.segmentation.outputs.export import csv_text
 
 #: The CRM frame's columns after the ID column, in order.
 FRAME_COLUMNS = ("segment", "segment_name", "confidence", "holdout", "model_version",

@@ -58,11 +58,12 @@ from pydantic import Field, ValidationError
 
 from copilot import __version__
 from copilot.core.errors import InputError
+from copilot.core.files import atomic_write_text
 from copilot.core.frozen import Frozen
-from copilot.segmentation.data.documents import read_document
-from copilot.segmentation.outputs.export import atomic_write_text, csv_text
 from copilot.segmentation.analysis.prepare import _skew_transform
 from copilot.segmentation.analysis.profile import _fmt_num, _fmt_pct
+from copilot.segmentation.data.documents import read_document
+from copilot.segmentation.outputs.export import csv_text
 
 GLOSSARY_FORMAT = "segment-copilot-glossary"
 # Bump when the saved shape changes; older engines refuse newer glossaries rather than guess.
