@@ -446,6 +446,16 @@ def test_duplicate_column_names(tmp_path):
     assert "duplicate column names" in msg and "'Age'" in msg
 
 
+def test_duplicate_names_with_a_line_break_stay_one_line(tmp_path):
+    # Found by the property test: a quoted header cell may hold a line break.
+    p = tmp_path / "dups.csv"
+    p.write_text('"0\n0","0\n0"\n0.0,0.0\n')
+    with pytest.raises(DataError) as exc:
+        load_table(p)
+    msg = _assert_sentence(exc.value, p)
+    assert "\n" not in msg and "'0\\n0'" in msg
+
+
 def test_duplicate_column_names_in_excel(tmp_path):
     p = tmp_path / "dups.xlsx"
     pd.DataFrame([[1, 2, 3]], columns=["id", "Age", "Age "]).to_excel(p, index=False)

@@ -708,7 +708,9 @@ def _check_duplicates(names: list[str], src: str) -> None:
     counts = Counter(str(n).strip() for n in names)
     dups = [n for n, c in counts.items() if c > 1]
     if dups:
-        shown = ", ".join(f"'{d}'" for d in dups[:5])
+        # repr-style quoting: a name with a line break or a control character must not
+        # break the one-sentence message in two.
+        shown = ", ".join(repr(d) for d in dups[:5])
         raise DataError(
             f"File '{src}' has duplicate column names ({shown}); "
             "rename the columns so that each name is unique."
