@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot import __version__
-from copilot.core.errors import CopilotError, InputError
+from copilot.core import CopilotError, InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,10 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _operational_commands():
-    # Imported here so each module's heavy imports (duckdb, ...) stay inside its run().
-    from copilot.commands import compare, export, features
+    from copilot.commands import operational_commands
 
-    return (features, compare, export)
+    return operational_commands()
 
 
 def _segment_options(p: argparse.ArgumentParser) -> None:
@@ -234,7 +233,7 @@ class _StderrProgress:
 
 
 def _settings(args: argparse.Namespace):
-    from copilot.segmentation.analysis.pipeline import SegmentSettings
+    from copilot.segmentation import SegmentSettings
 
     if args.anchor_mode == "within" and args.command != "segment":
         raise InputError(f"--anchor-mode within works with the segment command only, not "
@@ -260,13 +259,16 @@ def _settings(args: argparse.Namespace):
 
 def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
                     memo: bool = False) -> int:
-    from copilot.core.files import atomic_write_text
-    from copilot.llm.providers import resolve_settings
-    from copilot.report.summary import render_summary
-    from copilot.report.writing import render_writing
-    from copilot.segmentation.analysis.pipeline import run_segmentation
-    from copilot.segmentation.outputs.export import write_outputs
-    from copilot.segmentation.outputs.publish import check_out_dir, produced_input, staged_folder
+    from copilot.core import atomic_write_text
+    from copilot.llm import resolve_settings
+    from copilot.report import render_summary, render_writing
+    from copilot.segmentation import (
+        check_out_dir,
+        produced_input,
+        run_segmentation,
+        staged_folder,
+        write_outputs,
+    )
 
     llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
     initiatives = _read_initiatives(args.initiatives)
@@ -288,12 +290,12 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
             atomic_write_text(path, writing.model_dump_json(indent=2))
             files = {**files, "writing": path}
         # The saved model, beside the assignments: it assigns new customers to these segments.
-        from copilot.segmentation.model.bundle import save_bundle_with_data
+        from copilot.segmentation import save_bundle_with_data
 
         names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
         files = {**files, "model": save_bundle_with_data(run, df, stage / "model", names=names)}
         if memo:
-            from copilot.report.memo import write_memo
+            from copilot.report import write_memo
 
             memo_files = write_memo(run.analysis, writing, stage / "memo.md", goal=args.goal)
             files = {**files, "memo": memo_files.memo}
@@ -310,8 +312,7 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
 
 
 def _write(analysis, llm_settings, goal, initiatives):
-    from copilot.llm.local_model import stderr_progress
-    from copilot.llm.writing import open_client, write_all
+    from copilot.llm import open_client, stderr_progress, write_all
 
     def event(message: str) -> None:
         sys.stderr.write(f"  llm: {message}\n")
@@ -328,7 +329,7 @@ def _write(analysis, llm_settings, goal, initiatives):
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation import load_table
 
     settings = _settings(args)
     within = args.anchor_mode == "within"
@@ -344,8 +345,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     if not within:
         return _run_and_report(table.frame, settings, source, args)
 
-    from copilot.commands.within import segment_within
-    from copilot.llm.providers import resolve_settings
+    from copilot.commands import segment_within
+    from copilot.llm import resolve_settings
 
     return segment_within(table.frame, settings, source, args,
                           llm_wanted=resolve_settings(_llm_flags(args)).provider != "none",
@@ -357,8 +358,7 @@ def demo_data_path() -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from copilot.segmentation.analysis.pipeline import SegmentSettings
-    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation import SegmentSettings, load_table
 
     path = demo_data_path()
     sys.stderr.write(f"Demo data: {path.name}, a synthetic SaaS customer table bundled with "
@@ -371,10 +371,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return code
     # The last step of the path: a CRM import file with holdout flags and the glossary, made
     # by the export command itself from what the demo just wrote.
-    from copilot.commands import export
+    from copilot.commands import run_export
 
     out = Path(args.out_dir)
-    return export.run(build_parser().parse_args(
+    return run_export(build_parser().parse_args(
         ["export", str(out), "--out", str(out / "crm.csv"), "--glossary", str(out / "glossary")]))
 
 
@@ -423,9 +423,8 @@ class _StderrEvents:
 def cmd_ask(args: argparse.Namespace) -> int:
     import json
 
-    from copilot.agent.agent import Agent
-    from copilot.agent.session import Session
-    from copilot.llm.providers import resolve_settings
+    from copilot.agent import Agent, Session
+    from copilot.llm import resolve_settings
 
     llm = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
     session_dir = Path(args.session_dir) if args.session_dir else new_session_dir("ask")
@@ -457,8 +456,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_memo(args: argparse.Namespace) -> int:
-    from copilot.agent.session import Session
-    from copilot.llm.providers import LLMSettings
+    from copilot.agent import Session
+    from copilot.llm import LLMSettings
 
     session = Session.resume(args.session, llm=LLMSettings(provider="none"))
     for notice in session.notices:
@@ -475,8 +474,8 @@ def cmd_memo(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from copilot.llm.providers import resolve_settings
-    from copilot.tui.run import run_chat
+    from copilot.llm import resolve_settings
+    from copilot.tui import run_chat
 
     llm = resolve_settings(_llm_flags(args))
     if args.resume:
@@ -495,10 +494,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from copilot.core.files import atomic_write_text, refuse_overwrite
-    from copilot.segmentation.model.assign import assign_file
-    from copilot.segmentation.model.bundle import load_bundle, model_folder
-    from copilot.segmentation.outputs.export import csv_text
+    from copilot.core import atomic_write_text, refuse_overwrite
+    from copilot.segmentation import assign_file, csv_text, load_bundle, model_folder
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))
@@ -517,7 +514,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from copilot.llm.doctor import run_doctor
+    from copilot.llm import run_doctor
 
     report = run_doctor(_llm_flags(args))
     sys.stdout.write(report.text + "\n")

@@ -1,9 +1,14 @@
-"""The engine stays headless: importing it loads no LLM, UI or terminal-rendering package."""
+"""The architecture: the engine stays headless, and the import contracts hold (import-linter)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 # Not "rich": scikit-learn's progress-bar callback imports it by itself whenever it is installed
 # (as it is once textual is), so its presence says nothing about the engine's imports.
@@ -32,46 +37,60 @@ def test_engine_imports_no_ui_or_llm_package():
     assert out.stdout.strip() == "", f"the engine loaded: {out.stdout.strip()}"
 
 
-def test_engine_source_does_not_import_upper_layers():
-    from pathlib import Path
-
-    import copilot.segmentation as seg
-
-    root = Path(seg.__file__).parent
-    for path in root.glob("*.py"):
-        text = path.read_text()
-        for upper in ("copilot.llm", "copilot.agent", "copilot.tui", "copilot.report",
-                      "copilot.cli", "copilot.commands", "copilot.workflow"):
-            assert f"import {upper}" not in text and f"from {upper}" not in text, (path, upper)
+ROOT = Path(__file__).resolve().parents[1]
 
 
-# Imports flow one way: segmentation <- llm <- report <- workflow <- agent <- cli / commands /
-# tui. (The report sits under the agent, not beside the front ends as DESIGN.md first drew it: the agent's export_memo
-# tool writes the memo, so the agent must import the report, never the reverse.)
-LAYERS = {
-    "llm": ("copilot.agent", "copilot.report", "copilot.tui", "copilot.cli", "copilot.commands",
-            "copilot.workflow"),
-    "report": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands",
-               "copilot.workflow"),
-    "workflow": ("copilot.agent", "copilot.tui", "copilot.cli", "copilot.commands"),
-    "agent": ("copilot.tui", "copilot.cli", "copilot.commands"),
-    "tui": ("copilot.cli", "copilot.commands"),
-    # The commands are front ends beside cli.py, which wires them: never the other way round.
-    "commands": ("copilot.cli", "copilot.tui"),
-}
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    """import-linter's contracts (pyproject.toml) on the package under ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    code = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    return subprocess.run([sys.executable, "-c", code, "--no-cache"], cwd=root, env=env,
+                          capture_output=True, text=True)
 
 
-def test_each_layer_imports_only_the_layers_below():
-    from pathlib import Path
+def test_the_import_contracts_hold():
+    # Layers (cli > commands | tui > agent > workflow > report > llm > segmentation > core),
+    # the engine's floors, no circle between siblings, and every package imported through
+    # its face: pyproject.toml [tool.importlinter].
+    out = _lint(ROOT)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "0 broken" in out.stdout
 
-    import copilot
 
-    root = Path(copilot.__file__).parent
-    for layer, uppers in LAYERS.items():
-        for path in (root / layer).glob("*.py"):
-            text = path.read_text()
-            for upper in uppers:
-                assert f"import {upper}" not in text and f"from {upper}" not in text, (path, upper)
+@pytest.fixture
+def package_copy(tmp_path):
+    """A copy of the package and its contracts, to break on purpose."""
+    shutil.copytree(ROOT / "copilot", tmp_path / "copilot",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def _add_import(path: Path, line: str) -> None:
+    text = path.read_text()
+    cut = text.index("\nfrom copilot")  # beside the module's own imports
+    path.write_text(text[:cut] + "\n" + line + text[cut:])
+
+
+@pytest.mark.parametrize(("module", "line", "contract"), [
+    # The engine reaching up into the LLM layer.
+    ("copilot/segmentation/analysis/roles.py", "import copilot.llm",
+     "Layers: each imports only the layers below BROKEN"),
+    # Reading input reaching up into the saved model.
+    ("copilot/segmentation/data/load.py", "import copilot.segmentation.model",
+     "the analysis over reading\ninput BROKEN"),
+    # A report module reaching past the engine's face into a submodule.
+    ("copilot/report/summary.py", "from copilot.segmentation.analysis.roles import infer_roles",
+     "copilot.segmentation is imported through its face BROKEN"),
+    # A circle between two sibling modules.
+    ("copilot/agent/rankings.py", "import copilot.agent.answers",
+     "No import circles between sibling modules or packages BROKEN"),
+])
+def test_a_broken_contract_fails_the_check(package_copy, module, line, contract):
+    _add_import(package_copy / module, line)
+    out = _lint(package_copy)
+    assert out.returncode != 0
+    assert contract in out.stdout, out.stdout[-3000:]
 
 
 def test_only_the_tui_loads_textual():
@@ -90,12 +109,3 @@ def test_building_the_command_line_loads_no_engine():
             "print(sorted(m for m in ('pandas', 'sklearn', 'numpy') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_the_anchor_report_does_not_import_the_pipeline():
-    # The pipeline imports anchors for its report; segmenting within anchors (which runs the
-    # pipeline per level) lives in within.py, so the two modules no longer import each other.
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "copilot/segmentation/analysis/anchors.py").read_text()
-    assert "copilot.segmentation.analysis.pipeline" not in text and "copilot.segmentation.analysis.within" not in text

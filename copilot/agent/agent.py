@@ -25,12 +25,17 @@ from copilot.agent.answers import computed_answer, question_facts, stance_labels
 from copilot.agent.rankings import is_ranking_question, ranking_json
 from copilot.agent.router import SLASH_HELP, Routed, route, route_pattern, route_state
 from copilot.agent.session import Session
-from copilot.agent.tools import ToolResult, call_tool, segment_names, strategy_text, tool_schemas
-from copilot.llm.client import LLMClient
-from copilot.llm.facts import ignorable_names, text_for_model
-from copilot.llm.grounding import check_numbers, collect_numbers
-from copilot.llm.prompts import load_prompt
-from copilot.report.summary import _pct
+from copilot.agent.tools import ToolResult, call_tool, tool_schemas
+from copilot.agent.views import segment_names, strategy_text
+from copilot.core import percent
+from copilot.llm import (
+    LLMClient,
+    check_numbers,
+    collect_numbers,
+    ignorable_names,
+    load_prompt,
+    text_for_model,
+)
 
 Mode = Literal["auto", "router", "tools"]
 # Providers whose models choose tools reliably; the rest are routed (see LOCAL_LLM.md: the
@@ -383,7 +388,7 @@ def summary_text(session: Session) -> str:
         label = (" [draft]" if n.author.status == "fallback"
                  else " [yours]" if n.author.writer == "user" else "")
         stance = f", {stances[n.segment]}" if n.segment in stances else ""
-        lines.append(f"  {n.segment}. {n.name} ({_pct(shares.get(n.segment, 0.0))}{stance})"
+        lines.append(f"  {n.segment}. {n.name} ({percent(shares.get(n.segment, 0.0))}{stance})"
                      f"{label}")
     if session.writing is not None:
         rec = session.writing.recommendation

@@ -16,22 +16,21 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from copilot.agent.rankings import answer_ranking, is_ranking_question
-from copilot.llm.client import LLMClient
-from copilot.llm.facts import (
+from copilot.core import Frozen, figure, percent
+from copilot.llm import (
+    LLMClient,
+    check_numbers,
+    collect_numbers,
     ignorable_names,
     injected_words,
+    load_prompt,
     pct,
     repeats_injection,
     safe_for_model,
     segment_facts,
     text_for_model,
 )
-from copilot.llm.grounding import check_numbers, collect_numbers
-from copilot.llm.prompts import load_prompt
-from copilot.report.summary import _pct, _value
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import segment_stances
+from copilot.segmentation import SegmentAnalysis, segment_stances
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
@@ -80,7 +79,7 @@ def answer_question(session: Session, question: str, client: LLMClient | None = 
 def computed_answer(session: Session, question: str) -> str | None:
     """The answer code gives from the computed table (rankings, sizes, a segment's figures,
     outcomes, themes, anchors, why this k), or None when the question needs a model."""
-    from copilot.agent.tools import profile_text, segment_names, strategy_text, sweep_text
+    from copilot.agent.views import profile_text, segment_names, strategy_text, sweep_text
 
     a = session.analysis
     q = question.strip()
@@ -116,8 +115,8 @@ def computed_answer(session: Session, question: str) -> str | None:
             ranked = sorted((s for s in v.segments if s.value is not None),
                             key=lambda s: -s.value)
             lines = [v.summary]
-            lines += [f"- {names.get(s.segment, s.segment)}: {_value(v.kind, s.value)} "
-                      f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]"
+            lines += [f"- {names.get(s.segment, s.segment)}: {figure(v.kind, s.value)} "
+                      f"[{figure(v.kind, s.ci_low)} to {figure(v.kind, s.ci_high)}]"
                       for s in ranked]
             return "\n".join(lines)
     if _STRATEGY.search(q) and session.writing is not None and session.writing.strategy:
@@ -129,7 +128,7 @@ def computed_answer(session: Session, question: str) -> str | None:
     if _SIZES.search(q):
         stances = stance_labels(a)
         return "\n".join(f"{names[s.segment] if s.segment in names else 'Unassigned'}: "
-                         f"{s.n:,} customers ({_pct(s.share)})"
+                         f"{s.n:,} customers ({percent(s.share)})"
                          + (f", {stances[s.segment]}" if s.segment in stances else "")
                          for s in a.sizes)
     return None
@@ -154,8 +153,8 @@ def with_stance(profile: str, a: SegmentAnalysis, segment: int) -> str:
 
 
 def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
-    from copilot.report.summary import theme_text
-    from copilot.segmentation.analysis.themes import theme_lines
+    from copilot.report import theme_text
+    from copilot.segmentation import theme_lines
 
     columns = [r.column for r in a.themes if r.column]
     if not (_THEMES.search(question) or (a.themes and _THEMES_WEAK.search(question))
@@ -171,8 +170,8 @@ def _themes_answer(a, question: str, names: dict[int, str]) -> str | None:
 
 
 def _anchors_answer(a, question: str, names: dict[int, str]) -> str | None:
-    from copilot.report.summary import anchor_text
-    from copilot.segmentation.analysis.anchors import AnchorReport, anchor_lines
+    from copilot.report import anchor_text
+    from copilot.segmentation import AnchorReport, anchor_lines
 
     columns = [x.column for x in a.anchors.anchors] if a.anchors else []
     if not (_ANCHORS.search(question) or any(c.casefold() in question.casefold()
@@ -207,7 +206,7 @@ def _named_segments(question: str, names: dict[int, str]) -> set[str]:
 
 def overview(session: Session) -> str:
     """A short computed overview of the segments."""
-    from copilot.agent.tools import segment_names
+    from copilot.agent.views import segment_names
 
     a = session.analysis
     names = segment_names(session)
@@ -216,13 +215,13 @@ def overview(session: Session) -> str:
     for p in a.profiles:
         trait = p.top_features[0].phrase if p.top_features else ""
         stance = f", {stances[p.segment]}" if p.segment in stances else ""
-        lines.append(f"- {names.get(p.segment, p.segment)} ({_pct(p.share)}{stance}): {trait}")
+        lines.append(f"- {names.get(p.segment, p.segment)} ({percent(p.share)}{stance}): {trait}")
     return "\n".join(lines)
 
 
 def question_facts(session: Session) -> dict[str, Any]:
     """The aggregates an LLM may answer from: no rows, no IDs."""
-    from copilot.agent.tools import segment_names
+    from copilot.agent.views import segment_names
 
     a = safe_for_model(session.analysis)
     names = {s: text_for_model(n, session.analysis) for s, n in segment_names(session).items()}

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen
 
 EventKind = Literal["progress", "tool_call", "result", "message", "error"]
 Role = Literal["user", "assistant", "tool"]

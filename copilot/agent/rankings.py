@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from copilot.llm.lexicon import word_forms
-from copilot.report.summary import _pct, _value
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import is_cumulative, is_value_name, outcome_polarity
-from copilot.segmentation.data.names import name_tokens
+from copilot.core import figure, percent
+from copilot.llm import word_forms
+from copilot.segmentation import (
+    SegmentAnalysis,
+    is_cumulative,
+    is_value_name,
+    name_tokens,
+    outcome_polarity,
+)
 
 # What a ranking question looks like, before any table is known (``ask`` routes it before the
 # segments exist): a "which/what segment" question, a "top N", or a "how many ... in the
@@ -155,7 +159,7 @@ def _count(question: str) -> int:
 def _figure(m: Measure, value: float) -> str:
     if m.kind == "size":
         return f"{int(value):,} customers"
-    return _value(m.kind, value)
+    return figure(m.kind, value)
 
 
 def rank(question: str, a: SegmentAnalysis) -> tuple[Measure, int, list[int], int] | None:
@@ -183,14 +187,14 @@ def answer_ranking(question: str, a: SegmentAnalysis, names: dict[int, str]) -> 
         return f"{names.get(s, f'Segment {s}')} (segment {s})"
 
     lines = []
-    against = f" against {_value(m.kind, m.overall)} overall" if m.overall is not None else ""
+    against = f" against {figure(m.kind, m.overall)} overall" if m.overall is not None else ""
     if n == 1:
         top = ranked[0]
         what = "size" if m.kind == "size" else m.label
         lines.append(f"{who(top)} has the {word} {what}: {_figure(m, m.values[top])}{against}.")
         if m.kind != "size" and re.search(r"\bhow many\b", question, re.IGNORECASE) \
                 and top in sizes:
-            lines.append(f"It holds {sizes[top].n:,} customers ({_pct(sizes[top].share)}).")
+            lines.append(f"It holds {sizes[top].n:,} customers ({percent(sizes[top].share)}).")
     else:
         lines.append(f"The {n} segments with the {word} {m.label if m.kind != 'size' else 'size'}"
                      f"{against}:")

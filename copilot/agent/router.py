@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, create_model
 
 from copilot.agent.rankings import is_ranking_question
-from copilot.llm.client import LLMClient
-from copilot.llm.prompts import load_prompt
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen
+from copilot.llm import LLMClient, load_prompt
 
 if TYPE_CHECKING:
     from copilot.agent.session import Session
@@ -200,7 +199,7 @@ def route_pattern(message: str, session: Session) -> Routed | None:
 
 def _scope_words(words: str, session: Session) -> bool:
     """Whether ``words`` name a level of the table ("enterprise accounts")."""
-    from copilot.segmentation.analysis.scope import find_scope
+    from copilot.segmentation import find_scope
 
     try:
         frame = session.table().frame
@@ -441,8 +440,8 @@ def args_schema(action: str, session: Session) -> type[Frozen] | None:
 
 def route_state(session: Session) -> dict[str, Any]:
     """What the router may see: column names, segment numbers and names, the goal. No rows."""
-    from copilot.agent.tools import segment_names
-    from copilot.llm.facts import clean_name
+    from copilot.agent.views import segment_names
+    from copilot.llm import clean_name
 
     state: dict[str, Any] = {"goal": session.goal}
     try:  # headers come from the table: cleaned like every level a model reads

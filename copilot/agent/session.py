@@ -26,36 +26,53 @@ from pydantic import ValidationError
 
 from copilot import __version__
 from copilot.agent.events import Event, EventKind, Message, Role, Subscriber
-from copilot.core.errors import CopilotError, InputError, SettingsError
-from copilot.core.files import atomic_write_text, refuse_overwrite, same_file
-from copilot.core.frozen import Frozen
-from copilot.llm.client import Authorship, LLMClient
-from copilot.llm.grounding import _name_key
-from copilot.llm.naming import NAMED_EVENT
-from copilot.llm.providers import LLMSettings, resolve_settings
-from copilot.llm.strategy import draft_strategy
-from copilot.llm.writing import Writing, open_client, write_all
-from copilot.segmentation.analysis.pipeline import (
+from copilot.core import (
+    CopilotError,
+    Frozen,
+    InputError,
+    SettingsError,
+    atomic_write_text,
+    refuse_overwrite,
+    same_file,
+)
+from copilot.llm import (
+    NAMED_EVENT,
+    Authorship,
+    LLMClient,
+    LLMSettings,
+    Writing,
+    draft_strategy,
+    name_key,
+    open_client,
+    resolve_settings,
+    write_all,
+)
+from copilot.segmentation import (
+    LoadedTable,
+    QualityReport,
+    RoleReport,
+    SavedModel,
+    Scope,
     SegmentAnalysis,
     SegmentationRun,
     SegmentSettings,
+    assign_file,
     check_settings,
+    csv_text,
+    infer_roles,
+    load_bundle,
+    load_table,
+    quality_report,
+    read_document,
+    rename_bundle,
     run_segmentation,
+    save_bundle,
+    write_outputs,
 )
-from copilot.segmentation.analysis.quality import QualityReport, quality_report
-from copilot.segmentation.analysis.roles import RoleReport, infer_roles
-from copilot.segmentation.analysis.scope import Scope
-from copilot.segmentation.data.documents import read_document
-from copilot.segmentation.data.load import LoadedTable, load_table
-from copilot.segmentation.model.assign import assign_file
-from copilot.segmentation.model.bundle import SavedModel, load_bundle, rename_bundle, save_bundle
-from copilot.segmentation.outputs.export import csv_text, write_outputs
 
 if TYPE_CHECKING:
-    from copilot.report.memo import MemoFiles
-    from copilot.segmentation.analysis.within import AnchoredSegmentation
-    from copilot.segmentation.model.drift import DriftReport
-    from copilot.segmentation.outputs.glossary import Glossary
+    from copilot.report import MemoFiles
+    from copilot.segmentation import AnchoredSegmentation, DriftReport, Glossary
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -206,7 +223,7 @@ class Session:
         future."""
 
         def work() -> Path:
-            from copilot.segmentation.data.events import EventSpec, build_features
+            from copilot.segmentation import EventSpec, build_features
 
             spec = EventSpec(id=id_column, time=time_column, amount=amount, event=event,
                              order=order, product=product, purchase_event=purchase_event)
@@ -256,7 +273,7 @@ class Session:
         """Take the goal's population ("among month-to-month customers") as the scope, and say
         so in one sentence the user can undo; words no column level matches become a question.
         A scope the user chose (``/scope``) stays until a goal names another population."""
-        from copilot.segmentation.analysis.scope import find_scope
+        from copilot.segmentation import find_scope
 
         self.scope_note = None
         if self.goal is None or self.data_path is None or self._scope_chosen:
@@ -295,7 +312,7 @@ class Session:
         False when ``text`` was refused (the reason is the step's error)."""
 
         def work() -> Scope | None:
-            from copilot.segmentation.analysis.scope import find_scope, parse_scope
+            from copilot.segmentation import find_scope, parse_scope
 
             frame = self._loaded().frame
             words = text.strip()
@@ -373,7 +390,7 @@ class Session:
         def work() -> SegmentSettings:
             from dataclasses import replace
 
-            from copilot.segmentation.analysis.pipeline import report_themes_and_anchors
+            from copilot.segmentation import report_themes_and_anchors
 
             frame = self._frame()
             analysis = report_themes_and_anchors(self.analysis, frame, self.labels(),
@@ -404,7 +421,7 @@ class Session:
 
     def within_path(self, column: str) -> Path:
         """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
-        from copilot.segmentation.outputs.anchored_export import folder_name
+        from copilot.segmentation import folder_name
 
         return self.session_dir / f"within-{folder_name(column, 'anchor')}"
 
@@ -418,10 +435,10 @@ class Session:
         """
 
         def work() -> AnchoredSegmentation:
-            from copilot.segmentation.analysis.pipeline import check_settings
-            from copilot.segmentation.analysis.within import segment_within_anchors
-            from copilot.segmentation.outputs.anchored_export import (
+            from copilot.segmentation import (
                 check_anchored_folder,
+                check_settings,
+                segment_within_anchors,
                 write_anchored,
             )
 
@@ -532,7 +549,7 @@ class Session:
                                  "like 'Loyal Power Users'.")
             writing = self.writing or _drafts(self.analysis)
             others = [n.name for n in writing.narratives if n.segment != segment]
-            if any(_name_key(clean) == _name_key(o) for o in others):
+            if any(name_key(clean) == name_key(o) for o in others):
                 raise InputError(f"Another segment is already called {clean!r}; choose a "
                                  "different name.")
             old = next(n.name for n in writing.narratives if n.segment == segment)
@@ -609,7 +626,7 @@ class Session:
         """Write the strategy memo (default: ``memo.md`` in the session folder)."""
 
         def work() -> MemoFiles:
-            from copilot.report.memo import write_memo
+            from copilot.report import write_memo
 
             if self.analysis is None:
                 raise InputError("There is nothing to put in a memo yet; run the segmentation "
@@ -682,11 +699,7 @@ class Session:
         moved, PSI, centre shifts and a verdict; the report goes to ``drift.md``."""
 
         def work() -> DriftReport:
-            from copilot.segmentation.model.drift import (
-                check_snapshot,
-                compare_snapshots,
-                render_markdown,
-            )
+            from copilot.segmentation import check_snapshot, compare_snapshots, render_markdown
 
             model = self.saved_model()
             new = load_table(Path(path).expanduser()).frame
@@ -713,7 +726,7 @@ class Session:
         hubspot, salesforce). Default output ``crm-<preset>.csv`` in the session folder."""
 
         def work() -> Path:
-            from copilot.segmentation.outputs.crm import get_preset, write_crm_csv
+            from copilot.segmentation import get_preset, write_crm_csv
 
             get_preset(preset)  # an unknown preset is refused before any work
             frame = self._crm_frame()
@@ -735,7 +748,7 @@ class Session:
         ``owners`` sets segments' strategy owners (the others keep theirs)."""
 
         def work() -> Glossary:
-            from copilot.segmentation.outputs.glossary import (
+            from copilot.segmentation import (
                 build_glossary,
                 is_definition,
                 latest_glossary,

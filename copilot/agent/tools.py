@@ -18,10 +18,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from copilot.agent.session import Session
-from copilot.core.errors import InputError
-from copilot.llm.client import LLMClient
-from copilot.report.summary import _pct, _value
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
+from copilot.agent.views import names_text, profile_text, segment_names, strategy_text, sweep_text
+from copilot.core import InputError
+from copilot.llm import LLMClient
 
 
 class Args(BaseModel):
@@ -225,45 +224,6 @@ def _need_segments(session: Session) -> None:
         raise InputError("There are no segments yet; load a table and run the sweep first.")
 
 
-def segment_names(session: Session) -> dict[int, str]:
-    """Names from the writing (the user's included), else "Segment N"."""
-    return session.segment_names()
-
-
-def sweep_text(session: Session) -> str:
-    a = session.analysis
-    c = a.choice
-    lines = [f"{c.k} segments with {ALGORITHM_NAMES.get(c.algorithm, c.algorithm)}. {c.reason}"]
-    for cand in c.shortlist[1:4]:
-        lines.append(f"- alternative: {cand.why}")
-    lines.append("Sizes: " + ", ".join(f"{s.segment}: {s.n:,} ({_pct(s.share)})"
-                                       for s in a.sizes))
-    return "\n".join(lines)
-
-
-def profile_text(session: Session, segment: int | None = None) -> str:
-    a = session.analysis
-    names = segment_names(session)
-    rules = {s.segment: s.rules for s in a.rules.segments}
-    lines = []
-    for p in a.profiles:
-        if segment is not None and p.segment != segment:
-            continue
-        lines.append(f"{p.segment}. {names.get(p.segment, f'Segment {p.segment}')}: "
-                     f"{p.size:,} customers ({_pct(p.share)})")
-        lines += [f"   - {t.phrase}" for t in p.top_features[:4]]
-        lines += [f"   rule: {r.text}" for r in rules.get(p.segment, ())[:1]]
-        for v in a.validation:
-            s = next((s for s in v.segments if s.segment == p.segment), None)
-            if s is not None and s.value is not None:
-                lines.append(f"   {v.name}: {_value(v.kind, s.value)} "
-                             f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]")
-    if not lines:
-        ids = ", ".join(str(p.segment) for p in a.profiles)
-        raise InputError(f"There is no segment {segment}; the segments are {ids}.")
-    return "\n".join(lines)
-
-
 def _columns(session: Session) -> list[str]:
     return [str(c) for c in session.table().frame.columns]
 
@@ -363,7 +323,7 @@ def _set_roles(session: Session, args: SetRoles, client) -> ToolResult:
             return _fail(session)
         if session.analysis is None:
             return ToolResult(True, "Noted; they apply to the next sweep.")
-        from copilot.report.summary import anchor_text, theme_text
+        from copilot.report import anchor_text, theme_text
 
         blocks = [*(theme_text(session.analysis, segment_names(session))
                     if "text_columns" in reported else []),
@@ -427,33 +387,10 @@ def _validate(session: Session, args: ValidateOutcomes, client) -> ToolResult:
     return ToolResult(True, "\n".join(v.summary for v in a.validation))
 
 
-def _names_text(session: Session) -> str:
-    shares = {p.segment: p.share for p in session.analysis.profiles}
-    lines = []
-    for n in session.writing.narratives:
-        draft = " (deterministic draft)" if n.author.status == "fallback" else ""
-        lines.append(f"{n.segment}. {n.name} ({_pct(shares.get(n.segment, 0.0))}){draft}: "
-                     f"{n.narrative}")
-    return "\n".join(lines)
-
-
 def _name(session: Session, args: NameSegments, client) -> ToolResult:
     if session.write(client, with_strategy=False) is None:
         return _fail(session)
-    return ToolResult(True, _names_text(session))
-
-
-def strategy_text(session: Session) -> str:
-    s = session.writing.strategy
-    lines = [f"Strategy for: {s.goal}"]
-    for o in s.opportunities[:3]:
-        lines.append(f"{o.rank}. {o.initiative} for {o.name}: opportunity {o.score:.3f} "
-                     f"(share {_pct(o.share)}, value {o.value_index:.2f}, fit {o.fit}/5)")
-    for plan in s.plans:
-        e = plan.experiment
-        lines.append(f"Plan for {plan.name}: {plan.initiative}; first action: {plan.actions[0].rstrip('.')}; "
-                     f"holdout {e.control_n:,} of {e.treatment_n + e.control_n:,}.")
-    return "\n".join(lines)
+    return ToolResult(True, names_text(session))
 
 
 def _strategy(session: Session, args: DraftStrategy, client) -> ToolResult:
@@ -526,7 +463,7 @@ def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
     if glossary is None:
         return _fail(session)
     folder = Path(args.folder).expanduser() if args.folder else session.session_dir / "glossary"
-    from copilot.segmentation.outputs.glossary import no_change_text
+    from copilot.segmentation import no_change_text
 
     changes = " ".join(c.text for c in glossary.changes) or (
         no_change_text(glossary) if glossary.previous_version else
@@ -537,7 +474,7 @@ def _glossary(session: Session, args: WriteGlossary, client) -> ToolResult:
 
 
 def _within(session: Session, args: SegmentWithinAnchor, client) -> ToolResult:
-    from copilot.report.summary import render_anchored_summary
+    from copilot.report import render_anchored_summary
 
     column = _check_columns(session, [args.column], "segment within")[0]
     result = session.segment_within(column)

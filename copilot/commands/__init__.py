@@ -4,3 +4,29 @@ Each module has ``add_parser(sub)``, which registers its sub-command on the CLI'
 and ``run(args) -> int``. They sit beside ``copilot.cli`` as front ends: thin wrappers over the
 engine that read files, print a summary and write outputs atomically.
 """
+
+
+def operational_commands() -> tuple:
+    """The command modules, each with ``NAME``, ``add_parser(sub)`` and ``run(args)``.
+
+    Imported when asked for, not with the package: each module keeps its heavy imports
+    (duckdb, the engine) inside its ``run``, and the parser must build without them.
+    """
+    from copilot.commands import compare, export, features
+
+    return (features, compare, export)
+
+
+def run_export(args) -> int:
+    """``segment-copilot export`` with parsed ``args`` (the demo's last step)."""
+    from copilot.commands import export
+
+    return export.run(args)
+
+from copilot.commands.within import segment_within
+
+__all__ = [
+    "operational_commands",
+    "run_export",
+    "segment_within",
+]

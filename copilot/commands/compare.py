@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
 
 NAME = "compare"
 
@@ -55,19 +55,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("One snapshot alone needs a saved model to compare against; pass "
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
-    from copilot.core.files import refuse_overwrite, same_file
-    from copilot.segmentation.model.bundle import model_folder
+    from copilot.core import refuse_overwrite, same_file
+    from copilot.segmentation import model_folder
 
     if args.out:  # before any reading: a refusal costs nothing, writes nothing
         refuse_overwrite(args.out, *args.snapshots,
                          *([model_folder(args.model)] if args.model else []))
 
-    from copilot.core.files import atomic_write_text
-    from copilot.segmentation.data.load import load_table
-    from copilot.segmentation.model.bundle import load_bundle
-    from copilot.segmentation.model.drift import (
+    from copilot.core import atomic_write_text
+    from copilot.segmentation import (
         check_snapshot,
         compare_snapshots,
+        load_bundle,
+        load_table,
         render_markdown,
         train_reference_model,
     )

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
 
 NAME = "export"
 PRESET_NAMES = ("generic", "hubspot", "salesforce")
@@ -91,7 +91,7 @@ class _Source:
 
 
 def run(args: argparse.Namespace) -> int:
-    from copilot.segmentation.outputs.crm import get_preset, write_crm_csv
+    from copilot.segmentation import get_preset, write_crm_csv
 
     preset = get_preset(args.preset)
     out = _check_out(Path(args.out))
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"note: {note}\n")
 
     if glossary_plan is not None and glossary_plan["write"]:
-        from copilot.segmentation.outputs.glossary import write_glossary
+        from copilot.segmentation import write_glossary
 
         write_glossary(glossary_plan["glossary"], args.glossary,
                        assignments=source.assignments)
@@ -218,8 +218,7 @@ def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
     version and time of their own level's model."""
     import pandas as pd
 
-    from copilot.segmentation.model.bundle import load_bundle
-    from copilot.segmentation.outputs.crm import crm_frame, ids_as_text
+    from copilot.segmentation import crm_frame, ids_as_text, load_bundle
 
     if args.glossary or args.data:
         what = "--glossary" if args.glossary else "--data"
@@ -263,7 +262,7 @@ def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
 
 
 def _from_segment_output(path: Path) -> _Source:
-    from copilot.segmentation.outputs.glossary import is_definition
+    from copilot.segmentation import is_definition
 
     analysis = _read_analysis(path / "analysis.json")
     source = _Source(kind="segment output", analysis=analysis,
@@ -284,9 +283,9 @@ def _from_segment_output(path: Path) -> _Source:
 
 
 def _from_session(path: Path) -> _Source:
-    from copilot.agent.session import Session
-    from copilot.llm.providers import LLMSettings
-    from copilot.segmentation.outputs.glossary import is_definition
+    from copilot.agent import Session
+    from copilot.llm import LLMSettings
+    from copilot.segmentation import is_definition
     from copilot.workflow import real_names
 
     session = Session.resume(path, llm=LLMSettings(provider="none"))
@@ -306,7 +305,7 @@ def _from_session(path: Path) -> _Source:
 def _read_analysis(path: Path):
     from pydantic import ValidationError
 
-    from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+    from copilot.segmentation import SegmentAnalysis
 
     if not path.is_file():
         raise InputError(f"{path.parent} has no analysis.json; give the whole folder segment "
@@ -322,7 +321,7 @@ def _read_analysis(path: Path):
 
 def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _Source:
     """The customers the segments were built on, from the folder's assignments.csv."""
-    from copilot.segmentation.model.bundle import load_bundle
+    from copilot.segmentation import load_bundle
     from copilot.workflow import read_own_customers
 
     model = None
@@ -341,9 +340,7 @@ def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _So
 
 def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Source:
     """Assign the --data table with the saved model (the source's segments stay the glossary's)."""
-    from copilot.segmentation.model.assign import assign_table
-    from copilot.segmentation.model.bundle import load_bundle
-    from copilot.segmentation.data.load import load_table
+    from copilot.segmentation import assign_table, load_bundle, load_table
     from copilot.workflow import real_names
 
     model = load_bundle(model_dir)
@@ -381,7 +378,7 @@ def _ids_as_written(table, id_column: str):
     ``00123`` into 123, which matches no CRM record."""
     import pandas as pd
 
-    from copilot.segmentation.outputs.crm import ids_as_text
+    from copilot.segmentation import ids_as_text
 
     frame = table.frame
     if table.format == "csv":
@@ -402,7 +399,7 @@ def _ids_as_written(table, id_column: str):
 
 
 def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, str]) -> dict:
-    from copilot.segmentation.outputs.glossary import (
+    from copilot.segmentation import (
         OtherTableError,
         build_glossary,
         latest_glossary,
@@ -487,7 +484,7 @@ def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
                          "CRM.\n")
     if plan is None:
         return
-    from copilot.segmentation.outputs.glossary import no_change_text
+    from copilot.segmentation import no_change_text
 
     g = plan["glossary"]
     folder = plan["folder"]

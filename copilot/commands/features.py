@@ -74,8 +74,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from copilot.core.errors import InputError
-    from copilot.segmentation.data.events import EventSpec, build_features, parse_as_of
+    from copilot.core import InputError
+    from copilot.segmentation import EventSpec, build_features, parse_as_of
 
     out = Path(args.out)
     _check_output(out, Path(args.events))
@@ -109,8 +109,7 @@ def _check_output(out: Path, events: Path) -> None:
     A model folder's files (``bundle.json``, ``arrays.npz``) cannot be hit: the table must be
     .csv or .parquet and its dictionary ends in .features.json.
     """
-    from copilot.core.errors import InputError
-    from copilot.core.files import same_file
+    from copilot.core import InputError, same_file
 
     if out.suffix.lower() not in OUTPUT_SUFFIXES:
         raise InputError(f"The output {out} must end in .csv or .parquet; choose, for example, "
@@ -132,7 +131,7 @@ def _check_output(out: Path, events: Path) -> None:
 
 
 def _write(result, out: Path) -> tuple[Path, Path]:
-    from copilot.core.files import atomic_write_bytes, atomic_write_text
+    from copilot.core import atomic_write_bytes, atomic_write_text
 
     if out.suffix.lower() == ".csv":
         data = atomic_write_text(out, result.frame.to_csv(index=False))
@@ -147,7 +146,7 @@ def _write(result, out: Path) -> tuple[Path, Path]:
 
 def render_summary(summary, data_path: Path, dictionary_path: Path) -> str:
     """The few lines a user reads: what was built, from what, what was left out, what next."""
-    from copilot.segmentation.data.events import outcome_flags
+    from copilot.segmentation import outcome_flags
 
     s = summary
     spec = s.spec

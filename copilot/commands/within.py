@@ -12,17 +12,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
 
 
 def segment_within(df, settings, source: dict, args: argparse.Namespace, *, llm_wanted: bool,
                    progress) -> int:
     """Run and write the per-level segmentations; return the exit code."""
-    from copilot.report.summary import render_anchored_summary
-    from copilot.segmentation.outputs.anchored_export import check_anchored_folder, write_anchored
-    from copilot.segmentation.analysis.anchors import suggest_anchors
-    from copilot.segmentation.analysis.within import segment_within_anchors
-    from copilot.segmentation.analysis.pipeline import check_settings
+    from copilot.report import render_anchored_summary
+    from copilot.segmentation import (
+        check_anchored_folder,
+        check_settings,
+        segment_within_anchors,
+        suggest_anchors,
+        write_anchored,
+    )
 
     if not settings.anchors:
         found = ", ".join(a.column for a in suggest_anchors(df)) or "none found"

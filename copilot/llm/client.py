@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from copilot.core import Frozen
 from copilot.llm.prompts import RenderedPrompt, load_prompt
-from copilot.core.frozen import Frozen
 
 Check = Callable[[Any], list[str]]
 Status = Literal["first try", "after re-ask", "fallback"]

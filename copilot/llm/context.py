@@ -30,9 +30,7 @@ from copilot.llm.facts import (
 from copilot.llm.grounding import FactNumbers, collect_numbers
 from copilot.llm.meaning import SegmentEvidence
 from copilot.llm.prompts import RenderedPrompt, load_prompt
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import Stances, segment_stances
+from copilot.segmentation import ALGORITHM_NAMES, SegmentAnalysis, Stances, segment_stances
 
 CONTEXT_PROMPT = "writing_context"
 MAX_TRAITS = 3  # per segment in the shared context: each costs ~15 tokens on every pass

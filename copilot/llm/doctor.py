@@ -6,11 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from copilot.core.errors import CopilotError
+from copilot.core import CopilotError, Frozen
 from copilot.llm.client import LLMClient
 from copilot.llm.prompts import RenderedPrompt
 from copilot.llm.providers import LLMSettings, get_provider, resolve_settings
-from copilot.core.frozen import Frozen
 
 HINTS = {
     "local": "If it fails: reinstall with the README's first command; or pick another provider "

@@ -16,9 +16,7 @@ from typing import Any
 
 from copilot.llm.grounding import Trait, trait_aliases
 from copilot.llm.meaning import SegmentEvidence
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.profile import SegmentProfile
-from copilot.segmentation.analysis.stance import Stances, segment_stances
+from copilot.segmentation import SegmentAnalysis, SegmentProfile, Stances, segment_stances
 
 MAX_NAME_CHARS = 60
 N_TRAITS = 4  # each trait costs ~40 prompt tokens, about a second on this CPU

@@ -1128,11 +1128,11 @@ def check_name_form(name: str, taken: Iterable[str]) -> list[str]:
         # A lead word the grammar put first, then the same word from the trait ("Mobile
         # Mobile App"): a stutter, not a name.
         problems.append(f'The name "{clean}" repeats "{doubled}"; use each word once.')
-    if _name_key(clean) in {_name_key(t) for t in taken}:
+    if name_key(clean) in {name_key(t) for t in taken}:
         problems.append(f'The name "{clean}" is already used; pick a different one.')
     return problems
 
 
-def _name_key(name: str) -> tuple[str, ...]:
+def name_key(name: str) -> tuple[str, ...]:
     """A name for comparison: case, spacing and plural "s" ignored ("Tech Enthusiast(s)")."""
     return tuple(w.casefold().rstrip("s") or w.casefold() for w in re.findall(r"[\w'-]+", name))

@@ -22,15 +22,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from copilot.llm.lexicon import NOT_USAGE_TOKENS, SUPPORT_TOKENS, USAGE_TOKENS
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import (
+from copilot.segmentation import (
+    SegmentAnalysis,
     SegmentStance,
     Stances,
     is_cumulative,
     is_tenure_name,
     is_value_name,
+    name_tokens,
 )
-from copilot.segmentation.data.names import name_tokens
 
 MAX_DEFAULTS = 5
 
@@ -269,7 +269,7 @@ def default_initiatives(analysis: SegmentAnalysis, goal: str,
     For a retention goal, a pattern counts by how strongly it marks the segments at risk (a
     manual payment method common among the churners, not the one common among the loyal).
     """
-    from copilot.segmentation.analysis.stance import segment_stances
+    from copilot.segmentation import segment_stances
 
     kind = goal_kind(goal)
     found = _domain(analysis, kind)

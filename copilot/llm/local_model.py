@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from copilot.core.errors import SettingsError
+from copilot.core import SettingsError
 
 MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 # Published checksum of Qwen's official file: the parts are byte-identical slices of it.

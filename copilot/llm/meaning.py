@@ -41,8 +41,7 @@ from copilot.llm.lexicon import (
     name_words,
     word_forms,
 )
-from copilot.segmentation.analysis.stance import is_tenure_name
-from copilot.segmentation.data.names import name_tokens
+from copilot.segmentation import is_tenure_name, name_tokens
 
 #: A column counts as clearly above or below average from this standardized difference.
 CLEAR_Z = 0.2

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, create_model
 
+from copilot.core import Frozen
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
 from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
@@ -41,8 +42,7 @@ from copilot.llm.meaning import (
     fitting_words,
 )
 from copilot.llm.prose import complete_sentences, sentence_count
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation import SegmentAnalysis
 
 
 class SegmentNarrative(Frozen):

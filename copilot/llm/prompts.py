@@ -27,8 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from copilot.core.errors import CopilotError
-from copilot.core.frozen import Frozen
+from copilot.core import CopilotError, Frozen
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)

@@ -21,8 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError
 
-from copilot.core.errors import SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, SettingsError
 
 ProviderName = Literal["local", "openai", "openai-compatible", "fake", "none"]
 PROVIDERS: tuple[str, ...] = ("local", "openai", "openai-compatible", "fake", "none")

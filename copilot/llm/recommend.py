@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
+from copilot.core import Frozen
 from copilot.llm.client import DRAFT, Authorship, LLMClient
 from copilot.llm.context import WritingContext, option_label
 from copilot.llm.facts import ignorable_names
@@ -22,8 +23,7 @@ from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.meaning import check_option_claims, check_plumbing
 from copilot.llm.prompts import load_prompt
 from copilot.llm.prose import complete_sentences
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation import SegmentAnalysis
 
 __all__ = ["KRecommendation", "option_label", "recommend_k"]
 

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model
 
+from copilot.core import Frozen
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
 from copilot.llm.facts import (
@@ -57,9 +58,7 @@ from copilot.llm.meaning import (
 )
 from copilot.llm.naming import SegmentNarrative
 from copilot.llm.prose import complete_sentences
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import is_cumulative, is_value_name
+from copilot.segmentation import SegmentAnalysis, is_cumulative, is_value_name
 
 __all__ = ["TOP_SEGMENTS", "Strategy", "campaign_cap", "draft_strategy", "goal_kind"]
 

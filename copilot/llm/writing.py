@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from copilot.core.errors import CopilotError
+from copilot.core import CopilotError, Frozen
 from copilot.llm.client import LLMClient
 from copilot.llm.context import CONTEXT_PROMPT, WritingContext
 from copilot.llm.facts import safe_for_model
@@ -20,8 +20,7 @@ from copilot.llm.prompts import load_prompt
 from copilot.llm.providers import LLMSettings, get_provider
 from copilot.llm.recommend import KRecommendation, recommend_k
 from copilot.llm.strategy import TOP_SEGMENTS, Strategy, draft_strategy
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation import SegmentAnalysis
 
 WRITING_PROMPTS = (CONTEXT_PROMPT, "recommend_k", "explain_k", "name_segment", "narrate_segment",
                    "rate_fit", "plan_segment", "reask", "reask_text")

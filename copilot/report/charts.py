@@ -33,8 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation import ALGORITHM_NAMES, SegmentAnalysis
 
 DPI = 100
 MAX_OUTCOMES = 4  # one panel each; more would make the chart unreadable at memo size

@@ -27,23 +27,28 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_text
-from copilot.core.frozen import Frozen
-from copilot.llm.client import Authorship
-from copilot.llm.naming import SegmentNarrative, draft_name
-from copilot.llm.recommend import option_label
-from copilot.llm.strategy import TOP_SEGMENTS, SegmentPlan, Strategy
-from copilot.llm.writing import Writing
+from copilot.core import Frozen, InputError, atomic_write_text
+from copilot.llm import (
+    TOP_SEGMENTS,
+    Authorship,
+    SegmentNarrative,
+    SegmentPlan,
+    Strategy,
+    Writing,
+    draft_name,
+    option_label,
+)
 from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
-from copilot.segmentation.analysis.anchors import AnchorLevelShare
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.profile import SegmentProfile
-from copilot.segmentation.analysis.stance import segment_stances
-from copilot.segmentation.analysis.sweep import SweepRow
-from copilot.segmentation.analysis.themes import theme_lines
-from copilot.segmentation.analysis.validate import OutcomeValidation
+from copilot.segmentation import (
+    ALGORITHM_NAMES,
+    AnchorLevelShare,
+    OutcomeValidation,
+    SegmentAnalysis,
+    SegmentProfile,
+    SweepRow,
+    segment_stances,
+    theme_lines,
+)
 
 MAX_TRAITS = 5
 MAX_RULES = 2

@@ -8,26 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from copilot.segmentation.analysis.anchors import AnchorReport, anchor_lines
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import segment_stances
-from copilot.segmentation.analysis.themes import theme_lines
+from copilot.core import figure, percent
+from copilot.segmentation import (
+    ALGORITHM_NAMES,
+    AnchorReport,
+    SegmentAnalysis,
+    anchor_lines,
+    segment_stances,
+    theme_lines,
+)
 
 if TYPE_CHECKING:
-    from copilot.segmentation.analysis.within import AnchoredSegmentation
+    from copilot.segmentation import AnchoredSegmentation
 
 WIDTH = 96
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
-
-
-def _value(kind: str, v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    return _pct(v) if kind == "binary" else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
 def _wrap(text: str, indent: str) -> list[str]:
@@ -96,7 +90,7 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
         title = "Unassigned" if p.segment < 0 else f"Segment {p.segment}"
         stance = stances.of(p.segment)
         said = f", {stance.label}" if stance is not None and stance.label else ""
-        lines.append(f"  {title}: {p.size:,} customers ({_pct(p.share)}){said}")
+        lines.append(f"  {title}: {p.size:,} customers ({percent(p.share)}){said}")
         for t in p.top_features[:4]:
             lines += _wrap(f"- {t.phrase}", "    ")
         for rule in rules.get(p.segment, ())[:1]:
@@ -105,8 +99,8 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
         for v in a.validation:
             s = outcome_by_seg[v.name].get(p.segment)
             if s is not None:
-                lines.append(f"    {v.phrase or v.name}: {_value(v.kind, s.value)} "
-                             f"[{_value(v.kind, s.ci_low)} to {_value(v.kind, s.ci_high)}]")
+                lines.append(f"    {v.phrase or v.name}: {figure(v.kind, s.value)} "
+                             f"[{figure(v.kind, s.ci_low)} to {figure(v.kind, s.ci_high)}]")
     lines.append(f"  Rules fidelity: {a.rules.fidelity:.0%} ({a.rules.fidelity_method}); "
                  f"mean assignment confidence {a.confidence.mean:.2f}.")
     if a.validation:
@@ -186,7 +180,7 @@ def render_anchored_summary(
                        f"({a.choice.rule}).", "  ")
         for p in a.profiles:
             name = gs.segment_names[p.segment] if p.segment >= 0 else "Unassigned"
-            lines.append(f"    {name}: {p.size:,} customers ({_pct(p.share)})")
+            lines.append(f"    {name}: {p.size:,} customers ({percent(p.share)})")
             for t in p.top_features[:1]:
                 lines += _wrap(f"- {t.phrase}", "      ")
             said = _said(a, p.segment)

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from copilot.segmentation.analysis.roles import FEATURE_ROLES
+from copilot.segmentation import FEATURE_ROLES
 
 # --- the memo's number formats (memo.py formats every figure with these) -----------------------
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from copilot.llm.client import Authorship
-from copilot.llm.writing import Writing
+from copilot.llm import Authorship, Writing
 from copilot.report.summary import _wrap
-from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.analysis.stance import segment_stances
+from copilot.segmentation import SegmentAnalysis, segment_stances
 
 
 def byline(author: Authorship) -> str:

@@ -26,10 +26,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from copilot.agent.agent import Agent
-from copilot.agent.events import Event
-from copilot.agent.router import SLASH_HELP
-from copilot.agent.session import Session
+from copilot.agent import SLASH_HELP, Agent, Event, Session
 from copilot.tui.chat import AssistantTurn, ChatPane
 from copilot.tui.panels import (
     DataPanel,

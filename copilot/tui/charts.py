@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rich.text import Text
 
-from copilot.report.summary import _pct
+from copilot.core import percent
 
 # Eighths of a cell, from empty to full: bars grow in steps of 1/8 of a row.
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -160,5 +160,5 @@ def map_legend(entries: Iterable[LegendEntry]) -> Text:
         out.append(f" {segment_glyph(e.segment)} ", style=segment_style(e.segment))
         out.append(e.name)
         if e.share is not None:
-            out.append(f" ({_pct(e.share)})", style="dim")
+            out.append(f" ({percent(e.share)})", style="dim")
     return out

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Markdown, ProgressBar, Static
 
-from copilot.agent.events import Event, Message
+from copilot.agent import Event, Message
 
 READY = "Ready. Type a message or /help."
 

@@ -17,19 +17,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Markdown, Static
 
-from copilot.agent.answers import stance_labels, with_stance
-from copilot.agent.tools import profile_text, segment_names
-from copilot.core.errors import CopilotError
-from copilot.report.summary import _pct, _value
-from copilot.segmentation.analysis.choose import ALGORITHM_NAMES
+from copilot.agent import profile_text, segment_names, stance_labels, with_stance
+from copilot.core import CopilotError, figure, percent
+from copilot.segmentation import ALGORITHM_NAMES
 from copilot.tui.charts import LegendEntry, map_legend, scatter_map, sweep_chart
 
 if TYPE_CHECKING:
-    from copilot.agent.session import Session
-    from copilot.segmentation.analysis.profile import SegmentProfile
-    from copilot.segmentation.analysis.quality import QualityReport
-    from copilot.segmentation.analysis.roles import RoleReport
-    from copilot.segmentation.analysis.sweep import SweepTable
+    from copilot.agent import Session
+    from copilot.segmentation import QualityReport, RoleReport, SegmentProfile, SweepTable
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,7 @@ def _roles_table(roles: RoleReport) -> Table:
     table.add_column("Why", ratio=1, no_wrap=True, overflow="ellipsis")
     for c in roles.columns:
         table.add_row(c.name, Text(c.role, style=_ROLE_STYLE.get(c.role, "dim")),
-                      _pct(c.missing_share) if c.missing_share else "", Text(c.reason, "dim"))
+                      percent(c.missing_share) if c.missing_share else "", Text(c.reason, "dim"))
     return table
 
 
@@ -196,12 +191,12 @@ class SegmentsPanel(Vertical):
             outcomes = []
             for v in a.validation:
                 o = next((o for o in v.segments if o.segment == p.segment), None)
-                outcomes.append(_value(v.kind, o.value if o else None))
+                outcomes.append(figure(v.kind, o.value if o else None))
             who = by.get(p.segment, "-")
             # Text, not str: a DataTable reads str cells as markup, and names are user input.
             cells = [Text(str(p.segment)), Text(names.get(p.segment, f"Segment {p.segment}")),
                      Text(who, style="bold" if who == "yours" else "dim"),
-                     Text(f"{p.size:,}", justify="right"), Text(_pct(p.share), justify="right"),
+                     Text(f"{p.size:,}", justify="right"), Text(percent(p.share), justify="right"),
                      *((Text(short_stance(stances.get(p.segment, "-"))),) if stances else ()),
                      *(Text(o, justify="right") for o in outcomes), Text(key_traits(p))]
             table.add_row(*cells, key=str(p.segment))
@@ -293,7 +288,7 @@ def _sweep_table(rows, chosen_k: int) -> Table:
         return "n/a" if v is None else f"{v:.2f}"
 
     for r in sorted(rows, key=lambda r: r.k):
-        table.add_row(str(r.k), fmt(r.silhouette), fmt(r.stability), _pct(r.min_share),
+        table.add_row(str(r.k), fmt(r.silhouette), fmt(r.stability), percent(r.min_share),
                       "yes" if r.in_band else "no", style="bold yellow" if r.k == chosen_k else "")
     return table
 
@@ -353,8 +348,8 @@ class MapPanel(Vertical):
         p = a.projection
         axes = ""
         if p.explained_variance is not None:
-            axes = (f"; the axes hold {_pct(p.explained_variance[0])} and "
-                    f"{_pct(p.explained_variance[1])} of the variance")
+            axes = (f"; the axes hold {percent(p.explained_variance[0])} and "
+                    f"{percent(p.explained_variance[1])} of the variance")
         self.query_one("#map-title", Static).update(Text(
             f"{p.method.upper()} map of {len(p.x):,} sampled customers{axes}.", style="bold"))
         self.query_one(SegmentMap).set_points(p.x, p.y, p.labels)
@@ -395,7 +390,7 @@ def memo_preview(session: Session) -> str:
         return ("*No memo yet.* It appears here once the segments exist; ctrl+s writes it to "
                 "a file.")
     try:
-        from copilot.report.memo import render_memo
+        from copilot.report import render_memo
     except ImportError:
         return "*The memo preview is not available in this installation.*"
     return render_memo(session.analysis, session.writing, goal=session.goal)

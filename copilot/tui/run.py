@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from copilot.core.errors import CopilotError
-from copilot.llm.providers import LLMSettings
+from copilot.core import CopilotError
+from copilot.llm import LLMSettings
 
 
 def run_chat(data: str | None, *, session_dir: Path, resume: bool,
@@ -19,8 +19,7 @@ def run_chat(data: str | None, *, session_dir: Path, resume: bool,
     resumed session's saved LLM settings (a new session then resolves them from the
     environment). Returns the app's exit code (0, or 1 if it stopped on an internal error).
     """
-    from copilot.agent.agent import Agent
-    from copilot.agent.session import Session
+    from copilot.agent import Agent, Session
     from copilot.tui.app import CopilotApp
 
     try:

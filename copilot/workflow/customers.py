@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from copilot.core.errors import InputError
-from copilot.segmentation.model.bundle import SavedModel
-from copilot.segmentation.outputs.crm import DEFAULT_SALT, crm_frame, ids_as_text
+from copilot.core import InputError
+from copilot.segmentation import DEFAULT_SALT, SavedModel, crm_frame, ids_as_text
 
 
 @dataclass

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation.analysis.profile import _fmt_num, _fmt_pair, _fmt_pct, profile_segments
+from copilot.core.numbers import number, number_pair, share_percent
+from copilot.segmentation.analysis.profile import profile_segments
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
 
@@ -55,7 +56,7 @@ def test_planted_high_seats_is_the_top_feature_and_higher():
     assert [p.segment for p in profiles] == [0, 1, 2]
     top = profiles[1].top_features[0]
     assert top.name == "seats" and top.kind == "numeric" and top.z > 1
-    seg_med, all_med = _fmt_pair(df.seats[labels == 1].median(), df.seats.median())
+    seg_med, all_med = number_pair(df.seats[labels == 1].median(), df.seats.median())
     assert top.phrase == f"higher seats (median {seg_med} vs {all_med} overall)"
     assert top.phrase == "higher seats (median 59.9 vs 11.7 overall)"
     seats = _feature(profiles[1], "seats")
@@ -195,14 +196,14 @@ def test_results_are_plain_python_numbers_and_deterministic():
 
 
 def test_number_formatting():
-    assert _fmt_num(89.94) == "89.9"
-    assert _fmt_num(70.4) == "70.4"
-    assert _fmt_num(1234567) == "1,230,000"
-    assert _fmt_num(0.000123456) == "0.000123"
-    assert _fmt_num(20.0) == "20"
-    assert _fmt_pair(-0.000194, 3.012) == ("0", "3.01")
-    assert _fmt_pair(12345.0, 678.0) == ("12,300", "700")
-    assert _fmt_pct(0.88) == "88%" and _fmt_pct(0.005) == "0.5%" and _fmt_pct(0.0) == "0%"
+    assert number(89.94) == "89.9"
+    assert number(70.4) == "70.4"
+    assert number(1234567) == "1,230,000"
+    assert number(0.000123456) == "0.000123"
+    assert number(20.0) == "20"
+    assert number_pair(-0.000194, 3.012) == ("0", "3.01")
+    assert number_pair(12345.0, 678.0) == ("12,300", "700")
+    assert share_percent(0.88) == "88%" and share_percent(0.005) == "0.5%" and share_percent(0.0) == "0%"
 
 
 def test_labels_must_line_up_with_rows():

@@ -302,7 +302,7 @@ def test_a_ranking_question_is_answered_at_once_while_the_model_writes(workdir, 
             answer = next(line for line in lines if "highest churned rate" in line)
             assert f"(segment {top})" in answer.splitlines()[0]
             assert f"{rates[top]:.0%}" in answer.splitlines()[0]
-            from copilot.agent.tools import profile_text
+            from copilot.agent.views import profile_text
             first = profile_text(session, 0).splitlines()[0]
             assert any(line.startswith(first) for line in lines)
             release.set()

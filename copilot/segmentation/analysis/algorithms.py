@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from copilot.core.errors import SettingsError
+from copilot.core import SettingsError
 from copilot.segmentation.analysis.mixture import Layout, fit_mixed_mixture
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hierarchical", "hdbscan")

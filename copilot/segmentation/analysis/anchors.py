@@ -25,17 +25,15 @@ import pandas as pd
 from pandas.api import types as ptypes
 from scipy import stats
 
-from copilot.core.errors import ColumnError
-from copilot.core.frozen import Frozen
+from copilot.core import ColumnError, Frozen, share_percent
 from copilot.segmentation.analysis.profile import (
     MIN_CATEGORY_LIFT,
     MIN_CATEGORY_SHARE,
     _check_labels,
-    _fmt_pct,
 )
 from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 from copilot.segmentation.analysis.validate import ALPHA, Magnitude, _fmt_p, _magnitude
-from copilot.segmentation.data.names import name_tokens
+from copilot.segmentation.data import name_tokens
 
 AnchorKind = Literal["industry", "company_size", "region"]
 
@@ -454,7 +452,7 @@ def _summary(column, segments, p, v, magnitude, significant, sparse) -> str:
         return f"{head} ({test})."
     segment, r = best
     return (f"{head} ({test}); {r.level} is over-represented in Segment {segment} "
-            f"({_fmt_pct(r.segment_share)} vs {_fmt_pct(r.overall_share)} overall).")
+            f"({share_percent(r.segment_share)} vs {share_percent(r.overall_share)} overall).")
 
 
 def anchor_lines(report: AnchorReport, names: dict[int, str] | None = None) -> tuple[str, ...]:
@@ -473,8 +471,8 @@ def anchor_lines(report: AnchorReport, names: dict[int, str] | None = None) -> t
             if seg.segment < 0 or not seg.over_represented:
                 continue
             by_level = {r.level: r for r in seg.levels}
-            parts = [f"{lv} {_fmt_pct(by_level[lv].segment_share)} vs "
-                     f"{_fmt_pct(by_level[lv].overall_share)}" for lv in seg.over_represented[:3]]
+            parts = [f"{lv} {share_percent(by_level[lv].segment_share)} vs "
+                     f"{share_percent(by_level[lv].overall_share)}" for lv in seg.over_represented[:3]]
             name = names.get(seg.segment, f"Segment {seg.segment}")
             lines.append(f"  {name}: {a.column} " + "; ".join(parts))
     return tuple(lines)

@@ -22,8 +22,7 @@ The LLM layer may explain the choice or pick within the shortlist, never outside
 
 from __future__ import annotations
 
-from copilot.core.errors import SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, SettingsError
 from copilot.segmentation.analysis.sweep import SweepRow, SweepTable
 
 MAX_NOISE_SHARE = 0.30

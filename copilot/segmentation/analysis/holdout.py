@@ -17,8 +17,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import InputError
-from copilot.segmentation.data.ids import ids_as_text
+from copilot.core import InputError
+from copilot.segmentation.data import ids_as_text
 
 DEFAULT_SALT = "segment-copilot-holdout"
 

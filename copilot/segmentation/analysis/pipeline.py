@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 
 from copilot import __version__
-from copilot.core.errors import ColumnError, DataError, SettingsError
+from copilot.core import ColumnError, DataError, Frozen, SettingsError
 from copilot.segmentation.analysis import anchors as _anchors
-from copilot.core.frozen import Frozen
 from copilot.segmentation.analysis.algorithms import ALGORITHMS, FittedClusters
 from copilot.segmentation.analysis.choose import Choice, recommend
 from copilot.segmentation.analysis.holdout import holdout_counts

@@ -24,8 +24,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from copilot.core.errors import DataError
-from copilot.core.frozen import Frozen
+from copilot.core import DataError, Frozen
 from copilot.segmentation.analysis.mixture import Layout
 from copilot.segmentation.analysis.roles import RoleReport
 
@@ -173,7 +172,7 @@ def _numeric_source(series: pd.Series, step: NumericStep) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _skew_transform(values: np.ndarray, kind: str, lam: float | None) -> np.ndarray:
+def skew_transform(values: np.ndarray, kind: str, lam: float | None) -> np.ndarray:
     if kind == "log1p":
         return np.log1p(np.maximum(values, 0.0))
     if kind == "yeo-johnson":
@@ -193,7 +192,7 @@ def _naive_datetimes(series: pd.Series) -> pd.Series:
 
 
 def _apply_numeric(raw: np.ndarray, step: NumericStep) -> np.ndarray:
-    values = _skew_transform(raw, step.transform, step.yeo_johnson_lambda)
+    values = skew_transform(raw, step.transform, step.yeo_johnson_lambda)
     values = np.clip(values, step.clip_low, step.clip_high)
     return (values - step.center) / step.scale
 
@@ -383,7 +382,7 @@ def fit_preparation(
             notes.append(f"{name} has no values and was left out.")
             continue
         kind, lam = _choose_transform(present) if role != "boolean" else ("none", None)
-        values = _skew_transform(present, kind, lam)
+        values = skew_transform(present, kind, lam)
         low, high = _fences(values) if role != "boolean" else (0.0, 1.0)
         center, scale = _scale(np.clip(values, low, high))
         if role == "boolean":

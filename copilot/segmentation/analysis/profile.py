@@ -11,7 +11,6 @@ Datetime features are measured as days before the latest date in the column (so 
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Literal
 
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, number_pair, share_percent
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
 #: |z| below this is reported as "similar" (a small effect in Cohen's terms).
@@ -199,47 +198,6 @@ def _feature_values(s: pd.Series, role: ColumnRole) -> tuple[np.ndarray, str | N
 # --------------------------------------------------------------------------------------------
 
 
-def _round_sig(x: float, digits: int = 3) -> float:
-    if x == 0 or not np.isfinite(x):
-        return float(x)
-    return float(f"{x:.{digits}g}")
-
-
-def _fmt_num(x: float, digits: int = 3) -> str:
-    """A number with ``digits`` significant digits, no exponent, thousands separated."""
-    if not np.isfinite(x):
-        return str(x)
-    r = _round_sig(float(x), digits)
-    text = np.format_float_positional(r, trim="-")
-    if text in ("-0", "-0."):
-        text = "0"
-    sign = "-" if text.startswith("-") else ""
-    body = text.lstrip("-")
-    whole, _, frac = body.partition(".")
-    whole = f"{int(whole):,}"
-    return sign + whole + ("." + frac if frac else "")
-
-
-def _fmt_pair(a: float, b: float) -> tuple[str, str]:
-    """Two numbers to compare, rounded alike: 3 significant digits of the larger one.
-
-    So ``(-0.000194, 3.01)`` reads ``("0", "3.01")`` rather than ``("-0.000194", "3.01")``.
-    """
-    big = max(abs(a), abs(b))
-    if not np.isfinite(big) or big == 0:
-        return _fmt_num(a), _fmt_num(b)
-    decimals = 2 - math.floor(math.log10(big))
-    return _fmt_num(round(a, decimals)), _fmt_num(round(b, decimals))
-
-
-def _fmt_pct(share: float) -> str:
-    """A share as a readable percentage: ``"47%"``, ``"0.5%"``."""
-    pct = 100.0 * share
-    if pct == 0 or pct >= 1 or pct <= -1:
-        return f"{pct:.0f}%"
-    return f"{_fmt_num(pct, 2)}%"
-
-
 # --------------------------------------------------------------------------------------------
 # Profiles
 # --------------------------------------------------------------------------------------------
@@ -255,14 +213,14 @@ def _numeric_phrase(stat: FeatureStat, true_label: str | None) -> str:
     if stat.kind == "boolean":
         level = "true" if true_label is None else true_label
         return (
-            f"{stat.name} = {level} {_fmt_pct(stat.segment_mean or 0.0)} "
-            f"vs {_fmt_pct(stat.overall_mean)} overall"
+            f"{stat.name} = {level} {share_percent(stat.segment_mean or 0.0)} "
+            f"vs {share_percent(stat.overall_mean)} overall"
         )
     what = "median"
-    seg, ovr = _fmt_pair(stat.segment_median or 0.0, stat.overall_median)
+    seg, ovr = number_pair(stat.segment_median or 0.0, stat.overall_median)
     if stat.segment_median is None or seg == ovr:
         what = "mean"
-        seg, ovr = _fmt_pair(stat.segment_mean or 0.0, stat.overall_mean)
+        seg, ovr = number_pair(stat.segment_mean or 0.0, stat.overall_mean)
     if stat.kind == "datetime":
         word = "earlier" if stat.direction == "higher" else "later"
         return f"{word} {stat.name} ({what} {seg} days before the latest vs {ovr} overall)"
@@ -451,8 +409,8 @@ def _profile_categorical(
                         level=stat.level,
                         z=stat.z,
                         phrase=(
-                            f"{name} = {stat.level} {_fmt_pct(stat.segment_share)} "
-                            f"vs {_fmt_pct(stat.overall_share)} overall"
+                            f"{name} = {stat.level} {share_percent(stat.segment_share)} "
+                            f"vs {share_percent(stat.overall_share)} overall"
                         ),
                     )
                 )

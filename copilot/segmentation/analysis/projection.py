@@ -9,8 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from copilot.core.errors import SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, SettingsError
 
 Method = Literal["pca", "tsne"]
 

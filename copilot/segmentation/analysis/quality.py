@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen
 from copilot.segmentation.analysis.roles import RoleReport, outcome_values
 
 SAMPLE_ROWS = 50_000  # rows used for correlations, leakage and near-constant screening

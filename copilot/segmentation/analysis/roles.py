@@ -14,12 +14,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from copilot.core.errors import ColumnError, DataError
-from copilot.core.frozen import Frozen
-from copilot.segmentation.data.names import (
-    name_tokens,
-    outcome_name_match,
-)
+from copilot.core import ColumnError, DataError, Frozen
+from copilot.segmentation.data import name_tokens, outcome_name_match
 
 Role = Literal[
     "id",           # identifies a customer; never a feature

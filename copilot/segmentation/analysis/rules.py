@@ -20,14 +20,8 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
-from copilot.core.errors import DataError, SettingsError
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.profile import (
-    _categorical_codes,
-    _check_labels,
-    _feature_values,
-    _round_sig,
-)
+from copilot.core import DataError, Frozen, SettingsError, round_sig
+from copilot.segmentation.analysis.profile import _categorical_codes, _check_labels, _feature_values
 from copilot.segmentation.analysis.projection import _stratified_indices
 from copilot.segmentation.analysis.roles import RoleReport
 
@@ -117,7 +111,7 @@ def _readable_threshold(threshold: float, values: np.ndarray) -> float:
     below = values[values <= threshold]
     above = values[values > threshold]
     if below.size == 0 or above.size == 0:
-        return _round_sig(float(threshold), 3)
+        return round_sig(float(threshold), 3)
     lo, hi = float(below.max()), float(above.min())
     if lo < 0.0 <= hi:
         return 0.0
@@ -127,7 +121,7 @@ def _readable_threshold(threshold: float, values: np.ndarray) -> float:
         r = float(f"{(math.floor(lo / unit) + 1) * unit:.12g}")
         if lo < r <= hi:
             return r
-    return _round_sig(float(threshold), 3)
+    return round_sig(float(threshold), 3)
 
 
 def _column_values(df: pd.DataFrame, roles: RoleReport, col: _Column, rows: np.ndarray,

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import DataError, SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import DataError, Frozen, SettingsError
 
 # Nouns that say "these are customers": the words around them are the population.
 _PEOPLE = frozenset({

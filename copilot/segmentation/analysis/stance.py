@@ -24,9 +24,9 @@ import math
 import re
 from typing import Literal
 
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
-from copilot.segmentation.data.names import name_tokens
+from copilot.segmentation.data import name_tokens
 
 Level = Literal["high", "average", "low"]
 

@@ -22,8 +22,7 @@ from sklearn.metrics import (
 )
 from threadpoolctl import threadpool_limits
 
-from copilot.core.errors import SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, SettingsError
 from copilot.segmentation.analysis.algorithms import (
     HIERARCHICAL_MAX_ROWS,
     FittedClusters,

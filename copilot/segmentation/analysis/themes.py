@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen
 from copilot.segmentation.analysis.profile import _check_labels
 from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 

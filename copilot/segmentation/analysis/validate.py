@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from copilot.core.errors import ColumnError
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.profile import _check_labels, _fmt_num, _fmt_pct
+from copilot.core import ColumnError, Frozen, number, share_percent
+from copilot.segmentation.analysis.profile import _check_labels
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport, outcome_values
 
 ALPHA = 0.05
@@ -201,7 +200,7 @@ def _magnitude(value: float, thresholds: tuple[float, float, float]) -> Magnitud
 
 
 def _fmt_value(value: float, kind: str) -> str:
-    return _fmt_pct(value) if kind == "binary" else _fmt_num(value)
+    return share_percent(value) if kind == "binary" else number(value)
 
 
 def _fmt_p(p: float) -> str:

@@ -14,8 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import ColumnError, InputError, SettingsError
-from copilot.core.frozen import Frozen
+from copilot.core import ColumnError, Frozen, InputError, SettingsError
 from copilot.segmentation.analysis.anchors import (
     MIN_LEVEL_ROWS,
     POOLED_LEVEL,

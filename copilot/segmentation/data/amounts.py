@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from copilot.core.errors import DataError
+from copilot.core import DataError
 
 DOT, COMMA = ".", ","  # the decimal separator of a column
 SYSTEMATIC_MIN_ROWS = 5  # unreadable values written the same way that make a format, not typos

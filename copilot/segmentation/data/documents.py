@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
 
 
 def read_document(path: Path, *, what: str, fmt: str, version_key: str, max_version: int,

@@ -53,8 +53,7 @@ from typing import Literal
 
 import pandas as pd
 
-from copilot.core.errors import ColumnError, DataError, InputError
-from copilot.core.frozen import Frozen
+from copilot.core import ColumnError, DataError, Frozen, InputError
 from copilot.segmentation.data import amounts
 from copilot.segmentation.data.names import outcome_name_match
 

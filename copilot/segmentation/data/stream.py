@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from copilot.core.errors import DataError
+from copilot.core import DataError
 from copilot.segmentation.data import load as _load
 
 CHUNK_ROWS = 200_000  # ~50 MB of a typical 20-column table per chunk, a few passes per million

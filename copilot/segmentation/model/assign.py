@@ -15,12 +15,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
+from copilot.segmentation.analysis import DEFAULT_SALT, OTHER_LEVEL, check_share, holdout_flags
+from copilot.segmentation.data import CHUNK_ROWS, ids_as_text, iter_table_chunks
 from copilot.segmentation.model.bundle import SavedModel
-from copilot.segmentation.analysis.holdout import DEFAULT_SALT, check_share, holdout_flags
-from copilot.segmentation.data.ids import ids_as_text
-from copilot.segmentation.analysis.prepare import OTHER_LEVEL
-from copilot.segmentation.data.stream import CHUNK_ROWS, iter_table_chunks
 
 # A numeric training column whose values mostly fail to parse as numbers was retyped.
 _RETYPED_SHARE = 0.5

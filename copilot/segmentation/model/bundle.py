@@ -28,15 +28,16 @@ import pandas as pd
 from pydantic import Field, ValidationError, model_serializer
 
 from copilot import __version__
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_bytes, atomic_write_text
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.algorithms import FittedClusters
-from copilot.segmentation.analysis.mixture import Layout, MixedMixture
-from copilot.segmentation.analysis.prepare import Preparation
-from copilot.segmentation.analysis.roles import RoleReport
-from copilot.segmentation.analysis.scope import Scope
-from copilot.segmentation.data.documents import read_document
+from copilot.core import Frozen, InputError, atomic_write_bytes, atomic_write_text
+from copilot.segmentation.analysis import (
+    FittedClusters,
+    Layout,
+    MixedMixture,
+    Preparation,
+    RoleReport,
+    Scope,
+)
+from copilot.segmentation.data import read_document
 
 BUNDLE_FORMAT = "segment-copilot-model"
 # Bump when the saved shape changes; older engines refuse newer bundles rather than guess.

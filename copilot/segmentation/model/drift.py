@@ -47,8 +47,7 @@ import pandas as pd
 from pydantic import Field
 from scipy import stats
 
-from copilot.core.errors import InputError
-from copilot.core.frozen import Frozen
+from copilot.core import Frozen, InputError
 from copilot.segmentation.model.assign import assign_table
 from copilot.segmentation.model.bundle import FeatureDistribution, SavedModel
 
@@ -542,8 +541,8 @@ def train_reference_model(old: pd.DataFrame, *, id_column: str | None = None,
 
     It goes through a temporary bundle so that it assigns exactly as a saved one does.
     """
+    from copilot.segmentation.analysis import SegmentSettings, run_segmentation
     from copilot.segmentation.model.bundle import load_bundle, save_bundle
-    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 
     run = run_segmentation(old, SegmentSettings(id_column=id_column, seed=seed))
     with tempfile.TemporaryDirectory(prefix="segment-copilot-compare-") as tmp:

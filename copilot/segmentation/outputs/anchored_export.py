@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_text
-from copilot.segmentation.analysis.within import AnchoredSegmentation
-from copilot.segmentation.model.bundle import save_bundle_with_data
+from copilot.core import InputError, atomic_write_text
+from copilot.segmentation.analysis import AnchoredSegmentation
+from copilot.segmentation.model import save_bundle_with_data
 from copilot.segmentation.outputs.export import csv_text, write_outputs
 
 ANCHORED_FILE = "anchored.json"

@@ -47,11 +47,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_text
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.holdout import DEFAULT_SALT, holdout_flags
-from copilot.segmentation.data.ids import ids_as_text
+from copilot.core import Frozen, InputError, atomic_write_text
+from copilot.segmentation.analysis import DEFAULT_SALT, holdout_flags
+from copilot.segmentation.data import ids_as_text
 from copilot.segmentation.outputs.export import csv_text
 
 #: The CRM frame's columns after the ID column, in order.

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_text
-from copilot.segmentation.analysis.pipeline import SegmentationRun
+from copilot.core import InputError, atomic_write_text
+from copilot.segmentation.analysis import SegmentationRun
 
 # A spreadsheet or CRM reads a cell starting with these as a formula (OWASP "CSV injection"):
 # a segment renamed "=HYPERLINK(...)" would run in whoever opens crm.csv.

@@ -57,12 +57,9 @@ import pandas as pd
 from pydantic import Field, ValidationError
 
 from copilot import __version__
-from copilot.core.errors import InputError
-from copilot.core.files import atomic_write_text
-from copilot.core.frozen import Frozen
-from copilot.segmentation.analysis.prepare import _skew_transform
-from copilot.segmentation.analysis.profile import _fmt_num, _fmt_pct
-from copilot.segmentation.data.documents import read_document
+from copilot.core import Frozen, InputError, atomic_write_text, number, share_percent
+from copilot.segmentation.analysis import skew_transform
+from copilot.segmentation.data import read_document
 from copilot.segmentation.outputs.export import csv_text
 
 GLOSSARY_FORMAT = "segment-copilot-glossary"
@@ -137,7 +134,7 @@ class Axis(Frozen):
     def standardise(self, value: float) -> float:
         if self.kind == "level":
             return (value - self.center) / self.scale
-        x = _skew_transform(np.array([value], dtype=float), self.transform,
+        x = skew_transform(np.array([value], dtype=float), self.transform,
                             self.yeo_johnson_lambda)[0]
         if self.clip_low is not None and self.clip_high is not None:
             x = min(max(x, self.clip_low), self.clip_high)
@@ -407,7 +404,7 @@ def _outcomes(validation, segment: int) -> tuple[OutcomeFact, ...]:
     for v in validation:
         seg = next((s for s in v.segments if s.segment == segment), None)
         value = seg.value if seg is not None else None
-        fmt = _fmt_pct if v.kind == "binary" else _fmt_num
+        fmt = share_percent if v.kind == "binary" else number
         if value is None or v.overall is None:
             phrase = f"{v.name}: no recorded values"
         elif v.kind == "binary":
@@ -732,8 +729,8 @@ def _changes(groups, previous: Glossary, drafts: list[dict], links: _Links,
                 add("renamed", o, n, _renamed_text(old, new))
             if _resized(old.share, new["share"]):
                 verb = "grew" if new["share"] > old.share else "shrank"
-                add("resized", o, n, f"{_q(new['name'])} {verb} from {_fmt_pct(old.share)} to "
-                                     f"{_fmt_pct(new['share'])} of customers.")
+                add("resized", o, n, f"{_q(new['name'])} {verb} from {share_percent(old.share)} to "
+                                     f"{share_percent(new['share'])} of customers.")
         elif not o:
             add("new", o, n, _new_text(news[n[0]], links.came.get(n[0]), olds))
         elif not n:
@@ -747,8 +744,8 @@ def _changes(groups, previous: Glossary, drafts: list[dict], links: _Links,
             add("regrouped", o, n,
                 f"{_listing(e.name for e in before)} were regrouped into "
                 f"{_listing(d['name'] for d in after)} "
-                f"({_fmt_pct(sum(e.share for e in before))} \u2192 "
-                f"{_fmt_pct(sum(d['share'] for d in after))} of customers).")
+                f"({share_percent(sum(e.share for e in before))} \u2192 "
+                f"{share_percent(sum(d['share'] for d in after))} of customers).")
         for j in n:
             if o and j in owners and owners[j] != kept_owners.get(j, ""):
                 add("owner", o, [j], _owner_text(news[j]["name"], owners[j],
@@ -800,8 +797,8 @@ def _flows(old_segments: list[int], new_segments: list[int], links: _Links):
 
 def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str:
     head = f"{_listing(e.name for e in before)} merged into {_q(after['name'])}"
-    shares = (f"{' + '.join(_fmt_pct(e.share) for e in before)} \u2192 "
-              f"{_fmt_pct(after['share'])} of customers")
+    shares = (f"{' + '.join(share_percent(e.share) for e in before)} \u2192 "
+              f"{share_percent(after['share'])} of customers")
     flows = _flows([e.segment for e in before], [after["segment"]], links)
     if flows is None:
         if abs(sum(e.share for e in before) - after["share"]) < FLOW_MIN_SHARE:
@@ -814,11 +811,11 @@ def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str
     lost = [e for e in before if e.share * (1 - went[e.segment]) >= FLOW_MIN_SHARE]
     if gained < FLOW_MIN_SHARE and not lost:
         return f"{head} ({shares})."
-    came_from = [f"{_fmt_pct(parts[e.segment])} came from {_q(e.name)}" if k == 0
-                 else f"{_fmt_pct(parts[e.segment])} from {_q(e.name)}"
+    came_from = [f"{share_percent(parts[e.segment])} came from {_q(e.name)}" if k == 0
+                 else f"{share_percent(parts[e.segment])} from {_q(e.name)}"
                  for k, e in enumerate(before)]
     if gained >= FLOW_MIN_SHARE:
-        came_from.append(f"{_fmt_pct(gained)} from other segments")
+        came_from.append(f"{share_percent(gained)} from other segments")
     text = f"{head} ({shares}; {_and(came_from)}"
     if lost:
         text += f", and the rest of {_listing(e.name for e in lost)} went to other segments"
@@ -827,7 +824,7 @@ def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str
 
 def _split_text(before: GlossaryEntry, after: list[dict], links: _Links) -> str:
     head = f"{_q(before.name)} split into {_listing(d['name'] for d in after)}"
-    shares = (f"{_fmt_pct(before.share)} \u2192 {' + '.join(_fmt_pct(d['share']) for d in after)}"
+    shares = (f"{share_percent(before.share)} \u2192 {' + '.join(share_percent(d['share']) for d in after)}"
               " of customers")
     flows = _flows([before.segment], [d["segment"] for d in after], links)
     if flows is None:
@@ -841,9 +838,9 @@ def _split_text(before: GlossaryEntry, after: list[dict], links: _Links) -> str:
     lost = before.share * (1 - went[before.segment]) >= FLOW_MIN_SHARE
     if gained < FLOW_MIN_SHARE and not lost:
         return f"{head} ({shares})."
-    text = f"{head} ({shares}; {' + '.join(_fmt_pct(p) for p in parts)} came from it"
+    text = f"{head} ({shares}; {' + '.join(share_percent(p) for p in parts)} came from it"
     if gained >= FLOW_MIN_SHARE:
-        text += f", {_fmt_pct(gained)} from other segments"
+        text += f", {share_percent(gained)} from other segments"
     if lost:
         text += ", and the rest of it went to other segments"
     return text + ")."
@@ -854,17 +851,17 @@ def _and(items: list[str]) -> str:
 
 
 def _new_text(new: dict, source: tuple[int, float] | None, olds: dict) -> str:
-    text = f"{_q(new['name'])} is new ({_fmt_pct(new['share'])} of customers)"
+    text = f"{_q(new['name'])} is new ({share_percent(new['share'])} of customers)"
     if source is not None and source[0] in olds and source[1] > 0:
-        text += (f"; {_fmt_pct(source[1])} of its returning customers were in "
+        text += (f"; {share_percent(source[1])} of its returning customers were in "
                  f"{_q(olds[source[0]].name)}")
     return text + "."
 
 
 def _retired_text(old: GlossaryEntry, source: tuple[int, float] | None, news: dict) -> str:
-    text = f"{_q(old.name)} was retired (it had {_fmt_pct(old.share)} of customers)"
+    text = f"{_q(old.name)} was retired (it had {share_percent(old.share)} of customers)"
     if source is not None and source[0] in news and source[1] > 0:
-        text += (f"; {_fmt_pct(source[1])} of its customers are now in "
+        text += (f"; {share_percent(source[1])} of its customers are now in "
                  f"{_q(news[source[0]]['name'])}")
     return text + "."
 
@@ -939,12 +936,12 @@ def render_markdown(glossary: Glossary) -> str:
         title = _md(e.name) if e.name == f"Segment {e.segment}" else (
             f"{_md(e.name)} (segment {e.segment})")
         lines += [f"## {title}", "", f"> {_md(e.definition)}", ""]
-        lines.append(f"- **Size:** {e.size:,} customers ({_fmt_pct(e.share)})")
+        lines.append(f"- **Size:** {e.size:,} customers ({share_percent(e.share)})")
         if e.rules:
             r = e.rules[0]
             rule = r.text.replace("`", "'")
             lines.append(f"- **Rule:** `{rule}` (covers "
-                         f"{_fmt_pct(r.recall)} of the segment, {_fmt_pct(r.precision)} of the "
+                         f"{share_percent(r.recall)} of the segment, {share_percent(r.precision)} of the "
                          "customers it matches are in it)")
         if e.traits:
             lines.append("- **Key traits:** " + "; ".join(_md(t) for t in e.traits))

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from copilot.core.errors import InputError
+from copilot.core import InputError
 
 # Every name a segmentation run writes at the top of its folder; a new run replaces all of them
 # (one it does not write again is dropped: it described other segments).
