@@ -12,9 +12,10 @@ from copilot.llm.facts import (
     segment_facts,
     text_for_model,
 )
-from copilot.llm.grounding import check_numbers, collect_numbers, name_key
+from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.lexicon import word_forms
 from copilot.llm.local_model import stderr_progress
+from copilot.llm.name_checks import name_key
 from copilot.llm.naming import NAMED_EVENT, SegmentNarrative, draft_name
 from copilot.llm.prompts import load_prompt
 from copilot.llm.providers import LLMSettings, resolve_settings

@@ -14,8 +14,8 @@ import math
 import re
 from typing import Any
 
-from copilot.llm.grounding import Trait, trait_aliases
 from copilot.llm.meaning import SegmentEvidence
+from copilot.llm.traits import Trait, trait_aliases
 from copilot.segmentation import SegmentAnalysis, SegmentProfile, Stances, segment_stances
 
 MAX_NAME_CHARS = 60

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from copilot.llm.grounding import Trait, numbers_in_text, trait_mentions
+from copilot.llm.citations import numbers_in_text
 from copilot.llm.lexicon import (
     CONCEPTS,
     DESIRE_NOUNS,
@@ -41,6 +41,7 @@ from copilot.llm.lexicon import (
     name_words,
     word_forms,
 )
+from copilot.llm.traits import Trait, trait_mentions
 from copilot.segmentation import is_tenure_name, name_tokens
 
 #: A column counts as clearly above or below average from this standardized difference.

@@ -28,8 +28,9 @@ from pydantic import Field, StringConstraints, create_model
 from copilot.core import Frozen
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
+from copilot.llm.direction_check import check_directions
 from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
-from copilot.llm.grounding import check_directions, check_name, check_name_form, check_numbers
+from copilot.llm.grounding import check_numbers
 from copilot.llm.meaning import (
     check_bindings,
     check_multipliers,
@@ -41,6 +42,7 @@ from copilot.llm.meaning import (
     check_wishes,
     fitting_words,
 )
+from copilot.llm.name_checks import check_name, check_name_form
 from copilot.llm.prose import complete_sentences, sentence_count
 from copilot.segmentation import SegmentAnalysis
 

@@ -30,6 +30,7 @@ from pydantic import Field, create_model
 from copilot.core import Frozen
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
+from copilot.llm.direction_check import check_directions
 from copilot.llm.facts import (
     clean_name,
     ignorable_names,
@@ -39,7 +40,7 @@ from copilot.llm.facts import (
     safe_for_model,
     sig,
 )
-from copilot.llm.grounding import check_directions, check_numbers
+from copilot.llm.grounding import check_numbers
 from copilot.llm.initiatives import (
     Initiative,
     computed_fit,

@@ -6,18 +6,11 @@ import re
 
 import pytest
 
-from copilot.llm.grounding import (
-    Cited,
-    FactNumbers,
-    Trait,
-    check_directions,
-    check_name,
-    check_name_form,
-    check_numbers,
-    collect_numbers,
-    numbers_in_text,
-    trait_aliases,
-)
+from copilot.llm.citations import Cited, numbers_in_text
+from copilot.llm.direction_check import check_directions
+from copilot.llm.grounding import FactNumbers, check_numbers, collect_numbers
+from copilot.llm.name_checks import check_name, check_name_form
+from copilot.llm.traits import Trait, trait_aliases
 
 
 def _one_sentence(problem: str) -> bool:

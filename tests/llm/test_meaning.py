@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.llm.grounding import Trait, trait_aliases
 from copilot.llm.meaning import (
     SegmentEvidence,
+    check_bindings,
     check_flat_row,
     check_multipliers,
     check_name_meaning,
@@ -17,11 +17,11 @@ from copilot.llm.meaning import (
     check_plan_specific,
     check_plumbing,
     check_promise,
-    check_bindings,
     check_stance_words,
     check_superlatives,
     check_wishes,
 )
+from copilot.llm.traits import Trait, trait_aliases
 
 
 def _t(feature, sign, level=None):
