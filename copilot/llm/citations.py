@@ -127,58 +127,88 @@ def _parse(masked: str, original: str, m: re.Match[str]) -> Cited | None:
     value = float(f"{digits_int}.{frac or '0'}e{exp}")
     decimals = len(frac) - exp
     significant = _significant(digits_int, frac)
-    percent = multiplier = False
-    unit = ""
-    scale = 1.0
+    percent = False
     rest = masked[end:]
     attached = _LETTERS.match(rest)
     if attached:  # letters glued to the digits: a scale, "x", a unit, an ordinal or a word
         word = attached.group(0)
-        low = word.lower()
-        if low == "x":
-            multiplier = True
-        elif low == "k":
-            scale = 1e3
-        elif low in ("mn", "bn", "b") or word == "M" or (low == "m" and (frac or m.group("cur"))):
-            scale = 1e9 if low in ("bn", "b") else 1e6
-        elif low in ("pp", "pt", "pts"):
-            unit = "points"
-        elif low == "m":
-            unit = "m"  # "12m": months or an unscaled million; checked as 12 either way
-        elif low in _ORDINALS:
+        glued = _glued(word, rest, frac, m.group("cur"))
+        if glued is None:
             return None
-        elif low in _UNITS:
-            unit = _UNITS[low]
-        else:
-            return None  # "4G", "5star": digits inside a word
+        multiplier, unit, scale = glued
         end += len(word)
-        if len(rest) > len(word) and (rest[len(word)].isdigit() or rest[len(word)] == "_"):
-            return None
     else:
-        after = _AFTER.match(rest)
-        if after:
-            if after.group("pct"):
-                percent = True
-                end += after.end()
-            elif after.group("pts"):
-                unit = "points"
-            elif after.group("mult"):
-                multiplier = True
-                end += after.end()
-            elif after.group("scale"):
-                scale = _SCALE_WORDS[after.group("scale").lower()]
-                end += after.end()
-            elif after.group("unit") and after.group("unit").lower() in _UNITS:
-                unit = _UNITS[after.group("unit").lower()]
-            elif after.group("unit") and after.group("unit").lower() in ("mn", "bn"):
-                scale = _SCALE_WORDS[after.group("unit").lower()]
-                end += after.end()
+        percent, multiplier, unit, scale, taken = _word_after(rest)
+        end += taken
     if scale != 1.0:
         value *= scale
         decimals -= round(math.log10(scale))
     if sign in ("-", "\u2212"):
         value = -value
-    head = masked[max(0, m.start() - 30) : m.start()]
+    bound, approx = _hedges(masked[max(0, m.start() - 30) : m.start()])
+    return Cited(value=value, text=original[start:end].strip(), decimals=decimals,
+                 percent=percent, multiplier=multiplier, start=start, significant=significant,
+                 bound=bound, approx=approx, unit=unit)
+
+
+def _glued(word: str, rest: str, frac: str, cur: str | None) -> tuple[bool, str, float] | None:
+    """(multiplier, unit, scale) that letters glued to the digits say ("1.2k", "3x", "7d"), or
+    None when the digits are part of a word or an ordinal."""
+    multiplier = False
+    unit = ""
+    scale = 1.0
+    low = word.lower()
+    if low == "x":
+        multiplier = True
+    elif low == "k":
+        scale = 1e3
+    elif low in ("mn", "bn", "b") or word == "M" or (low == "m" and (frac or cur)):
+        scale = 1e9 if low in ("bn", "b") else 1e6
+    elif low in ("pp", "pt", "pts"):
+        unit = "points"
+    elif low == "m":
+        unit = "m"  # "12m": months or an unscaled million; checked as 12 either way
+    elif low in _ORDINALS:
+        return None
+    elif low in _UNITS:
+        unit = _UNITS[low]
+    else:
+        return None  # "4G", "5star": digits inside a word
+    if len(rest) > len(word) and (rest[len(word)].isdigit() or rest[len(word)] == "_"):
+        return None
+    return multiplier, unit, scale
+
+
+def _word_after(rest: str) -> tuple[bool, bool, str, float, int]:
+    """(percent, multiplier, unit, scale, characters taken into the citation) that a word after
+    the number says ("42 %", "3 times", "1.2 million", "12 points", "7 days")."""
+    percent = multiplier = False
+    unit = ""
+    scale = 1.0
+    taken = 0
+    after = _AFTER.match(rest)
+    if after:
+        if after.group("pct"):
+            percent = True
+            taken = after.end()
+        elif after.group("pts"):
+            unit = "points"
+        elif after.group("mult"):
+            multiplier = True
+            taken = after.end()
+        elif after.group("scale"):
+            scale = _SCALE_WORDS[after.group("scale").lower()]
+            taken = after.end()
+        elif after.group("unit") and after.group("unit").lower() in _UNITS:
+            unit = _UNITS[after.group("unit").lower()]
+        elif after.group("unit") and after.group("unit").lower() in ("mn", "bn"):
+            scale = _SCALE_WORDS[after.group("unit").lower()]
+            taken = after.end()
+    return percent, multiplier, unit, scale, taken
+
+
+def _hedges(head: str) -> tuple[str, bool]:
+    """(bound, approx) from the words just before a number: "over", "p <", "about", "~"."""
     bound = ""
     b = _BOUND_BEFORE.search(head)
     if b:
@@ -186,9 +216,7 @@ def _parse(masked: str, original: str, m: re.Match[str]) -> Cited | None:
         bound = "p<" if b.group("p") and op not in _LOWER_BOUND_WORDS else (
             ">" if op in _LOWER_BOUND_WORDS else "<")
     approx = bool(_APPROX_BEFORE.search(head))
-    return Cited(value=value, text=original[start:end].strip(), decimals=decimals,
-                 percent=percent, multiplier=multiplier, start=start, significant=significant,
-                 bound=bound, approx=approx, unit=unit)
+    return bound, approx
 
 
 def _significant(digits_int: str, frac: str) -> int:
