@@ -31,18 +31,16 @@ from copilot.llm.context import WritingContext
 from copilot.llm.direction_check import check_directions
 from copilot.llm.facts import ignorable_names, injected_words, repeats_injection
 from copilot.llm.grounding import check_numbers
-from copilot.llm.meaning import (
+from copilot.llm.meaning import check_name_meaning, check_name_specific, fitting_words
+from copilot.llm.name_checks import check_name, check_name_form
+from copilot.llm.narrative_checks import (
     check_bindings,
     check_multipliers,
-    check_name_meaning,
-    check_name_specific,
-    check_plumbing,
     check_stance_words,
     check_superlatives,
     check_wishes,
-    fitting_words,
 )
-from copilot.llm.name_checks import check_name, check_name_form
+from copilot.llm.plan_checks import check_plumbing
 from copilot.llm.prose import complete_sentences, sentence_count
 from copilot.segmentation import SegmentAnalysis
 

@@ -20,7 +20,8 @@ from copilot.llm.client import DRAFT, Authorship, LLMClient
 from copilot.llm.context import WritingContext, option_label
 from copilot.llm.facts import ignorable_names
 from copilot.llm.grounding import check_numbers, collect_numbers
-from copilot.llm.meaning import check_option_claims, check_plumbing
+from copilot.llm.option_claims import check_option_claims
+from copilot.llm.plan_checks import check_plumbing
 from copilot.llm.prompts import load_prompt
 from copilot.llm.prose import complete_sentences
 from copilot.segmentation import SegmentAnalysis

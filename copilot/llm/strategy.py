@@ -49,15 +49,14 @@ from copilot.llm.initiatives import (
     risk_weight,
     user_initiatives,
 )
-from copilot.llm.meaning import (
+from copilot.llm.naming import SegmentNarrative
+from copilot.llm.narrative_checks import check_stance_words, check_wishes
+from copilot.llm.plan_checks import (
     check_plan_form,
     check_plan_specific,
     check_plumbing,
     check_promise,
-    check_stance_words,
-    check_wishes,
 )
-from copilot.llm.naming import SegmentNarrative
 from copilot.llm.prose import complete_sentences
 from copilot.segmentation import SegmentAnalysis, is_cumulative, is_value_name
 

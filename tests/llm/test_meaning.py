@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from copilot.llm.meaning import (
-    SegmentEvidence,
+from copilot.llm.meaning import SegmentEvidence, check_name_meaning, check_name_specific
+from copilot.llm.narrative_checks import (
     check_bindings,
-    check_flat_row,
     check_multipliers,
-    check_name_meaning,
-    check_name_specific,
-    check_option_claims,
+    check_stance_words,
+    check_superlatives,
+    check_wishes,
+)
+from copilot.llm.option_claims import check_option_claims
+from copilot.llm.plan_checks import (
+    check_flat_row,
     check_plan_form,
     check_plan_specific,
     check_plumbing,
     check_promise,
-    check_stance_words,
-    check_superlatives,
-    check_wishes,
 )
 from copilot.llm.traits import Trait, trait_aliases
 
