@@ -172,14 +172,7 @@ class LLMClient:
 
         base = ([SystemMessage(prompt.system)] if prompt.system else []) + [HumanMessage(prompt.user)]
         messages = list(base)
-        tool = (guide or schema).__name__
-        limits = {"max_tokens": max_tokens} if max_tokens else {}
-        if text is None:
-            bound = self.chat_model.bind_tools(
-                [guide or schema], tool_choice={"type": "function", "function": {"name": tool}}, **limits
-            )
-        else:
-            bound = self.chat_model.bind(**limits) if limits else self.chat_model
+        bound = self._bound(schema, guide, text, max_tokens)
         problems: list[str] = []
         failure = None
         attempts = 0
@@ -194,42 +187,18 @@ class LLMClient:
             try:
                 message = call.invoke(messages)
             except Exception as err:  # noqa: BLE001 - every provider error becomes a notice
-                kind, fatal = classify_error(err, self.timeout_s)
-                failure = kind
+                failure, fatal = self._request_failed(err, what, attempts)
                 if fatal:
-                    self.down = kind
-                    self._notice(f"{self.label} stopped answering: {kind}; the rest is drafted without it.")
                     break
-                problems = [f"the request failed ({kind})"]
-                self.on_event(f"{what}: attempt {attempts} failed ({kind})")
+                problems = [f"the request failed ({failure})"]
                 continue
             if message.response_metadata.get("finish_reason") == "timeout":
                 failure = f"the model took longer than {self.timeout_s:g} s"
                 self.down = failure
                 self._notice(f"{self.label} is too slow here ({failure}); the rest is drafted without it.")
                 break
-            args, problems = (parse_answer(message) if text is None
-                              else parse_text_answer(message, text))
-            value = None
-            if not problems:
-                try:
-                    fields = ({k: v for k, v in args.items() if k != "text"}
-                              if text is not None and isinstance(args, dict) else args)
-                    value = schema.model_validate(fields)
-                except ValidationError as err:
-                    problems = describe_validation_error(err)
-            if value is not None and repair is not None:
-                value = repair(value)
-            if value is not None:
-                problems = check(value)
-            usage = message.response_metadata.get("token_usage") or {}
-            self.log.append({"what": what, "attempt": attempts,
-                             "seconds": round(time.perf_counter() - started, 2),
-                             "prompt_tokens": usage.get("prompt_tokens"),
-                             "completion_tokens": usage.get("completion_tokens"),
-                             "problems": list(problems),
-                             "answer": (args if isinstance(args, str)
-                                        else json.dumps(args, ensure_ascii=False))[:400]})
+            args, value, problems = _read(message, schema, check, text, repair)
+            self._log(what, attempts, started, message, problems, args)
             if value is not None and not problems:
                 return Answer(value, attempts, seconds=time.perf_counter() - start)
             failure = "its answers failed validation: " + "; ".join(problems)[:300]
@@ -241,10 +210,75 @@ class LLMClient:
             seconds=time.perf_counter() - start,
         )
 
+    def _bound(
+        self,
+        schema: type[BaseModel],
+        guide: type[BaseModel] | None,
+        text: Callable[[str], dict[str, Any]] | None,
+        max_tokens: int | None,
+    ) -> Any:
+        """The chat model bound for one piece: a forced tool call, or plain text."""
+        tool = (guide or schema).__name__
+        limits = {"max_tokens": max_tokens} if max_tokens else {}
+        if text is None:
+            bound = self.chat_model.bind_tools(
+                [guide or schema], tool_choice={"type": "function", "function": {"name": tool}}, **limits
+            )
+        else:
+            bound = self.chat_model.bind(**limits) if limits else self.chat_model
+        return bound
+
+    def _request_failed(self, err: Exception, what: str, attempts: int) -> tuple[str, bool]:
+        """(what went wrong, whether the model is down for the rest) of a failed request, told
+        as a notice (down) or an event (one attempt lost)."""
+        kind, fatal = classify_error(err, self.timeout_s)
+        if fatal:
+            self.down = kind
+            self._notice(f"{self.label} stopped answering: {kind}; the rest is drafted without it.")
+        else:
+            self.on_event(f"{what}: attempt {attempts} failed ({kind})")
+        return kind, fatal
+
+    def _log(self, what: str, attempts: int, started: float, message: Any,
+             problems: list[str], args: Any) -> None:
+        usage = message.response_metadata.get("token_usage") or {}
+        self.log.append({"what": what, "attempt": attempts,
+                         "seconds": round(time.perf_counter() - started, 2),
+                         "prompt_tokens": usage.get("prompt_tokens"),
+                         "completion_tokens": usage.get("completion_tokens"),
+                         "problems": list(problems),
+                         "answer": (args if isinstance(args, str)
+                                    else json.dumps(args, ensure_ascii=False))[:400]})
+
     def _notice(self, text: str) -> None:
         if text not in self.notices:
             self.notices.append(text)
         self.on_event(text)
+
+
+def _read(
+    message: Any,
+    schema: type[BaseModel],
+    check: Check,
+    text: Callable[[str], dict[str, Any]] | None,
+    repair: Callable[[Any], Any] | None,
+) -> tuple[Any, Any, list[str]]:
+    """(the raw answer, the validated, repaired value or None, its problems) of one reply."""
+    args, problems = (parse_answer(message) if text is None
+                      else parse_text_answer(message, text))
+    value = None
+    if not problems:
+        try:
+            fields = ({k: v for k, v in args.items() if k != "text"}
+                      if text is not None and isinstance(args, dict) else args)
+            value = schema.model_validate(fields)
+        except ValidationError as err:
+            problems = describe_validation_error(err)
+    if value is not None and repair is not None:
+        value = repair(value)
+    if value is not None:
+        problems = check(value)
+    return args, value, problems
 
 
 def render_reask(problems: list[str], plain: bool = False) -> str:
