@@ -35,6 +35,26 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
     src = a.source.get("path", "the table")
     lines.append(f"Segment Copilot: {src} ({a.n_rows:,} customers, {len(a.roles.columns)} columns)")
     lines.append("")
+    lines += _data_section(a)
+    lines.append("")
+    lines += _method_section(a)
+    lines.append("")
+    lines += _segments_section(a)
+    if a.validation:
+        lines.append("")
+        lines.append("OUTCOMES")
+        for v in a.validation:
+            lines += _wrap(v.summary, "  ")
+    for block in (theme_text(a), anchor_text(a)):
+        if block:
+            lines += ["", *block]
+    _files(lines, files)
+    return "\n".join(lines) + "\n"
+
+
+def _data_section(a: SegmentAnalysis) -> list[str]:
+    """DATA: the ID column, the features, the outcomes, what was left out, the quality findings."""
+    lines: list[str] = []
     lines.append("DATA")
     lines.append(f"  ID column: {a.id_column or '(none: row numbers used)'}")
     lines += _wrap(f"Features ({len(a.roles.features)}): {', '.join(a.roles.features)}", "  ")
@@ -51,7 +71,12 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
     lines.append(f"  Quality: {len(warnings)} warning(s), {len(notes)} note(s)")
     for f in (warnings + notes)[:6]:
         lines += _wrap(f"- {f.message}", "    ")
-    lines.append("")
+    return lines
+
+
+def _method_section(a: SegmentAnalysis) -> list[str]:
+    """METHOD: why this algorithm and k, what was swept, its table and the shortlist."""
+    lines: list[str] = []
     lines.append("METHOD")
     c = a.choice
     lines += _wrap(c.reason, "  ")
@@ -76,7 +101,12 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
         lines.append("  Shortlist of alternatives:")
         for cand in c.shortlist[1:]:
             lines += _wrap(f"- {cand.why}", "    ")
-    lines.append("")
+    return lines
+
+
+def _segments_section(a: SegmentAnalysis) -> list[str]:
+    """SEGMENTS: each segment's size, stance, top traits, rule and outcomes; the rules' fidelity."""
+    lines: list[str] = []
     lines.append("SEGMENTS")
     stances = segment_stances(a)
     basis = stances.basis_sentence()
@@ -103,16 +133,7 @@ def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -
                              f"[{figure(v.kind, s.ci_low)} to {figure(v.kind, s.ci_high)}]")
     lines.append(f"  Rules fidelity: {a.rules.fidelity:.0%} ({a.rules.fidelity_method}); "
                  f"mean assignment confidence {a.confidence.mean:.2f}.")
-    if a.validation:
-        lines.append("")
-        lines.append("OUTCOMES")
-        for v in a.validation:
-            lines += _wrap(v.summary, "  ")
-    for block in (theme_text(a), anchor_text(a)):
-        if block:
-            lines += ["", *block]
-    _files(lines, files)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _files(lines: list[str], files: dict[str, object] | None) -> None:
