@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -232,116 +233,178 @@ def _slash(text: str, session: Session) -> Routed:
         parts = text.split()
     command, rest = parts[0].lower(), parts[1:]
     joined = " ".join(rest).strip()
+    handler = _SLASH_COMMANDS.get(command)
+    if handler is None:
+        return _bad(f"There is no command {command}; type /help for the list.")
+    return handler(command, rest, joined)
 
-    def bad(sentence: str) -> Routed:
-        return Routed("help", {}, "slash", problem=sentence)
 
-    if command in ("/help", "/?"):
-        return Routed("help", {}, "slash")
-    if command == "/load":
-        return Routed("load_data", {"path": joined}, "slash") if joined else bad(
-            "Give a file to load, for example /load customers.csv.")
-    if command == "/goal":
-        return Routed("set_goal", {"goal": joined}, "slash") if joined else bad(
-            "Say the goal after /goal, for example /goal Reduce churn among new customers.")
-    if command == "/scope":
-        return Routed("set_scope", {"scope": joined}, "slash") if joined else bad(
-            "Say which customers after /scope, for example /scope Contract=Month-to-month, or "
-            "/scope all for everyone.")
-    if command == "/k":
-        if len(rest) == 1 and rest[0].isdigit():
-            return Routed("choose_k", {"k": int(rest[0])}, "slash")
-        return bad("Give one number after /k, for example /k 4.")
-    if command == "/sweep":
-        if not rest:
-            return Routed("sweep", {}, "slash")
-        m = re.fullmatch(r"(\d+)\s*(?:-|\.\.|to)\s*(\d+)", joined)
-        if m:
-            return Routed("sweep", {"k_min": int(m.group(1)), "k_max": int(m.group(2))}, "slash")
-        return bad("Give a range after /sweep, for example /sweep 3-6.")
-    if command in ("/exclude", "/include"):
-        if not rest:
-            return bad(f"Name the columns after {command}, for example {command} region.")
-        key = "exclude" if command == "/exclude" else "include"
-        return Routed("set_roles", {key: [c.strip(",") for c in rest]}, "slash")
-    if command == "/rename":
-        if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
-            return Routed("rename_segment", {"segment": int(rest[0]), "name": " ".join(rest[1:])},
-                          "slash")
-        return bad("Give a segment number and a name, for example /rename 2 Power Users.")
-    if command == "/names":
-        return Routed("name_segments", {}, "slash")
-    if command == "/strategy":
-        return Routed("draft_strategy", {}, "slash")
-    if command == "/quality":
-        return Routed("quality_report", {}, "slash")
-    if command == "/data":
-        return Routed("describe_data", {}, "slash")
-    if command == "/profile":
-        if rest and re.fullmatch(r"-?\d+", rest[0]):
-            return Routed("profile_segments", {"segment": int(rest[0])}, "slash")
-        return Routed("profile_segments", {}, "slash")
-    if command == "/why":
-        return Routed("answer_question", {"question": "why this k?"}, "slash")
-    if command == "/memo":
-        return Routed("export_memo", {"path": joined} if joined else {}, "slash")
-    if command == "/export":
-        return Routed("export_assignments", {"path": joined} if joined else {}, "slash")
-    if command == "/assign":
-        if 1 <= len(rest) <= 2:
-            return Routed("assign_customers", {"path": rest[0],
-                                               **({"out": rest[1]} if len(rest) == 2 else {})},
-                          "slash")
-        return bad("Give the file of customers to assign, for example /assign new.csv.")
-    if command == "/drift":
-        if len(rest) == 1:
-            return Routed("check_drift", {"path": rest[0]}, "slash")
-        return bad("Give the newer snapshot's file, for example /drift customers-june.csv.")
-    if command == "/crm":
-        preset = rest[0].lower() if rest and rest[0].lower() in CRM_PRESETS else None
-        paths = rest[1:] if preset else rest
-        if len(paths) > 1:
-            return bad("Give a CRM and at most one path, for example /crm hubspot crm.csv.")
-        return Routed("export_crm", {"preset": preset or "generic",
-                                     **({"path": paths[0]} if paths else {})}, "slash")
-    if command == "/features":
-        options = dict(p.split("=", 1) for p in rest[1:] if "=" in p)
-        keys = {"id": "id_column", "time": "time_column", "amount": "amount", "event": "event",
-                "order": "order", "product": "product", "purchase": "purchase_event",
-                "purchase_event": "purchase_event", "as_of": "as_of", "as-of": "as_of",
-                "horizon": "horizon_days", "horizon_days": "horizon_days"}
-        unknown = [k for k in options if k not in keys]
-        if not rest or "id" not in options or "time" not in options or unknown or len(
-                options) != len(rest) - 1:
-            return bad("Give the log, its ID and time columns, for example /features "
-                       "events.csv id=CustomerID time=InvoiceDate amount=Quantity*UnitPrice.")
-        args = {keys[k]: v for k, v in options.items()}
-        if "horizon_days" in args:
-            if not args["horizon_days"].isdigit():
-                return bad("Give the horizon as a whole number of days, for example "
-                           "horizon=90.")
-            args["horizon_days"] = int(args["horizon_days"])
-        return Routed("build_features", {"path": rest[0], **args}, "slash")
-    if command == "/glossary":
-        return Routed("write_glossary", {"folder": joined} if joined else {}, "slash")
-    if command == "/owner":
-        if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
-            return Routed("write_glossary", {"owners": {int(rest[0]): " ".join(rest[1:])}},
-                          "slash")
-        return bad("Give a segment number and its owner, for example /owner 2 Jane Doe.")
-    if command in ("/anchor", "/anchors", "/text"):
-        key = "text_columns" if command == "/text" else "anchors"
-        if not rest:
-            return bad(f"Name the columns after {command}, for example "
-                       f"{command} {'comments' if key == 'text_columns' else 'industry'} "
-                       f"({command} none for none).")
-        columns = [] if [r.lower() for r in rest] == ["none"] else [c.strip(",") for c in rest]
-        return Routed("set_roles", {key: columns}, "slash")
-    if command == "/within":
-        if len(rest) == 1:
-            return Routed("segment_within_anchor", {"column": rest[0]}, "slash")
-        return bad("Give one anchor column after /within, for example /within industry.")
-    return bad(f"There is no command {command}; type /help for the list.")
+# --- the slash commands: each reads (command, its words, its words joined) into one action ---
+
+_SlashHandler = Callable[[str, list[str], str], Routed]
+
+
+def _bad(sentence: str) -> Routed:
+    return Routed("help", {}, "slash", problem=sentence)
+
+
+def _always(tool: str, args: dict[str, Any] | None = None) -> _SlashHandler:
+    """A command that takes no words: always the same action."""
+    return lambda command, rest, joined: Routed(tool, dict(args or {}), "slash")
+
+
+def _optional(tool: str, key: str) -> _SlashHandler:
+    """A command whose words, if any, are one argument (a path, a folder)."""
+    return lambda command, rest, joined: Routed(tool, {key: joined} if joined else {}, "slash")
+
+
+def _load(command: str, rest: list[str], joined: str) -> Routed:
+    return Routed("load_data", {"path": joined}, "slash") if joined else _bad(
+        "Give a file to load, for example /load customers.csv.")
+
+
+def _goal(command: str, rest: list[str], joined: str) -> Routed:
+    return Routed("set_goal", {"goal": joined}, "slash") if joined else _bad(
+        "Say the goal after /goal, for example /goal Reduce churn among new customers.")
+
+
+def _scope(command: str, rest: list[str], joined: str) -> Routed:
+    return Routed("set_scope", {"scope": joined}, "slash") if joined else _bad(
+        "Say which customers after /scope, for example /scope Contract=Month-to-month, or "
+        "/scope all for everyone.")
+
+
+def _k(command: str, rest: list[str], joined: str) -> Routed:
+    if len(rest) == 1 and rest[0].isdigit():
+        return Routed("choose_k", {"k": int(rest[0])}, "slash")
+    return _bad("Give one number after /k, for example /k 4.")
+
+
+def _sweep(command: str, rest: list[str], joined: str) -> Routed:
+    if not rest:
+        return Routed("sweep", {}, "slash")
+    m = re.fullmatch(r"(\d+)\s*(?:-|\.\.|to)\s*(\d+)", joined)
+    if m:
+        return Routed("sweep", {"k_min": int(m.group(1)), "k_max": int(m.group(2))}, "slash")
+    return _bad("Give a range after /sweep, for example /sweep 3-6.")
+
+
+def _exclude_include(command: str, rest: list[str], joined: str) -> Routed:
+    if not rest:
+        return _bad(f"Name the columns after {command}, for example {command} region.")
+    key = "exclude" if command == "/exclude" else "include"
+    return Routed("set_roles", {key: [c.strip(",") for c in rest]}, "slash")
+
+
+def _rename(command: str, rest: list[str], joined: str) -> Routed:
+    if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
+        return Routed("rename_segment", {"segment": int(rest[0]), "name": " ".join(rest[1:])},
+                      "slash")
+    return _bad("Give a segment number and a name, for example /rename 2 Power Users.")
+
+
+def _profile(command: str, rest: list[str], joined: str) -> Routed:
+    if rest and re.fullmatch(r"-?\d+", rest[0]):
+        return Routed("profile_segments", {"segment": int(rest[0])}, "slash")
+    return Routed("profile_segments", {}, "slash")
+
+
+def _assign(command: str, rest: list[str], joined: str) -> Routed:
+    if 1 <= len(rest) <= 2:
+        return Routed("assign_customers", {"path": rest[0],
+                                           **({"out": rest[1]} if len(rest) == 2 else {})},
+                      "slash")
+    return _bad("Give the file of customers to assign, for example /assign new.csv.")
+
+
+def _drift(command: str, rest: list[str], joined: str) -> Routed:
+    if len(rest) == 1:
+        return Routed("check_drift", {"path": rest[0]}, "slash")
+    return _bad("Give the newer snapshot's file, for example /drift customers-june.csv.")
+
+
+def _crm(command: str, rest: list[str], joined: str) -> Routed:
+    preset = rest[0].lower() if rest and rest[0].lower() in CRM_PRESETS else None
+    paths = rest[1:] if preset else rest
+    if len(paths) > 1:
+        return _bad("Give a CRM and at most one path, for example /crm hubspot crm.csv.")
+    return Routed("export_crm", {"preset": preset or "generic",
+                                 **({"path": paths[0]} if paths else {})}, "slash")
+
+
+def _features(command: str, rest: list[str], joined: str) -> Routed:
+    options = dict(p.split("=", 1) for p in rest[1:] if "=" in p)
+    keys = {"id": "id_column", "time": "time_column", "amount": "amount", "event": "event",
+            "order": "order", "product": "product", "purchase": "purchase_event",
+            "purchase_event": "purchase_event", "as_of": "as_of", "as-of": "as_of",
+            "horizon": "horizon_days", "horizon_days": "horizon_days"}
+    unknown = [k for k in options if k not in keys]
+    if not rest or "id" not in options or "time" not in options or unknown or len(
+            options) != len(rest) - 1:
+        return _bad("Give the log, its ID and time columns, for example /features "
+                    "events.csv id=CustomerID time=InvoiceDate amount=Quantity*UnitPrice.")
+    args = {keys[k]: v for k, v in options.items()}
+    if "horizon_days" in args:
+        if not args["horizon_days"].isdigit():
+            return _bad("Give the horizon as a whole number of days, for example "
+                        "horizon=90.")
+        args["horizon_days"] = int(args["horizon_days"])
+    return Routed("build_features", {"path": rest[0], **args}, "slash")
+
+
+def _owner(command: str, rest: list[str], joined: str) -> Routed:
+    if len(rest) >= 2 and re.fullmatch(r"-?\d+", rest[0]):
+        return Routed("write_glossary", {"owners": {int(rest[0]): " ".join(rest[1:])}},
+                      "slash")
+    return _bad("Give a segment number and its owner, for example /owner 2 Jane Doe.")
+
+
+def _anchor_text(command: str, rest: list[str], joined: str) -> Routed:
+    key = "text_columns" if command == "/text" else "anchors"
+    if not rest:
+        return _bad(f"Name the columns after {command}, for example "
+                    f"{command} {'comments' if key == 'text_columns' else 'industry'} "
+                    f"({command} none for none).")
+    columns = [] if [r.lower() for r in rest] == ["none"] else [c.strip(",") for c in rest]
+    return Routed("set_roles", {key: columns}, "slash")
+
+
+def _within(command: str, rest: list[str], joined: str) -> Routed:
+    if len(rest) == 1:
+        return Routed("segment_within_anchor", {"column": rest[0]}, "slash")
+    return _bad("Give one anchor column after /within, for example /within industry.")
+
+
+_SLASH_COMMANDS: dict[str, _SlashHandler] = {
+    "/help": _always("help"),
+    "/?": _always("help"),
+    "/load": _load,
+    "/goal": _goal,
+    "/scope": _scope,
+    "/k": _k,
+    "/sweep": _sweep,
+    "/exclude": _exclude_include,
+    "/include": _exclude_include,
+    "/rename": _rename,
+    "/names": _always("name_segments"),
+    "/strategy": _always("draft_strategy"),
+    "/quality": _always("quality_report"),
+    "/data": _always("describe_data"),
+    "/profile": _profile,
+    "/why": _always("answer_question", {"question": "why this k?"}),
+    "/memo": _optional("export_memo", "path"),
+    "/export": _optional("export_assignments", "path"),
+    "/assign": _assign,
+    "/drift": _drift,
+    "/crm": _crm,
+    "/features": _features,
+    "/glossary": _optional("write_glossary", "folder"),
+    "/owner": _owner,
+    "/anchor": _anchor_text,
+    "/anchors": _anchor_text,
+    "/text": _anchor_text,
+    "/within": _within,
+}
 
 
 # --- the LLM router ----------------------------------------------------------------------------
