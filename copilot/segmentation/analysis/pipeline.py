@@ -27,7 +27,8 @@ from copilot.segmentation.analysis.prepare import Preparation, fit_preparation
 from copilot.segmentation.analysis.profile import SegmentProfile, profile_segments
 from copilot.segmentation.analysis.projection import Projection, project_2d
 from copilot.segmentation.analysis.quality import QualityReport, leak_left_out, quality_report
-from copilot.segmentation.analysis.roles import RoleReport, infer_roles, named_after_outcome
+from copilot.segmentation.analysis.role_names import named_after_outcome
+from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 from copilot.segmentation.analysis.rules import RuleSet, surrogate_rules
 from copilot.segmentation.analysis.scope import Scope, ScopeReport
 from copilot.segmentation.analysis.sweep import SweepTable, fit_final, sweep_k
