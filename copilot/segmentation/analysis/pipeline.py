@@ -27,7 +27,8 @@ from copilot.segmentation.analysis.prepare import Preparation, fit_preparation
 from copilot.segmentation.analysis.profile import SegmentProfile, profile_segments
 from copilot.segmentation.analysis.projection import Projection, project_2d
 from copilot.segmentation.analysis.quality import QualityReport, leak_left_out, quality_report
-from copilot.segmentation.analysis.roles import RoleReport, infer_roles, named_after_outcome
+from copilot.segmentation.analysis.role_names import named_after_outcome
+from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 from copilot.segmentation.analysis.rules import RuleSet, surrogate_rules
 from copilot.segmentation.analysis.scope import Scope, ScopeReport
 from copilot.segmentation.analysis.sweep import SweepTable, fit_final, sweep_k
@@ -294,11 +295,7 @@ def run_segmentation(
     True
     """
     settings = settings or SegmentSettings()
-    scope = None
-    if settings.scope is not None:  # the rows a goal is about; every step below sees only them
-        of_rows = len(df)
-        df = settings.scope.apply(df)
-        scope = ScopeReport(scope=settings.scope, rows=len(df), of_rows=of_rows)
+    df, scope = _apply_scope(df, settings)
     check_settings(df, settings)
     say = progress or (lambda stage, fraction, message: None)
     seconds: dict[str, float] = {}
@@ -310,6 +307,39 @@ def run_segmentation(
         seconds[name] = round(now - clock, 3)
         clock = now
 
+    roles, quality = _roles_and_quality(df, settings, say, lap)
+    say("prepare", 0.10, f"preparing {len(roles.features)} features")
+    prep = fit_preparation(df, roles, pca=settings.pca, random_state=settings.seed)
+    X = prep.transform(df)
+    lap("prepare")
+    table, samples, layout = _sweep_all(X, prep, settings, say)
+    lap("sweep")
+    choice, model, labels, confidence = _choose_and_fit(X, table, samples, layout, settings,
+                                                        say)
+    lap("fit")
+    explained = _explain(df, X, labels, roles, settings, say, lap)
+
+    ids = df[roles.id_column] if roles.id_column else pd.Series(np.arange(1, len(df) + 1),
+                                                                 name="row")
+    analysis = _assemble(df, settings, source, scope, roles, quality, prep, table, choice,
+                         labels, confidence, ids, explained, seconds)
+    say("done", 1.0, "analysis complete")
+    return SegmentationRun(analysis, labels, confidence, ids, model)
+
+
+def _apply_scope(df: pd.DataFrame, settings: SegmentSettings
+                 ) -> tuple[pd.DataFrame, ScopeReport | None]:
+    """Keep only the customers the settings' scope is about, and say how many of how many."""
+    scope = None
+    if settings.scope is not None:  # the rows a goal is about; every step below sees only them
+        of_rows = len(df)
+        df = settings.scope.apply(df)
+        scope = ScopeReport(scope=settings.scope, rows=len(df), of_rows=of_rows)
+    return df, scope
+
+
+def _roles_and_quality(df, settings, say, lap) -> tuple[RoleReport, QualityReport]:
+    """Read the column roles, check the data quality, and leave out the leaks."""
     say("roles", 0.02, "inferring column roles")
     roles = infer_roles(
         df, id_column=settings.id_column,
@@ -321,11 +351,12 @@ def run_segmentation(
     quality = quality_report(df, roles)
     roles, quality = _leave_out_leaks(roles, quality, settings.keep)
     lap("quality")
-    say("prepare", 0.10, f"preparing {len(roles.features)} features")
-    prep = fit_preparation(df, roles, pca=settings.pca, random_state=settings.seed)
-    X = prep.transform(df)
-    lap("prepare")
+    return roles, quality
 
+
+def _sweep_all(X, prep, settings, say):
+    """Sweep the algorithms and k asked for on the prepared matrix: the table, the samples
+    it was computed on and the matrix's layout (with its point masses)."""
     algorithms = ALGORITHMS if settings.algorithm == "auto" else (settings.algorithm,)
 
     def sweep_progress(message: str, fraction: float) -> None:
@@ -336,13 +367,23 @@ def run_segmentation(
         X, algorithms=algorithms, k_values=settings.k_values, band=settings.band,
         layout=layout, random_state=settings.seed, progress=sweep_progress,
     )
-    lap("sweep")
+    return table, samples, layout
+
+
+def _choose_and_fit(X, table, samples, layout, settings, say):
+    """Choose the algorithm and k from the sweep, and fit it on all rows: the choice, the
+    model, each row's segment and confidence."""
     choice = recommend(table, algorithm=settings.algorithm, k=settings.k,
                        min_share=settings.min_share)
     say("fit", 0.72, f"fitting {choice.algorithm} with k={choice.k} on all rows")
     model, labels, confidence = fit_final(X, choice.algorithm, choice.k, samples,
                                           layout=layout, random_state=settings.seed)
-    lap("fit")
+    return choice, model, labels, confidence
+
+
+def _explain(df, X, labels, roles, settings, say, lap) -> dict:
+    """Explain the segments: sizes and profiles, themes and anchors, rules, outcome validation
+    and the 2D projection (the fields of the analysis by name)."""
     say("profile", 0.80, "profiling segments")
     sizes = segment_sizes(labels)
     profiles = profile_segments(df, labels, roles)
@@ -360,10 +401,14 @@ def run_segmentation(
     np.nan_to_num(X, copy=False, nan=0.0)
     projection = project_2d(X, labels, random_state=settings.seed)
     lap("projection")
+    return {"sizes": sizes, "profiles": profiles, "themes": tuple(themes), "anchors": anchors,
+            "rules": rules, "validation": validation, "projection": projection}
 
-    ids = df[roles.id_column] if roles.id_column else pd.Series(np.arange(1, len(df) + 1),
-                                                                 name="row")
-    analysis = SegmentAnalysis(
+
+def _assemble(df, settings, source, scope, roles, quality, prep, table, choice, labels,
+              confidence, ids, explained, seconds) -> SegmentAnalysis:
+    """Put the steps' results together as the analysis."""
+    return SegmentAnalysis(
         engine_version=__version__,
         source=source or {},
         settings=settings,
@@ -374,21 +419,19 @@ def run_segmentation(
         preparation=prep,
         sweep=table,
         choice=choice,
-        sizes=sizes,
+        sizes=explained["sizes"],
         confidence=ConfidenceSummary(
             mean=float(confidence.mean()),
             share_below_half=float((confidence < 0.5).mean()),
             unassigned=int((labels < 0).sum()),
         ),
-        profiles=profiles,
-        rules=rules,
-        validation=validation,
-        projection=projection,
+        profiles=explained["profiles"],
+        rules=explained["rules"],
+        validation=explained["validation"],
+        projection=explained["projection"],
         seconds=seconds,
-        themes=tuple(themes),
-        anchors=anchors,
+        themes=explained["themes"],
+        anchors=explained["anchors"],
         holdout=holdout_counts(ids, labels),
         scope=scope,
     )
-    say("done", 1.0, "analysis complete")
-    return SegmentationRun(analysis, labels, confidence, ids, model)

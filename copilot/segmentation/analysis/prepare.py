@@ -358,52 +358,8 @@ def fit_preparation(
     if len(df) > FIT_SAMPLE:
         fit_df = df.sample(FIT_SAMPLE, random_state=random_state)
 
-    numeric_steps: list[NumericStep] = []
-    transformed: dict[str, np.ndarray] = {}
-    raw_missing: dict[str, np.ndarray] = {}
     notes: list[str] = []
-    for name in roles.features:
-        role = roles.get(name).role
-        if role == "categorical":
-            continue
-        series = fit_df[name]
-        true_value = reference = None
-        if role == "boolean":
-            true_value = _true_value(series)
-        elif role == "datetime":
-            reference = str(_naive_datetimes(series).max())
-        probe = NumericStep(
-            name=name, source=role, transform="none", true_value=true_value,
-            reference_time=reference, clip_low=-np.inf, clip_high=np.inf, center=0.0, scale=1.0,
-        )
-        raw = _numeric_source(series, probe)
-        present = raw[~np.isnan(raw)]
-        if present.size == 0:
-            notes.append(f"{name} has no values and was left out.")
-            continue
-        kind, lam = _choose_transform(present) if role != "boolean" else ("none", None)
-        values = skew_transform(present, kind, lam)
-        low, high = _fences(values) if role != "boolean" else (0.0, 1.0)
-        center, scale = _scale(np.clip(values, low, high))
-        if role == "boolean":
-            center = float(values.mean())
-        step = probe.model_copy(update={
-            "transform": kind, "yeo_johnson_lambda": lam, "clip_low": low, "clip_high": high,
-            "center": center, "scale": scale, "missing_share": float(np.isnan(raw).mean()),
-        })
-        numeric_steps.append(step)
-        transformed[name] = _apply_numeric(raw, step)
-        raw_missing[name] = np.isnan(raw)
-        if kind != "none":
-            notes.append(f"{name}: skewed, so transformed with {kind}.")
-
-    final_steps = []
-    for step in numeric_steps:
-        if _informative_missingness(step.name, raw_missing[step.name], transformed):
-            step = step.model_copy(update={"missing_indicator": True})
-            notes.append(f"{step.name}: missing values are informative, so an indicator was added.")
-        final_steps.append(step)
-
+    final_steps = _fit_numeric_steps(fit_df, roles, notes)
     categorical_steps = [
         _fit_categorical(fit_df[name], name) for name in roles.features_with_role("categorical")
     ]
@@ -414,6 +370,67 @@ def fit_preparation(
     if pca == "auto" and n_cols > 40 or isinstance(pca, int) and not isinstance(pca, bool):
         prep = _fit_pca(prep, fit_df, pca, random_state)
     return prep
+
+
+def _fit_numeric_steps(fit_df: pd.DataFrame, roles: RoleReport, notes: list[str]
+                       ) -> list[NumericStep]:
+    """The steps of the numeric, boolean and datetime features, each with a missing-value
+    indicator where missingness is informative; what was done is added to ``notes``."""
+    numeric_steps: list[NumericStep] = []
+    transformed: dict[str, np.ndarray] = {}
+    raw_missing: dict[str, np.ndarray] = {}
+    for name in roles.features:
+        role = roles.get(name).role
+        if role == "categorical":
+            continue
+        fitted = _fit_numeric(fit_df[name], name, role, notes)
+        if fitted is None:
+            continue
+        step, raw = fitted
+        numeric_steps.append(step)
+        transformed[name] = _apply_numeric(raw, step)
+        raw_missing[name] = np.isnan(raw)
+
+    final_steps = []
+    for step in numeric_steps:
+        if _informative_missingness(step.name, raw_missing[step.name], transformed):
+            step = step.model_copy(update={"missing_indicator": True})
+            notes.append(f"{step.name}: missing values are informative, so an indicator was added.")
+        final_steps.append(step)
+    return final_steps
+
+
+def _fit_numeric(series: pd.Series, name: str, role: str, notes: list[str]
+                 ) -> tuple[NumericStep, np.ndarray] | None:
+    """One feature's step (transform, fences, centre and scale) and its raw values; None, with
+    a note, when it has no values."""
+    true_value = reference = None
+    if role == "boolean":
+        true_value = _true_value(series)
+    elif role == "datetime":
+        reference = str(_naive_datetimes(series).max())
+    probe = NumericStep(
+        name=name, source=role, transform="none", true_value=true_value,
+        reference_time=reference, clip_low=-np.inf, clip_high=np.inf, center=0.0, scale=1.0,
+    )
+    raw = _numeric_source(series, probe)
+    present = raw[~np.isnan(raw)]
+    if present.size == 0:
+        notes.append(f"{name} has no values and was left out.")
+        return None
+    kind, lam = _choose_transform(present) if role != "boolean" else ("none", None)
+    values = skew_transform(present, kind, lam)
+    low, high = _fences(values) if role != "boolean" else (0.0, 1.0)
+    center, scale = _scale(np.clip(values, low, high))
+    if role == "boolean":
+        center = float(values.mean())
+    step = probe.model_copy(update={
+        "transform": kind, "yeo_johnson_lambda": lam, "clip_low": low, "clip_high": high,
+        "center": center, "scale": scale, "missing_share": float(np.isnan(raw).mean()),
+    })
+    if kind != "none":
+        notes.append(f"{name}: skewed, so transformed with {kind}.")
+    return step, raw
 
 
 IMPLIED_MIN_SHARE = 0.01  # levels rarer than this are not worth the check

@@ -119,19 +119,7 @@ def project_2d(
     ValueError
         If ``X`` and ``labels`` do not line up or ``X`` has missing or infinite values.
     """
-    if method not in ("pca", "tsne"):
-        raise SettingsError(f"Unknown projection method '{method}'; use 'pca' or 'tsne'.")
-    if sample < 1:
-        raise SettingsError(f"The projection sample must be at least 1 row, not {sample}.")
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X.reshape(-1, 1)
-    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
-    if X.ndim != 2 or X.shape[0] != len(labels):
-        raise ValueError(f"X has shape {X.shape} but there are {len(labels)} labels")
-    if not np.isfinite(X).all():
-        raise ValueError("X must be the prepared matrix, without missing or infinite values")
-
+    X, labels = _checked_inputs(X, labels, method, sample)
     n_groups = len(np.unique(labels))
     min_per_group = max(1, sample // (10 * max(1, n_groups)))
     idx = _stratified_indices(labels, sample, random_state=random_state,
@@ -139,17 +127,7 @@ def project_2d(
     Xs = X[idx]
 
     if method == "tsne" and len(idx) >= 5:
-        perplexity = float(min(30.0, (len(idx) - 1) / 3.0))
-        Xin = Xs if Xs.shape[1] >= 2 else np.column_stack([Xs, np.zeros(len(Xs))])
-        # On small samples OpenMP threads cost more than they give (and far more on a busy
-        # machine), so t-SNE runs on one thread there.
-        with threadpool_limits(1 if len(idx) < TSNE_ONE_THREAD_BELOW else None):
-            coords = TSNE(
-                n_components=2,
-                init="pca",
-                perplexity=perplexity,
-                random_state=random_state,
-            ).fit_transform(Xin)
+        coords = _tsne_coords(Xs, random_state)
         explained = None
         used: Method = "tsne"
     else:
@@ -163,6 +141,41 @@ def project_2d(
         labels=tuple(int(v) for v in labels[idx]),
         explained_variance=explained,
     )
+
+
+def _checked_inputs(X: np.ndarray, labels: np.ndarray, method: str, sample: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as a 2D float matrix and ``labels`` as integers; refuses an unknown method, a
+    sample below one row, shapes that do not line up or values that are not finite."""
+    if method not in ("pca", "tsne"):
+        raise SettingsError(f"Unknown projection method '{method}'; use 'pca' or 'tsne'.")
+    if sample < 1:
+        raise SettingsError(f"The projection sample must be at least 1 row, not {sample}.")
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != len(labels):
+        raise ValueError(f"X has shape {X.shape} but there are {len(labels)} labels")
+    if not np.isfinite(X).all():
+        raise ValueError("X must be the prepared matrix, without missing or infinite values")
+    return X, labels
+
+
+def _tsne_coords(Xs: np.ndarray, random_state: int) -> np.ndarray:
+    """t-SNE of the sampled rows, initialised from PCA (a single column padded with zeros)."""
+    perplexity = float(min(30.0, (len(Xs) - 1) / 3.0))
+    Xin = Xs if Xs.shape[1] >= 2 else np.column_stack([Xs, np.zeros(len(Xs))])
+    # On small samples OpenMP threads cost more than they give (and far more on a busy
+    # machine), so t-SNE runs on one thread there.
+    with threadpool_limits(1 if len(Xs) < TSNE_ONE_THREAD_BELOW else None):
+        coords = TSNE(
+            n_components=2,
+            init="pca",
+            perplexity=perplexity,
+            random_state=random_state,
+        ).fit_transform(Xin)
+    return coords
 
 
 def _pca_coords(

@@ -15,6 +15,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from copilot.core import ColumnError, DataError, Frozen
+from copilot.segmentation.analysis.role_names import id_name_score, running_total_of
 from copilot.segmentation.data import name_tokens, outcome_name_match
 
 Role = Literal[
@@ -89,29 +90,10 @@ class RoleReport(Frozen):
             f for f in self.features if f not in reasons)})
 
 
-def named_after_outcome(feature: str, outcome: str) -> bool:
-    """Whether ``feature``'s name is built from ``outcome``'s ("churn_score" for "churned",
-    "Exited_flag" for "Exited"): every word of the outcome's name is in it."""
-    words = name_tokens(feature)
-    wanted = name_tokens(outcome)
-    return bool(wanted) and all(
-        any(w == t or (min(len(w), len(t)) >= 4 and (w.startswith(t) or t.startswith(w)))
-            for w in words) for t in wanted)
-
-
 ROLES: tuple[str, ...] = get_args(Role)
 
-# ------------------------------------------------------------------------------ name rules
+# ----------------------------------------------------------------------------- value rules
 
-_ID_TOKENS = frozenset({"id", "ids", "uuid", "guid", "identifier"})
-_ENTITY_TOKENS = frozenset({
-    "customer", "cust", "user", "account", "acct", "client", "member", "subscriber",
-    "person", "contact", "buyer", "shopper", "household", "patient", "player", "visitor",
-})
-_NUMBER_TOKENS = frozenset({"number", "no", "num", "nr", "code", "key"})
-# A name with one of these beside another column's word is a running total of that column
-# (TotalCharges beside MonthlyCharges): a feature's sum, not an outcome, by its name alone.
-_TOTAL_TOKENS = frozenset({"total", "sum", "cumulative", "cum", "running", "accumulated"})
 # Values that count as the positive class of a binary outcome, lowercase.
 POSITIVE_VALUES = frozenset({
     "yes", "y", "true", "t", "1", "1.0", "churn", "churned", "cancel", "cancelled",
@@ -131,41 +113,7 @@ MANY_WORDS = 5  # mean word count above this is free text
 _TEXT_SAMPLE = 5000
 
 
-def id_name_score(name: object) -> int:
-    """How strongly a column name says "identifier": 3 strong, 2 likely, 1 weak, 0 not."""
-    tokens = name_tokens(name)
-    if not tokens:
-        return 0
-    has_id = bool(_ID_TOKENS.intersection(tokens))
-    has_entity = bool(_ENTITY_TOKENS.intersection(tokens))
-    if tokens in (["id"], ["uuid"], ["guid"]) or has_entity and has_id:
-        return 3
-    if has_entity and tokens[-1] in _NUMBER_TOKENS:
-        return 2
-    if has_id or tokens[-1] == "key":
-        return 1
-    return 0
-
-
 # ------------------------------------------------------------------------------- helpers
-
-
-def running_total_of(name: str, columns: list[str]) -> str | None:
-    """The column ``name`` is a running total of (``TotalCharges`` -> ``MonthlyCharges``): its
-    name says total/sum and shares its other words with that column's. None otherwise."""
-    tokens = name_tokens(name)
-    if not _TOTAL_TOKENS.intersection(tokens):
-        return None
-    rest = {t for t in tokens if t not in _TOTAL_TOKENS and not t.isdigit() and len(t) > 1}
-    if not rest:
-        return None
-    for other in columns:
-        if other == name:
-            continue
-        theirs = set(name_tokens(other))
-        if rest <= theirs and not _TOTAL_TOKENS.intersection(theirs):
-            return other
-    return None
 
 
 def _value_label(v: object) -> str:
@@ -468,6 +416,35 @@ def infer_roles(
     a name that is not a column, an outcome that is neither two-valued nor numeric, an unknown
     role, or contradictory choices for one column.
     """
+    names = _unique_names(df)
+    outcomes_given = outcomes is not None
+    outcome_list = [str(o) for o in (outcomes or [])]
+    exclude_list = [str(e) for e in (exclude or [])]
+    override_map = {str(k): v for k, v in (overrides or {}).items()}
+    _check_choices(names, id_column, outcome_list, exclude_list, override_map)
+
+    frame = df.set_axis(names, axis=1) if list(df.columns) != names else df
+    stats = {n: _Stats(frame[n], n) for n in names}
+    result: dict[str, ColumnRole] = {}
+
+    chosen_id = _explicit_roles(result, stats, names, id_column, outcome_list, exclude_list,
+                                override_map)
+    chosen_id = _inferred_ids(result, stats, names, chosen_id)
+    if not outcomes_given:
+        _outcomes_by_name(result, stats, names)
+    _typed_roles(result, stats, names)
+
+    columns = tuple(result[n] for n in names)
+    return RoleReport(
+        columns=columns,
+        id_column=chosen_id,
+        outcomes=tuple(c.name for c in columns if c.role == "outcome"),
+        features=tuple(c.name for c in columns if c.role in FEATURE_ROLES),
+    )
+
+
+def _unique_names(df: pd.DataFrame) -> list[str]:
+    """The column names as text; refuses a table with a name twice."""
     names = [str(c) for c in df.columns]
     if len(set(names)) != len(names):
         dups = sorted({n for n in names if names.count(n) > 1})
@@ -475,10 +452,13 @@ def infer_roles(
             f"The table has duplicate column names ({', '.join(dups[:5])}); rename the columns "
             "so that each name is unique."
         )
-    outcomes_given = outcomes is not None
-    outcome_list = [str(o) for o in (outcomes or [])]
-    exclude_list = [str(e) for e in (exclude or [])]
-    override_map = {str(k): v for k, v in (overrides or {}).items()}
+    return names
+
+
+def _check_choices(names: list[str], id_column: str | None, outcome_list: list[str],
+                   exclude_list: list[str], override_map: dict[str, Role]) -> None:
+    """Refuse a chosen name that is not a column, an unknown role, or two roles for one
+    column."""
     if id_column is not None and str(id_column) not in names:
         raise _unknown_column(str(id_column), "the ID column", names)
     for o in outcome_list:
@@ -499,10 +479,12 @@ def infer_roles(
         None if id_column is None else str(id_column), outcome_list, exclude_list, override_map
     )
 
-    frame = df.set_axis(names, axis=1) if list(df.columns) != names else df
-    stats = {n: _Stats(frame[n], n) for n in names}
-    result: dict[str, ColumnRole] = {}
 
+def _explicit_roles(result: dict[str, ColumnRole], stats: dict[str, _Stats], names: list[str],
+                    id_column: str | None, outcome_list: list[str], exclude_list: list[str],
+                    override_map: dict[str, Role]) -> str | None:
+    """Step 1, the explicit choices (overrides, exclusions, the ID, outcomes) into ``result``;
+    returns the chosen ID column, if any."""
     # 1. explicit choices
     for n, role in override_map.items():
         st = stats[n]
@@ -526,7 +508,13 @@ def infer_roles(
     if chosen_id is None:
         forced = [n for n in names if override_map.get(n) == "id"]
         chosen_id = forced[0] if forced else None
+    return chosen_id
 
+
+def _inferred_ids(result: dict[str, ColumnRole], stats: dict[str, _Stats], names: list[str],
+                  chosen_id: str | None) -> str | None:
+    """Step 2, the columns that look like identifiers into ``result``; the best one is the
+    customer ID unless one was chosen. Returns the ID column."""
     # 2. inferred IDs
     evidence = {}
     for n in names:
@@ -546,39 +534,40 @@ def infer_roles(
         else:
             reason = f"Looks like another identifier ({why}); kept out of the features."
         result[n] = _plain(stats[n], "id", reason)
+    return chosen_id
 
+
+def _outcomes_by_name(result: dict[str, ColumnRole], stats: dict[str, _Stats],
+                      names: list[str]) -> None:
+    """Step 3, the outcomes proposed by name (churn, revenue ...) into ``result``, when the
+    caller named none."""
     # 3. outcomes proposed by name
-    if not outcomes_given:
-        for n in names:
-            if n in result:
-                continue
-            word = outcome_name_match(n)
-            st = stats[n]
-            if word is None or st.n_unique < 2 or _outcome_kind(st) is None:
-                continue
-            if (total_of := running_total_of(n, names)) is not None:
-                role, why = _type_role(st)
-                result[n] = _plain(st, role, f"{why} Its name makes it a running total of "
-                                   f"{total_of}, so it is not taken as an outcome by name; name "
-                                   "it as an outcome to validate against it.")
-                continue
-            result[n] = _outcome_role(st, f"Looks like an outcome (the name mentions '{word}'):",
-                                      explicit=False)
+    for n in names:
+        if n in result:
+            continue
+        word = outcome_name_match(n)
+        st = stats[n]
+        if word is None or st.n_unique < 2 or _outcome_kind(st) is None:
+            continue
+        if (total_of := running_total_of(n, names)) is not None:
+            role, why = _type_role(st)
+            result[n] = _plain(st, role, f"{why} Its name makes it a running total of "
+                               f"{total_of}, so it is not taken as an outcome by name; name "
+                               "it as an outcome to validate against it.")
+            continue
+        result[n] = _outcome_role(st, f"Looks like an outcome (the name mentions '{word}'):",
+                                  explicit=False)
 
+
+def _typed_roles(result: dict[str, ColumnRole], stats: dict[str, _Stats],
+                 names: list[str]) -> None:
+    """Step 4, a role by type (numeric, categorical, text ...) for every column left."""
     # 4. types for the rest
     for n in names:
         if n in result:
             continue
         role, reason = _type_role(stats[n])
         result[n] = _plain(stats[n], role, reason)
-
-    columns = tuple(result[n] for n in names)
-    return RoleReport(
-        columns=columns,
-        id_column=chosen_id,
-        outcomes=tuple(c.name for c in columns if c.role == "outcome"),
-        features=tuple(c.name for c in columns if c.role in FEATURE_ROLES),
-    )
 
 
 def _override_reason(role: str) -> str:

@@ -197,20 +197,8 @@ def surrogate_rules(
     significant digits. Counts, precision, recall and holdout fidelity are computed from the
     rules exactly as written.
     """
-    if max_depth < 1:
-        raise SettingsError(f"The rule depth must be at least 1, not {max_depth}.")
-    if not 0.0 <= min_leaf_share < 0.5:
-        raise SettingsError(
-            f"The smallest leaf share must be between 0 and 0.5, not {min_leaf_share}."
-        )
-    if sample < 2:
-        raise SettingsError(f"The rule sample must be at least 2 rows, not {sample}.")
-    labels = _check_labels(df, labels)
-    assigned = np.flatnonzero(labels >= 0)
-    if assigned.size == 0:
-        raise DataError("No row is assigned to a segment, so there are no segments to describe.")
-    if not roles.features:
-        raise DataError("There are no feature columns to describe the segments with.")
+    _check_rule_settings(max_depth, min_leaf_share, sample)
+    labels, assigned = _segmented_rows(df, labels, roles)
     y_all = labels[assigned]
     seg_ids, seg_counts = np.unique(y_all, return_counts=True)
 
@@ -220,23 +208,64 @@ def surrogate_rules(
     fit_rows = assigned[fit_pos]
     columns, X_fit, any_missing, complete = _design(df, roles, assigned, fit_rows)
     y_fit = y_all[fit_pos]
+    tree = _fit_tree(columns, X_fit, y_fit, seg_ids, max_depth, min_leaf_share, random_state)
 
+    leaves = _leaves(tree, columns, complete, df, roles, assigned, seg_ids, seg_counts)
+    fidelity, method, n_eval = _fidelity(leaves, tree, X_fit, y_fit, y_all, fit_pos, seg_ids,
+                                         random_state)
+    segments, used = _segment_rules(leaves, y_all, seg_ids, seg_counts)
+    return RuleSet(fidelity=fidelity, fidelity_method=method, n_fit=len(fit_pos), n_eval=n_eval,
+                   max_depth=max_depth, features_used=tuple(used), segments=segments,
+                   note=_missing_note(used, any_missing))
+
+
+def _check_rule_settings(max_depth: int, min_leaf_share: float, sample: int) -> None:
+    """Refuse a depth, leaf share or sample size out of range."""
+    if max_depth < 1:
+        raise SettingsError(f"The rule depth must be at least 1, not {max_depth}.")
+    if not 0.0 <= min_leaf_share < 0.5:
+        raise SettingsError(
+            f"The smallest leaf share must be between 0 and 0.5, not {min_leaf_share}."
+        )
+    if sample < 2:
+        raise SettingsError(f"The rule sample must be at least 2 rows, not {sample}.")
+
+
+def _segmented_rows(df: pd.DataFrame, labels: np.ndarray, roles: RoleReport
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The checked labels and the positions of the rows assigned to a segment; refuses a
+    table with no segmented row or no feature."""
+    labels = _check_labels(df, labels)
+    assigned = np.flatnonzero(labels >= 0)
+    if assigned.size == 0:
+        raise DataError("No row is assigned to a segment, so there are no segments to describe.")
+    if not roles.features:
+        raise DataError("There are no feature columns to describe the segments with.")
+    return labels, assigned
+
+
+def _fit_tree(columns, X_fit, y_fit, seg_ids, max_depth, min_leaf_share, random_state):
+    """The shallow tree on the fitting rows; None with no design column or one segment."""
     tree = None
     if columns and len(seg_ids) > 1:
-        min_leaf = max(1, math.ceil(min_leaf_share * len(fit_pos)))
+        min_leaf = max(1, math.ceil(min_leaf_share * len(y_fit)))
         tree = DecisionTreeClassifier(
             max_depth=max_depth, min_samples_leaf=min_leaf, random_state=random_state
         ).fit(X_fit, y_fit)
+    return tree
 
-    leaves = _leaves(tree, columns, complete, df, roles, assigned, seg_ids, seg_counts)
 
+def _fidelity(leaves, tree, X_fit, y_fit, y_all, fit_pos, seg_ids, random_state
+              ) -> tuple[float, str, int]:
+    """How well the rules reproduce the segments: (fidelity, method, rows measured on)."""
+    assigned_n = len(y_all)
     # Predictions of the rules as written, over every segmented row.
-    pred = np.full(len(assigned), -1, dtype=np.int64)
+    pred = np.full(assigned_n, -1, dtype=np.int64)
     for _, cls, mask in leaves:
         pred[mask] = cls
 
-    if len(assigned) > len(fit_pos):
-        holdout = np.ones(len(assigned), dtype=bool)
+    if assigned_n > len(fit_pos):
+        holdout = np.ones(assigned_n, dtype=bool)
         holdout[fit_pos] = False
         fidelity = float(np.mean(pred[holdout] == y_all[holdout]))
         method, n_eval = "holdout", int(holdout.sum())
@@ -250,8 +279,14 @@ def surrogate_rules(
         fidelity, method, n_eval = float(np.mean(scores)), "cross-validation", len(fit_pos)
     else:
         fidelity = float(np.mean(pred == y_all))
-        method, n_eval = "training", len(assigned)
+        method, n_eval = "training", assigned_n
+    return fidelity, method, n_eval
 
+
+def _segment_rules(leaves, y_all, seg_ids, seg_counts
+                   ) -> tuple[tuple[SegmentRules, ...], list[str]]:
+    """Each leaf as a rule of its segment (with n, precision, recall), and the features the
+    rules use, in order of first use."""
     per_segment: dict[int, list[Rule]] = {int(s): [] for s in seg_ids}
     seg_total = dict(zip(seg_ids.tolist(), seg_counts.tolist(), strict=True))
     used: list[str] = []
@@ -277,6 +312,11 @@ def surrogate_rules(
         SegmentRules(segment=s, rules=tuple(sorted(r, key=lambda x: (-x.recall, x.text))))
         for s, r in per_segment.items()
     )
+    return segments, used
+
+
+def _missing_note(used: list[str], any_missing) -> str | None:
+    """The caveat on how missing values of the features the rules use were read."""
     used_missing = sorted(f for f in used if f in any_missing)
     note = None
     if used_missing:
@@ -284,16 +324,7 @@ def surrogate_rules(
             "Missing values of " + ", ".join(used_missing) + " are treated as the median "
             "(or the most common value for yes/no columns)."
         )
-    return RuleSet(
-        fidelity=fidelity,
-        fidelity_method=method,
-        n_fit=len(fit_pos),
-        n_eval=n_eval,
-        max_depth=max_depth,
-        features_used=tuple(used),
-        segments=segments,
-        note=note,
-    )
+    return note
 
 
 def _design(

@@ -200,31 +200,12 @@ def sweep_k(
 
 
 def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
-    n = X.shape[0]
-    k_values = tuple(sorted({int(k) for k in k_values if 2 <= int(k) < n}))
-    if not k_values:
-        raise SettingsError(
-            f"No k to try: k must be at least 2 and below the number of rows ({n}); "
-            "use a smaller --k or --k-range, or a larger table."
-        )
-    samples = draw_samples(X, random_state)
-    M = X[samples.fit_index]  # the mixture handles gaps itself
-    F = _filled(X[samples.complete_index])
-    E = _filled(X[samples.eval_index])
-    # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
-    k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
-    if not k_values:
-        raise SettingsError(
-            f"The table has too few complete rows ({len(F)}) for the k asked; choose a "
-            "smaller k or supply more customers."
-        )
+    """``sweep_k``'s work: samples and k -> every algorithm at every k -> gap -> the table."""
+    k_values, samples, M, F, E = _samples_and_k(X, k_values, random_state)
     from sklearn.metrics import pairwise_distances
 
     D = pairwise_distances(E)
     rng = np.random.default_rng(random_state + 1)
-    def resamples(n_rows: int) -> list[np.ndarray]:
-        return [rng.choice(n_rows, size=max(2, int(0.8 * n_rows)), replace=False)
-                for _ in range(N_RESAMPLES)]
     rows: list[SweepRow] = []
     total = len(algorithms) * len(k_values)
     done = 0
@@ -244,42 +225,99 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
             continue
         tree = resample_trees = None
         if algorithm == "hierarchical":
-            tree = ward_tree(E[:HIERARCHICAL_MAX_ROWS])
-            # One tree per resample, cut at every k: building them per k costs 9x as much.
-            m = min(len(E), HIERARCHICAL_MAX_ROWS)
-            rng_h = np.random.default_rng(random_state + 3)
-            resample_trees = []
-            for _ in range(N_RESAMPLES):
-                idx = np.sort(rng_h.choice(m, size=int(0.8 * m), replace=False))
-                resample_trees.append((idx, ward_tree(E[idx])))
+            tree, resample_trees = _ward_trees(E, random_state)
         for k in k_values:
             start = time.perf_counter()
             if algorithm == "hierarchical":
                 row, samples.models[(algorithm, k)] = _hierarchical_row(
                     tree, resample_trees, E, D, k, band)
             else:
-                data = M if algorithm == "gmm" else F
-                starts = GMM_STARTS if algorithm == "gmm" else 3
-                fitted = fit_clusters(data, algorithm, k, random_state=random_state,
-                                      n_init=starts, layout=layout)
-                samples.models[(algorithm, k)] = fitted
-                eval_labels, _ = fitted.assign(E)
-                sil, db, ch = _internal_scores(D, E, eval_labels)
-                stab = []
-                for i, idx in enumerate(resamples(len(data))):
-                    refit = fit_clusters(data[idx], algorithm, k, layout=layout,
-                                         random_state=random_state + 7 + i, n_init=1)
-                    stab.append(adjusted_rand_score(eval_labels, refit.assign(E)[0]))
-                if algorithm == "kmeans":
-                    log_w[k] = float(np.log(_inertia(E, eval_labels, fitted.centers)))
-                row = SweepRow(
-                    algorithm=algorithm, k=k, silhouette=sil, davies_bouldin=db,
-                    calinski_harabasz=ch, inertia=fitted.inertia, bic=fitted.bic, icl=fitted.icl,
-                    stability=float(np.mean(stab)), min_share=_min_share(fitted.labels, k),
-                    in_band=band[0] <= k <= band[1], seconds=0.0,
-                )
+                row = _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, rng,
+                                     samples, log_w)
             rows.append(row.model_copy(update={"seconds": round(time.perf_counter() - start, 3)}))
             tick(f"{algorithm} k={k}")
+    rows = _with_gap(rows, E, log_w, random_state)
+    table = SweepTable(
+        rows=tuple(rows), algorithms=tuple(algorithms), k_values=k_values, band=band,
+        fit_rows=len(M), complete_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
+        complete_rows_only=samples.complete_only, random_state=random_state,
+    )
+    return table, samples
+
+
+def _samples_and_k(X, k_values, random_state):
+    """The k that can be tried and the samples: (k values, samples, mixture fit rows with
+    gaps, filled fit rows, filled evaluation rows). Refuses when no k is left."""
+    n = X.shape[0]
+    k_values = tuple(sorted({int(k) for k in k_values if 2 <= int(k) < n}))
+    if not k_values:
+        raise SettingsError(
+            f"No k to try: k must be at least 2 and below the number of rows ({n}); "
+            "use a smaller --k or --k-range, or a larger table."
+        )
+    samples = draw_samples(X, random_state)
+    M = X[samples.fit_index]  # the mixture handles gaps itself
+    F = _filled(X[samples.complete_index])
+    E = _filled(X[samples.eval_index])
+    # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
+    k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
+    if not k_values:
+        raise SettingsError(
+            f"The table has too few complete rows ({len(F)}) for the k asked; choose a "
+            "smaller k or supply more customers."
+        )
+    return k_values, samples, M, F, E
+
+
+def _resamples(rng: np.random.Generator, n_rows: int) -> list[np.ndarray]:
+    """The stability refits' rows: ``N_RESAMPLES`` draws of 80% of ``n_rows``."""
+    return [rng.choice(n_rows, size=max(2, int(0.8 * n_rows)), replace=False)
+            for _ in range(N_RESAMPLES)]
+
+
+def _ward_trees(E: np.ndarray, random_state: int):
+    """The Ward tree of the evaluation rows and one per resample (with its rows)."""
+    tree = ward_tree(E[:HIERARCHICAL_MAX_ROWS])
+    # One tree per resample, cut at every k: building them per k costs 9x as much.
+    m = min(len(E), HIERARCHICAL_MAX_ROWS)
+    rng_h = np.random.default_rng(random_state + 3)
+    resample_trees = []
+    for _ in range(N_RESAMPLES):
+        idx = np.sort(rng_h.choice(m, size=int(0.8 * m), replace=False))
+        resample_trees.append((idx, ward_tree(E[idx])))
+    return tree, resample_trees
+
+
+def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, rng, samples,
+                   log_w) -> SweepRow:
+    """Fit k-means or the mixture at k, score it on the evaluation rows and refit it on
+    resamples for stability; the fit is kept in ``samples.models`` and k-means' log inertia
+    in ``log_w`` for the gap statistic."""
+    data = M if algorithm == "gmm" else F
+    starts = GMM_STARTS if algorithm == "gmm" else 3
+    fitted = fit_clusters(data, algorithm, k, random_state=random_state,
+                          n_init=starts, layout=layout)
+    samples.models[(algorithm, k)] = fitted
+    eval_labels, _ = fitted.assign(E)
+    sil, db, ch = _internal_scores(D, E, eval_labels)
+    stab = []
+    for i, idx in enumerate(_resamples(rng, len(data))):
+        refit = fit_clusters(data[idx], algorithm, k, layout=layout,
+                             random_state=random_state + 7 + i, n_init=1)
+        stab.append(adjusted_rand_score(eval_labels, refit.assign(E)[0]))
+    if algorithm == "kmeans":
+        log_w[k] = float(np.log(_inertia(E, eval_labels, fitted.centers)))
+    return SweepRow(
+        algorithm=algorithm, k=k, silhouette=sil, davies_bouldin=db,
+        calinski_harabasz=ch, inertia=fitted.inertia, bic=fitted.bic, icl=fitted.icl,
+        stability=float(np.mean(stab)), min_share=_min_share(fitted.labels, k),
+        in_band=band[0] <= k <= band[1], seconds=0.0,
+    )
+
+
+def _with_gap(rows: list[SweepRow], E: np.ndarray, log_w: dict[int, float],
+              random_state: int) -> list[SweepRow]:
+    """The k-means rows with their gap statistic (and its standard error)."""
     if log_w:
         gaps = _gap(E, sorted(log_w), log_w, random_state)
         rows = [
@@ -287,12 +325,7 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
             if r.algorithm == "kmeans" and r.k in gaps else r
             for r in rows
         ]
-    table = SweepTable(
-        rows=tuple(rows), algorithms=tuple(algorithms), k_values=k_values, band=band,
-        fit_rows=len(M), complete_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
-        complete_rows_only=samples.complete_only, random_state=random_state,
-    )
-    return table, samples
+    return rows
 
 
 def _inertia(E: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:

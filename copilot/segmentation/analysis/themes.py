@@ -232,10 +232,7 @@ def segment_themes(
     >>> [t.term for t in report.segments[0].terms][:1]
     ['late delivery']
     """
-    if max_terms < 1:
-        raise ValueError(f"max_terms must be at least 1, got {max_terms}")
-    if n_topics is not None and n_topics < MIN_TOPICS:
-        raise ValueError(f"n_topics must be at least {MIN_TOPICS}, got {n_topics}")
+    _check_theme_settings(max_terms, n_topics)
     labels = _check_labels(texts.to_frame(), labels)
     column = None if texts.name is None else str(texts.name)
     empty = empty_texts(texts)
@@ -268,15 +265,40 @@ def segment_themes(
                        "no recurring terms to report.", min_doc_count=min_df)
     vocab = vectorizer.get_feature_names_out()
 
-    group_of_doc = inv[filled]
-    counts, n_group = _mention_counts(X, group_of_doc, len(groups))
+    n_group, terms, topics, topic_shares = _terms_and_topics(
+        X, fit_pos, vocab, inv[filled], len(groups), max_terms, n_topics, seed)
+    segments = _segment_reports(groups, inv, n_group, terms, topic_shares)
+    return ThemeReport(
+        column=column, n_rows=n_rows, n_texts=n_texts, n_empty=n_rows - n_texts,
+        skipped=False, reason=None, fitted_on=len(fit_pos), vocabulary_size=len(vocab),
+        min_doc_count=min_df, topics=topics, segments=tuple(segments),
+    )
+
+
+def _check_theme_settings(max_terms: int, n_topics: int | None) -> None:
+    """Refuse fewer than one term or fewer than ``MIN_TOPICS`` topics."""
+    if max_terms < 1:
+        raise ValueError(f"max_terms must be at least 1, got {max_terms}")
+    if n_topics is not None and n_topics < MIN_TOPICS:
+        raise ValueError(f"n_topics must be at least {MIN_TOPICS}, got {n_topics}")
+
+
+def _terms_and_topics(X, fit_pos, vocab, group_of_doc, n_groups, max_terms, n_topics, seed):
+    """The terms that set each group's texts apart and the topics of all texts, with each
+    group's share of them: (non-empty texts per group, terms, topics, topic shares)."""
+    counts, n_group = _mention_counts(X, group_of_doc, n_groups)
     terms = _distinguishing_terms(counts, n_group, vocab, max_terms)
 
     k = n_topics or min(MAX_TOPICS, max(MIN_TOPICS,
                                         math.ceil(math.sqrt(len(fit_pos)) / TOPIC_ROOT_DIVISOR)))
     topics, weights = _topics(X, fit_pos, vocab, k, seed)
-    topic_shares = _topic_shares(weights, group_of_doc, len(groups))
+    topic_shares = _topic_shares(weights, group_of_doc, n_groups)
+    return n_group, terms, topics, topic_shares
 
+
+def _segment_reports(groups, inv, n_group, terms, topic_shares) -> list[SegmentThemes]:
+    """One ``SegmentThemes`` per segment (unassigned last), with a note when a segment has
+    too few texts or no distinguishing term."""
     rows_per_group = np.bincount(inv, minlength=len(groups))
     order = [g for g in range(len(groups)) if groups[g] >= 0] + [
         g for g in range(len(groups)) if groups[g] < 0
@@ -294,11 +316,7 @@ def segment_themes(
             n_empty=int(rows_per_group[g] - n_group[g]), terms=terms[g],
             topics=topic_shares[g], note=note,
         ))
-    return ThemeReport(
-        column=column, n_rows=n_rows, n_texts=n_texts, n_empty=n_rows - n_texts,
-        skipped=False, reason=None, fitted_on=len(fit_pos), vocabulary_size=len(vocab),
-        min_doc_count=min_df, topics=topics, segments=tuple(segments),
-    )
+    return segments
 
 
 def _fit_sample(n: int, seed: int) -> np.ndarray:

@@ -214,17 +214,7 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
     valid = np.isfinite(values)
     n_missing = int((~valid).sum())
     overall = float(values[valid].mean()) if valid.any() else None
-
-    assigned = valid & (labels >= 0)
-    seg_ids = np.unique(labels[labels >= 0])
-    v_assigned = values[assigned]
-    l_assigned = labels[assigned]
-    order = np.argsort(l_assigned, kind="stable")
-    v_sorted, l_sorted = v_assigned[order], l_assigned[order]
-    starts = np.searchsorted(l_sorted, seg_ids, side="left")
-    ends = np.searchsorted(l_sorted, seg_ids, side="right")
-    groups = [v_sorted[a:b] for a, b in zip(starts, ends, strict=True)]
-    segments = tuple(_segment_outcome(int(s), g, kind) for s, g in zip(seg_ids, groups, strict=True))
+    v_assigned, groups, segments = _segment_groups(values, labels, valid, kind)
 
     unassigned_mask = labels < 0
     unassigned = (
@@ -246,8 +236,8 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
         "test": "chi-square" if binary else "kruskal-wallis",
         "effect_size_name": "cramers_v" if binary else "epsilon_squared",
     }
-
-    def untested(reason: str) -> OutcomeValidation:
+    reason = _untestable(said, kind, v_assigned, segments)
+    if reason is not None:
         return OutcomeValidation(
             **base,
             statistic=None,
@@ -257,24 +247,64 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
             significant=False,
             summary=reason,
         )
+    chi2, p, effect, magnitude, effect_text, test_text = _test_across_segments(
+        binary, groups, v_assigned)
+    significant = p < ALPHA
+    summary = _summary(said, kind, segments, p, significant, magnitude, test_text, effect_text)
+    return OutcomeValidation(
+        **base,
+        statistic=float(chi2),
+        p_value=p,
+        effect_size=float(effect),
+        magnitude=magnitude,
+        significant=bool(significant),
+        summary=summary,
+    )
 
+
+def _segment_groups(values: np.ndarray, labels: np.ndarray, valid: np.ndarray, kind: str):
+    """The recorded values of the segmented rows, those values per segment, and each
+    segment's outcome."""
+    assigned = valid & (labels >= 0)
+    seg_ids = np.unique(labels[labels >= 0])
+    v_assigned = values[assigned]
+    l_assigned = labels[assigned]
+    order = np.argsort(l_assigned, kind="stable")
+    v_sorted, l_sorted = v_assigned[order], l_assigned[order]
+    starts = np.searchsorted(l_sorted, seg_ids, side="left")
+    ends = np.searchsorted(l_sorted, seg_ids, side="right")
+    groups = [v_sorted[a:b] for a, b in zip(starts, ends, strict=True)]
+    segments = tuple(_segment_outcome(int(s), g, kind) for s, g in zip(seg_ids, groups, strict=True))
+    return v_assigned, groups, segments
+
+
+def _untestable(said: str, kind: str, v_assigned: np.ndarray,
+                segments: tuple[SegmentOutcome, ...]) -> str | None:
+    """Why the outcome cannot be tested across the segments, in a sentence; None when it can."""
+    binary = kind == "binary"
     if v_assigned.size == 0:
-        return untested(f"{said} has no recorded values for the segmented rows, so it cannot "
-                        "validate the segments.")
+        return (f"{said} has no recorded values for the segmented rows, so it cannot "
+                "validate the segments.")
     empty = [s.segment for s in segments if s.n == 0]
     if empty:
         which = ", ".join(str(s) for s in empty)
         plural = "s" if len(empty) > 1 else ""
-        return untested(f"{said} cannot be tested across segments: segment{plural} {which} "
-                        f"ha{'ve' if plural else 's'} no recorded values.")
+        return (f"{said} cannot be tested across segments: segment{plural} {which} "
+                f"ha{'ve' if plural else 's'} no recorded values.")
     if len(segments) < 2:
         what = "rate" if binary else "mean"
-        return untested(f"{said} cannot be compared across segments: there is only one segment "
-                        f"({what} {_fmt_value(float(v_assigned.mean()), kind)}).")
+        return (f"{said} cannot be compared across segments: there is only one segment "
+                f"({what} {_fmt_value(float(v_assigned.mean()), kind)}).")
     if np.all(v_assigned == v_assigned[0]):
-        return untested(f"{said} is {_fmt_value(float(v_assigned[0]), kind)} for every segmented "
-                        "row, so it cannot differ across segments.")
+        return (f"{said} is {_fmt_value(float(v_assigned[0]), kind)} for every segmented "
+                "row, so it cannot differ across segments.")
+    return None
 
+
+def _test_across_segments(binary: bool, groups: list[np.ndarray], v_assigned: np.ndarray):
+    """The test across segments: chi-square with Cramér's V for a binary outcome,
+    Kruskal-Wallis with ε² for a continuous one. Returns (statistic, p, effect, magnitude,
+    effect text, test text)."""
     if binary:
         ones = np.array([g.sum() for g in groups], dtype=float)
         ns = np.array([g.size for g in groups], dtype=float)
@@ -295,7 +325,14 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
         effect_text = f"ε² {effect:.2f}"
         test_text = "Kruskal-Wallis"
     p = float(p)
-    significant = p < ALPHA
+    return chi2, p, effect, magnitude, effect_text, test_text
+
+
+def _summary(said: str, kind: str, segments: tuple[SegmentOutcome, ...], p: float,
+             significant: bool, magnitude: Magnitude, test_text: str, effect_text: str) -> str:
+    """The test's result in one sentence: whether the outcome differs, its span across the
+    segments, the test, p and the effect size."""
+    binary = kind == "binary"
     seg_values = [s.value for s in segments if s.value is not None]
     lo, hi = min(seg_values), max(seg_values)
     span = f"{_fmt_value(lo, kind)} to {_fmt_value(hi, kind)}"
@@ -307,13 +344,4 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
         verb = "differs across segments, but only slightly"
     else:
         verb = "differs across segments"
-    summary = f"{said} {verb}: {span} ({test_text} {_fmt_p(p)}, {effect_text}, {magnitude})."
-    return OutcomeValidation(
-        **base,
-        statistic=float(chi2),
-        p_value=p,
-        effect_size=float(effect),
-        magnitude=magnitude,
-        significant=bool(significant),
-        summary=summary,
-    )
+    return f"{said} {verb}: {span} ({test_text} {_fmt_p(p)}, {effect_text}, {magnitude})."

@@ -125,6 +125,24 @@ def segment_within_anchors(
         If ``min_rows`` is below the pipeline's minimum or ``small_levels`` is unknown.
     """
 
+    levels, settings = _check_anchor(df, anchor_column, settings, min_rows, small_levels)
+    plan = _plan_groups(levels, min_rows, small_levels)
+    say = progress or (lambda stage, fraction, message: None)
+    groups, combined, names = _run_groups(df, anchor_column, settings, plan, say)
+    summary = AnchoredSummary(
+        anchor_column=str(anchor_column), min_rows=min_rows, small_levels=small_levels,
+        groups=tuple(_group_summary(g, names) for g in groups), n_segments=len(names),
+        n_unsegmented_rows=int((combined < 0).sum()),
+    )
+    return AnchoredSegmentation(str(anchor_column), tuple(groups), combined, tuple(names),
+                                summary)
+
+
+def _check_anchor(df: pd.DataFrame, anchor_column: str, settings: SegmentSettings | None,
+                  min_rows: int, small_levels: str) -> tuple[pd.Series, SegmentSettings]:
+    """Refuse a minimum or a choice for small levels out of range, and an anchor that is not
+    a usable column or is the ID or an outcome; returns the anchor's levels and the settings
+    with the anchor excluded from the features."""
     settings = settings or SegmentSettings()
     if min_rows < MIN_ROWS:
         raise SettingsError(f"The minimum rows per anchor level must be at least {MIN_ROWS}, "
@@ -146,10 +164,12 @@ def segment_within_anchors(
         raise ColumnError(f"Column '{anchor_column}' is {what}, so it cannot be an anchor; "
                           "choose a grouping such as industry, size band or region.")
     exclude = tuple(dict.fromkeys((*settings.exclude, anchor_column)))
-    settings = settings.model_copy(update={"exclude": exclude})
+    return levels, settings.model_copy(update={"exclude": exclude})
 
-    plan = _plan_groups(levels, min_rows, small_levels)
-    say = progress or (lambda stage, fraction, message: None)
+
+def _run_groups(df, anchor_column, settings, plan, say):
+    """Segment each planned group on its own rows: the groups' runs (or why each was skipped),
+    the combined label of every row and the combined segment names."""
     groups: list[AnchorGroupRun] = []
     combined = np.full(len(df), -1, dtype=np.int64)
     names: list[str] = []
@@ -175,13 +195,7 @@ def segment_within_anchors(
             names.extend(f"{level} / Segment {s}" for s in range(k))
         groups.append(AnchorGroupRun(level=level, members=members, rows=rows, run=run,
                                      label_offset=offset, skipped_reason=reason))
-    summary = AnchoredSummary(
-        anchor_column=str(anchor_column), min_rows=min_rows, small_levels=small_levels,
-        groups=tuple(_group_summary(g, names) for g in groups), n_segments=len(names),
-        n_unsegmented_rows=int((combined < 0).sum()),
-    )
-    return AnchoredSegmentation(str(anchor_column), tuple(groups), combined, tuple(names),
-                                summary)
+    return groups, combined, names
 
 
 def _plan_groups(levels: pd.Series, min_rows: int, small_levels: str):
