@@ -94,12 +94,13 @@ def _spaced_or_headerless(path: Path) -> tuple[pd.DataFrame, tuple[str, ...]] | 
     """A text log DuckDB's reader would misread (columns separated by runs of spaces, or no
     header row), read by the table loader as text columns; None for an ordinary CSV."""
     from copilot.segmentation.data import load as _load
+    from copilot.segmentation.data import text_sniff as _sniff
 
     try:
-        sniff = _load.sniff_text(path, str(path), path.name.lower().endswith(".gz"))
+        sniff = _sniff.sniff_text(path, str(path), path.name.lower().endswith(".gz"))
     except (DataError, LookupError):
         return None  # DuckDB's reader gives its own sentence for a binary or empty file
-    if sniff.delimiter != _load.WHITESPACE and sniff.header:
+    if sniff.delimiter != _sniff.WHITESPACE and sniff.header:
         return None
     loaded = _load.load_table(path)
     # As text, like the DuckDB path (all_varchar): the log's readers parse what they use.
