@@ -24,7 +24,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.scale import Phase
-from copilot.segmentation.data.events import EventSpec, build_features
+from copilot.segmentation.data.event_columns import EventSpec
+from copilot.segmentation.data.events import build_features
 
 DEFAULT_DATA = (Path(__file__).resolve().parents[2] / "shared" / "datasets" / "online_retail"
                 / "online_retail.csv.gz")

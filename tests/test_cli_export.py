@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from copilot.segmentation.outputs.crm import PRESETS
-from copilot.segmentation.outputs.glossary import GLOSSARY_FORMAT_VERSION
 from copilot.segmentation.analysis.holdout import holdout_flags
+from copilot.segmentation.outputs.crm import PRESETS
+from copilot.segmentation.outputs.glossary_records import GLOSSARY_FORMAT_VERSION
 from fixtures.customers import make_customers
 from fixtures.glossary_cases import as_another_table, make_snapshot
 from tests.cli_helpers import assert_one_sentence_error, near_share, run_cli

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.analysis.roles import infer_roles
 from copilot.segmentation.model.bundle import (
     ARRAYS_FILE,
     JSON_FILE,
@@ -24,28 +26,26 @@ from copilot.segmentation.model.bundle import (
     save_bundle,
     save_bundle_with_data,
 )
-from copilot.segmentation.model.drift import (
+from copilot.segmentation.model.drift import check_snapshot, compare_snapshots
+from copilot.segmentation.model.drift_features import (
+    categorical_feature_drift,
+    numeric_feature_drift,
+    psi,
+    psi_noise_bound,
+)
+from copilot.segmentation.model.drift_render import NOTABLE_COLUMN_SHIFT, render_markdown
+from copilot.segmentation.model.drift_report import (
     CENTROID_COLUMN_WATCH,
     EMPTY_SHARE,
     MOVED_RECLUSTER,
     MOVED_WATCH,
-    NOTABLE_COLUMN_SHIFT,
     PSI_RECLUSTER,
     PSI_WATCH,
     DriftReport,
     FeatureDrift,
     Migration,
-    categorical_feature_drift,
-    check_snapshot,
-    compare_snapshots,
-    decide,
-    numeric_feature_drift,
-    psi,
-    psi_noise_bound,
-    render_markdown,
 )
-from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.analysis.roles import infer_roles
+from copilot.segmentation.model.drift_verdict import decide
 from fixtures.customers import make_customers
 from fixtures.snapshots import shift_snapshot, with_tied_columns
 

@@ -20,17 +20,15 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import ColumnError, DataError, InputError
+from copilot.segmentation.analysis.roles import infer_roles
 from copilot.segmentation.data.amounts import SYSTEMATIC_MIN_ROWS
-from copilot.segmentation.data.events import (
+from copilot.segmentation.data.event_columns import EventSpec, parse_amount, quote_identifier
+from copilot.segmentation.data.event_times import (
     EPOCH_UNITS,
     MAX_UNREADABLE_SHARE,
     TIME_SAMPLE_ROWS,
-    EventSpec,
-    build_features,
-    parse_amount,
-    quote_identifier,
 )
-from copilot.segmentation.analysis.roles import infer_roles
+from copilot.segmentation.data.events import build_features
 from fixtures.events import (
     AMOUNT_STYLES,
     amount_text,
@@ -490,7 +488,8 @@ def test_times_are_utc_whatever_the_machine_time_zone(tmp_path):
     path = tmp_path / "log.parquet"
     frame.to_parquet(path)
     script = textwrap.dedent(f"""
-        from copilot.segmentation.data.events import EventSpec, build_features
+        from copilot.segmentation.data.event_columns import EventSpec
+        from copilot.segmentation.data.events import build_features
         for col in ("iso", "unix"):
             print(build_features({str(path)!r}, EventSpec(id="id", time=col)).summary.first_event)
     """)

@@ -14,25 +14,24 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from copilot.segmentation.outputs.glossary import (
-    GLOSSARY_FORMAT_VERSION,
     MAX_DEFINITION_CHARS,
     MIN_COMMON_FEATURES,
-    RESIZE_MIN_POINTS,
-    RESIZE_MIN_RATIO,
-    OtherTableError,
     build_glossary,
     glossary_features,
-    latest_glossary,
-    no_change_text,
     one_line,
+    unchanged,
+)
+from copilot.segmentation.outputs.glossary_changes import RESIZE_MIN_POINTS, RESIZE_MIN_RATIO
+from copilot.segmentation.outputs.glossary_files import (
+    latest_glossary,
     read_glossary,
     read_glossary_assignments,
-    render_markdown,
-    unchanged,
     write_glossary,
 )
-from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.outputs.glossary_records import GLOSSARY_FORMAT_VERSION, OtherTableError
+from copilot.segmentation.outputs.glossary_render import no_change_text, render_markdown
 from fixtures.glossary_cases import as_another_table, make_snapshot
 
 BASE = {"A": 200, "B": 150, "C": 250, "D": 200}

@@ -12,7 +12,8 @@ import pyarrow.csv as pacsv
 import pytest
 
 from copilot.core.errors import DataError
-from copilot.segmentation.data.load import SUPPORTED_EXTENSIONS, LoadedTable, load_table
+from copilot.segmentation.data.load import LoadedTable, load_table
+from copilot.segmentation.data.table_format import SUPPORTED_EXTENSIONS
 from tests.conftest import shared_dataset
 
 
@@ -587,7 +588,7 @@ def test_runs_of_spaces_with_a_header_and_a_chunked_read(tmp_path):
 def test_a_single_space_separated_phrase_column_is_not_split():
     # One text column of phrases with spaces in a comma CSV stays one column: runs of spaces
     # are only a delimiter when no single character splits the rows.
-    from copilot.segmentation.data.load import _sniff_delimiter
+    from copilot.segmentation.data.text_sniff import _sniff_delimiter
 
     text = "id,comment\n1,great value for money\n2,too slow to load\n3,love it\n"
     assert _sniff_delimiter(text, ",") == ","

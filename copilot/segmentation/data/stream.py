@@ -18,6 +18,9 @@ import pandas as pd
 
 from copilot.core import DataError
 from copilot.segmentation.data import load as _load
+from copilot.segmentation.data.table_format import _format_of, _short
+from copilot.segmentation.data.table_tidy import _tidy
+from copilot.segmentation.data.text_sniff import csv_note, sniff_text, zero_padded_columns
 
 CHUNK_ROWS = 200_000  # ~50 MB of a typical 20-column table per chunk, a few passes per million
 
@@ -58,13 +61,13 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
         # empty, not a table): let it give them.
         yield from _sliced(_load.load_table(p).frame, rows)
         return
-    fmt, gz = _load._format_of(p, src)
+    fmt, gz = _format_of(p, src)
     seen: dict[str, int] = {}  # a note's wording without its numbers -> its place in notes
     counts: dict[str, int] = {}
 
     def tidy(frame: pd.DataFrame) -> pd.DataFrame:
         chunk_notes: list[str] = []
-        frame = _load._tidy(frame, src, delimiter, chunk_notes)
+        frame = _tidy(frame, src, delimiter, chunk_notes)
         if notes is not None:
             for note in chunk_notes:
                 _merge_note(notes, seen, counts, note)
@@ -72,16 +75,16 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
 
     delimiter: str | None = None
     if fmt == "csv" and p.stat().st_size > 0:
-        sniff = _load.sniff_text(p, src, gz)
+        sniff = sniff_text(p, src, gz)
         gz, encoding, text = sniff.gz, sniff.encoding, sniff.text
         delimiter, header, names = sniff.delimiter, sniff.header, sniff.names
         if notes is not None:
-            for note in _load.csv_note(delimiter, header, names):
+            for note in csv_note(delimiter, header, names):
                 _merge_note(notes, seen, counts, note)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                codes = _load.zero_padded_columns(text, delimiter, names)
+                codes = zero_padded_columns(text, delimiter, names)
                 reader = pd.read_csv(p, sep=delimiter, encoding=encoding, engine="c",
                                      header=None if names else "infer", names=names,
                                      compression="gzip" if gz else None, chunksize=rows,
@@ -91,7 +94,7 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
                         yield tidy(frame)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise DataError(f"File '{src}' could not be read as a table "
-                            f"({_load._short(exc)}); check that it is a valid CSV file.") from exc
+                            f"({_short(exc)}); check that it is a valid CSV file.") from exc
         return
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -99,7 +102,7 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
         try:
             parquet = pq.ParquetFile(p)
         except Exception as exc:
-            raise DataError(f"File '{src}' is not a readable Parquet file ({_load._short(exc)}); "
+            raise DataError(f"File '{src}' is not a readable Parquet file ({_short(exc)}); "
                             "export it again as Parquet or CSV.") from exc
         for batch in parquet.iter_batches(batch_size=rows):
             yield tidy(batch.to_pandas(date_as_object=False))

@@ -10,12 +10,12 @@ from copilot.segmentation.model.bundle import (
     save_bundle_with_data,
 )
 from copilot.segmentation.model.drift import (
-    DriftReport,
     check_snapshot,
     compare_snapshots,
-    render_markdown,
     train_reference_model,
 )
+from copilot.segmentation.model.drift_render import render_markdown
+from copilot.segmentation.model.drift_report import DriftReport
 
 __all__ = [
     "DriftReport",

@@ -103,17 +103,7 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     # IDs as typed: 12346, not the 12346.0 a reader makes of a column with a blank, and the
     # same text the holdout hashes and the CRM export writes.
     ids = ids_as_text(np.concatenate(parts_ids) if parts_ids else np.zeros(0, int))
-    notes: list[str] = []
-    for (column, kind), (count, example) in odd.items():
-        what = {"level": "not seen in training (scored as the nearest known profile)",
-                "text": "not numbers (scored as missing)",
-                "boolean": "neither of the two values it held in training (scored as missing)",
-                "spelling": "spelled other than in training (read as the training's value)",
-                "negative": "negative, which the training never was (scored as 0)",
-                }.get(kind) or (f"far outside the training range ({kind.removeprefix('far ')}; "
-                                "scored at its edge, so their segment rests on the other "
-                                "columns)")
-        notes.append(f"{count:,} value(s) of {column} are {what}, like {example!r}.")
+    notes: list[str] = _odd_value_notes(odd)
     if id_column and (blank := int((ids == "").sum())):
         notes.append(f"{blank:,} row(s) have no {id_column}; they are assigned but a CRM cannot "
                      "match them to a customer.")
@@ -129,6 +119,31 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
     if scope_missing:
         notes.append(f"The model was trained only on customers with {info.scope.describe()}; "
                      "this table lacks that column, so every row is scored.")
+    notes += _unassigned_notes(info, labels)
+    frame = _assignment_frame(info, ids, labels, confidence, id_column, holdout_share, salt)
+    return Assignment(frame, tuple(notes))
+
+
+def _odd_value_notes(odd: dict) -> list[str]:
+    """One note per column and kind of value the model scored by a fallback."""
+    notes: list[str] = []
+    for (column, kind), (count, example) in odd.items():
+        what = {"level": "not seen in training (scored as the nearest known profile)",
+                "text": "not numbers (scored as missing)",
+                "boolean": "neither of the two values it held in training (scored as missing)",
+                "spelling": "spelled other than in training (read as the training's value)",
+                "negative": "negative, which the training never was (scored as 0)",
+                }.get(kind) or (f"far outside the training range ({kind.removeprefix('far ')}; "
+                                "scored at its edge, so their segment rests on the other "
+                                "columns)")
+        notes.append(f"{count:,} value(s) of {column} are {what}, like {example!r}.")
+    return notes
+
+
+def _unassigned_notes(info, labels: np.ndarray) -> list[str]:
+    """What the unassigned rows mean: for HDBSCAN, a share the training had too; otherwise
+    customers farther from every segment than any training customer."""
+    notes: list[str] = []
     n_novel = int((labels == -1).sum())
     trained_share = float(info.segment_shares.get(-1, 0.0))
     if n_novel and trained_share > 0:
@@ -140,6 +155,12 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "
                      "customer did and are marked unassigned; many of them mean the customers "
                      "have changed since the model was trained.")
+    return notes
+
+
+def _assignment_frame(info, ids, labels: np.ndarray, confidence: np.ndarray,
+                      id_column: str | None, holdout_share: float, salt: str) -> pd.DataFrame:
+    """The seven output columns (unscored and out-of-scope rows show as segment -1)."""
     names = {**{int(k): v for k, v in info.names.items()}, -1: "unassigned", -2: "unscored",
              -3: "out of scope"}
     frame = pd.DataFrame({
@@ -151,7 +172,7 @@ def assign_chunks(model: SavedModel, chunks: Iterable[pd.DataFrame], *,
         "model_version": info.bundle_id,
         "assigned_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
-    return Assignment(frame, tuple(notes))
+    return frame
 
 
 def _count_odd_values(model: SavedModel, chunk: pd.DataFrame, odd: dict) -> None:

@@ -15,16 +15,17 @@ from copilot.segmentation.outputs.crm import (
 )
 from copilot.segmentation.outputs.export import csv_text, write_outputs
 from copilot.segmentation.outputs.glossary import (
-    Glossary,
-    OtherTableError,
     build_glossary,
     is_definition,
-    latest_glossary,
-    no_change_text,
-    read_glossary_assignments,
     unchanged,
+)
+from copilot.segmentation.outputs.glossary_files import (
+    latest_glossary,
+    read_glossary_assignments,
     write_glossary,
 )
+from copilot.segmentation.outputs.glossary_records import Glossary, OtherTableError
+from copilot.segmentation.outputs.glossary_render import no_change_text
 from copilot.segmentation.outputs.publish import check_out_dir, produced_input, staged_folder
 
 __all__ = [
