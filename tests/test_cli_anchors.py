@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from copilot.segmentation.analysis.anchors import POOLED_LEVEL
-from copilot.segmentation.model.bundle import load_bundle
 from copilot.segmentation.analysis.pipeline import SegmentAnalysis
+from copilot.segmentation.model.bundle import load_bundle
 from fixtures.feedback import make_feedback
 from tests.cli_helpers import assert_one_sentence_error, run_cli
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation.data.load import load_table
 from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.data.load import load_table
 from tests.cli_helpers import run_cli
 from tests.conftest import shared_dataset
 

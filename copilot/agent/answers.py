@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from copilot.agent.rankings import answer_ranking, is_ranking_question
-from copilot.core import Frozen, figure, percent
+from copilot.core import Frozen, figure, percent, percent_number
 from copilot.llm import (
     LLMClient,
     check_numbers,
@@ -24,7 +24,6 @@ from copilot.llm import (
     ignorable_names,
     injected_words,
     load_prompt,
-    pct,
     repeats_injection,
     safe_for_model,
     segment_facts,
@@ -245,7 +244,7 @@ def question_facts(session: Session) -> dict[str, Any]:
     if strategy is not None:
         facts["top_opportunities"] = [
             {"segment": o.name, "initiative": o.initiative, "score": o.score,
-             "share_pct": pct(o.share), "fit": o.fit} for o in strategy.opportunities[:5]]
+             "share_pct": percent_number(o.share), "fit": o.fit} for o in strategy.opportunities[:5]]
     return facts
 
 

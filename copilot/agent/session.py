@@ -32,6 +32,7 @@ from copilot.core import (
     InputError,
     SettingsError,
     atomic_write_text,
+    percent,
     refuse_overwrite,
     same_file,
 )
@@ -1023,7 +1024,7 @@ def _scope_sentence(scope: Scope, frame: pd.DataFrame) -> str:
     rows = int(scope.mask(frame).sum())
     said = f", as the goal says \u201c{scope.words}\u201d" if scope.words else ""
     return (f"Segmenting only the {rows:,} customers with {scope.describe()} "
-            f"({rows / len(frame):.0%} of {len(frame):,}){said}; {UNDO_SCOPE}.")
+            f"({percent(rows / len(frame), 0)} of {len(frame):,}){said}; {UNDO_SCOPE}.")
 
 
 def _read(path: Path) -> SessionFile:

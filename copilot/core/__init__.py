@@ -19,7 +19,17 @@ def __getattr__(name: str):
 
 from copilot.core.errors import ColumnError, CopilotError, DataError, InputError, SettingsError
 from copilot.core.files import atomic_write_bytes, atomic_write_text, refuse_overwrite, same_file
-from copilot.core.numbers import figure, number, number_pair, percent, round_sig, share_percent
+from copilot.core.numbers import (
+    count,
+    figure,
+    fixed,
+    measured,
+    number,
+    number_pair,
+    percent,
+    percent_number,
+    round_sig,
+)
 
 __all__ = [
     "ColumnError",
@@ -30,12 +40,15 @@ __all__ = [
     "SettingsError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "count",
     "figure",
+    "fixed",
+    "measured",
     "number",
     "number_pair",
     "percent",
+    "percent_number",
     "refuse_overwrite",
     "round_sig",
     "same_file",
-    "share_percent",
 ]

@@ -46,19 +46,57 @@ def number_pair(a: float, b: float) -> tuple[str, str]:
     return number(round(a, decimals)), number(round(b, decimals))
 
 
-def share_percent(share: float) -> str:
-    """A share as a readable percentage: ``"47%"``, ``"0.5%"``."""
-    pct = 100.0 * share
-    if pct == 0 or pct >= 1 or pct <= -1:
-        return f"{pct:.0f}%"
-    return f"{number(pct, 2)}%"
+def percent(share: float | None, decimals: int | None = None) -> str:
+    """A 0-1 share as a percentage, the one way the product writes it.
 
-
-def percent(x: float) -> str:
-    return f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
-
-
-def figure(kind: str, v: float | None) -> str:
-    if v is None:
+    The reading rule: one decimal under 10% (``"4.7%"``), whole percents from 10%
+    (``"47%"``), so a small share keeps a significant digit and a large one no false
+    precision. ``decimals`` fixes the places where a column of shares must line up or a
+    small move must show (``percent(0.265, 1) == "26.5%"``). A share that would round to
+    0.0% or 100.0% without being so reads ``"<0.1%"`` or ``">99.9%"``: one missing value in
+    50,000 is not "0.0% missing". None or not a number reads ``"n/a"``.
+    """
+    if share is None or not math.isfinite(share):
         return "n/a"
-    return percent(v) if kind == "binary" else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    pct = 100.0 * share
+    if pct == 0 and decimals is None:
+        return "0%"
+    places = decimals if decimals is not None else (1 if abs(pct) < 10 else 0)
+    step = 10.0 ** -places  # the smallest step the places can show
+    if 0 < pct < step / 2:
+        return f"<{step:.{places}f}%"
+    if 100 - step / 2 <= pct < 100:
+        return f">{100 - step:.{places}f}%"
+    text = f"{pct:.{places}f}%"
+    return "0%" if text in ("-0%", "-0.0%") else text
+
+
+def percent_number(share: float | None) -> float | None:
+    """A 0-1 share as a percentage number with one decimal (26.5), for the LLM's facts: the
+    figure the model may quote, as ``percent(share, 1)`` writes it."""
+    if share is None or not math.isfinite(share):
+        return None
+    return round(100.0 * share, 1)
+
+
+def count(n: int) -> str:
+    """A count of customers, rows or calls: ``7,043``."""
+    return f"{int(n):,}"
+
+
+def fixed(x: float, decimals: int) -> str:
+    """A metric at a fixed precision, thousands separated: ``0.214``, ``23,002``."""
+    return f"{x:,.{decimals}f}"
+
+
+def measured(x: float) -> str:
+    """A measured value (a mean, a bound) at three significant figures; big ones whole:
+    ``1,710``, ``0.214``."""
+    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def figure(kind: str, value: float | None) -> str:
+    """An outcome's value: a rate as a percentage, any other figure as a measured value."""
+    if value is None:
+        return "n/a"
+    return percent(value) if kind == "binary" else measured(value)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from copilot.core import percent_number
 from copilot.llm.facts import (
     clean_name,
-    pct,
     round_numbers_in,
     safe_for_model,
     segment_evidence,
@@ -69,7 +69,7 @@ class WritingContext:
                 "silhouette": sig(row.silhouette, 2),
                 "stability": sig(row.stability, 2),
                 "icl": sig(row.icl, 4) if row.icl is not None else None,
-                "smallest_segment_pct": pct(row.min_share),
+                "smallest_segment_pct": percent_number(row.min_share),
             })
         return out
 
@@ -151,7 +151,7 @@ class WritingContext:
         a = self.analysis
         profile = next(p for p in a.profiles if p.segment == segment)
         stance = self.stances.of(segment)
-        entry: dict[str, Any] = {"segment": segment, "share_pct": pct(profile.share)}
+        entry: dict[str, Any] = {"segment": segment, "share_pct": percent_number(profile.share)}
         if stance is not None and stance.label:
             entry["stance"] = stance.label
         entry["stands_out"] = trait_phrases(a, segment)

@@ -14,6 +14,7 @@ import math
 import re
 from typing import Any
 
+from copilot.core import percent_number
 from copilot.llm.meaning import SegmentEvidence
 from copilot.llm.traits import Trait, trait_aliases
 from copilot.segmentation import SegmentAnalysis, SegmentProfile, Stances, segment_stances
@@ -120,13 +121,6 @@ def sig(value: float | None, digits: int = 3) -> float | int | None:
     return int(rounded) if float(rounded).is_integer() and abs(rounded) >= 1 else rounded
 
 
-def pct(share: float | None) -> float | None:
-    """A 0-1 share as a percentage with one decimal."""
-    if share is None or not math.isfinite(share):
-        return None
-    return round(100.0 * share, 1)
-
-
 def round_numbers_in(text: str) -> str:
     """Round every number inside a rule or reason string to three significant figures."""
     return _NUMBER_IN_TEXT.sub(lambda m: _fmt(sig(float(m.group(0)))), text)
@@ -204,8 +198,8 @@ def segment_facts(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
                     "column": clean_name(c.name),
                     "value": clean_name(c.level),
                     "direction": "more common" if c.lift > 1 else "less common",
-                    "segment_pct": pct(c.segment_share),
-                    "overall_pct": pct(c.overall_share),
+                    "segment_pct": percent_number(c.segment_share),
+                    "overall_pct": percent_number(c.overall_share),
                 }
             )
     outcomes = []
@@ -219,7 +213,7 @@ def segment_facts(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
             "direction": "higher" if row.value > outcome.overall else "lower",
         }
         if binary:
-            entry |= {"segment_rate_pct": pct(row.value), "overall_rate_pct": pct(outcome.overall)}
+            entry |= {"segment_rate_pct": percent_number(row.value), "overall_rate_pct": percent_number(outcome.overall)}
         else:
             entry |= {"segment_mean": sig(row.value), "overall_mean": sig(outcome.overall)}
         outcomes.append(entry)
@@ -227,7 +221,7 @@ def segment_facts(analysis: SegmentAnalysis, segment: int) -> dict[str, Any]:
     return {
         "segment": segment,
         "customers": profile.size,
-        "share_pct": pct(profile.share),
+        "share_pct": percent_number(profile.share),
         "in_short": in_short(traits, outcomes),
         "traits": traits,
         "outcomes": outcomes,

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, create_model
 
-from copilot.core import Frozen
+from copilot.core import Frozen, percent_number
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.context import WritingContext
 from copilot.llm.direction_check import check_directions
@@ -35,7 +35,6 @@ from copilot.llm.facts import (
     clean_name,
     ignorable_names,
     injected_words,
-    pct,
     repeats_injection,
     safe_for_model,
     sig,
@@ -426,10 +425,10 @@ def _experiment_numbers(analysis: SegmentAnalysis, segment: int) -> dict[str, An
             baseline = row.value if row else None
             break
     return {
-        "holdout_pct": pct(HOLDOUT_SHARE),
+        "holdout_pct": percent_number(HOLDOUT_SHARE),
         "treatment_customers": treatment,
         "control_customers": control,
-        "baseline_pct": pct(baseline),
+        "baseline_pct": percent_number(baseline),
         "detectable_effect_pts": detectable_effect(baseline, treatment, control) if baseline else None,
     }
 

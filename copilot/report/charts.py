@@ -33,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
+from copilot.core import percent
 from copilot.segmentation import ALGORITHM_NAMES, SegmentAnalysis
 
 DPI = 100
@@ -171,7 +172,7 @@ def sizes_figure(analysis: SegmentAnalysis, names: dict[int, str]) -> Figure | N
     colours = [_colour(p.segment, _position(analysis, p.segment)) for p in rows]
     ax.barh([_label(p.segment, names) for p in rows], [p.size for p in rows], color=colours)
     for i, p in enumerate(rows):
-        ax.text(p.size, i, f" {p.size:,} ({100 * p.share:.1f}%)", va="center", fontsize=8)
+        ax.text(p.size, i, f" {p.size:,} ({percent(p.share, 1)})", va="center", fontsize=8)
     ax.set_xlabel("customers", fontsize=8)
     ax.set_xlim(0, max(p.size for p in rows) * 1.3)
     ax.tick_params(labelsize=8)
@@ -212,8 +213,8 @@ def projection_figure(analysis: SegmentAnalysis, names: dict[int, str]) -> Figur
 
 def _axis_names(method: str, variance: Sequence[float] | None) -> tuple[str, str]:
     if method == "pca" and variance:
-        return (f"first component ({100 * variance[0]:.0f}% of variance)",
-                f"second component ({100 * variance[1]:.0f}% of variance)")
+        return (f"first component ({percent(variance[0], 0)} of variance)",
+                f"second component ({percent(variance[1], 0)} of variance)")
     return ("first axis", "second axis")
 
 

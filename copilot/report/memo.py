@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.core import Frozen, InputError, atomic_write_text
+from copilot.core import Frozen, InputError, atomic_write_text, count, fixed, measured, percent
 from copilot.llm import (
     TOP_SEGMENTS,
     Authorship,
@@ -38,7 +38,7 @@ from copilot.llm import (
     draft_name,
     option_label,
 )
-from copilot.report.trace import fmt_count, fmt_fixed, fmt_share, fmt_sig, left_out_columns
+from copilot.report.trace import left_out_columns
 from copilot.segmentation import (
     ALGORITHM_NAMES,
     AnchorLevelShare,
@@ -201,7 +201,7 @@ def _maybe(value: float | None, fmt) -> str:
 
 def _outcome_value(kind: str, value: float | None) -> str:
     """A rate as a percentage, a mean at three significant figures."""
-    return _maybe(value, fmt_share if kind == "binary" else fmt_sig)
+    return _maybe(value, (lambda v: percent(v, 1)) if kind == "binary" else measured)
 
 
 def _tag(segment: int) -> str:
@@ -307,22 +307,22 @@ class _Memo:
         source = Path(str(a.source.get("path", ""))).name
         heading = f"# Segment strategy memo: {_text(source)}" if source else "# Segment strategy memo"
         largest = max((p for p in a.profiles if p.segment >= 0), key=lambda p: p.size, default=None)
-        parts = [(f"This memo splits {fmt_count(a.n_rows)} customers into {c.k} segments found "
+        parts = [(f"This memo splits {count(a.n_rows)} customers into {c.k} segments found "
                   f"by {_algorithm(c.algorithm)} (k chosen by: {c.rule}).")]
         if largest is not None:
             parts.append(f"The largest, **{_text(self.name(largest.segment))}**, holds "
-                         f"{fmt_share(largest.share)} of customers.")
+                         f"{percent(largest.share, 1)} of customers.")
         if a.confidence.unassigned:
             unassigned = next((s.share for s in a.sizes if s.segment < 0), None)
-            share = f" ({fmt_share(unassigned)})" if unassigned is not None else ""
-            parts.append(f"{fmt_count(a.confidence.unassigned)} customers{share} fit no segment.")
+            share = f" ({percent(unassigned, 1)})" if unassigned is not None else ""
+            parts.append(f"{count(a.confidence.unassigned)} customers{share} fit no segment.")
         clear = [v for v in a.validation if v.significant]
         if clear:
             parts.append(f"On outcomes, {_text(clear[0].summary)}")
         if self.strategy is not None and self.strategy.opportunities:
             top = self.strategy.opportunities[0]
             parts.append(f"The biggest opportunity is **{_text(top.initiative)}** for "
-                         f"**{_text(top.name)}** (opportunity score {fmt_fixed(top.score, 3)}).")
+                         f"**{_text(top.name)}** (opportunity score {fixed(top.score, 3)}).")
         parts.append(self.authorship_sentence())
         return heading + "\n\n" + " ".join(parts)
 
@@ -362,8 +362,8 @@ class _Memo:
         # The file name only: a memo is shared, and a local folder path says nothing to readers.
         source = Path(str(a.source["path"])).name if a.source.get("path") else None
         where = f"{_code(source)} ({_text(a.source.get('format', 'table'))}): " if source else ""
-        lines.append(f"{where}{fmt_count(q.n_rows)} rows (one per customer), "
-                     f"{fmt_count(q.n_columns)} columns.")
+        lines.append(f"{where}{count(q.n_rows)} rows (one per customer), "
+                     f"{count(q.n_columns)} columns.")
         lines.append("")
         left_out = left_out_columns([c.model_dump() for c in roles.columns], a.id_column)
         rows = [[f"Features ({len(roles.features)})", ", ".join(_code(f) for f in roles.features)
@@ -407,13 +407,13 @@ class _Memo:
         lines += self.recommendation_lines()
         lo, hi = sw.k_values[0], sw.k_values[-1]
         ks = f"k = {lo}" if lo == hi else f"k = {lo} to {hi}"
-        fitted = f"fitted on {fmt_count(sw.fit_rows)} rows"
+        fitted = f"fitted on {count(sw.fit_rows)} rows"
         if sw.complete_rows != sw.fit_rows:
-            fitted += (f" ({fmt_count(sw.complete_rows)} complete ones for the distance-based "
+            fitted += (f" ({count(sw.complete_rows)} complete ones for the distance-based "
                        "algorithms)")
         lines.append(f"The engine swept {', '.join(_algorithm(x) for x in sw.algorithms)} over "
                      f"{ks}, {fitted}, scored each option on "
-                     f"{fmt_count(sw.eval_rows)} rows and measured stability over "
+                     f"{count(sw.eval_rows)} rows and measured stability over "
                      f"{sw.n_resamples} bootstrap refits. Scores for "
                      f"{_algorithm(c.algorithm)}:")
         lines += ["", self.sweep_table(sw.for_algorithm(c.algorithm)), ""]
@@ -422,8 +422,8 @@ class _Memo:
             lines += [f"- {_text(cand.why)}" for cand in c.shortlist]
             lines.append("")
         lines.append(f"The segment rules below reproduce the segments for "
-                     f"{fmt_share(a.rules.fidelity)} of customers ({a.rules.fidelity_method}); "
-                     f"the mean assignment confidence is {fmt_fixed(a.confidence.mean, 2)}.")
+                     f"{percent(a.rules.fidelity, 1)} of customers ({a.rules.fidelity_method}); "
+                     f"the mean assignment confidence is {fixed(a.confidence.mean, 2)}.")
         chart = self.chart("k_sweep")
         if chart:
             lines += ["", chart]
@@ -461,13 +461,13 @@ class _Memo:
         body = []
         for r in rows:
             row = [str(r.k)]
-            row += [_maybe(r.icl, lambda v: fmt_fixed(v, 0))] if has["icl"] else []
-            row += [_maybe(r.silhouette, lambda v: fmt_fixed(v, 3))]
-            row += [_maybe(r.davies_bouldin, lambda v: fmt_fixed(v, 2))] if has["davies_bouldin"] else []
-            row += ([_maybe(r.calinski_harabasz, lambda v: fmt_fixed(v, 1))]
+            row += [_maybe(r.icl, lambda v: fixed(v, 0))] if has["icl"] else []
+            row += [_maybe(r.silhouette, lambda v: fixed(v, 3))]
+            row += [_maybe(r.davies_bouldin, lambda v: fixed(v, 2))] if has["davies_bouldin"] else []
+            row += ([_maybe(r.calinski_harabasz, lambda v: fixed(v, 1))]
                     if has["calinski_harabasz"] else [])
-            row += [_maybe(r.stability, lambda v: fmt_fixed(v, 2))] if has["stability"] else []
-            row += [fmt_share(r.min_share), "yes" if r.in_band else "no",
+            row += [_maybe(r.stability, lambda v: fixed(v, 2))] if has["stability"] else []
+            row += [percent(r.min_share, 1), "yes" if r.in_band else "no",
                     "**chosen**" if (r.algorithm, r.k) == (c.algorithm, c.k) else ""]
             body.append(row)
         return _table(header, body)
@@ -504,8 +504,8 @@ class _Memo:
                 continue
             lines += ["", (f"**What customers say** in {_code(report.column)}: the terms each "
                            "segment's texts mention clearly more often than the other segments' "
-                           f"({fmt_count(report.n_texts)} non-empty texts of "
-                           f"{fmt_count(report.n_rows)}).")]
+                           f"({count(report.n_texts)} non-empty texts of "
+                           f"{count(report.n_rows)}).")]
             lines += [f"- {_text(line)}" for line in theme_lines(report, self.names)]
         return lines
 
@@ -536,9 +536,9 @@ class _Memo:
 
     @staticmethod
     def level_share(r: AnchorLevelShare) -> str:
-        lift = f", {fmt_fixed(r.lift, 1)}× as common" if r.lift is not None else ""
-        return (f"{_text(r.level)}: {fmt_share(r.segment_share)} of the segment vs "
-                f"{fmt_share(r.overall_share)} overall{lift}")
+        lift = f", {fixed(r.lift, 1)}× as common" if r.lift is not None else ""
+        return (f"{_text(r.level)}: {percent(r.segment_share, 1)} of the segment vs "
+                f"{percent(r.overall_share, 1)} overall{lift}")
 
     def card_themes(self, segment: int) -> list[str]:
         """The strongest terms of a segment's texts, with how often it and the rest use them."""
@@ -547,8 +547,8 @@ class _Memo:
             seg = next((s for s in report.segments if s.segment == segment), None)
             if report.skipped or seg is None or not seg.terms:
                 continue
-            terms = [f"'{_text(t.term)}' ({fmt_share(t.segment_share)} of its texts vs "
-                     f"{fmt_share(t.rest_share)} of the others')" for t in seg.terms[:MAX_CARD_TERMS]]
+            terms = [f"'{_text(t.term)}' ({percent(t.segment_share, 1)} of its texts vs "
+                     f"{percent(t.rest_share, 1)} of the others')" for t in seg.terms[:MAX_CARD_TERMS]]
             lines += ["", f"**What customers say** in {_code(report.column)}: " + ", ".join(terms)
                       + "."]
         return lines
@@ -563,7 +563,7 @@ class _Memo:
         body = []
         for p in self.a.profiles:
             row = [_tag(p.segment),
-                   _text(self.name(p.segment)), fmt_count(p.size), fmt_share(p.share)]
+                   _text(self.name(p.segment)), count(p.size), percent(p.share, 1)]
             if with_stance:
                 row.append(_text(self.stance(p.segment) or "n/a"))
             for v, by_segment in zip(self.a.validation, outcome_rows, strict=True):
@@ -583,7 +583,7 @@ class _Memo:
         label = self.card_label(p.segment)
         if label:
             lines += [label, ""]
-        lines.append(f"**Size:** {fmt_count(p.size)} customers ({fmt_share(p.share)} of all).")
+        lines.append(f"**Size:** {count(p.size)} customers ({percent(p.share, 1)} of all).")
         stance = self.stance(p.segment)
         if stance:
             lines += ["", f"**Stance:** {_text(stance)}"]
@@ -593,9 +593,9 @@ class _Memo:
         rules = next((s.rules for s in self.a.rules.segments if s.segment == p.segment), ())
         if rules:
             lines += ["", "**Rules** (to find these customers in a CRM):"]
-            lines += [f"- {_code(r.text)}: {fmt_share(r.precision)} of the "
-                      f"{fmt_count(r.n)} customers it matches are in the segment; it covers "
-                      f"{fmt_share(r.recall)} of the segment." for r in rules[:MAX_RULES]]
+            lines += [f"- {_code(r.text)}: {percent(r.precision, 1)} of the "
+                      f"{count(r.n)} customers it matches are in the segment; it covers "
+                      f"{percent(r.recall, 1)} of the segment." for r in rules[:MAX_RULES]]
         outcome_table = self.outcome_table(p.segment)
         if outcome_table:
             lines += ["", "**Outcomes** (95% confidence intervals):", "", outcome_table]
@@ -647,7 +647,7 @@ class _Memo:
         interval = (f"{_outcome_value(v.kind, s.ci_low)} to {_outcome_value(v.kind, s.ci_high)}"
                     if s.ci_low is not None and s.ci_high is not None else "n/a")
         return [label, _outcome_value(v.kind, s.value), interval,
-                _outcome_value(v.kind, v.overall), fmt_count(s.n)]
+                _outcome_value(v.kind, v.overall), count(s.n)]
 
     # -- strategy
 
@@ -706,8 +706,8 @@ class _Memo:
 
     def ranking(self, s: Strategy) -> str:
         rows = [[str(o.rank), f"{_tag(o.segment)}: {_text(o.name)}", _text(o.initiative),
-                 fmt_share(o.share), fmt_fixed(o.value_index, 2), str(o.fit),
-                 fmt_fixed(o.score, 3)]
+                 percent(o.share, 1), fixed(o.value_index, 2), str(o.fit),
+                 fixed(o.score, 3)]
                 for o in s.opportunities[:MAX_OPPORTUNITIES]]
         return _table(["Rank", "Segment", "Initiative", "Share", "Value index", "Fit", "Score"], rows)
 
@@ -716,7 +716,7 @@ class _Memo:
         label = f"_{self.plan_label(plan.author)}_"
         who = f"segment {plan.segment}" if plan.segment >= 0 else "the unassigned customers"
         lines = [f"### Plan for {who}, {_text(plan.name)}: {_text(plan.initiative)}",
-                 "", f"{label} Opportunity score {fmt_fixed(plan.opportunity, 3)}.", "",
+                 "", f"{label} Opportunity score {fixed(plan.opportunity, 3)}.", "",
                  "**Actions**"]
         lines += [f"- {_text(x)}" for x in plan.actions]
         lines += ["", "**KPIs**"] + [f"- {_text(x)}" for x in plan.kpis]
@@ -724,11 +724,11 @@ class _Memo:
         lines += ["", "**Holdout experiment**", "",
                   f"- Hypothesis: {_text(e.hypothesis)}",
                   f"- Primary metric: {_text(e.primary_metric)}",
-                  (f"- Design: {fmt_count(e.treatment_n)} customers get the initiative and "
-                   f"{fmt_count(e.control_n)} ({fmt_share(e.holdout_share)} of the segment, "
+                  (f"- Design: {count(e.treatment_n)} customers get the initiative and "
+                   f"{count(e.control_n)} ({percent(e.holdout_share, 1)} of the segment, "
                    "chosen at random) are held out as the control group.")]
         if e.detectable_effect_pts is not None and e.baseline_pct is not None:
-            lines.append(f"- Power: from a baseline of {e.baseline_pct:.1f}%, the test can detect "
+            lines.append(f"- Power: from a baseline of {percent(e.baseline_pct / 100, 1)}, the test can detect "
                          f"a change of {e.detectable_effect_pts:.1f} percentage points or more; "
                          "smaller effects may go unseen.")
         return "\n".join(lines)
@@ -761,7 +761,7 @@ class _Memo:
             ["k range", k_range],
             ["Algorithm", _text(st.algorithm)],
             ["Random seed", str(st.seed)],
-            ["Smallest actionable segment", fmt_share(st.min_share)],
+            ["Smallest actionable segment", percent(st.min_share, 1)],
             ["PCA", _text(st.pca)],
             ["Anchors", (", ".join(_code(x) for x in st.anchors) or "none")
              if st.anchors is not None else "suggested by the engine"],
@@ -772,7 +772,7 @@ class _Memo:
         if self.w is not None:
             rows += [["LLM provider", _text(self.w.provider)],
                      ["LLM model", _code(self.w.model) if self.w.model else "none"],
-                     ["LLM calls", fmt_count(self.w.calls)]]
+                     ["LLM calls", count(self.w.calls)]]
         lines.append(_table(["Setting", "Value"], rows))
         lines += ["", "### Who wrote what", ""]
         if self.w is None:

@@ -124,14 +124,14 @@ def _segments_section(a: SegmentAnalysis) -> list[str]:
         for t in p.top_features[:4]:
             lines += _wrap(f"- {t.phrase}", "    ")
         for rule in rules.get(p.segment, ())[:1]:
-            lines += _wrap(f"Rule: {rule.text} (precision {rule.precision:.0%}, "
-                           f"covers {rule.recall:.0%} of the segment)", "    ")
+            lines += _wrap(f"Rule: {rule.text} (precision {percent(rule.precision, 0)}, "
+                           f"covers {percent(rule.recall, 0)} of the segment)", "    ")
         for v in a.validation:
             s = outcome_by_seg[v.name].get(p.segment)
             if s is not None:
                 lines.append(f"    {v.phrase or v.name}: {figure(v.kind, s.value)} "
                              f"[{figure(v.kind, s.ci_low)} to {figure(v.kind, s.ci_high)}]")
-    lines.append(f"  Rules fidelity: {a.rules.fidelity:.0%} ({a.rules.fidelity_method}); "
+    lines.append(f"  Rules fidelity: {percent(a.rules.fidelity, 0)} ({a.rules.fidelity_method}); "
                  f"mean assignment confidence {a.confidence.mean:.2f}.")
     return lines
 

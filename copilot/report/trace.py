@@ -31,29 +31,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from copilot.core import count, fixed, measured, percent
 from copilot.segmentation import FEATURE_ROLES
 
-# --- the memo's number formats (memo.py formats every figure with these) -----------------------
-
-
-def fmt_count(n: int) -> str:
-    """A count of customers, rows or calls: ``7,043``."""
-    return f"{int(n):,}"
-
-
-def fmt_share(x: float) -> str:
-    """A 0-1 share as a percentage with one decimal: ``26.5%`` (the precision of the prompts)."""
-    return f"{100 * x:.1f}%"
-
-
-def fmt_fixed(x: float, decimals: int) -> str:
-    """A metric at a fixed precision, thousands separated: ``0.214``, ``23,002``."""
-    return f"{x:,.{decimals}f}"
-
-
-def fmt_sig(x: float) -> str:
-    """A measured value (a mean, a bound) at three significant figures; big ones whole: ``1,710``."""
-    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+# --- the memo's number formats: copilot.core.numbers (one formatter for the whole product) ---
 
 
 # --- where numbers may come from ---------------------------------------------------------------
@@ -150,15 +131,17 @@ def renderings(value: float, key: str = "") -> set[str]:
     if isinstance(value, bool) or not math.isfinite(value):
         return out
     if float(value).is_integer():
-        out |= {str(int(value)), fmt_count(int(value))}
+        out |= {str(int(value)), count(int(value))}
     if isinstance(value, float):
         for decimals in (1, 2, 3):
-            out |= {f"{value:.{decimals}f}", fmt_fixed(value, decimals)}
-        out.add(fmt_sig(value))
+            out |= {f"{value:.{decimals}f}", fixed(value, decimals)}
+        out.add(measured(value))
         if abs(value) >= 100:  # whole-number rounding is only used for large figures
-            out |= {fmt_fixed(value, 0), f"{value:.0f}"}
+            out |= {fixed(value, 0), f"{value:.0f}"}
     if _SHARE_KEY.search(key) and abs(value) <= 1:
-        out |= {fmt_share(value), f"{100 * value:.0f}%"}
+        # Every way core.numbers.percent writes a share; "<0.1%" is read as the number 0.1%.
+        out |= {percent(value, 1), percent(value), percent(value, 0)}
+        out |= {text.lstrip("<>") for text in out if text[:1] in "<>"}
     if _PERCENT_KEY.search(key):
         out |= {f"{value:.1f}%", f"{value:.0f}%"}
     return out

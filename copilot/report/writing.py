@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copilot.core import percent
 from copilot.llm import Authorship, Writing
 from copilot.report.summary import _wrap
 from copilot.segmentation import SegmentAnalysis, segment_stances
@@ -28,7 +29,7 @@ def render_writing(w: Writing, analysis: SegmentAnalysis) -> str:
     for n in w.narratives:
         stance = stances.of(n.segment)
         said = f", {stance.label}" if stance is not None and stance.label else ""
-        lines.append(f"  {n.segment}. {n.name} ({shares.get(n.segment, 0):.0%}{said}) "
+        lines.append(f"  {n.segment}. {n.name} ({percent(shares.get(n.segment, 0), 0)}{said}) "
                      f"{byline(n.author)}")
         # The narrative's own author, when it is not the name's.
         story = byline(n.narrative_author) if n.narrative_author is not None else ""
@@ -42,7 +43,7 @@ def render_writing(w: Writing, analysis: SegmentAnalysis) -> str:
         lines.append("  Top opportunities:")
         for o in s.opportunities[:5]:
             lines.append(f"   {o.rank}. {o.name} x {o.initiative}: {o.score:.3f} "
-                         f"(share {o.share:.0%}, value {o.value_index:.2f}, fit {o.fit}/5)")
+                         f"(share {percent(o.share, 0)}, value {o.value_index:.2f}, fit {o.fit}/5)")
         if s.portfolio_note:
             lines += _wrap(s.portfolio_note, "  ")
         if s.campaign_cap is not None:
@@ -59,7 +60,7 @@ def render_writing(w: Writing, analysis: SegmentAnalysis) -> str:
                    if e.detectable_effect_pts is not None else "")
             lines += _wrap(f"Experiment: {e.hypothesis} Primary metric: {e.primary_metric}. "
                            f"{e.treatment_n:,} treated, {e.control_n:,} held out "
-                           f"({e.holdout_share:.0%}){mde}.", "    ")
+                           f"({percent(e.holdout_share, 0)}){mde}.", "    ")
     footer = f"Written by {w.provider}" + (f"/{w.model}" if w.model else "")
     footer += f" in {sum(w.seconds.values()):.0f} s, {w.calls} call(s); prompts: " + ", ".join(
         f"{k} v{v}" for k, v in w.prompt_versions.items())

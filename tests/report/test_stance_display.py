@@ -13,11 +13,12 @@ import re
 
 import pytest
 
+from copilot.core import count, percent
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.writing import write_all
 from copilot.report.memo import render_memo
 from copilot.report.summary import render_summary
-from copilot.report.trace import fmt_count, fmt_share, untraceable_numbers
+from copilot.report.trace import untraceable_numbers
 from copilot.report.writing import render_writing
 from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from copilot.segmentation.analysis.stance import segment_stances
@@ -122,7 +123,7 @@ def test_the_memo_overview_has_a_stance_column(analysis, drafts):
     for p in analysis.profiles:
         row = next(r for r in rows if r.startswith(f"| {p.segment} | "))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[2:5] == [fmt_count(p.size), fmt_share(p.share), _labels(analysis)[p.segment]]
+        assert cells[2:5] == [count(p.size), percent(p.share, 1), _labels(analysis)[p.segment]]
     assert _traced(memo, analysis, drafts) == []
 
 

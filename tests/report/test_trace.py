@@ -181,8 +181,8 @@ TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
 
 @pytest.fixture(scope="module")
 def telco(tmp_path_factory):
-    from copilot.segmentation.data.load import load_table
     from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+    from copilot.segmentation.data.load import load_table
 
     path = shared_dataset(*TELCO)
     table = load_table(path)

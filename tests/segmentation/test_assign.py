@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from copilot.segmentation.analysis.holdout import holdout_flags
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from copilot.segmentation.model.assign import assign_table
 from copilot.segmentation.model.bundle import load_bundle, save_bundle_with_data
-from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.analysis.holdout import holdout_flags
 from fixtures.customers import make_customers
 from tests.cli_helpers import near_share
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from copilot.segmentation.model.bundle import (
     ARRAYS_FILE,
     JSON_FILE,
@@ -20,7 +21,6 @@ from copilot.segmentation.model.bundle import (
     rename_bundle,
     save_bundle_with_data,
 )
-from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
 from fixtures.customers import make_customers
 
 REPO = Path(__file__).resolve().parents[2]

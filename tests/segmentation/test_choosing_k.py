@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.segmentation.model.bundle import load_bundle, save_bundle
 from copilot.segmentation.analysis.pipeline import run_segmentation
+from copilot.segmentation.model.bundle import load_bundle, save_bundle
 from fixtures.planted import FAMILIES, make_planted
 
 

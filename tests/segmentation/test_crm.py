@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.segmentation.analysis.holdout import holdout_flags
 from copilot.segmentation.outputs.crm import (
     PRESETS,
     crm_csv,
@@ -19,7 +20,6 @@ from copilot.segmentation.outputs.crm import (
     ids_as_text,
     write_crm_csv,
 )
-from copilot.segmentation.analysis.holdout import holdout_flags
 
 
 def frame(ids, **overrides) -> pd.DataFrame:

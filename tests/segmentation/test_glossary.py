@@ -446,7 +446,7 @@ def test_a_merge_that_gained_customers_says_so(fits):
     assert v2.changes[0].text == (
         f"\u201cGroup A\u201d and \u201cGroup B\u201d merged into \u201cSegment {ab}\u201d "
         "(20% + 19% \u2192 44% of customers; 20% came from \u201cGroup A\u201d, 19% from "
-        "\u201cGroup B\u201d and 5% from other segments).")
+        "\u201cGroup B\u201d and 5.0% from other segments).")
 
 
 def test_a_split_that_lost_customers_says_so(fits):

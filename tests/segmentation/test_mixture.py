@@ -9,7 +9,12 @@ import pytest
 from scipy import stats
 from sklearn.metrics import adjusted_rand_score
 
-from copilot.segmentation.analysis.mixture import Layout, MixedMixture, fit_mixed_mixture, split_matrix
+from copilot.segmentation.analysis.mixture import (
+    Layout,
+    MixedMixture,
+    fit_mixed_mixture,
+    split_matrix,
+)
 
 N = 450
 CENTRES = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])

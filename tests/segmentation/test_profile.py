@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.core.numbers import number, number_pair, share_percent
+from copilot.core.numbers import number, number_pair, percent
 from copilot.segmentation.analysis.profile import profile_segments
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
@@ -203,7 +203,7 @@ def test_number_formatting():
     assert number(20.0) == "20"
     assert number_pair(-0.000194, 3.012) == ("0", "3.01")
     assert number_pair(12345.0, 678.0) == ("12,300", "700")
-    assert share_percent(0.88) == "88%" and share_percent(0.005) == "0.5%" and share_percent(0.0) == "0%"
+    assert percent(0.88) == "88%" and percent(0.005) == "0.5%" and percent(0.0) == "0%"
 
 
 def test_labels_must_line_up_with_rows():

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from copilot.segmentation.data.load import load_table
 from copilot.segmentation.analysis.quality import FINDING_KINDS, QualityReport, quality_report
 from copilot.segmentation.analysis.roles import infer_roles
+from copilot.segmentation.data.load import load_table
 from tests.conftest import shared_dataset
 
 N = 400

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
+from copilot.segmentation.data.load import load_table
+from copilot.segmentation.data.stream import iter_table_chunks
 from copilot.segmentation.model.assign import assign_chunks, assign_file, assign_table
 from copilot.segmentation.model.bundle import load_bundle, save_bundle_with_data
-from copilot.segmentation.data.load import load_table
-from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
-from copilot.segmentation.data.stream import iter_table_chunks
 from fixtures.customers import make_customers
 from tests.cli_helpers import near_share
 

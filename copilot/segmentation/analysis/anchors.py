@@ -25,7 +25,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from scipy import stats
 
-from copilot.core import ColumnError, Frozen, share_percent
+from copilot.core import ColumnError, Frozen, percent
 from copilot.segmentation.analysis.profile import (
     MIN_CATEGORY_LIFT,
     MIN_CATEGORY_SHARE,
@@ -452,7 +452,7 @@ def _summary(column, segments, p, v, magnitude, significant, sparse) -> str:
         return f"{head} ({test})."
     segment, r = best
     return (f"{head} ({test}); {r.level} is over-represented in Segment {segment} "
-            f"({share_percent(r.segment_share)} vs {share_percent(r.overall_share)} overall).")
+            f"({percent(r.segment_share)} vs {percent(r.overall_share)} overall).")
 
 
 def anchor_lines(report: AnchorReport, names: dict[int, str] | None = None) -> tuple[str, ...]:
@@ -471,8 +471,8 @@ def anchor_lines(report: AnchorReport, names: dict[int, str] | None = None) -> t
             if seg.segment < 0 or not seg.over_represented:
                 continue
             by_level = {r.level: r for r in seg.levels}
-            parts = [f"{lv} {share_percent(by_level[lv].segment_share)} vs "
-                     f"{share_percent(by_level[lv].overall_share)}" for lv in seg.over_represented[:3]]
+            parts = [f"{lv} {percent(by_level[lv].segment_share)} vs "
+                     f"{percent(by_level[lv].overall_share)}" for lv in seg.over_represented[:3]]
             name = names.get(seg.segment, f"Segment {seg.segment}")
             lines.append(f"  {name}: {a.column} " + "; ".join(parts))
     return tuple(lines)

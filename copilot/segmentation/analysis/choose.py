@@ -22,7 +22,7 @@ The LLM layer may explain the choice or pick within the shortlist, never outside
 
 from __future__ import annotations
 
-from copilot.core import Frozen, SettingsError
+from copilot.core import Frozen, SettingsError, percent
 from copilot.segmentation.analysis.sweep import SweepRow, SweepTable
 
 MAX_NOISE_SHARE = 0.30
@@ -66,9 +66,9 @@ def describe(row: SweepRow) -> str:
         parts.insert(0, f"ICL {row.icl:,.0f}")
     if row.stability is not None:
         parts.append(f"stability {_fmt(row.stability)}")
-    parts.append(f"smallest segment {row.min_share:.1%}")
+    parts.append(f"smallest segment {percent(row.min_share, 1)}")
     if row.algorithm == "hdbscan":
-        parts.append(f"{row.noise_share:.0%} unassigned")
+        parts.append(f"{percent(row.noise_share, 0)} unassigned")
     return ", ".join(parts)
 
 
@@ -124,8 +124,8 @@ def recommend(
         rule = "user's k"
         reason = (f"{ALGORITHM_NAMES[target]} with k={k}, as asked: {describe(pick)}.")
         if pick.min_share < min_share:
-            reason += (f" Note: its smallest segment holds {pick.min_share:.1%} of customers, "
-                       f"below the {min_share:.0%} usually needed to act on a segment.")
+            reason += (f" Note: its smallest segment holds {percent(pick.min_share, 1)} of customers, "
+                       f"below the {percent(min_share, 0)} usually needed to act on a segment.")
     else:
         pool = eligible or list(rows)
         if target == "gmm":
@@ -169,8 +169,8 @@ def _why_out_of_band(best: SweepRow, band, min_share: float, target: str) -> str
                 f"the best option inside it (k={best.k}) is in the shortlist.")
     if best.min_share < min_share:
         return (f"No option with {band[0]}-{band[1]} segments kept every segment above "
-                f"{min_share:.0%} of customers (the best, k={best.k}, has a smallest segment of "
-                f"{best.min_share:.1%}), so the choice is outside your range; k={best.k} is in "
+                f"{percent(min_share, 0)} of customers (the best, k={best.k}, has a smallest segment of "
+                f"{percent(best.min_share, 1)}), so the choice is outside your range; k={best.k} is in "
                 "the shortlist, or lower --min-share to allow it.")
     return (f"The best option with {band[0]}-{band[1]} segments is k={best.k} "
             f"({describe(best)}); it is in the shortlist.")
@@ -179,7 +179,7 @@ def _why_out_of_band(best: SweepRow, band, min_share: float, target: str) -> str
 def _with_in_band(shortlist, best: SweepRow, band, min_share: float) -> tuple[Candidate, ...]:
     if any((c.algorithm, c.k) == (best.algorithm, best.k) for c in shortlist):
         return shortlist
-    note = (f" (best in your {band[0]}-{band[1]} range; smallest segment below {min_share:.0%})"
+    note = (f" (best in your {band[0]}-{band[1]} range; smallest segment below {percent(min_share, 0)})"
             if best.min_share < min_share else f" (best in your {band[0]}-{band[1]} range)")
     extra = Candidate(algorithm=best.algorithm, k=best.k,
                       why=f"{ALGORITHM_NAMES[best.algorithm]}, k={best.k}{note}: {describe(best)}")
@@ -190,9 +190,9 @@ def _reason(pick, pool, rule, passed_over, eligible, min_share, band) -> str:
     name = ALGORITHM_NAMES[pick.algorithm]
     text = f"{name} with k={pick.k}: {rule}"
     if eligible:
-        text += f" among options whose smallest segment holds at least {min_share:.0%} of customers"
+        text += f" among options whose smallest segment holds at least {percent(min_share, 0)} of customers"
     else:
-        text += f" (no option kept every segment above {min_share:.0%} of customers)"
+        text += f" (no option kept every segment above {percent(min_share, 0)} of customers)"
     if passed_over is not None:
         text += f" within your range of {band[0]}-{band[1]} segments"
     text += f"; {describe(pick)}."

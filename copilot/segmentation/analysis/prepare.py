@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from copilot.core import DataError, Frozen
+from copilot.core import DataError, Frozen, percent
 from copilot.segmentation.analysis.mixture import Layout
 from copilot.segmentation.analysis.roles import RoleReport
 
@@ -518,5 +518,5 @@ def _fit_pca(prep: Preparation, df: pd.DataFrame, pca, random_state: int) -> Pre
         explained_variance_ratio=tuple(float(v) for v in model.explained_variance_ratio_),
     )
     note = (f"PCA kept {step.n_components} components "
-            f"({sum(step.explained_variance_ratio):.0%} of the variance) for a wide table.")
+            f"({percent(sum(step.explained_variance_ratio), 0)} of the variance) for a wide table.")
     return prep.model_copy(update={"pca": step, "notes": prep.notes + (note,)})

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from copilot.core import Frozen, number_pair, share_percent
+from copilot.core import Frozen, number_pair, percent
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
 #: |z| below this is reported as "similar" (a small effect in Cohen's terms).
@@ -213,8 +213,8 @@ def _numeric_phrase(stat: FeatureStat, true_label: str | None) -> str:
     if stat.kind == "boolean":
         level = "true" if true_label is None else true_label
         return (
-            f"{stat.name} = {level} {share_percent(stat.segment_mean or 0.0)} "
-            f"vs {share_percent(stat.overall_mean)} overall"
+            f"{stat.name} = {level} {percent(stat.segment_mean or 0.0)} "
+            f"vs {percent(stat.overall_mean)} overall"
         )
     what = "median"
     seg, ovr = number_pair(stat.segment_median or 0.0, stat.overall_median)
@@ -409,8 +409,8 @@ def _profile_categorical(
                         level=stat.level,
                         z=stat.z,
                         phrase=(
-                            f"{name} = {stat.level} {share_percent(stat.segment_share)} "
-                            f"vs {share_percent(stat.overall_share)} overall"
+                            f"{name} = {stat.level} {percent(stat.segment_share)} "
+                            f"vs {percent(stat.overall_share)} overall"
                         ),
                     )
                 )

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from copilot.core import Frozen
+from copilot.core import Frozen, percent
 from copilot.segmentation.analysis.roles import RoleReport, outcome_values
 
 SAMPLE_ROWS = 50_000  # rows used for correlations, leakage and near-constant screening
@@ -228,14 +228,6 @@ def quality_report(df: pd.DataFrame, roles: RoleReport) -> QualityReport:
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-
-
-def _pct(share: float) -> str:
-    if 0 < share < 0.001:
-        return "<0.1%"
-    if 0.999 < share < 1:
-        return ">99.9%"
-    return f"{share:.1%}"
 
 
 def _num(x: float) -> str:
@@ -545,7 +537,7 @@ def _missing_findings(missing: tuple[ColumnMissing, ...]) -> list[QualityFinding
         out.append(QualityFinding(
             kind="missing_values", columns=(m.column,),
             severity="warning" if m.share >= MISSING_WARNING else "info",
-            message=f"{m.column} has {m.count:,} missing value{_s(m.count)} ({_pct(m.share)}).",
+            message=f"{m.column} has {m.count:,} missing value{_s(m.count)} ({percent(m.share, 1)}).",
         ))
     return out
 
@@ -556,7 +548,7 @@ def _duplicate_findings(full: DuplicateRows, ignoring: DuplicateRows | None,
     if full.count:
         out.append(QualityFinding(
             kind="duplicate_rows", columns=(), severity="warning",
-            message=(f"{full.count:,} row{_s(full.count)} ({_pct(full.share)}) "
+            message=(f"{full.count:,} row{_s(full.count)} ({percent(full.share, 1)}) "
                      f"{'is an exact copy' if full.count == 1 else 'are exact copies'} of an "
                      f"earlier row; remove {'it' if full.count == 1 else 'them'} so no "
                      "customer counts twice."),
@@ -566,7 +558,7 @@ def _duplicate_findings(full: DuplicateRows, ignoring: DuplicateRows | None,
         out.append(QualityFinding(
             kind="duplicate_rows_ignoring_id", columns=(ignoring.ignoring or "",),
             severity="warning",
-            message=(f"{k:,} row{_s(k)} ({_pct(ignoring.share)}) repeat{'s' if k == 1 else ''} "
+            message=(f"{k:,} row{_s(k)} ({percent(ignoring.share, 1)}) repeat{'s' if k == 1 else ''} "
                      f"an earlier row in every column except {ignoring.ignoring}, which may be "
                      "the same customer under two IDs."),
         ))
@@ -595,7 +587,7 @@ def _constant_findings(constants: tuple[ConstantColumn, ...]) -> list[QualityFin
         else:
             out.append(QualityFinding(
                 kind="near_constant_column", columns=(c.column,), severity="info",
-                message=(f"{c.column} is '{c.top_value}' in {_pct(c.top_share)} of the rows "
+                message=(f"{c.column} is '{c.top_value}' in {percent(c.top_share, 1)} of the rows "
                          "that have a value, so it barely separates customers."),
             ))
     return out
@@ -605,14 +597,14 @@ def _id_like_findings(id_like: tuple[IdLikeColumn, ...]) -> list[QualityFinding]
     out = []
     for c in id_like:
         if c.is_id_column:
-            msg = (f"{c.column} is the ID column ({_pct(c.unique_share)} of its values are "
+            msg = (f"{c.column} is the ID column ({percent(c.unique_share, 1)} of its values are "
                    "unique); it labels the rows and is never used as a feature.")
         elif c.unique_share >= 0.9:
-            msg = (f"{c.column} looks like an identifier ({_pct(c.unique_share)} of its values "
+            msg = (f"{c.column} looks like an identifier ({percent(c.unique_share, 1)} of its values "
                    "are unique), so it is kept out of the features.")
         else:
             msg = (f"{c.column} looks like an identifier by its name although its values repeat "
-                   f"({_pct(c.unique_share)} unique), so it is kept out of the features.")
+                   f"({percent(c.unique_share, 1)} unique), so it is kept out of the features.")
         out.append(QualityFinding(kind="id_like_column", columns=(c.column,), severity="info",
                                   message=msg))
     return out
@@ -627,7 +619,7 @@ def _outlier_finding(o: OutlierColumn) -> QualityFinding:
         where = f"outside {_num(o.low_fence)} to {_num(o.high_fence)}"
     return QualityFinding(
         kind="outliers", columns=(o.column,), severity="info",
-        message=(f"{o.column} has {o.count:,} extreme value{_s(o.count)} ({_pct(o.share)}) "
+        message=(f"{o.column} has {o.count:,} extreme value{_s(o.count)} ({percent(o.share, 1)}) "
                  f"{where}, more than three interquartile ranges beyond the middle half."),
     )
 
@@ -647,7 +639,7 @@ def _leak_finding(s: LeakageSuspect) -> QualityFinding:
     elif s.measure == "auc":
         how = f"almost perfectly separates {s.outcome} (AUC {s.value:.2f})"
     else:
-        how = f"predicts {s.outcome} with {s.value:.1%} accuracy"
+        how = f"predicts {s.outcome} with {percent(s.value, 1)} accuracy"
     return QualityFinding(
         kind="leakage", columns=(s.feature, s.outcome), severity="warning",
         message=(f"{s.feature} {how}, so it may be recorded after the outcome or derived from "

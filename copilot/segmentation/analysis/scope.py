@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from copilot.core import DataError, Frozen, SettingsError
+from copilot.core import DataError, Frozen, SettingsError, percent
 
 # Nouns that say "these are customers": the words around them are the population.
 _PEOPLE = frozenset({
@@ -141,7 +141,7 @@ class ScopeReport(Frozen):
         share = self.rows / self.of_rows if self.of_rows else 0.0
         said = f" (the goal's \u201c{self.scope.words}\u201d)" if self.scope.words else ""
         return (f"Only the {self.rows:,} customers with {self.scope.describe()}{said} were "
-                f"segmented: {share:.0%} of the {self.of_rows:,} in the table.")
+                f"segmented: {percent(share, 0)} of the {self.of_rows:,} in the table.")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from copilot.core import ColumnError, Frozen, number, share_percent
+from copilot.core import ColumnError, Frozen, number, percent
 from copilot.segmentation.analysis.profile import _check_labels
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport, outcome_values
 
@@ -200,7 +200,7 @@ def _magnitude(value: float, thresholds: tuple[float, float, float]) -> Magnitud
 
 
 def _fmt_value(value: float, kind: str) -> str:
-    return share_percent(value) if kind == "binary" else number(value)
+    return percent(value) if kind == "binary" else number(value)
 
 
 def _fmt_p(p: float) -> str:

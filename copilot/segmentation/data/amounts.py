@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from copilot.core import DataError
+from copilot.core import DataError, percent
 
 DOT, COMMA = ".", ","  # the decimal separator of a column
 SYSTEMATIC_MIN_ROWS = 5  # unreadable values written the same way that make a format, not typos
@@ -302,7 +302,7 @@ def check_unreadable(con, part: AmountPart, max_share: float, notes: list[str]) 
     share = n_bad / n_present
     values = f"{n_bad:,} value" + ("" if n_bad == 1 else "s")
     if share > max_share:
-        raise DataError(f"{head} {values} ({share:.0%}) that cannot be read, like "
+        raise DataError(f"{head} {values} ({percent(share, 0)}) that cannot be read, like "
                         f"'{example}'; give {_FIX}.")
     if n_numeric:
         n_same, same_example = con.execute(
@@ -317,6 +317,6 @@ def check_unreadable(con, part: AmountPart, max_share: float, notes: list[str]) 
         value_share = lost / (float(total or 0.0) + lost) if lost else 0.0
         if value_share > max_share:
             raise DataError(f"{head} {values} that cannot be read, like '{example}', "
-                            f"worth about {value_share:.0%} of its total; give {_FIX}.")
+                            f"worth about {percent(value_share, 0)} of its total; give {_FIX}.")
     notes.append(f"{values} of '{part.column}' could not be read as amounts, like "
                  f"'{example}'; their rows were dropped.")

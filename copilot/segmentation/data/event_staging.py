@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from copilot.core import ColumnError, DataError
+from copilot.core import ColumnError, DataError, percent
 from copilot.segmentation.data import amounts
 from copilot.segmentation.data.event_columns import (
     EventSpec,
@@ -132,7 +132,7 @@ def _check_unreadable(con, spec: EventSpec, time_how: str, parts, notes: list[st
     if n_present and n_bad / n_present > MAX_UNREADABLE_SHARE:
         share = n_bad / n_present
         raise DataError(
-            f"Column '{spec.time}' given as --time has {n_bad:,} values ({share:.0%}) that "
+            f"Column '{spec.time}' given as --time has {n_bad:,} values ({percent(share, 0)}) that "
             f"cannot be read, like '{str(example)[:40]}'; give {time_fix}."
         )
     if n_bad:

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from copilot.core import ColumnError, DataError, Frozen, InputError
+from copilot.core import ColumnError, DataError, Frozen, InputError, percent
 from copilot.segmentation.data.event_columns import (
     EventSpec,
     FeatureInfo,
@@ -126,7 +126,7 @@ class EventSummary(Frozen):
             return None
         first = self.outcomes[0].name
         verb = OUTCOME_VERBS.get(first, f"had {first}")
-        return (f"{self.outcome_base_rate:.1%} of customers {verb} {self.outcome_window} "
+        return (f"{percent(self.outcome_base_rate, 1)} of customers {verb} {self.outcome_window} "
                 f"({first})")
 
     @property

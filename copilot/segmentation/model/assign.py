@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from copilot.core import InputError
+from copilot.core import InputError, percent
 from copilot.segmentation.analysis import DEFAULT_SALT, OTHER_LEVEL, check_share, holdout_flags
 from copilot.segmentation.data import CHUNK_ROWS, ids_as_text, iter_table_chunks
 from copilot.segmentation.model.bundle import SavedModel
@@ -148,8 +148,8 @@ def _unassigned_notes(info, labels: np.ndarray) -> list[str]:
     trained_share = float(info.segment_shares.get(-1, 0.0))
     if n_novel and trained_share > 0:
         # HDBSCAN: outliers are a share of the training data too, not a sign of change.
-        notes.append(f"{n_novel:,} row(s) ({n_novel / max(len(labels), 1):.1%}) fit no segment "
-                     f"and are marked unassigned ({trained_share:.1%} of the training customers "
+        notes.append(f"{n_novel:,} row(s) ({percent(n_novel / max(len(labels), 1), 1)}) fit no segment "
+                     f"and are marked unassigned ({percent(trained_share, 1)} of the training customers "
                      "did not either).")
     elif n_novel:
         notes.append(f"{n_novel:,} row(s) lie farther from every segment than any training "

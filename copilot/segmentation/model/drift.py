@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from copilot.core import InputError
+from copilot.core import InputError, percent
 from copilot.segmentation.model.assign import assign_table
 from copilot.segmentation.model.bundle import SavedModel
 from copilot.segmentation.model.drift_features import _feature_drifts, _with_noise
@@ -123,7 +123,7 @@ def check_snapshot(new: pd.DataFrame, model: SavedModel, *, new_label: str = "NE
     reference = _with_expected_novelty(trained, model)
     if reference.get(-1, 0.0) > trained.get(-1, 0.0):
         notes.append(f"The training data's unassigned share is taken as "
-                     f"{reference[-1]:.1%}: the share of fresh customers from an unchanged "
+                     f"{percent(reference[-1], 1)}: the share of fresh customers from an unchanged "
                      "population that lie beyond every training customer by chance.")
     segments = _segment_drifts(model, reference, _shares(new_labels))
     segments = _with_centroid_shifts(segments, model, new, new_labels, reference=None,
@@ -215,7 +215,7 @@ def _assign(model: SavedModel, df: pd.DataFrame, label: str, notes: list[str]) -
     names = result.frame["segment_name"]
     n_novel, n_unscored = int((names == UNASSIGNED).sum()), int((names == "unscored").sum())
     if n_novel:
-        notes.append(f"{label}: {n_novel:,} row(s) ({n_novel / len(df):.1%}) lie farther from "
+        notes.append(f"{label}: {n_novel:,} row(s) ({percent(n_novel / len(df), 1)}) lie farther from "
                      "every segment than any training customer did; they count as unassigned "
                      "in the segment shares and the migration.")
     if n_unscored:

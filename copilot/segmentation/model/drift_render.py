@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from copilot.core import percent
 from copilot.segmentation.model.drift_report import (
     PSI_RECLUSTER,
     PSI_WATCH,
@@ -49,8 +50,8 @@ def render_markdown(report: DriftReport) -> str:
                "sizes from an unchanged population reach (\"chance reaches\", simulated; 1 "
                "false alarm in 100 reports) is not counted, nor is a missing-share change "
                "within its own chance bound."),
-              (f"- Changed segment: watch from {t.moved_watch:.0%}, re-cluster from "
-               f"{t.moved_recluster:.0%} of the customers in both snapshots."),
+              (f"- Changed segment: watch from {percent(t.moved_watch, 0)}, re-cluster from "
+               f"{percent(t.moved_recluster, 0)} of the customers in both snapshots."),
               ("- Centre shift: how far a segment's centre moved, in its own within-segment "
                f"spreads (standardised features); watch from {t.centroid_watch}, or from "
                f"{t.centroid_column_watch} on a single feature (in that feature's own "
@@ -62,14 +63,14 @@ def render_markdown(report: DriftReport) -> str:
 
 def _migration_section(m: Migration, old: str, new: str) -> list[str]:
     lines = ["## Migration (customers in both snapshots)", "",
-             (f"{m.matched:,} customers are in both; {m.moved:,} ({m.moved_share:.1%}) changed "
+             (f"{m.matched:,} customers are in both; {m.moved:,} ({percent(m.moved_share, 1)}) changed "
               f"segment. {m.only_old:,} are only in {old}, {m.only_new:,} only in {new}."), "",
              f"Rows: segment in {old}; columns: segment in {new}; count (share of the row).", ""]
     heads = [_short(s, n) for s, n in zip(m.segments, m.names, strict=True)]
     lines.append(f"| {old} \\ {new} | " + " | ".join(heads) + " |")
     lines.append("|---" * (len(heads) + 1) + "|")
     for head, counts, shares in zip(heads, m.counts, m.row_shares, strict=True):
-        cells = [f"{c:,} ({s:.0%})" for c, s in zip(counts, shares, strict=True)]
+        cells = [f"{c:,} ({percent(s, 0)})" for c, s in zip(counts, shares, strict=True)]
         lines.append(f"| {head} | " + " | ".join(cells) + " |")
     flows = sorted(((m.counts[i][j], i, j) for i in range(len(m.segments))
                     for j in range(len(m.segments)) if i != j and m.counts[i][j]), reverse=True)
@@ -96,8 +97,8 @@ def _segments_section(r: DriftReport) -> list[str]:
                 most = (f"; most: {s.largest_shift_feature}, {s.largest_feature_shift:.2f}"
                         f"{way}")
             shift += f" (noise ~{s.shift_noise:.2f}{most})"
-        lines.append(f"| {_short(s.segment, s.name)} | {s.reference_share:.1%} | "
-                     f"{s.new_share:.1%} | {s.share_change * 100:+.1f} | {shift} |")
+        lines.append(f"| {_short(s.segment, s.name)} | {percent(s.reference_share, 1)} | "
+                     f"{percent(s.new_share, 1)} | {s.share_change * 100:+.1f} | {shift} |")
     return lines
 
 
@@ -112,11 +113,11 @@ def _features_section(r: DriftReport) -> list[str]:
         note = f.note
         if f.new_levels:
             levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
-            note = f"new levels ({sum(f.new_levels.values()):.1%}): {levels}"
+            note = f"new levels ({percent(sum(f.new_levels.values()), 1)}): {levels}"
         chance = "" if f.psi_noise is None else f"{f.psi_noise:.3f}"
         lines.append(f"| {f.name} | {f.kind} | {'n/a' if f.psi is None else f'{f.psi:.3f}'} | "
-                     f"{chance} | {_flag(f.psi, f.psi_noise)} | {f.missing_reference:.1%} to "
-                     f"{f.missing_new:.1%} | {note} |")
+                     f"{chance} | {_flag(f.psi, f.psi_noise)} | {percent(f.missing_reference, 1)} to "
+                     f"{percent(f.missing_new, 1)} | {note} |")
     return lines
 
 

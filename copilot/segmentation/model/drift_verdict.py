@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from copilot.core import percent
 from copilot.segmentation.model.drift_report import (
     CENTROID_COLUMN_WATCH,
     CENTROID_NOISE_MULTIPLE,
@@ -39,14 +40,14 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
     kept = ""  # said after each distribution reason when most customers kept their segment
     if migration is not None:
         m = migration
-        text = (f"{m.moved_share:.1%} of the {m.matched:,} customers in both snapshots changed "
+        text = (f"{percent(m.moved_share, 1)} of the {m.matched:,} customers in both snapshots changed "
                 f"segment ({m.moved:,})")
         if m.moved_share >= MOVED_RECLUSTER:
-            recluster.append(f"{text}; re-cluster at {MOVED_RECLUSTER:.0%}.")
+            recluster.append(f"{text}; re-cluster at {percent(MOVED_RECLUSTER, 0)}.")
         elif m.moved_share >= MOVED_WATCH:
-            watch.append(f"{text}; watch from {MOVED_WATCH:.0%}.")
+            watch.append(f"{text}; watch from {percent(MOVED_WATCH, 0)}.")
         else:
-            kept = (f", while {1 - m.moved_share:.1%} of the {m.matched:,} customers in both "
+            kept = (f", while {percent(1 - m.moved_share, 1)} of the {m.matched:,} customers in both "
                     "snapshots kept their segment")
     moved_customers = bool(recluster)
     for f in sorted((f for f in features if f.psi is not None), key=lambda f: -f.psi):
@@ -54,7 +55,7 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
         unseen = sum(f.new_levels.values())
         if unseen >= 0.01:
             levels = ", ".join(sorted(f.new_levels, key=lambda k: -f.new_levels[k])[:3])
-            text += f" ({unseen:.1%} of its values are levels not seen before: {levels})"
+            text += f" ({percent(unseen, 1)} of its values are levels not seen before: {levels})"
         if f.psi >= PSI_WATCH and f.psi < (f.psi_noise or 0.0):
             noise.append(_within_noise(text, f.psi_noise))
         elif f.psi >= PSI_RECLUSTER:
@@ -73,12 +74,12 @@ def decide(features: Sequence[FeatureDrift], segment_psi: float,
     for f in features:
         if abs(f.missing_change) >= MISSING_WATCH and abs(f.missing_change) < (
                 f.missing_noise or 0.0):
-            noise.append(f"The missing share of {f.name} moved from {f.missing_reference:.1%} "
-                         f"to {f.missing_new:.1%}, within what chance gives at these sizes (up "
+            noise.append(f"The missing share of {f.name} moved from {percent(f.missing_reference, 1)} "
+                         f"to {percent(f.missing_new, 1)}, within what chance gives at these sizes (up "
                          f"to {f.missing_noise * 100:.1f} points), so it is not counted.")
         elif abs(f.missing_change) >= MISSING_WATCH:
-            watch.append(f"The missing share of {f.name} moved from {f.missing_reference:.1%} "
-                         f"to {f.missing_new:.1%}; watch from {MISSING_WATCH * 100:.0f} points "
+            watch.append(f"The missing share of {f.name} moved from {percent(f.missing_reference, 1)} "
+                         f"to {percent(f.missing_new, 1)}; watch from {MISSING_WATCH * 100:.0f} points "
                          "(check the data feed).")
     for s in segments:
         if s.centroid_shift is None:
@@ -124,7 +125,7 @@ def _recluster_summary(moved_customers: bool, kept: str, migration: Migration | 
                 "re-run the segmentation on the new snapshot.")
     if kept:
         return (f"a distribution moved past the re-cluster line, yet "
-                f"{1 - migration.moved_share:.1%} of the customers in both snapshots kept their "
+                f"{percent(1 - migration.moved_share, 1)} of the customers in both snapshots kept their "
                 "segment; judge whether the moved features matter for how you treat these "
                 "customers before re-running the segmentation on the new snapshot.")
     return ("the data moved past the re-cluster line, so the segments may no longer describe "
@@ -134,9 +135,9 @@ def _recluster_summary(moved_customers: bool, kept: str, migration: Migration | 
 def _stable_reasons(features, segment_psi, migration) -> tuple[str, ...]:
     reasons = []
     if migration is not None:
-        reasons.append(f"{migration.moved_share:.1%} of the {migration.matched:,} customers in "
+        reasons.append(f"{percent(migration.moved_share, 1)} of the {migration.matched:,} customers in "
                        f"both snapshots changed segment, under the watch line of "
-                       f"{MOVED_WATCH:.0%}.")
+                       f"{percent(MOVED_WATCH, 0)}.")
     # Those past the line (within noise) have reasons of their own.
     compared = [f for f in features if f.psi is not None]
     under = [f for f in compared if f.psi < PSI_WATCH]

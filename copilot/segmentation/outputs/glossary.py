@@ -55,7 +55,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from copilot import __version__
-from copilot.core import number, share_percent
+from copilot.core import number, percent
 from copilot.segmentation.outputs.glossary_changes import (
     _and,
     _carried_names,
@@ -291,7 +291,7 @@ def _outcomes(validation, segment: int) -> tuple[OutcomeFact, ...]:
     for v in validation:
         seg = next((s for s in v.segments if s.segment == segment), None)
         value = seg.value if seg is not None else None
-        fmt = share_percent if v.kind == "binary" else number
+        fmt = percent if v.kind == "binary" else number
         if value is None or v.overall is None:
             phrase = f"{v.name}: no recorded values"
         elif v.kind == "binary":

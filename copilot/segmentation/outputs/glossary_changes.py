@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from copilot.core import share_percent
+from copilot.core import percent
 from copilot.segmentation.outputs.glossary_matching import _Links
 from copilot.segmentation.outputs.glossary_records import (
     Change,
@@ -157,8 +157,8 @@ def _changes(groups, previous: Glossary, drafts: list[dict], links: _Links,
                 add("renamed", o, n, _renamed_text(old, new))
             if _resized(old.share, new["share"]):
                 verb = "grew" if new["share"] > old.share else "shrank"
-                add("resized", o, n, f"{_q(new['name'])} {verb} from {share_percent(old.share)} to "
-                                     f"{share_percent(new['share'])} of customers.")
+                add("resized", o, n, f"{_q(new['name'])} {verb} from {percent(old.share)} to "
+                                     f"{percent(new['share'])} of customers.")
         elif not o:
             add("new", o, n, _new_text(news[n[0]], links.came.get(n[0]), olds))
         elif not n:
@@ -172,8 +172,8 @@ def _changes(groups, previous: Glossary, drafts: list[dict], links: _Links,
             add("regrouped", o, n,
                 f"{_listing(e.name for e in before)} were regrouped into "
                 f"{_listing(d['name'] for d in after)} "
-                f"({share_percent(sum(e.share for e in before))} \u2192 "
-                f"{share_percent(sum(d['share'] for d in after))} of customers).")
+                f"({percent(sum(e.share for e in before))} \u2192 "
+                f"{percent(sum(d['share'] for d in after))} of customers).")
         for j in n:
             if o and j in owners and owners[j] != kept_owners.get(j, ""):
                 add("owner", o, [j], _owner_text(news[j]["name"], owners[j],
@@ -225,8 +225,8 @@ def _flows(old_segments: list[int], new_segments: list[int], links: _Links):
 
 def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str:
     head = f"{_listing(e.name for e in before)} merged into {_q(after['name'])}"
-    shares = (f"{' + '.join(share_percent(e.share) for e in before)} \u2192 "
-              f"{share_percent(after['share'])} of customers")
+    shares = (f"{' + '.join(percent(e.share) for e in before)} \u2192 "
+              f"{percent(after['share'])} of customers")
     flows = _flows([e.segment for e in before], [after["segment"]], links)
     if flows is None:
         if abs(sum(e.share for e in before) - after["share"]) < FLOW_MIN_SHARE:
@@ -239,11 +239,11 @@ def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str
     lost = [e for e in before if e.share * (1 - went[e.segment]) >= FLOW_MIN_SHARE]
     if gained < FLOW_MIN_SHARE and not lost:
         return f"{head} ({shares})."
-    came_from = [f"{share_percent(parts[e.segment])} came from {_q(e.name)}" if k == 0
-                 else f"{share_percent(parts[e.segment])} from {_q(e.name)}"
+    came_from = [f"{percent(parts[e.segment])} came from {_q(e.name)}" if k == 0
+                 else f"{percent(parts[e.segment])} from {_q(e.name)}"
                  for k, e in enumerate(before)]
     if gained >= FLOW_MIN_SHARE:
-        came_from.append(f"{share_percent(gained)} from other segments")
+        came_from.append(f"{percent(gained)} from other segments")
     text = f"{head} ({shares}; {_and(came_from)}"
     if lost:
         text += f", and the rest of {_listing(e.name for e in lost)} went to other segments"
@@ -252,7 +252,7 @@ def _merged_text(before: list[GlossaryEntry], after: dict, links: _Links) -> str
 
 def _split_text(before: GlossaryEntry, after: list[dict], links: _Links) -> str:
     head = f"{_q(before.name)} split into {_listing(d['name'] for d in after)}"
-    shares = (f"{share_percent(before.share)} \u2192 {' + '.join(share_percent(d['share']) for d in after)}"
+    shares = (f"{percent(before.share)} \u2192 {' + '.join(percent(d['share']) for d in after)}"
               " of customers")
     flows = _flows([before.segment], [d["segment"] for d in after], links)
     if flows is None:
@@ -266,9 +266,9 @@ def _split_text(before: GlossaryEntry, after: list[dict], links: _Links) -> str:
     lost = before.share * (1 - went[before.segment]) >= FLOW_MIN_SHARE
     if gained < FLOW_MIN_SHARE and not lost:
         return f"{head} ({shares})."
-    text = f"{head} ({shares}; {' + '.join(share_percent(p) for p in parts)} came from it"
+    text = f"{head} ({shares}; {' + '.join(percent(p) for p in parts)} came from it"
     if gained >= FLOW_MIN_SHARE:
-        text += f", {share_percent(gained)} from other segments"
+        text += f", {percent(gained)} from other segments"
     if lost:
         text += ", and the rest of it went to other segments"
     return text + ")."
@@ -279,16 +279,16 @@ def _and(items: list[str]) -> str:
 
 
 def _new_text(new: dict, source: tuple[int, float] | None, olds: dict) -> str:
-    text = f"{_q(new['name'])} is new ({share_percent(new['share'])} of customers)"
+    text = f"{_q(new['name'])} is new ({percent(new['share'])} of customers)"
     if source is not None and source[0] in olds and source[1] > 0:
-        text += (f"; {share_percent(source[1])} of its returning customers were in "
+        text += (f"; {percent(source[1])} of its returning customers were in "
                  f"{_q(olds[source[0]].name)}")
     return text + "."
 
 
 def _retired_text(old: GlossaryEntry, source: tuple[int, float] | None, news: dict) -> str:
-    text = f"{_q(old.name)} was retired (it had {share_percent(old.share)} of customers)"
+    text = f"{_q(old.name)} was retired (it had {percent(old.share)} of customers)"
     if source is not None and source[0] in news and source[1] > 0:
-        text += (f"; {share_percent(source[1])} of its customers are now in "
+        text += (f"; {percent(source[1])} of its customers are now in "
                  f"{_q(news[source[0]]['name'])}")
     return text + "."

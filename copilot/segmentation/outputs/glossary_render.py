@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from copilot.core import share_percent
+from copilot.core import percent
 from copilot.segmentation.outputs.glossary_changes import RESIZE_MIN_POINTS, RESIZE_MIN_RATIO
 from copilot.segmentation.outputs.glossary_records import Change, Glossary, GlossaryEntry
 
@@ -39,12 +39,12 @@ def render_markdown(glossary: Glossary) -> str:
         title = _md(e.name) if e.name == f"Segment {e.segment}" else (
             f"{_md(e.name)} (segment {e.segment})")
         lines += [f"## {title}", "", f"> {_md(e.definition)}", ""]
-        lines.append(f"- **Size:** {e.size:,} customers ({share_percent(e.share)})")
+        lines.append(f"- **Size:** {e.size:,} customers ({percent(e.share)})")
         if e.rules:
             r = e.rules[0]
             rule = r.text.replace("`", "'")
             lines.append(f"- **Rule:** `{rule}` (covers "
-                         f"{share_percent(r.recall)} of the segment, {share_percent(r.precision)} of the "
+                         f"{percent(r.recall)} of the segment, {percent(r.precision)} of the "
                          "customers it matches are in it)")
         if e.traits:
             lines.append("- **Key traits:** " + "; ".join(_md(t) for t in e.traits))
@@ -73,8 +73,8 @@ def no_change_text(glossary: Glossary) -> str:
     text = ("No segment was renamed, merged, split, resized, added or retired and no owner "
             "changed")
     if moves:
-        text += (f"; shares moved by {_pct1(max(moves))} at most (a resize is "
-                 f"{100 * RESIZE_MIN_POINTS:g} points and {RESIZE_MIN_RATIO:.0%} of the old share)")
+        text += (f"; shares moved by {percent(max(moves), 1)} at most (a resize is "
+                 f"{100 * RESIZE_MIN_POINTS:g} points and {percent(RESIZE_MIN_RATIO, 0)} of the old share)")
     return text + "."
 
 
@@ -83,13 +83,9 @@ def _share_move(e: GlossaryEntry, notes: list[str]) -> str:
         return ""
     if "split" in notes or "regrouped" in notes:
         # previous_share is the whole old segment's: this part's share is not its successor.
-        return f"; {_pct1(e.previous_share)} of customers before, this part {_pct1(e.share)}"
+        return f"; {percent(e.previous_share, 1)} of customers before, this part {percent(e.share, 1)}"
     # One decimal: whole percents could show a move of 2.6 points, below a resize, as 3.
-    return f", {_pct1(e.previous_share)} \u2192 {_pct1(e.share)} of customers"
-
-
-def _pct1(share: float) -> str:
-    return f"{100 * share:.1f}%"
+    return f", {percent(e.previous_share, 1)} \u2192 {percent(e.share, 1)} of customers"
 
 
 def _md(text: str) -> str:
