@@ -23,11 +23,10 @@ charts into a folder beside the memo and writes the memo atomically.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.core import Frozen, InputError, atomic_write_text, count, fixed, measured, percent
+from copilot.core import Frozen, InputError, atomic_write_text, count, fixed, percent
 from copilot.llm import (
     TOP_SEGMENTS,
     Authorship,
@@ -38,9 +37,29 @@ from copilot.llm import (
     draft_name,
     option_label,
 )
+from copilot.report.markdown import (
+    algorithm_name as _algorithm,
+)
+from copilot.report.markdown import (
+    maybe as _maybe,
+)
+from copilot.report.markdown import (
+    md_code as _code,
+)
+from copilot.report.markdown import (
+    md_table as _table,
+)
+from copilot.report.markdown import (
+    md_text as _text,
+)
+from copilot.report.markdown import (
+    outcome_value as _outcome_value,
+)
+from copilot.report.markdown import (
+    segment_tag as _tag,
+)
 from copilot.report.trace import left_out_columns
 from copilot.segmentation import (
-    ALGORITHM_NAMES,
     AnchorLevelShare,
     OutcomeValidation,
     SegmentAnalysis,
@@ -55,8 +74,6 @@ MAX_RULES = 2
 MAX_OPPORTUNITIES = 10  # the ranking lists every pair; the top ten carry the decision
 MAX_CARD_TERMS = 3  # a card quotes its segment's strongest terms; the overview lists more
 MAX_OVER_REPRESENTED = 3  # anchor levels shown per segment: the strongest carry the point
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_LINK_BRACKET = re.compile(r"[\[\]]")  # escaped, "[x](url)" and "![x](url)" stay text
 USER = "user"  # Authorship.writer of a name the user gave (a rename)
 
 #: The operational steps: fixed advice with no figures (each number in the memo is the engine's).
@@ -171,46 +188,6 @@ def _link(path: Path, base: Path) -> str:
     return quote(Path(os.path.relpath(path, base)).as_posix(), safe="/")
 
 
-# --- small formatting helpers ------------------------------------------------------------------------
-
-def _text(value: object) -> str:
-    """Data-derived or model text on one line, as plain text: safe in a table cell, no raw
-    HTML, and no link or image (a narrative's ``![x](http://...)`` would fetch a remote image,
-    a tracking pixel, when the memo is opened)."""
-    # Only a "<" that could open a tag is escaped: "tenure < 12" stays readable as plain text.
-    text = _TAG_START.sub("&lt;", " ".join(str(value).split()).replace("|", "\\|"))
-    return _LINK_BRACKET.sub(lambda m: "\\" + m.group(0), text)
-
-
-def _code(value: object) -> str:
-    """Text shown verbatim (column names, rules): a code span, pipes escaped for tables."""
-    text = " ".join(str(value).split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _maybe(value: float | None, fmt) -> str:
-    return "n/a" if value is None else fmt(value)
-
-
-def _outcome_value(kind: str, value: float | None) -> str:
-    """A rate as a percentage, a mean at three significant figures."""
-    return _maybe(value, (lambda v: percent(v, 1)) if kind == "binary" else measured)
-
-
-def _tag(segment: int) -> str:
-    """A segment's number as tables show it; -1 holds the customers no segment claims."""
-    return str(segment) if segment >= 0 else "unassigned"
-
-
-def _algorithm(name: str) -> str:
-    return ALGORITHM_NAMES.get(name, name)
 
 
 def how_written(author: Authorship) -> str:
