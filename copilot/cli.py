@@ -494,18 +494,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from copilot.core import atomic_write_text, refuse_overwrite
-    from copilot.segmentation import assign_file, csv_text, load_bundle, model_folder
+    from copilot.core import refuse_overwrite
+    from copilot.segmentation import load_bundle, model_folder
+    from copilot.workflow import assign_to_file
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))
-    # In chunks: a file of millions of customers never has to fit in memory at once.
-    result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt,
-                         id_column=args.id_column)
+    result = assign_to_file(model, args.data, args.out, holdout_share=args.holdout_share,
+                            salt=args.salt, id_column=args.id_column)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
-    atomic_write_text(args.out, csv_text(result.frame))
-    counts = result.frame["segment_name"].value_counts()
+    counts = result.counts()
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
                      f"{model.info.bundle_id} to {args.out}:\n")
     for name, n in counts.items():

@@ -148,7 +148,7 @@ def test_a_failing_rename_leaves_the_previous_save_intact(session, data_csv, mon
         raise OSError(28, "No space left on device")
 
     # Fails after the temp file is written and fsynced, just before it would replace the save.
-    monkeypatch.setattr("copilot.segmentation.outputs.export.os.replace", no_replace)
+    monkeypatch.setattr("copilot.core.files.os.replace", no_replace)
     events.clear()
     s.set_goal("Grow revenue")  # a disk problem is a user-level error: an event, no exception
     assert [e.kind for e in events] == ["tool_call", "result", "error"]
