@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from copilot.agent.state import SessionState
 from copilot.core import InputError
 from copilot.segmentation import load_table
@@ -16,6 +14,7 @@ from copilot.segmentation import load_table
 if TYPE_CHECKING:
     from copilot.report import MemoFiles
     from copilot.segmentation import DriftReport, Glossary
+    from copilot.workflow import OwnCustomers
 
 
 class SessionOutputs(SessionState):
@@ -115,7 +114,7 @@ class SessionOutputs(SessionState):
             from copilot.workflow import write_crm
 
             get_preset(preset)  # an unknown preset is refused before any work
-            frame = self._crm_frame()
+            frame = self._customers().frame
             out = self.output_path(path, self.session_dir / f"crm-{preset}.csv")
             done = write_crm(frame, out, preset)
             self._emit("result", f"Wrote {done.rows:,} customers for a {preset} import to {out} "
@@ -132,47 +131,25 @@ class SessionOutputs(SessionState):
         ``owners`` sets segments' strategy owners (the others keep theirs)."""
 
         def work() -> Glossary:
-            from copilot.segmentation import (
-                build_glossary,
-                is_definition,
-                latest_glossary,
-                read_glossary_assignments,
-                unchanged,
-                write_glossary,
-            )
+            from copilot.workflow import definitions_of, plan_glossary, publish_glossary
 
             if self.analysis is None:
                 raise InputError("There are no segments to describe yet; run the "
                                  "segmentation first.")
             out = self.output_path(folder, self.session_dir / "glossary")
-            segments = {p.segment for p in self.analysis.profiles if p.segment >= 0}
-            for seg in owners or {}:
-                if seg not in segments:
-                    raise InputError(f"There is no segment {seg} to give an owner; the segments "
-                                     f"are {', '.join(map(str, sorted(segments)))}.")
-            frame = self._crm_frame()
-            id_column = frame.columns[0]
-            assignments = pd.Series(frame["segment"].to_numpy(),
-                                    index=frame[id_column].astype(str).to_numpy())
-            previous = latest_glossary(out)
-            definitions = {}
-            if self.writing is not None:  # the model's narratives open with a definition
-                definitions = {n.segment: n.narrative for n in self.writing.narratives
-                               if is_definition(n.narrative, n.author.writer)}
-            # Only names someone gave: an engine placeholder ("Segment 2") must not stop a
-            # continuing segment from keeping the glossary's name for it.
-            names = {s: n for s, n in self.segment_names().items() if n != f"Segment {s}"}
-            glossary = build_glossary(
-                self.analysis, names=names, definitions=definitions, owners=owners,
-                model_version=self.saved_model().info.bundle_id, previous=previous,
-                previous_assignments=(read_glossary_assignments(out, previous)
-                                      if previous is not None else None),
-                assignments=assignments if id_column != "row" else None)
-            if previous is not None and unchanged(glossary, previous):
+            own = self._customers()
+            # The same plan as export --glossary: names somebody gave (an engine placeholder,
+            # "Segment 2", must not stop a continuing segment from keeping the glossary's name).
+            plan = plan_glossary(self.analysis, out, names=own.names,
+                                 definitions=definitions_of(self.writing), owners=owners or {},
+                                 model_version=own.model_version,
+                                 assignments=own.assignments if own.has_ids else None,
+                                 option="/glossary", owner_option="/owner")
+            glossary = publish_glossary(plan)
+            if not plan.write:
                 self._emit("result", f"The glossary in {out} is up to date (version "
-                           f"{previous.version}).", step="write_glossary", path=str(out))
-                return previous
-            write_glossary(glossary, out, assignments=assignments if id_column != "row" else None)
+                           f"{glossary.version}).", step="write_glossary", path=str(out))
+                return glossary
             changes = "; ".join(c.text for c in glossary.changes[:4]) if glossary.changes else ""
             self._emit("result", f"Wrote glossary version {glossary.version} to {out}"
                        + (f": {changes}." if changes else "."), step="write_glossary",
@@ -183,9 +160,9 @@ class SessionOutputs(SessionState):
                 **({"owners": dict(owners)} if owners else {})}
         return self._step("write_glossary", args, work, save=False)
 
-    def _crm_frame(self) -> pd.DataFrame:
-        """The session's own customers in the CRM frame, read and checked the way ``export``
-        reads a folder (``copilot.workflow.read_own_customers``): one reader for both."""
+    def _customers(self) -> OwnCustomers:
+        """The session's own customers, read and checked the way ``export`` reads a folder
+        (``copilot.workflow.folder_customers``): one reader for both."""
         from copilot.workflow import folder_customers
 
         if self.analysis is None:
@@ -194,5 +171,4 @@ class SessionOutputs(SessionState):
                                require_model=True)
         for note in own.notes:
             self.report_progress(note)
-        return own.frame
-
+        return own

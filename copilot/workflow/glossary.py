@@ -55,8 +55,8 @@ def plan_glossary(analysis: SegmentAnalysis, folder: Path, *, names: dict[int, s
     segments = {s.segment for s in analysis.sizes if s.segment >= 0}
     for seg in owners:
         if seg not in segments:
-            raise InputError(f"{owner_option} names segment {seg}, which does not exist; the "
-                             f"segments are {', '.join(str(s) for s in sorted(segments))}.")
+            raise InputError(f"There is no segment {seg} to give an owner ({owner_option}); "
+                             f"the segments are {', '.join(str(s) for s in sorted(segments))}.")
     previous = latest_glossary(folder)
     previous_assignments = (read_glossary_assignments(folder, previous)
                             if previous is not None else None)
