@@ -363,11 +363,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return code
     # The last step of the path: a CRM import file with holdout flags and the glossary, made
     # by the export command itself from what the demo just wrote.
-    from copilot.commands import run_export
+    from copilot.commands import ExportRequest, export_segments
 
     out = Path(args.out_dir)
-    return run_export(build_parser().parse_args(
-        ["export", str(out), "--out", str(out / "crm.csv"), "--glossary", str(out / "glossary")]))
+    return export_segments(ExportRequest(source=out, out=out / "crm.csv",
+                                         glossary=out / "glossary"))
 
 
 def _refuse_busy_folder(session_dir: Path) -> None:

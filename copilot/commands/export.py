@@ -90,7 +90,32 @@ class _Source:
     has_ids: bool = True
 
 
+@dataclass(frozen=True)
+class ExportRequest:
+    """What an export is asked for, typed: the command line's arguments, or the demo's."""
+
+    source: Path  # a segment/demo output folder, a session folder, or a saved model folder
+    out: Path  # the CSV to write
+    preset: str = "generic"
+    data: Path | None = None  # a table to assign with the saved model and export instead
+    glossary: Path | None = None  # also write or update the glossary in this folder
+    owner: tuple[str, ...] = ()  # "SEGMENT=NAME", a segment's owner in the glossary
+    holdout_share: float = 0.1
+    salt: str = "segment-copilot-holdout"
+
+
 def run(args: argparse.Namespace) -> int:
+    """``segment-copilot export`` with parsed ``args``."""
+    return export_segments(ExportRequest(
+        source=Path(args.source), out=Path(args.out), preset=args.preset,
+        data=Path(args.data) if args.data else None,
+        glossary=Path(args.glossary) if args.glossary else None, owner=tuple(args.owner),
+        holdout_share=args.holdout_share, salt=args.salt))
+
+
+def export_segments(args: ExportRequest) -> int:
+    """Write the CRM file (and the glossary) ``args`` asks for; print the summary; return the
+    exit code. Everything is read and checked before anything is written."""
     from copilot.segmentation import get_preset
     from copilot.workflow import write_crm
 
@@ -178,7 +203,7 @@ def _same_file(a: Path, b: Path) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_source(path: Path, args: argparse.Namespace) -> _Source:
+def _read_source(path: Path, args: ExportRequest) -> _Source:
     if not path.exists():
         raise InputError(f"{path} does not exist; give the folder segment --out-dir, demo or a "
                          "session wrote, or a saved model folder.")
@@ -212,7 +237,7 @@ def _read_source(path: Path, args: argparse.Namespace) -> _Source:
     return _own_customers(source, path, args)
 
 
-def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
+def _from_anchored(path: Path, args: ExportRequest) -> _Source:
     """A segmentation within each level of an anchor: every customer with their combined
     segment ("Retail / Segment 0", numbered across levels so IDs never collide) and the model
     version and time of their own level's model."""
@@ -300,7 +325,7 @@ def _from_session(path: Path) -> _Source:
     return source
 
 
-def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _Source:
+def _own_customers(source: _Source, path: Path, args: ExportRequest) -> _Source:
     """The customers the segments were built on, from the folder's assignments.csv."""
     from copilot.workflow import AnalysisFolder, folder_customers
 
@@ -316,7 +341,7 @@ def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _So
     return source
 
 
-def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Source:
+def _assign(source: _Source, model_dir: Path, args: ExportRequest) -> _Source:
     """Assign the --data table with the saved model (the source's segments stay the glossary's)."""
     from copilot.segmentation import assign_table, load_bundle, load_table
     from copilot.workflow import real_names
@@ -376,7 +401,7 @@ def _ids_as_written(table, id_column: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, str]):
+def _plan_glossary(source: _Source, args: ExportRequest, owners: dict[int, str]):
     from copilot.workflow import plan_glossary
 
     if source.analysis is None:
@@ -417,7 +442,7 @@ def _and(items: list[str]) -> str:
 
 
 def _report(frame, out: Path, preset, source: _Source, plan,
-            args: argparse.Namespace) -> None:
+            args: ExportRequest) -> None:
     w = sys.stdout.write
     n = len(frame)
     held = int(frame["holdout"].sum())
