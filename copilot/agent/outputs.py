@@ -1,5 +1,6 @@
 """The session's output steps: the memo, the per-customer files (segments, CRM import,
-new customers assigned), the drift report and the glossary. ``Session`` inherits them; each
+new customers assigned), the drift report, the glossary, and the per-level segmentation within
+an anchor (written to its own folder; the session's segments stay as they were). ``Session`` inherits them; each
 is a thin step over a ``copilot.workflow`` use-case that the commands call too."""
 
 from __future__ import annotations
@@ -13,12 +14,50 @@ from copilot.segmentation import load_table
 
 if TYPE_CHECKING:
     from copilot.report import MemoFiles
-    from copilot.segmentation import DriftReport, Glossary
+    from copilot.segmentation import AnchoredSegmentation, DriftReport, Glossary
     from copilot.workflow import OwnCustomers
 
 
 class SessionOutputs(SessionState):
     """The steps that write a session's results out (see ``copilot.agent.session.Session``)."""
+
+    def within_path(self, column: str) -> Path:
+        """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
+        from copilot.segmentation import folder_name
+
+        return self.session_dir / f"within-{folder_name(column, 'anchor')}"
+
+    def segment_within(self, column: str, folder: str | Path | None = None
+                       ) -> AnchoredSegmentation | None:
+        """Segment each level of an anchor column (industry, size band, region) on its own.
+
+        Numbers only, written like ``segment --anchor COL --anchor-mode within`` to ``folder``
+        (default ``within-<column>/`` in the session folder). The session's own segments, names
+        and strategy stay as they were: a level's segments are another analysis, not these.
+        """
+
+        def work() -> AnchoredSegmentation:
+            from copilot.segmentation import check_anchored_folder
+            from copilot.workflow import segment_within_levels
+
+            frame = self._frame()
+            out = self.output_path(folder, self.within_path(column))
+            check_anchored_folder(out)
+            # Each level finds its own k (within the user's band); the anchor itself is not a
+            # feature there, and the other suggested anchors are reported per level.
+            settings = self.settings.model_copy(update={"anchors": None, "k": None})
+            result, _, _ = segment_within_levels(frame, column, settings, out,
+                                                 progress=self._progress)
+            s = result.summary
+            done = [g for g in s.groups if g.segmented]
+            self._emit("result", f"Segmented within {column}: {s.n_segments} segments in "
+                       f"{len(done)} level(s), written to {out}.", step="segment_within",
+                       column=column, path=str(out), segments=s.n_segments,
+                       levels={g.level: g.k for g in done})
+            return result
+
+        args = {"column": column, **({"folder": str(folder)} if folder else {})}
+        return self._step("segment_within", args, work, save=False)
 
     def export_memo(self, path: str | Path | None = None) -> MemoFiles | None:
         """Write the strategy memo (default: ``memo.md`` in the session folder)."""

@@ -10,7 +10,7 @@ subscribers, changes the session only when it succeeds, and then saves the whole
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from copilot.agent.outputs import SessionOutputs
 from copilot.agent.state import (
@@ -20,7 +20,7 @@ from copilot.agent.state import (
     UNDO_SCOPE,
     SessionFile,
 )
-from copilot.core import InputError, atomic_write_text
+from copilot.core import InputError
 from copilot.llm import LLMClient, Writing
 from copilot.segmentation import (
     LoadedTable,
@@ -29,22 +29,18 @@ from copilot.segmentation import (
     Scope,
     SegmentAnalysis,
     SegmentSettings,
-    check_settings,
-    infer_roles,
     load_table,
-    quality_report,
 )
 from copilot.workflow import (
     add_strategy,
+    column_roles,
+    inspect_table,
     rename_segment,
     scope_sentence,
     segment_table,
     settings_with,
     write_segments,
 )
-
-if TYPE_CHECKING:
-    from copilot.segmentation import AnchoredSegmentation
 
 __all__ = ["SESSION_FILE", "SESSION_FORMAT", "SESSION_VERSION", "Session", "SessionFile"]
 
@@ -86,14 +82,14 @@ class Session(SessionOutputs):
                                      ("product", product), ("purchase_event", purchase_event))}
 
         def work() -> Path:
-            from copilot.segmentation import EventSpec, build_features
+            from copilot.segmentation import EventSpec
+            from copilot.workflow import build_feature_file
 
-            spec = EventSpec(id=id_column, time=time_column, **options)
-            built = build_features(Path(path).expanduser(), spec, as_of=as_of,
-                                   horizon_days=horizon_days, progress=self._progress)
             out = self.session_dir / "features.csv"
-            atomic_write_text(out, built.frame.to_csv(index=False))
-            s = built.summary
+            s = build_feature_file(path, out, EventSpec(id=id_column, time=time_column,
+                                                        **options),
+                                   as_of=as_of, horizon_days=horizon_days,
+                                   progress=self._progress)
             rate = f" {s.outcome_headline}." if s.outcome_headline else ""
             self._emit("result", f"Built {len(s.features)} features for {s.n_customers:,} "
                        f"customers from {s.rows_used:,} events "
@@ -141,10 +137,8 @@ class Session(SessionOutputs):
             return  # the user's own /scope (or --scope) wins over words read from a goal
         frame = self._loaded().frame
         # The ID and the outcomes never scope: "among churned customers" is the label itself.
-        s = self.settings
         roles = (self._inspected[1] if self._inspected is not None else
-                 infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
-                             outcomes=list(s.outcomes) if s.outcomes is not None else None))
+                 column_roles(frame, self.settings))
         skip = ((roles.id_column,) if roles.id_column else ()) + tuple(roles.outcomes)
         found = find_scope(self.goal, frame, skip=skip)
         current = self.settings.scope
@@ -244,44 +238,6 @@ class Session(SessionOutputs):
 
         return self._step("set_reported_columns", dict(update), work)
 
-    def within_path(self, column: str) -> Path:
-        """Where ``segment_within(column)`` writes by default: ``within-<column>/``."""
-        from copilot.segmentation import folder_name
-
-        return self.session_dir / f"within-{folder_name(column, 'anchor')}"
-
-    def segment_within(self, column: str, folder: str | Path | None = None
-                       ) -> AnchoredSegmentation | None:
-        """Segment each level of an anchor column (industry, size band, region) on its own.
-
-        Numbers only, written like ``segment --anchor COL --anchor-mode within`` to ``folder``
-        (default ``within-<column>/`` in the session folder). The session's own segments, names
-        and strategy stay as they were: a level's segments are another analysis, not these.
-        """
-
-        def work() -> AnchoredSegmentation:
-            from copilot.segmentation import check_anchored_folder
-            from copilot.workflow import segment_within_levels
-
-            frame = self._frame()
-            out = self.output_path(folder, self.within_path(column))
-            check_anchored_folder(out)
-            # Each level finds its own k (within the user's band); the anchor itself is not a
-            # feature there, and the other suggested anchors are reported per level.
-            settings = self.settings.model_copy(update={"anchors": None, "k": None})
-            result, _, _ = segment_within_levels(frame, column, settings, out,
-                                                 progress=self._progress)
-            s = result.summary
-            done = [g for g in s.groups if g.segmented]
-            self._emit("result", f"Segmented within {column}: {s.n_segments} segments in "
-                       f"{len(done)} level(s), written to {out}.", step="segment_within",
-                       column=column, path=str(out), segments=s.n_segments,
-                       levels={g.level: g.k for g in done})
-            return result
-
-        args = {"column": column, **({"folder": str(folder)} if folder else {})}
-        return self._step("segment_within", args, work, save=False)
-
     def write(self, client: LLMClient | None = None, *,
               initiatives: tuple[str, ...] | None = None,
               with_strategy: bool = True) -> Writing | None:
@@ -373,14 +329,8 @@ class Session(SessionOutputs):
         if self._inspected is not None and self._inspected[0] == key:
             return self._inspected[1], self._inspected[2]
 
-        def work() -> tuple[RoleReport, QualityReport]:
-            frame, s = self._frame(), self.settings
-            check_settings(frame, s)
-            roles = infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
-                                outcomes=list(s.outcomes) if s.outcomes is not None else None)
-            return roles, quality_report(frame, roles)
-
-        result = self._step("inspect", {}, work, save=False)
+        result = self._step("inspect", {}, lambda: inspect_table(self._frame(), self.settings),
+                            save=False)
         if result is None:
             return None, None
         self._inspected = (key, *result)

@@ -39,6 +39,9 @@ from copilot.workflow.glossary import (
 )
 from copilot.workflow.memo import write_strategy_memo
 from copilot.workflow.segment import (
+    build_feature_file,
+    column_roles,
+    inspect_table,
     read_scope,
     scope_sentence,
     segment_table,
@@ -69,10 +72,13 @@ __all__ = [
     "Renamed",
     "add_strategy",
     "assign_to_file",
+    "build_feature_file",
+    "column_roles",
     "definitions_of",
     "drafts",
     "drift_report",
     "folder_customers",
+    "inspect_table",
     "plan_glossary",
     "publish_glossary",
     "publish_segments",

@@ -11,13 +11,18 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from copilot.core import InputError, SettingsError
+from copilot.core import InputError, SettingsError, atomic_write_text
 from copilot.segmentation import (
     AnchoredSegmentation,
+    EventSpec,
+    QualityReport,
+    RoleReport,
     Scope,
     SegmentationRun,
     SegmentSettings,
     check_settings,
+    infer_roles,
+    quality_report,
     run_segmentation,
     segment_within_anchors,
     write_anchored,
@@ -112,3 +117,33 @@ def scope_sentence(scope: Scope, frame: pd.DataFrame, undo: str) -> str:
     said = f", as the goal says \u201c{scope.words}\u201d" if scope.words else ""
     return (f"Segmenting only the {rows:,} customers with {scope.describe()} "
             f"({rows / len(frame):.0%} of {len(frame):,}){said}; {undo}.")
+
+
+def column_roles(frame: pd.DataFrame, settings: SegmentSettings) -> RoleReport:
+    """Each column's role (ID, feature, outcome, ignored) under ``settings``."""
+    s = settings
+    return infer_roles(frame, id_column=s.id_column, exclude=list(s.exclude),
+                       outcomes=list(s.outcomes) if s.outcomes is not None else None)
+
+
+def inspect_table(frame: pd.DataFrame, settings: SegmentSettings
+                  ) -> tuple[RoleReport, QualityReport]:
+    """Column roles and the quality report, before any clustering (settings checked first)."""
+    check_settings(frame, settings)
+    roles = column_roles(frame, settings)
+    return roles, quality_report(frame, roles)
+
+
+def build_feature_file(path: Path, out: Path, spec: EventSpec, *, as_of: str | None = None,
+                       horizon_days: int | None = None, progress: Progress | None = None
+                       ) -> Any:
+    """Turn an event or transaction log into one row per customer, written to ``out`` (CSV),
+    and return the build's summary (the engine's ``EventSummary``);
+    with ``as_of``, features come from before the cut-off and ``outcome_`` columns from after
+    it, so segments are tested on the future."""
+    from copilot.segmentation import build_features
+
+    built = build_features(Path(path).expanduser(), spec, as_of=as_of,
+                           horizon_days=horizon_days, progress=progress)
+    atomic_write_text(out, built.frame.to_csv(index=False))
+    return built.summary
