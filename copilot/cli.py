@@ -259,16 +259,10 @@ def _settings(args: argparse.Namespace):
 
 def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
                     memo: bool = False) -> int:
-    from copilot.core import atomic_write_text
     from copilot.llm import resolve_settings
     from copilot.report import render_summary, render_writing
-    from copilot.segmentation import (
-        check_out_dir,
-        produced_input,
-        run_segmentation,
-        staged_folder,
-        write_outputs,
-    )
+    from copilot.segmentation import check_out_dir, produced_input, staged_folder
+    from copilot.workflow import AnalysisFolder, segment_table, write_strategy_memo
 
     llm_settings = resolve_settings(_llm_flags(args))  # bad settings fail before the long work
     initiatives = _read_initiatives(args.initiatives)
@@ -278,26 +272,23 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
     if replaced is not None:
         raise InputError(f"The input {replaced} is one of the files a run into {out} replaces; "
                          "copy it elsewhere or choose another --out-dir.")
-    run = run_segmentation(df, settings, source=source, progress=_StderrProgress())
     # Every file goes into a hidden sibling first; the folder is swapped in whole at the end,
     # so a kill or a failure leaves the previous run's folder as it was.
     with staged_folder(out) as stage:
-        files = write_outputs(run, stage)
+        # The same steps as the chat's segment and write: the run with its saved model (which
+        # assigns new customers to these segments), then the names, which the model takes.
+        folder = AnalysisFolder(stage)
+        run = segment_table(df, settings, folder, source=source, progress=_StderrProgress())
+        files = {"assignments": folder.assignments, "analysis": folder.analysis_file}
         writing = None
         if llm_settings.provider != "none":
             writing = _write(run.analysis, llm_settings, args.goal, initiatives)
-            path = stage / "writing.json"
-            atomic_write_text(path, writing.model_dump_json(indent=2))
-            files = {**files, "writing": path}
-        # The saved model, beside the assignments: it assigns new customers to these segments.
-        from copilot.segmentation import save_bundle_with_data
-
-        names = {n.segment: n.name for n in writing.narratives} if writing is not None else None
-        files = {**files, "model": save_bundle_with_data(run, df, stage / "model", names=names)}
+            files = {**files, "writing": folder.write_writing(writing)}
+            folder.rename_model({n.segment: n.name for n in writing.narratives})
+        files = {**files, "model": folder.model}
         if memo:
-            from copilot.report import write_memo
-
-            memo_files = write_memo(run.analysis, writing, stage / "memo.md", goal=args.goal)
+            memo_files = write_strategy_memo(run.analysis, writing, stage / "memo.md",
+                                             goal=args.goal)
             files = {**files, "memo": memo_files.memo}
     files = {key: out / path.relative_to(stage) for key, path in files.items()}
     if args.json:
@@ -312,7 +303,8 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
 
 
 def _write(analysis, llm_settings, goal, initiatives):
-    from copilot.llm import open_client, stderr_progress, write_all
+    from copilot.llm import open_client, stderr_progress
+    from copilot.workflow import write_segments
 
     def event(message: str) -> None:
         sys.stderr.write(f"  llm: {message}\n")
@@ -322,7 +314,7 @@ def _write(analysis, llm_settings, goal, initiatives):
                      f"{llm_settings.provider} provider...\n")
     client = open_client(llm_settings, on_event=event,
                          progress=stderr_progress("Preparing the embedded model (first run only)"))
-    writing = write_all(analysis, client, goal=goal, initiatives=initiatives)
+    writing = write_segments(analysis, client, goal=goal, initiatives=initiatives)
     for notice in writing.notices:
         sys.stderr.write(f"notice: {notice}\n")
     return writing
@@ -371,11 +363,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return code
     # The last step of the path: a CRM import file with holdout flags and the glossary, made
     # by the export command itself from what the demo just wrote.
-    from copilot.commands import run_export
+    from copilot.commands import ExportRequest, export_segments
 
     out = Path(args.out_dir)
-    return run_export(build_parser().parse_args(
-        ["export", str(out), "--out", str(out / "crm.csv"), "--glossary", str(out / "glossary")]))
+    return export_segments(ExportRequest(source=out, out=out / "crm.csv",
+                                         glossary=out / "glossary"))
 
 
 def _refuse_busy_folder(session_dir: Path) -> None:
@@ -494,18 +486,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from copilot.core import atomic_write_text, refuse_overwrite
-    from copilot.segmentation import assign_file, csv_text, load_bundle, model_folder
+    from copilot.core import refuse_overwrite
+    from copilot.segmentation import load_bundle, model_folder
+    from copilot.workflow import assign_to_file
 
     model = load_bundle(args.model)  # a wrong model is named before anything else
     refuse_overwrite(args.out, args.data, model_folder(args.model))
-    # In chunks: a file of millions of customers never has to fit in memory at once.
-    result = assign_file(model, args.data, holdout_share=args.holdout_share, salt=args.salt,
-                         id_column=args.id_column)
+    result = assign_to_file(model, args.data, args.out, holdout_share=args.holdout_share,
+                            salt=args.salt, id_column=args.id_column)
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
-    atomic_write_text(args.out, csv_text(result.frame))
-    counts = result.frame["segment_name"].value_counts()
+    counts = result.counts()
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
                      f"{model.info.bundle_id} to {args.out}:\n")
     for name, n in counts.items():

@@ -17,16 +17,12 @@ def operational_commands() -> tuple:
     return (features, compare, export)
 
 
-def run_export(args) -> int:
-    """``segment-copilot export`` with parsed ``args`` (the demo's last step)."""
-    from copilot.commands import export
-
-    return export.run(args)
-
+from copilot.commands.export import ExportRequest, export_segments
 from copilot.commands.within import segment_within
 
 __all__ = [
+    "ExportRequest",
+    "export_segments",
     "operational_commands",
-    "run_export",
     "segment_within",
 ]

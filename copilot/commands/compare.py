@@ -62,15 +62,13 @@ def run(args: argparse.Namespace) -> int:
         refuse_overwrite(args.out, *args.snapshots,
                          *([model_folder(args.model)] if args.model else []))
 
-    from copilot.core import atomic_write_text
     from copilot.segmentation import (
-        check_snapshot,
-        compare_snapshots,
         load_bundle,
         load_table,
         render_markdown,
         train_reference_model,
     )
+    from copilot.workflow import drift_report, write_drift_report
 
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
     names = [Path(p).name for p in args.snapshots]
@@ -89,12 +87,11 @@ def run(args: argparse.Namespace) -> int:
                 f"'segment-copilot segment {args.snapshots[0]} --out-dir DIR'")
     sys.stderr.write("Assigning the snapshots and comparing...\n")
     if len(tables) == 2:
-        report = compare_snapshots(tables[0], tables[1], model, id_column=args.id_column,
-                                   old_label=f"OLD ({names[0]})", new_label=f"NEW ({names[1]})",
-                                   model_note=note)
+        report = drift_report(tables[1], model, old=tables[0], id_column=args.id_column,
+                              old_label=f"OLD ({names[0]})", new_label=f"NEW ({names[1]})",
+                              model_note=note)
     else:
-        report = check_snapshot(tables[0], model, new_label=f"NEW ({names[0]})",
-                                model_note=note)
+        report = drift_report(tables[0], model, new_label=f"NEW ({names[0]})", model_note=note)
     if one_file:
         same = (f"The two snapshots are the same file ({args.snapshots[0]}), so no customer can "
                 "have moved; give the earlier and the later snapshot to see drift.")
@@ -103,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     markdown = render_markdown(report)
     as_json = report.model_dump_json(indent=2) + "\n"
     if args.out:
-        atomic_write_text(args.out, as_json if args.out.lower().endswith(".json") else markdown)
+        write_drift_report(report, args.out)
         sys.stderr.write(f"Wrote the report to {args.out}.\n")
     sys.stdout.write(as_json if args.json else markdown)
     sys.stderr.write(f"verdict: {report.verdict.level}\n")

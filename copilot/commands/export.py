@@ -90,8 +90,34 @@ class _Source:
     has_ids: bool = True
 
 
+@dataclass(frozen=True)
+class ExportRequest:
+    """What an export is asked for, typed: the command line's arguments, or the demo's."""
+
+    source: Path  # a segment/demo output folder, a session folder, or a saved model folder
+    out: Path  # the CSV to write
+    preset: str = "generic"
+    data: Path | None = None  # a table to assign with the saved model and export instead
+    glossary: Path | None = None  # also write or update the glossary in this folder
+    owner: tuple[str, ...] = ()  # "SEGMENT=NAME", a segment's owner in the glossary
+    holdout_share: float = 0.1
+    salt: str = "segment-copilot-holdout"
+
+
 def run(args: argparse.Namespace) -> int:
-    from copilot.segmentation import get_preset, write_crm_csv
+    """``segment-copilot export`` with parsed ``args``."""
+    return export_segments(ExportRequest(
+        source=Path(args.source), out=Path(args.out), preset=args.preset,
+        data=Path(args.data) if args.data else None,
+        glossary=Path(args.glossary) if args.glossary else None, owner=tuple(args.owner),
+        holdout_share=args.holdout_share, salt=args.salt))
+
+
+def export_segments(args: ExportRequest) -> int:
+    """Write the CRM file (and the glossary) ``args`` asks for; print the summary; return the
+    exit code. Everything is read and checked before anything is written."""
+    from copilot.segmentation import get_preset
+    from copilot.workflow import write_crm
 
     preset = get_preset(args.preset)
     out = _check_out(Path(args.out))
@@ -111,24 +137,23 @@ def run(args: argparse.Namespace) -> int:
     glossary_plan = _plan_glossary(source, args, owners) if args.glossary else None
     frame = source.frame
     if glossary_plan is not None:
-        names = {e.segment: e.name for e in glossary_plan["glossary"].entries}
+        names = {e.segment: e.name for e in glossary_plan.glossary.entries}
         assigned = frame["segment"] >= 0
         before = dict(zip(frame.loc[assigned, "segment"], frame.loc[assigned, "segment_name"],
                           strict=True))
         frame.loc[assigned, "segment_name"] = frame.loc[assigned, "segment"].map(names).fillna(
             frame.loc[assigned, "segment_name"])
-        note = _names_note(before, names, source, out, glossary_plan["glossary"])
+        note = _names_note(before, names, source, out, glossary_plan.glossary)
         if note:
             source.notes.append(note)
     for note in source.notes:
         sys.stderr.write(f"note: {note}\n")
 
-    if glossary_plan is not None and glossary_plan["write"]:
-        from copilot.segmentation import write_glossary
+    if glossary_plan is not None:
+        from copilot.workflow import publish_glossary
 
-        write_glossary(glossary_plan["glossary"], args.glossary,
-                       assignments=source.assignments)
-    write_crm_csv(frame, out, preset)
+        publish_glossary(glossary_plan)
+    write_crm(frame, out, preset)
     _report(frame, out, preset, source, glossary_plan, args)
     return 0
 
@@ -178,7 +203,7 @@ def _same_file(a: Path, b: Path) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_source(path: Path, args: argparse.Namespace) -> _Source:
+def _read_source(path: Path, args: ExportRequest) -> _Source:
     if not path.exists():
         raise InputError(f"{path} does not exist; give the folder segment --out-dir, demo or a "
                          "session wrote, or a saved model folder.")
@@ -212,7 +237,7 @@ def _read_source(path: Path, args: argparse.Namespace) -> _Source:
     return _own_customers(source, path, args)
 
 
-def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
+def _from_anchored(path: Path, args: ExportRequest) -> _Source:
     """A segmentation within each level of an anchor: every customer with their combined
     segment ("Retail / Segment 0", numbered across levels so IDs never collide) and the model
     version and time of their own level's model."""
@@ -263,8 +288,9 @@ def _from_anchored(path: Path, args: argparse.Namespace) -> _Source:
 
 def _from_segment_output(path: Path) -> _Source:
     from copilot.segmentation import is_definition
+    from copilot.workflow import AnalysisFolder
 
-    analysis = _read_analysis(path / "analysis.json")
+    analysis = AnalysisFolder(path).read_analysis()
     source = _Source(kind="segment output", analysis=analysis,
                      inputs=[path / "analysis.json", path / "assignments.csv"])
     writing = path / "writing.json"
@@ -285,8 +311,7 @@ def _from_segment_output(path: Path) -> _Source:
 def _from_session(path: Path) -> _Source:
     from copilot.agent import Session
     from copilot.llm import LLMSettings
-    from copilot.segmentation import is_definition
-    from copilot.workflow import real_names
+    from copilot.workflow import definitions_of, real_names
 
     session = Session.resume(path, llm=LLMSettings(provider="none"))
     if session.analysis is None:
@@ -295,42 +320,20 @@ def _from_session(path: Path) -> _Source:
     source = _Source(kind="session", analysis=session.analysis,
                      inputs=[path / "session.json", session.assignments_path()])
     source.names = real_names(session.segment_names())
-    if session.writing is not None:
-        source.definitions = {n.segment: n.narrative for n in session.writing.narratives
-                              if is_definition(n.narrative, n.author.writer)}
+    source.definitions = definitions_of(session.writing)
     source.notes += session.notices
     return source
 
 
-def _read_analysis(path: Path):
-    from pydantic import ValidationError
-
-    from copilot.segmentation import SegmentAnalysis
-
-    if not path.is_file():
-        raise InputError(f"{path.parent} has no analysis.json; give the whole folder segment "
-                         "--out-dir wrote.")
-    try:
-        return SegmentAnalysis.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read {path} ({type(err).__name__}); run segment again.") from None
-    except ValidationError:
-        raise InputError(f"{path} is damaged or from another version of segment-copilot; run "
-                         "segment again.") from None
-
-
-def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _Source:
+def _own_customers(source: _Source, path: Path, args: ExportRequest) -> _Source:
     """The customers the segments were built on, from the folder's assignments.csv."""
-    from copilot.segmentation import load_bundle
-    from copilot.workflow import read_own_customers
+    from copilot.workflow import AnalysisFolder, folder_customers
 
-    model = None
-    if (path / "model" / "bundle.json").is_file():
-        model = load_bundle(path / "model")
-        source.inputs += [path / "model" / "bundle.json"]
-    own = read_own_customers(path / "assignments.csv", source.analysis, model=model,
-                             names=source.names, holdout_share=args.holdout_share,
-                             salt=args.salt)
+    folder = AnalysisFolder(path)
+    if folder.has_model():
+        source.inputs += [folder.model / "bundle.json"]
+    own = folder_customers(folder, source.analysis, names=source.names,
+                           holdout_share=args.holdout_share, salt=args.salt)
     source.frame, source.assignments = own.frame, own.assignments
     source.model_version, source.has_ids = own.model_version, own.has_ids
     source.names = own.names
@@ -338,7 +341,7 @@ def _own_customers(source: _Source, path: Path, args: argparse.Namespace) -> _So
     return source
 
 
-def _assign(source: _Source, model_dir: Path, args: argparse.Namespace) -> _Source:
+def _assign(source: _Source, model_dir: Path, args: ExportRequest) -> _Source:
     """Assign the --data table with the saved model (the source's segments stay the glossary's)."""
     from copilot.segmentation import assign_table, load_bundle, load_table
     from copilot.workflow import real_names
@@ -398,39 +401,16 @@ def _ids_as_written(table, id_column: str):
 # --------------------------------------------------------------------------------------------
 
 
-def _plan_glossary(source: _Source, args: argparse.Namespace, owners: dict[int, str]) -> dict:
-    from copilot.segmentation import (
-        OtherTableError,
-        build_glossary,
-        latest_glossary,
-        read_glossary_assignments,
-        unchanged,
-    )
+def _plan_glossary(source: _Source, args: ExportRequest, owners: dict[int, str]):
+    from copilot.workflow import plan_glossary
 
     if source.analysis is None:
         raise InputError("A glossary needs the analysis of the segments, which a bare model "
                          "folder lacks; give the folder segment --out-dir wrote as SOURCE.")
-    folder = Path(args.glossary)
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--glossary {folder} is a file; give a folder for the glossary.")
-    segments = {s.segment for s in source.analysis.sizes if s.segment >= 0}
-    for seg in owners:
-        if seg not in segments:
-            raise InputError(f"--owner names segment {seg}, which does not exist; the segments "
-                             f"are {', '.join(str(s) for s in sorted(segments))}.")
-    previous = latest_glossary(folder)
-    previous_assignments = (read_glossary_assignments(folder, previous)
-                            if previous is not None else None)
-    try:
-        glossary = build_glossary(
-            source.analysis, names=source.names, definitions=source.definitions, owners=owners,
-            model_version=source.model_version or None, previous=previous,
-            previous_assignments=previous_assignments, assignments=source.assignments)
-    except OtherTableError as err:
-        raise InputError(f"The glossary in {folder} describes segments of another table "
-                         f"({err.detail}); give a new --glossary folder.") from None
-    write = previous is None or not unchanged(glossary, previous)
-    return {"glossary": glossary if write else previous, "write": write, "folder": folder}
+    return plan_glossary(source.analysis, Path(args.glossary), names=source.names,
+                         definitions=source.definitions, owners=owners,
+                         model_version=source.model_version or None,
+                         assignments=source.assignments)
 
 
 def _names_note(before: dict, names: dict[int, str], source: _Source, out: Path,
@@ -461,8 +441,8 @@ def _and(items: list[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
-            args: argparse.Namespace) -> None:
+def _report(frame, out: Path, preset, source: _Source, plan,
+            args: ExportRequest) -> None:
     w = sys.stdout.write
     n = len(frame)
     held = int(frame["holdout"].sum())
@@ -486,9 +466,9 @@ def _report(frame, out: Path, preset, source: _Source, plan: dict | None,
         return
     from copilot.segmentation import no_change_text
 
-    g = plan["glossary"]
-    folder = plan["folder"]
-    if not plan["write"]:
+    g = plan.glossary
+    folder = plan.folder
+    if not plan.write:
         w(f"The glossary in {folder} is unchanged, so it stays at version {g.version}.\n")
         return
     w(f"Glossary version {g.version} in {folder / 'glossary.md'}")

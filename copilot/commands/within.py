@@ -19,13 +19,8 @@ def segment_within(df, settings, source: dict, args: argparse.Namespace, *, llm_
                    progress) -> int:
     """Run and write the per-level segmentations; return the exit code."""
     from copilot.report import render_anchored_summary
-    from copilot.segmentation import (
-        check_anchored_folder,
-        check_settings,
-        segment_within_anchors,
-        suggest_anchors,
-        write_anchored,
-    )
+    from copilot.segmentation import check_anchored_folder, suggest_anchors
+    from copilot.workflow import segment_within_levels
 
     if not settings.anchors:
         found = ", ".join(a.column for a in suggest_anchors(df)) or "none found"
@@ -45,14 +40,10 @@ def segment_within(df, settings, source: dict, args: argparse.Namespace, *, llm_
 
     # Each level's own analysis reports the other suggested anchors, never the one it is in.
     level_settings = settings.model_copy(update={"anchors": None})
-    check_settings(df, level_settings)  # a wrong --text is one error, not a skip per level
-    result = segment_within_anchors(df, anchor, level_settings, progress=level_progress)
-    progress("done", 1.0, f"segmented within {anchor}")
-    if result.summary.n_segments == 0:
-        raise InputError(f"No level of {anchor} could be segmented on its own "
-                         f"({result.summary.groups[0].reason.rstrip('.')}); use a coarser "
-                         "anchor or --anchor-mode report.")
-    files, summary = write_anchored(result, df, out)
+    result, files, summary = segment_within_levels(
+        df, anchor, level_settings, out, progress=level_progress,
+        done=lambda: progress("done", 1.0, f"segmented within {anchor}"),
+        fix="use a coarser anchor or --anchor-mode report")
     if args.json:
         sys.stdout.write(summary + "\n")
     else:

@@ -126,3 +126,30 @@ def _recover_leading_zeros(ids: pd.Series, analysis, id_column: str,
     notes.append(f"Customer IDs were read again as text from {path} to keep their "
                  "leading zeros.")
     return text.reset_index(drop=True)
+
+
+def folder_customers(folder, analysis, *, names: dict[int, str] | None = None,
+                     require_model: bool = False, holdout_share: float = 0.1,
+                     salt: str = DEFAULT_SALT) -> OwnCustomers:
+    """The customers of an analysis folder (``copilot.workflow.AnalysisFolder``) with its saved
+    model when it has one (``require_model``: refused without)."""
+    model = folder.saved_model() if require_model or folder.has_model() else None
+    return read_own_customers(folder.assignments, analysis, model=model, names=names,
+                              holdout_share=holdout_share, salt=salt)
+
+
+@dataclass(frozen=True)
+class CrmFile:
+    """A written CRM import file."""
+
+    path: Path
+    rows: int
+    held: int  # customers flagged as the holdout group
+
+
+def write_crm(frame: pd.DataFrame, out: Path, preset) -> CrmFile:
+    """Write the CRM frame as ``preset``'s import file (atomically)."""
+    from copilot.segmentation import write_crm_csv
+
+    write_crm_csv(frame, out, preset)
+    return CrmFile(path=Path(out), rows=len(frame), held=int(frame["holdout"].sum()))
