@@ -15,7 +15,7 @@ from copilot.llm.grounding import check_numbers, collect_numbers
 from copilot.llm.lexicon import word_forms
 from copilot.llm.local_model import stderr_progress
 from copilot.llm.name_checks import name_key
-from copilot.llm.naming import NAMED_EVENT, SegmentNarrative, draft_name
+from copilot.llm.naming import NAMED_EVENT, SegmentNarrative, display_names, draft_name
 from copilot.llm.prompts import load_prompt
 from copilot.llm.providers import LLMSettings, resolve_settings
 from copilot.llm.recommend import option_label
@@ -23,6 +23,7 @@ from copilot.llm.strategy import TOP_SEGMENTS, SegmentPlan, Strategy, draft_stra
 from copilot.llm.writing import Writing, open_client, write_all
 
 __all__ = [
+    "display_names",
     "Authorship",
     "LLMClient",
     "LLMSettings",

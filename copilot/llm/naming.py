@@ -377,3 +377,22 @@ def draft_narrative(entry: dict[str, Any], size: int) -> str:
     if entry.get("outcomes"):
         parts.append("Outcomes: " + "; ".join(entry["outcomes"]) + ".")
     return " ".join(parts)
+
+
+def display_names(analysis: SegmentAnalysis, writing=None) -> dict[int, str]:
+    """Every segment's display name, the one rule the panel, the memo, crm.csv and the chat use.
+
+    The writing's name (the model's, or the user's rename) when there is one; else a
+    deterministic draft from the segment's traits (``draft_name``, unique among the names
+    given), so a segment reads the same everywhere before the model has written; the
+    customers no segment claims (-1) are "Unassigned".
+    """
+    names = {n.segment: n.name for n in writing.narratives} if writing is not None else {}
+    taken = list(names.values())
+    for p in analysis.profiles:
+        if p.segment < 0:
+            names.setdefault(p.segment, "Unassigned")
+        elif p.segment not in names:
+            names[p.segment] = draft_name(analysis, p.segment, taken)
+            taken.append(names[p.segment])
+    return names

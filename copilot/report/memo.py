@@ -34,7 +34,7 @@ from copilot.llm import (
     SegmentPlan,
     Strategy,
     Writing,
-    draft_name,
+    display_names,
     option_label,
 )
 from copilot.report.markdown import (
@@ -154,7 +154,7 @@ def write_memo(
 
         folder = out.with_name(f"{out.stem}_files")
         try:
-            paths = write_charts(analysis, segment_names(analysis, writing), folder)
+            paths = write_charts(analysis, display_names(analysis, writing), folder)
         except OSError as exc:
             raise InputError(f"Cannot write the memo's charts into {folder} "
                              f"({exc.strerror or exc}); choose a writable place for the memo.") from None
@@ -168,19 +168,6 @@ def write_memo(
         raise InputError(f"Cannot write the memo to {out} ({why}); choose a writable place "
                          "for the memo.") from None
     return MemoFiles(memo=out, charts=tuple(paths.values()))
-
-
-def segment_names(analysis: SegmentAnalysis, writing: Writing | None) -> dict[int, str]:
-    """The name of every segment: the writing's, else a deterministic draft from its traits."""
-    names = {n.segment: n.name for n in writing.narratives} if writing else {}
-    taken: list[str] = list(names.values())
-    for p in analysis.profiles:
-        if p.segment < 0:
-            names.setdefault(p.segment, "Unassigned")
-        elif p.segment not in names:
-            names[p.segment] = draft_name(analysis, p.segment, taken)
-            taken.append(names[p.segment])
-    return names
 
 
 def _link(path: Path, base: Path) -> str:
@@ -238,7 +225,7 @@ class _Memo:
         self.strategy: Strategy | None = writing.strategy if writing else None
         self.goal = goal or (self.strategy.goal if self.strategy else None)
         self.links = links
-        self.names = segment_names(analysis, writing)
+        self.names = display_names(analysis, writing)
         self.narratives = {n.segment: n for n in writing.narratives} if writing else {}
         # Words only ("high value, at risk"): a stance label carries no figure to trace.
         self.stances = segment_stances(analysis)

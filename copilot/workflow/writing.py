@@ -14,6 +14,7 @@ from copilot.llm import (
     Authorship,
     LLMClient,
     Writing,
+    display_names,
     draft_strategy,
     name_key,
     write_all,
@@ -107,10 +108,8 @@ def with_user_names(writing: Writing, names: dict[int, str]) -> Writing:
 
 
 def segment_names(analysis: SegmentAnalysis | None, writing: Writing | None) -> dict[int, str]:
-    """Each segment's name: the writing's (the user's renames included), else "Segment N"."""
+    """Each segment's display name (``copilot.llm.display_names``, the one rule): the writing's,
+    the user's renames included, else the draft from its traits the memo shows too."""
     if analysis is None:
         return {}
-    names = {p.segment: f"Segment {p.segment}" for p in analysis.profiles}
-    if writing is not None:
-        names.update({n.segment: n.name for n in writing.narratives})
-    return names
+    return display_names(analysis, writing)

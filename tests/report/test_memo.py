@@ -15,9 +15,10 @@ from urllib.parse import unquote
 import pytest
 
 from copilot.core.errors import InputError
+from copilot.llm import display_names as segment_names
 from copilot.llm.client import Authorship, LLMClient
 from copilot.llm.writing import Writing, write_all
-from copilot.report.memo import MemoFiles, render_memo, segment_names, write_memo
+from copilot.report.memo import MemoFiles, render_memo, write_memo
 from copilot.report.trace import untraceable_numbers
 from tests.llm.writer_helpers import answer_writer, fake_client, small_analysis
 
