@@ -195,8 +195,12 @@ class Session(SessionOutputs):
             table = self._loaded()
             source = {"path": str(self.data_path), "format": table.format,
                       "rows": len(table.frame), "columns": len(table.frame.columns)}
+            # The inspect step's roles and quality, when they were read under these settings:
+            # the engine does not read them a second time.
+            inspected = (self._inspected[1:] if self._inspected is not None
+                         and self._inspected[0] == settings.model_dump_json() else None)
             run = segment_table(table.frame, settings, self.folder, source=source,
-                                progress=self._progress)
+                                progress=self._progress, inspected=inspected)
             self.settings, self.run, self.analysis, self.writing = settings, run, run.analysis, None
             self.user_names = {}  # new segments: the old names describe other customers
             choice = run.analysis.choice

@@ -60,11 +60,14 @@ def segmented_rows(frame: pd.DataFrame, settings: SegmentSettings) -> pd.DataFra
 
 def segment_table(frame: pd.DataFrame, settings: SegmentSettings, folder: AnalysisFolder, *,
                   source: dict[str, Any], progress: Progress | None = None,
-                  names: dict[int, str] | None = None) -> SegmentationRun:
+                  names: dict[int, str] | None = None,
+                  inspected: tuple[RoleReport, QualityReport] | None = None) -> SegmentationRun:
     """Segment ``frame`` (the whole table: the engine applies the settings' scope and reports
     it) and publish the run to ``folder``: ``assignments.csv``, ``analysis.json`` and the saved
-    model, which keeps the segmented rows' distributions for drift checks."""
-    run = run_segmentation(frame, settings, source=source, progress=progress)
+    model, which keeps the segmented rows' distributions for drift checks. ``inspected``: the
+    roles and quality report ``inspect_table`` gave for these rows and settings, not read twice."""
+    run = run_segmentation(frame, settings, source=source, progress=progress,
+                           inspected=inspected)
     publish_segments(run, folder, df=segmented_rows(frame, settings), names=names)
     return run
 

@@ -273,6 +273,7 @@ def run_segmentation(
     *,
     source: dict | None = None,
     progress: Progress | None = None,
+    inspected: tuple[RoleReport, QualityReport] | None = None,
 ) -> SegmentationRun:
     """Run the full deterministic analysis on a customer table.
 
@@ -285,6 +286,9 @@ def run_segmentation(
     source : dict, optional
         Where the table came from (recorded in the analysis).
     progress : callable(stage, fraction, message), optional
+    inspected : (RoleReport, QualityReport), optional
+        The roles and quality report already read from these rows under these settings (the
+        chat's inspect step), used as they are instead of being computed a second time.
 
     Examples
     --------
@@ -307,7 +311,7 @@ def run_segmentation(
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    roles, quality = _roles_and_quality(df, settings, say, lap)
+    roles, quality = _roles_and_quality(df, settings, say, lap, inspected)
     say("prepare", 0.10, f"preparing {len(roles.features)} features")
     prep = fit_preparation(df, roles, pca=settings.pca, random_state=settings.seed)
     X = prep.transform(df)
@@ -338,17 +342,19 @@ def _apply_scope(df: pd.DataFrame, settings: SegmentSettings
     return df, scope
 
 
-def _roles_and_quality(df, settings, say, lap) -> tuple[RoleReport, QualityReport]:
-    """Read the column roles, check the data quality, and leave out the leaks."""
+def _roles_and_quality(df, settings, say, lap, inspected=None
+                       ) -> tuple[RoleReport, QualityReport]:
+    """Read the column roles, check the data quality, and leave out the leaks; the roles and
+    report of an earlier inspection of the same rows and settings are taken as they are."""
     say("roles", 0.02, "inferring column roles")
-    roles = infer_roles(
+    roles = inspected[0] if inspected is not None else infer_roles(
         df, id_column=settings.id_column,
         outcomes=list(settings.outcomes) if settings.outcomes is not None else None,
         exclude=list(settings.exclude),
     )
     lap("roles")
     say("quality", 0.06, "checking data quality")
-    quality = quality_report(df, roles)
+    quality = inspected[1] if inspected is not None else quality_report(df, roles)
     roles, quality = _leave_out_leaks(roles, quality, settings.keep)
     lap("quality")
     return roles, quality
