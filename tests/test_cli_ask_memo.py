@@ -140,8 +140,8 @@ def test_ask_json_gives_each_segment_its_stance(asked):
 
     proc, root = asked
     out = json.loads(proc.stdout)
-    saved = json.loads((root / "s" / "session.json").read_text(encoding="utf-8"))
-    stances = segment_stances(SegmentAnalysis.model_validate(saved["analysis"]))
+    saved = json.loads((root / "s" / "analysis.json").read_text(encoding="utf-8"))
+    stances = segment_stances(SegmentAnalysis.model_validate(saved))
     assert stances.risk_basis is not None and stances.risk_basis.column == "churned"
     for seg in out["segments"]:
         assert "stance" in seg

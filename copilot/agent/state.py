@@ -45,7 +45,7 @@ from copilot.segmentation import (
     load_table,
     read_document,
 )
-from copilot.workflow import AnalysisFolder, segment_names
+from copilot.workflow import ANALYSIS_FILE, AnalysisFolder, segment_names
 
 SESSION_FILE = "session.json"
 SESSION_FORMAT = "segment-copilot-session"
@@ -53,7 +53,9 @@ SESSION_FORMAT = "segment-copilot-session"
 UNDO_SCOPE = "/scope all (in ask: --scope all) segments everyone"
 
 # Bump when the saved shape changes; resume refuses other versions rather than guess.
-SESSION_VERSION = 1
+# 2: the segments live in analysis.json only (``analysis_file``); a version-1 file, which holds
+# them inline, still resumes.
+SESSION_VERSION = 2
 
 T = TypeVar("T")
 
@@ -61,9 +63,11 @@ T = TypeVar("T")
 class SessionFile(Frozen):
     """The saved shape of a session (``session.json``).
 
-    ``analysis`` and ``writing`` hold the same JSON as ``analysis.json`` and ``writing.json``;
-    they are kept as plain JSON here so that a file whose results no longer validate (saved by
-    another engine version) still resumes, without them.
+    The segments are saved once, in the folder's ``analysis.json``: ``analysis_file`` names it
+    when the session has segments. ``analysis`` is read only from a version-1 file, which held
+    them inline. ``writing`` holds the same JSON as ``writing.json``. Both are kept as plain JSON
+    here so that a file whose results no longer validate (saved by another engine version)
+    still resumes, without them.
     """
 
     format: Literal["segment-copilot-session"] = SESSION_FORMAT
@@ -74,7 +78,8 @@ class SessionFile(Frozen):
     settings: SegmentSettings
     llm: LLMSettings  # saved without the API key: a secret has no place in a project folder
     conversation: tuple[Message, ...]
-    analysis: dict[str, Any] | None
+    analysis: dict[str, Any] | None = None
+    analysis_file: str | None = None
     writing: dict[str, Any] | None
     user_names: dict[int, str] = {}  # segment -> the name the user gave it (rename)
 
@@ -306,6 +311,26 @@ class SessionState:
                             "back from analysis.json and assignments.csv in its folder.")
         self._save()
 
+    def _resume_analysis(self, state: SessionFile) -> None:
+        """The saved segments: from analysis.json (or a version-1 file's inline copy), left
+        out with a notice when they no longer read, validate or add up."""
+        try:
+            analysis = (SegmentAnalysis.model_validate(state.analysis)
+                        if state.analysis is not None else self.folder.read_analysis())
+        except ValidationError:
+            self.notices.append("The saved segments do not match this version of "
+                                "segment-copilot; run segment again.")
+            return
+        except CopilotError as err:  # analysis.json missing or damaged: its own sentence
+            self.notices.append(f"The saved segments were left out: {err}")
+            return
+        wrong = analysis.inconsistency()
+        if wrong is None:
+            self.analysis = analysis
+        else:  # an edited file: no memo of "99 segments" from it
+            self.notices.append(f"The saved segments were left out because {wrong}; "
+                                "run the segmentation again.")
+
     def snapshot(self) -> SessionFile:
         """The session as it is saved."""
         return SessionFile(
@@ -316,7 +341,7 @@ class SessionState:
             llm=self.llm.model_copy(update={"api_key": None}),
             conversation=tuple(self.conversation),
             # mode="json" is the serialisation analysis.json and writing.json are written with.
-            analysis=self.analysis.model_dump(mode="json") if self.analysis else None,
+            analysis_file=ANALYSIS_FILE if self.analysis else None,
             writing=self.writing.model_dump(mode="json") if self.writing else None,
             user_names=self.user_names,
         )
@@ -349,19 +374,8 @@ class SessionState:
         session.goal = state.goal
         session.conversation = list(state.conversation)
         session.user_names = dict(state.user_names)
-        if state.analysis is not None:
-            try:
-                analysis = SegmentAnalysis.model_validate(state.analysis)
-            except ValidationError:
-                session.notices.append("The saved segments do not match this version of "
-                                       "segment-copilot; run segment again.")
-            else:
-                wrong = analysis.inconsistency()
-                if wrong is None:
-                    session.analysis = analysis
-                else:  # an edited file: no memo of "99 segments" from it
-                    session.notices.append(f"The saved segments were left out because {wrong}; "
-                                           "run the segmentation again.")
+        if state.analysis is not None or state.analysis_file is not None:
+            session._resume_analysis(state)
         elif (session.session_dir / "analysis.json").is_file() and session.assignments_path(
                 ).is_file():
             # Stopped between writing the segments and saving the session (a kill during
@@ -380,7 +394,7 @@ class SessionState:
 
 def read_session_file(path: Path) -> SessionFile:
     raw = read_document(path, what="session", fmt=SESSION_FORMAT, version_key="version",
-                        max_version=SESSION_VERSION, exact=True,
+                        max_version=SESSION_VERSION,
                         find="choose the folder of a saved session or start a new one",
                         fix="start a new session in another folder")
     try:

@@ -114,7 +114,7 @@ def test_a_models_tool_call_cannot_choose_a_path(tmp_path, session):
 def test_a_session_stopped_after_its_analysis_resumes_from_disk(session):
     # As a kill between writing the segments and saving the session leaves it.
     state = json.loads(session.path.read_text())
-    state["analysis"] = state["writing"] = None
+    state["analysis_file"] = state["writing"] = None
     session.path.write_text(json.dumps(state))
     again = Session.resume(session.session_dir, llm=NO_LLM)
     assert again.analysis is not None and again.analysis.choice.k == 3
@@ -123,9 +123,10 @@ def test_a_session_stopped_after_its_analysis_resumes_from_disk(session):
 
 
 def test_an_edited_session_is_checked_against_itself(tmp_path, session):
-    state = json.loads(session.path.read_text())
-    state["analysis"]["choice"]["k"] = 99
-    session.path.write_text(json.dumps(state))
+    on_disk = session.session_dir / "analysis.json"
+    state = json.loads(on_disk.read_text())
+    state["choice"]["k"] = 99
+    on_disk.write_text(json.dumps(state))
     proc = run_cli("memo", session.session_dir, "--out", tmp_path / "m.md", cwd=tmp_path)
     assert proc.returncode == 2 and "k=99 but holds 3 segments" in proc.stderr
     assert not (tmp_path / "m.md").exists()

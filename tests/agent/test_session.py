@@ -45,6 +45,12 @@ def saved(s: Session) -> dict:
     return json.loads(s.path.read_text(encoding="utf-8"))
 
 
+def saved_analysis(s: Session) -> dict | None:
+    """The segments as saved: analysis.json, which session.json names (saved once)."""
+    name = saved(s)["analysis_file"]
+    return None if name is None else json.loads((s.session_dir / name).read_text("utf-8"))
+
+
 def one_sentence(text: str) -> bool:
     return text.endswith(".") and "\n" not in text and ". " not in text
 
@@ -69,7 +75,7 @@ def test_full_run_emits_events_in_order_and_saves_after_every_step(session, data
     check_step(events, "load", progress=False)
     assert events[-1].data["rows"] == 300
     assert saved(s)["data_path"] == str(data_csv.resolve())
-    assert saved(s)["analysis"] is None
+    assert saved(s)["analysis_file"] is None
     events.clear()
 
     s.set_goal("  Reduce churn among paying customers ")
@@ -82,7 +88,7 @@ def test_full_run_emits_events_in_order_and_saves_after_every_step(session, data
     stages = [e.data["stage"] for e in events if e.kind == "progress"]
     assert stages[0] == "roles" and stages[-1] == "done"
     assert events[-1].data["k"] == 3 == analysis.choice.k
-    assert saved(s)["analysis"]["choice"]["k"] == 3
+    assert saved_analysis(s)["choice"]["k"] == 3
     assert saved(s)["writing"] is None
     events.clear()
 
@@ -103,13 +109,29 @@ def test_full_run_emits_events_in_order_and_saves_after_every_step(session, data
     assert saved(s)["conversation"][-1]["text"] == "Which segment should we start with?"
 
 
-def test_saved_results_use_the_analysis_json_serialisation(session, data_csv):
+def test_the_analysis_is_saved_once_in_analysis_json(session, data_csv):
     s, _ = session
     s.load(data_csv)
     analysis = s.segment()
-    # The same JSON analysis.json holds (SegmentAnalysis.model_dump_json), embedded as an object.
-    assert saved(s)["analysis"] == json.loads(analysis.model_dump_json())
+    # session.json names analysis.json instead of holding a second copy of it.
+    assert saved(s)["analysis"] is None and saved(s)["analysis_file"] == "analysis.json"
+    assert saved_analysis(s) == json.loads(analysis.model_dump_json())
     assert saved(s)["version"] == SESSION_VERSION
+    back = Session.resume(s.session_dir)
+    assert back.analysis == analysis and back.notices == []
+
+
+def test_a_version_1_session_with_its_segments_inline_still_resumes(session, data_csv):
+    s, _ = session
+    s.load(data_csv)
+    analysis = s.segment()
+    state = saved(s)
+    state.update(version=1, analysis=json.loads(analysis.model_dump_json()))
+    del state["analysis_file"]
+    s.path.write_text(json.dumps(state), encoding="utf-8")
+    (s.session_dir / "analysis.json").unlink()
+    back = Session.resume(s.session_dir)
+    assert back.analysis == analysis and back.notices == []
 
 
 def test_the_api_key_is_never_saved(tmp_path):
@@ -232,9 +254,9 @@ def test_results_that_no_longer_validate_are_dropped_with_a_notice(session, data
     s.load(data_csv)
     s.set_goal("Reduce churn")
     s.segment()
-    state = saved(s)
-    state["analysis"]["choice"] = {"renamed": True}  # as if saved by another engine version
-    s.path.write_text(json.dumps(state), encoding="utf-8")
+    on_disk = saved_analysis(s)
+    on_disk["choice"] = {"renamed": True}  # as if saved by another engine version
+    (s.session_dir / "analysis.json").write_text(json.dumps(on_disk), encoding="utf-8")
     back = Session.resume(s.session_dir)
     assert back.analysis is None and back.goal == "Reduce churn"
     assert len(back.notices) == 1 and "run segment again" in back.notices[0]
@@ -253,7 +275,7 @@ def test_a_k_override_reruns_with_that_k_and_is_kept(session, data_csv):
     assert analysis.choice.k == 5 and s.settings.k == 5
     assert events[0].data["args"] == {"k": 5}
     assert s.writing is None  # the names described the three old segments
-    assert saved(s)["settings"]["k"] == 5 and saved(s)["analysis"]["choice"]["k"] == 5
+    assert saved(s)["settings"]["k"] == 5 and saved_analysis(s)["choice"]["k"] == 5
 
 
 def test_a_k_override_replaces_a_k_range(tmp_path, data_csv):
@@ -298,7 +320,7 @@ def test_a_failed_step_is_an_error_event_and_the_session_stays_usable(session, d
     events.clear()
     assert s.load(data_csv) is not None and s.segment() is not None
     assert [e.kind for e in events].count("error") == 0
-    assert saved(s)["analysis"]["choice"]["k"] == 3
+    assert saved_analysis(s)["choice"]["k"] == 3
 
 
 def test_a_new_table_or_goal_drops_the_results_built_on_the_old_one(session, data_csv):
@@ -310,7 +332,7 @@ def test_a_new_table_or_goal_drops_the_results_built_on_the_old_one(session, dat
     assert s.writing is None and s.analysis is not None
     s.load(data_csv)
     assert s.analysis is None and s.run is None
-    assert saved(s)["analysis"] is None
+    assert saved(s)["analysis_file"] is None
 
 
 def test_unsubscribe_stops_events(session):
