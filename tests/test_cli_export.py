@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from copilot.llm import display_names
 from copilot.segmentation.analysis.holdout import holdout_flags
+from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 from copilot.segmentation.outputs.crm import PRESETS
 from copilot.segmentation.outputs.glossary_records import GLOSSARY_FORMAT_VERSION
 from fixtures.customers import make_customers
@@ -77,7 +79,11 @@ def test_export_writes_every_customer_with_the_models_version(planted, tmp_path)
     # The segments were assigned when the model was saved.
     stamp = pd.Timestamp(bundle["created_at"]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     assert set(crm["assigned_at"]) == {stamp}
-    assert set(crm["segment_name"]) == {f"Segment {s}" for s in range(4)}
+    # No name given yet: the drafts from the segments' traits, as the memo and the chat say.
+    drafts = display_names(SegmentAnalysis.model_validate_json(
+        (planted["k4"] / "analysis.json").read_text()))
+    assert dict(zip(crm["segment_id"].astype(int), crm["segment_name"], strict=False)) == {
+        s: drafts[s] for s in range(4)}
     # About 10% of each segment is held out, each customer by the hash of their ID.
     for seg, rows in crm.groupby("segment_id"):
         assert near_share((rows["holdout"] == "true").sum(), len(rows)), seg
@@ -299,6 +305,7 @@ def test_names_and_definitions_come_from_the_writing(planted, tmp_path):
     assert proc.returncode == 0, proc.stderr
     crm = read_csv_text(tmp_path / "crm.csv")
     names = dict(zip(crm["segment_id"], crm["segment_name"], strict=True))
+    # With --glossary the CSV takes the glossary's names, which keep given names only.
     assert (names["0"], names["1"], names["2"]) == ("Steady Savers", "Big Spenders", "Segment 2")
     entries = {e["segment"]: e for e in json.loads((glossary / "glossary.json").read_text())[
         "entries"]}

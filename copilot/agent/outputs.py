@@ -202,11 +202,11 @@ class SessionOutputs(SessionState):
     def _customers(self) -> OwnCustomers:
         """The session's own customers, read and checked the way ``export`` reads a folder
         (``copilot.workflow.folder_customers``): one reader for both."""
-        from copilot.workflow import folder_customers
+        from copilot.workflow import folder_customers, given_names
 
         if self.analysis is None:
             raise InputError("There are no segments to export yet; run the segmentation first.")
-        own = folder_customers(self.folder, self.analysis, names=self.segment_names(),
+        own = folder_customers(self.folder, self.analysis, names=given_names(self.writing),
                                require_model=True)
         for note in own.notes:
             self.report_progress(note)

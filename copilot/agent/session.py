@@ -34,6 +34,7 @@ from copilot.segmentation import (
 from copilot.workflow import (
     add_strategy,
     column_roles,
+    given_names,
     inspect_table,
     rename_segment,
     scope_sentence,
@@ -258,7 +259,7 @@ class Session(SessionOutputs):
             self.writing = writing = write_segments(
                 self.analysis, self.client(client), goal=self.goal, initiatives=initiatives,
                 with_strategy=with_strategy, user_names=self.user_names)
-            self.folder.rename_model(self.segment_names())
+            self.folder.rename_model(given_names(self.writing))
             names = [n.name for n in writing.narratives]
             drafts = sum(n.author.status == "fallback" for n in writing.narratives)
             self._emit("result", f"Named {len(names)} segments"
@@ -304,7 +305,7 @@ class Session(SessionOutputs):
                 raise InputError("There are no segments to rename yet; run segment first.")
             done = rename_segment(self.analysis, self.writing, self.user_names, segment, name)
             self.user_names, self.writing = done.user_names, done.writing
-            self.folder.rename_model(self.segment_names())
+            self.folder.rename_model(given_names(self.writing))
             self._emit("result", f"Segment {segment} is now {done.name!r} (was {done.old!r}).",
                        step="rename", segment=segment, name=done.name, old=done.old)
             return done.writing

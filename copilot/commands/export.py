@@ -139,8 +139,10 @@ def export_segments(args: ExportRequest) -> int:
     if glossary_plan is not None:
         names = {e.segment: e.name for e in glossary_plan.glossary.entries}
         assigned = frame["segment"] >= 0
-        before = dict(zip(frame.loc[assigned, "segment"], frame.loc[assigned, "segment_name"],
-                          strict=True))
+        # What the saved model calls them (the given names, else "Segment N"), not the drafts
+        # the CSV shows without a glossary: the note is about what assign will write.
+        before = {int(s): source.names.get(int(s), f"Segment {int(s)}")
+                  for s in frame.loc[assigned, "segment"].unique()}
         frame.loc[assigned, "segment_name"] = frame.loc[assigned, "segment"].map(names).fillna(
             frame.loc[assigned, "segment_name"])
         note = _names_note(before, names, source, out, glossary_plan.glossary)
@@ -311,7 +313,7 @@ def _from_segment_output(path: Path) -> _Source:
 def _from_session(path: Path) -> _Source:
     from copilot.agent import Session
     from copilot.llm import LLMSettings
-    from copilot.workflow import definitions_of, real_names
+    from copilot.workflow import definitions_of, given_names, real_names
 
     session = Session.resume(path, llm=LLMSettings(provider="none"))
     if session.analysis is None:
@@ -319,7 +321,7 @@ def _from_session(path: Path) -> _Source:
                          "export; run the segmentation in it first.")
     source = _Source(kind="session", analysis=session.analysis,
                      inputs=[path / "session.json", session.assignments_path()])
-    source.names = real_names(session.segment_names())
+    source.names = real_names(given_names(session.writing))
     source.definitions = definitions_of(session.writing)
     source.notes += session.notices
     return source

@@ -379,15 +379,22 @@ def draft_narrative(entry: dict[str, Any], size: int) -> str:
     return " ".join(parts)
 
 
-def display_names(analysis: SegmentAnalysis, writing=None) -> dict[int, str]:
+def display_names(analysis: SegmentAnalysis, given=None) -> dict[int, str]:
     """Every segment's display name, the one rule the panel, the memo, crm.csv and the chat use.
 
-    The writing's name (the model's, or the user's rename) when there is one; else a
-    deterministic draft from the segment's traits (``draft_name``, unique among the names
-    given), so a segment reads the same everywhere before the model has written; the
-    customers no segment claims (-1) are "Unassigned".
+    The name somebody gave (``given``: a ``Writing``, whose names are the model's or the
+    user's, or a mapping segment -> name) when there is one; else a deterministic draft from
+    the segment's traits (``draft_name``, unique among the names given), so a segment reads the
+    same everywhere before the model has written; the customers no segment claims (-1) are
+    "Unassigned". Drafts are for reading only: a glossary or a saved model keeps the given
+    names, so a draft never takes the place of a name a previous glossary carries over.
     """
-    names = {n.segment: n.name for n in writing.narratives} if writing is not None else {}
+    if given is None:
+        names: dict[int, str] = {}
+    elif hasattr(given, "narratives"):
+        names = {n.segment: n.name for n in given.narratives}
+    else:
+        names = dict(given)
     taken = list(names.values())
     for p in analysis.profiles:
         if p.segment < 0:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from copilot.core import InputError
+from copilot.llm import display_names
 from copilot.segmentation import DEFAULT_SALT, SavedModel, crm_frame, ids_as_text
 
 
@@ -82,7 +83,11 @@ def read_own_customers(file: Path, analysis, *, model: SavedModel | None = None,
         assigned_at = datetime.fromtimestamp(file.stat().st_mtime, UTC).isoformat(
             timespec="seconds")
     ids = _recover_leading_zeros(ids_as_text(raw[id_column]), analysis, id_column, notes)
-    all_names = {s.segment: given.get(s.segment, f"Segment {s.segment}")
+    # The CSV shows what every other surface shows (the one display rule: a given name, else
+    # the draft from the segment's traits); ``names`` below stays the given ones, which a
+    # glossary keeps, so a draft never replaces a name a previous glossary carries over.
+    shown = display_names(analysis, given)
+    all_names = {s.segment: shown.get(s.segment, f"Segment {s.segment}")
                  for s in analysis.sizes if s.segment >= 0}
     frame = crm_frame(ids, segments.astype(int), confidence.fillna(0.0), names=all_names,
                       model_version=version, assigned_at=assigned_at, id_column=id_column,

@@ -107,9 +107,15 @@ def with_user_names(writing: Writing, names: dict[int, str]) -> Writing:
     return writing.model_copy(update={"narratives": narratives, "strategy": strategy})
 
 
+def given_names(writing: Writing | None) -> dict[int, str]:
+    """The names somebody gave: the writing's (the model's, the user's renames, the labelled
+    drafts of a write without a model). What a glossary and the saved model keep."""
+    return {n.segment: n.name for n in writing.narratives} if writing is not None else {}
+
+
 def segment_names(analysis: SegmentAnalysis | None, writing: Writing | None) -> dict[int, str]:
-    """Each segment's display name (``copilot.llm.display_names``, the one rule): the writing's,
-    the user's renames included, else the draft from its traits the memo shows too."""
+    """Each segment's display name (``copilot.llm.display_names``, the one rule): the given
+    name, else the draft from its traits the memo shows too."""
     if analysis is None:
         return {}
-    return display_names(analysis, writing)
+    return display_names(analysis, given_names(writing))
