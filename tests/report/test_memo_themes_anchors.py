@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from copilot.report.memo import render_memo, segment_names
+from copilot.llm import display_names as segment_names
+from copilot.report.memo import render_memo
 from copilot.report.summary import render_summary
 from copilot.report.trace import untraceable_numbers
 from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
