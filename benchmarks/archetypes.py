@@ -74,7 +74,8 @@ def hits(name: str, vocabulary) -> list[str]:
 
 def main() -> int:
     from copilot.llm.context import WritingContext
-    from copilot.llm.meaning import check_multipliers, check_option_claims, check_superlatives
+    from copilot.llm.narrative_checks import check_multipliers, check_superlatives
+    from copilot.llm.option_claims import check_option_claims
     from copilot.llm.naming import choose_names, write_narratives
     from copilot.llm.providers import resolve_settings
     from copilot.llm.recommend import option_label, recommend_k
