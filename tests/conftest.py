@@ -46,10 +46,17 @@ def _no_llm_unless_asked(tmp_path_factory):
         yield
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Group tests for ``--dist loadgroup`` (pytest-xdist): a file's tests stay on one worker,
     so its module fixtures run once, and every test of the real model runs on one worker, one
-    after another, so no two models ever share the cores."""
+    after another, so no two models ever share the cores.
+
+    ``tryfirst``: xdist's worker reads the ``xdist_group`` marks in its own
+    ``pytest_collection_modifyitems``, and this conftest is registered before that plugin, so
+    without it the marks came too late: no test was grouped, a file's tests were spread over
+    both workers and each worker built the module's fixtures (test_engine_quality: 87 s twice).
+    """
     for item in items:
         group = "llm" if item.get_closest_marker("llm") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
