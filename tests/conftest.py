@@ -23,6 +23,23 @@ def shared_dataset(*parts: str) -> Path:
     return path
 
 
+TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
+
+
+@pytest.fixture(scope="session")
+def telco_cli_explicit(tmp_path_factory):
+    """The real Telco table segmented once through the console script with ``--outcome Churn
+    --json`` (about 20 s on 2 cores). Tests that read it carry ``xdist_group("telco")``, so
+    they run on one worker and share this one run (test_real_datasets checks the run itself,
+    test_trace the memo written from its analysis.json)."""
+    from tests.cli_helpers import run_cli
+
+    data = shared_dataset(*TELCO)
+    out = tmp_path_factory.mktemp("telco_explicit")
+    proc = run_cli("segment", data, "--out-dir", out, "--json", "--outcome", "Churn")
+    return {"proc": proc, "out": out, "data": data}
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_llm_unless_asked(tmp_path_factory):
     """Tests run the engine without any LLM unless they choose a provider themselves.
@@ -46,11 +63,20 @@ def _no_llm_unless_asked(tmp_path_factory):
         yield
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Group tests for ``--dist loadgroup`` (pytest-xdist): a file's tests stay on one worker,
     so its module fixtures run once, and every test of the real model runs on one worker, one
-    after another, so no two models ever share the cores."""
+    after another, so no two models ever share the cores.
+
+    ``tryfirst``: xdist's worker reads the ``xdist_group`` marks in its own
+    ``pytest_collection_modifyitems``, and this conftest is registered before that plugin, so
+    without it the marks came too late: no test was grouped, a file's tests were spread over
+    both workers and each worker built the module's fixtures (test_engine_quality: 87 s twice).
+    """
     for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue  # a group of its own: tests of several files sharing a session fixture
         group = "llm" if item.get_closest_marker("llm") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
     # Longest units of work first (the real-model group: minutes on one worker; then the files

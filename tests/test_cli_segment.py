@@ -18,9 +18,33 @@ def customers_csv(tmp_path_factory):
     return path
 
 
-def test_segment_writes_assignments_and_analysis(customers_csv, tmp_path):
-    out = tmp_path / "out"
-    proc = run_cli("segment", customers_csv, "--out-dir", out)
+@pytest.fixture(scope="module")
+def default_run(customers_csv, tmp_path_factory):
+    """One ``segment`` run with every default, read by the tests that only look at it."""
+    out = tmp_path_factory.mktemp("default") / "out"
+    return run_cli("segment", customers_csv, "--out-dir", out), out
+
+
+@pytest.fixture(scope="module")
+def trained_once(customers_csv, tmp_path_factory):
+    """One ``segment --k 3`` run whose saved model the ``assign`` tests score with."""
+    out = tmp_path_factory.mktemp("trained") / "out"
+    proc = run_cli("segment", customers_csv, "--out-dir", out, "--k", "3")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture
+def trained(trained_once, tmp_path):
+    """The shared ``--k 3`` run's folder, copied into the test's own ``tmp_path / "out"``, so
+    a test that (wrongly) wrote into it could not change what the others read."""
+    import shutil
+
+    return shutil.copytree(trained_once, tmp_path / "out")
+
+
+def test_segment_writes_assignments_and_analysis(customers_csv, default_run):
+    proc, out = default_run
     assert proc.returncode == 0, proc.stderr
     # stdout is the readable summary; progress goes to stderr.
     assert "SEGMENTS" in proc.stdout and "OUTCOMES" in proc.stdout
@@ -54,10 +78,12 @@ def test_segment_json_and_forced_k(customers_csv, tmp_path):
     assert len([p for p in analysis["profiles"] if p["segment"] >= 0]) == 4
 
 
-def test_same_seed_same_assignments(customers_csv, tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    assert run_cli("segment", customers_csv, "--out-dir", a, "--seed", "3").returncode == 0
-    assert run_cli("segment", customers_csv, "--out-dir", b, "--seed", "3").returncode == 0
+def test_same_seed_same_assignments(customers_csv, default_run, tmp_path):
+    # The default run used seed 0 (the documented default): a second process given --seed 0
+    # must write the same bytes.
+    a, b = default_run[1], tmp_path / "b"
+    assert default_run[0].returncode == 0
+    assert run_cli("segment", customers_csv, "--out-dir", b, "--seed", "0").returncode == 0
     assert (a / "assignments.csv").read_bytes() == (b / "assignments.csv").read_bytes()
     ja, jb = (json.loads((d / "analysis.json").read_text()) for d in (a, b))
     ja.pop("seconds"), jb.pop("seconds")
@@ -71,7 +97,8 @@ def test_without_id_column_rows_are_numbered(tmp_path):
     df = make_customers(300, 3, seed=2).frame.drop(columns=["customer_id"])
     path = tmp_path / "noid.csv"
     df.to_csv(path, index=False)
-    proc = run_cli("segment", path, "--out-dir", tmp_path / "o")
+    # --k 3: the numbering, not the sweep, is under test.
+    proc = run_cli("segment", path, "--out-dir", tmp_path / "o", "--k", "3")
     assert proc.returncode == 0, proc.stderr
     assignments = pd.read_csv(tmp_path / "o" / "assignments.csv")
     assert list(assignments["row"]) == list(range(1, 301))
@@ -152,7 +179,8 @@ def test_non_utf8_text_is_read_not_refused(tmp_path):
     df["region"] = df["region"].replace({"Europe": "Européen", "LatAm": "América Latina"})
     path = tmp_path / "latin1.csv"
     df.to_csv(path, index=False, sep=";", encoding="latin-1")
-    proc = run_cli("segment", path, "--out-dir", tmp_path / "o", "--json")
+    # --k 3: the reading, not the sweep, is under test.
+    proc = run_cli("segment", path, "--out-dir", tmp_path / "o", "--json", "--k", "3")
     assert proc.returncode == 0, proc.stderr
     analysis = json.loads(proc.stdout)
     assert "region" in analysis["roles"]["features"]
@@ -163,9 +191,8 @@ def test_out_dir_that_is_a_file(customers_csv, tmp_path):
     assert_one_sentence_error(run_cli("segment", customers_csv, "--out-dir", blocker), "taken")
 
 
-def test_assign_with_the_saved_model(customers_csv, tmp_path):
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+def test_assign_with_the_saved_model(customers_csv, trained, tmp_path):
+    out = trained
     frame = pd.read_csv(customers_csv)
     new = frame.sample(200, random_state=1).assign(extra_col=1)
     new.loc[new.index[:3], [c for c in frame.columns if c not in
@@ -192,9 +219,8 @@ def test_assign_with_the_saved_model(customers_csv, tmp_path):
     assert (pd.read_csv(tmp_path / "b.csv")["holdout"] == crm["holdout"]).all()
 
 
-def test_assign_bad_input(customers_csv, tmp_path):
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+def test_assign_bad_input(customers_csv, trained, tmp_path):
+    out = trained
     frame = pd.read_csv(customers_csv)
     frame.drop(columns=["plan"]).to_csv(tmp_path / "missing.csv", index=False)
     assert_one_sentence_error(run_cli("assign", out / "model", tmp_path / "missing.csv",
@@ -208,11 +234,10 @@ def test_assign_bad_input(customers_csv, tmp_path):
 
 
 def test_a_newer_or_corrupted_model_is_one_sentence_and_nothing_is_overwritten(
-        customers_csv, tmp_path):
+        customers_csv, trained, tmp_path):
     import shutil
 
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+    out = trained
     kept = tmp_path / "previous.csv"
     kept.write_text("customer_id,segment\n1,0\n")
     newer = shutil.copytree(out / "model", tmp_path / "newer")
@@ -229,9 +254,8 @@ def test_a_newer_or_corrupted_model_is_one_sentence_and_nothing_is_overwritten(
         assert kept.read_text() == "customer_id,segment\n1,0\n"
 
 
-def test_assign_never_writes_over_its_data_or_its_model(customers_csv, tmp_path):
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+def test_assign_never_writes_over_its_data_or_its_model(customers_csv, trained, tmp_path):
+    out = trained
     data = tmp_path / "new.csv"
     data.write_bytes(customers_csv.read_bytes())
     before = {p: p.read_bytes() for p in (data, *(out / "model").iterdir())}
@@ -243,9 +267,8 @@ def test_assign_never_writes_over_its_data_or_its_model(customers_csv, tmp_path)
 
 
 def test_assign_refuses_a_table_without_the_id_column_unless_told_which_it_is(
-        customers_csv, tmp_path):
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+        customers_csv, trained, tmp_path):
+    out = trained
     frame = pd.read_csv(customers_csv, dtype={"customer_id": str})
     renamed = tmp_path / "renamed.csv"
     frame.rename(columns={"customer_id": "account"}).to_csv(renamed, index=False)
@@ -268,21 +291,21 @@ def test_assign_refuses_a_table_without_the_id_column_unless_told_which_it_is(
     assert by_id[["segment", "holdout"]].equals(same[["segment", "holdout"]])
 
 
-def test_a_bad_holdout_share_is_refused_before_the_file_is_scored(customers_csv, tmp_path):
-    out = tmp_path / "out"
-    assert run_cli("segment", customers_csv, "--out-dir", out, "--k", "3").returncode == 0
+def test_a_bad_holdout_share_is_refused_before_the_file_is_scored(customers_csv, trained,
+                                                                    tmp_path):
+    out = trained
     assert_one_sentence_error(run_cli("assign", out / "model", customers_csv, "--out",
                                       tmp_path / "x.csv", "--holdout-share", "0.7"),
                               "holdout share")
 
 
-def test_the_segment_summary_shows_each_segments_stance(customers_csv, tmp_path):
+def test_the_segment_summary_shows_each_segments_stance(default_run):
     from copilot.segmentation.analysis.pipeline import SegmentAnalysis
     from copilot.segmentation.analysis.stance import segment_stances
 
-    proc = run_cli("segment", customers_csv, "--out-dir", tmp_path)
+    proc, out = default_run
     assert proc.returncode == 0, proc.stderr
-    analysis = SegmentAnalysis.model_validate_json((tmp_path / "analysis.json").read_text())
+    analysis = SegmentAnalysis.model_validate_json((out / "analysis.json").read_text())
     stances = segment_stances(analysis)
     segments = proc.stdout[proc.stdout.index("\nSEGMENTS\n"):]
     assert " ".join(segments.split()).startswith(f"SEGMENTS {stances.basis_sentence()}")

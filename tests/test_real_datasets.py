@@ -21,7 +21,8 @@ from copilot.segmentation.data.load import load_table
 from tests.cli_helpers import run_cli
 from tests.conftest import shared_dataset
 
-pytestmark = pytest.mark.integration
+# Group "telco": the explicit-outcome Telco run is a session fixture shared with test_trace.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("telco")]
 
 TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
 WHOLESALE = ("wholesale_customers", "Wholesale_customers_data.csv")
@@ -46,8 +47,9 @@ def telco_inferred(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def telco_explicit(tmp_path_factory):
-    return _segment_via_cli(tmp_path_factory, "telco_explicit", "--outcome", "Churn")
+def telco_explicit(telco_cli_explicit):
+    # _segment_via_cli(..., "--outcome", "Churn"), run once for this file and test_trace.
+    return telco_cli_explicit
 
 
 def _preparation_inputs(analysis: dict) -> set[str]:

@@ -23,7 +23,7 @@ from copilot.report.trace import (
     source_tokens,
     untraceable_numbers,
 )
-from tests.conftest import REPO, shared_dataset
+from tests.conftest import REPO
 from tests.llm.writer_helpers import (
     fake_client,
     good_name,
@@ -176,26 +176,25 @@ def test_the_check_script_exits_1_on_a_forged_memo(analysis, drafts, tmp_path):
 
 # --- the real Telco data -------------------------------------------------------------------------------
 
-TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
-
-
 @pytest.fixture(scope="module")
-def telco(tmp_path_factory):
-    from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
-    from copilot.segmentation.data.load import load_table
+def telco(telco_cli_explicit, tmp_path_factory):
+    """The memo written from the analysis.json of the real Telco run (``segment --outcome
+    Churn``, shared with test_real_datasets: same id column and outcome as an in-process
+    run with SegmentSettings(id_column="customerID", outcomes=("Churn",)))."""
+    from copilot.segmentation.analysis.pipeline import SegmentAnalysis
 
-    path = shared_dataset(*TELCO)
-    table = load_table(path)
-    source = {"path": str(path), "format": table.format, "rows": len(table.frame),
-              "columns": len(table.frame.columns)}
-    run = run_segmentation(table.frame, SegmentSettings(id_column="customerID", outcomes=("Churn",)),
-                           source=source)
-    writing = write_all(run.analysis, LLMClient(None, provider="none", model=None), goal=GOAL)
+    proc = telco_cli_explicit["proc"]
+    assert proc.returncode == 0, proc.stderr
+    analysis = SegmentAnalysis.model_validate_json(
+        (telco_cli_explicit["out"] / "analysis.json").read_text())
+    assert analysis.roles.id_column == "customerID" and list(analysis.roles.outcomes) == ["Churn"]
+    writing = write_all(analysis, LLMClient(None, provider="none", model=None), goal=GOAL)
     out = tmp_path_factory.mktemp("telco_memo") / "memo.md"
-    return run.analysis, writing, write_memo(run.analysis, writing, out, goal=GOAL)
+    return analysis, writing, write_memo(analysis, writing, out, goal=GOAL)
 
 
 @pytest.mark.integration
+@pytest.mark.xdist_group("telco")  # shares the Telco run with test_real_datasets
 def test_every_number_in_the_telco_memo_comes_from_the_analysis(telco):
     analysis, writing, files = telco
     memo = files.memo.read_text()

@@ -16,10 +16,16 @@ from fixtures.archetypes import make_archetype_table
 
 
 @pytest.fixture(scope="module")
-def telco():
+def telco_run():
     table = make_archetype_table("telco", 2500, seed=11)
     return table, run_segmentation(table.frame, SegmentSettings(
-        seed=0, id_column=table.id_column, outcomes=table.outcomes)).analysis
+        seed=0, id_column=table.id_column, outcomes=table.outcomes))
+
+
+@pytest.fixture(scope="module")
+def telco(telco_run):
+    table, run = telco_run
+    return table, run.analysis
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +81,8 @@ def test_telco_value_is_the_monthly_charge_not_the_running_total(telco):
     assert "MonthlyCharges" in stances.basis_sentence()
 
 
-def test_planted_churners_are_at_risk_and_planted_loyal_households_are_not(telco):
-    table, analysis = telco
-    run = run_segmentation(table.frame, SegmentSettings(seed=0, id_column=table.id_column,
-                                                        outcomes=table.outcomes))
+def test_planted_churners_are_at_risk_and_planted_loyal_households_are_not(telco_run):
+    table, run = telco_run  # the module's run, not a second identical one
     stances = segment_stances(run.analysis)
     # The segment that holds most of each planted archetype.
     import numpy as np
