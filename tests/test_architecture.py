@@ -104,3 +104,21 @@ def test_building_the_command_line_loads_no_engine():
             "print(sorted(m for m in ('pandas', 'sklearn', 'numpy') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_engine_face_loads_the_engine_only_when_used():
+    # The faces import on first use (copilot.core.lazy_face): the package alone brings no
+    # pandas, no scikit-learn and none of what scikit-learn pulls in (rich, a terminal
+    # renderer); one name loads its own module only, and every exported name resolves.
+    code = (
+        "import sys\nimport copilot.segmentation as seg\n"
+        "print(sorted(m for m in ('pandas', 'sklearn', 'rich') if m in sys.modules))\n"
+        "seg.ids_as_text\n"
+        "print(sorted(m for m in ('sklearn', 'rich') if m in sys.modules))\n"
+        "assert all(getattr(seg, n) is not None for n in seg.__all__)\n"
+        "assert set(seg.__all__) <= set(dir(seg))\n"
+        "try:\n    seg.no_such_name\nexcept AttributeError as err:\n    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [
+        "[]", "[]", "module 'copilot.segmentation' has no attribute 'no_such_name'"]

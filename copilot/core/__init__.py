@@ -1,7 +1,22 @@
 """What every layer shares: the user-facing errors, the frozen base of typed results, atomic
-file writes and the one number formatter."""
+file writes, the one number formatter and lazy package faces."""
 
 from typing import TYPE_CHECKING
+
+from copilot.core.errors import ColumnError, CopilotError, DataError, InputError, SettingsError
+from copilot.core.faces import lazy_face
+from copilot.core.files import atomic_write_bytes, atomic_write_text, refuse_overwrite, same_file
+from copilot.core.numbers import (
+    count,
+    figure,
+    fixed,
+    measured,
+    number,
+    number_pair,
+    percent,
+    percent_number,
+    round_sig,
+)
 
 if TYPE_CHECKING:
     from copilot.core.frozen import Frozen
@@ -17,20 +32,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-from copilot.core.errors import ColumnError, CopilotError, DataError, InputError, SettingsError
-from copilot.core.files import atomic_write_bytes, atomic_write_text, refuse_overwrite, same_file
-from copilot.core.numbers import (
-    count,
-    figure,
-    fixed,
-    measured,
-    number,
-    number_pair,
-    percent,
-    percent_number,
-    round_sig,
-)
-
 __all__ = [
     "ColumnError",
     "CopilotError",
@@ -43,6 +44,7 @@ __all__ = [
     "count",
     "figure",
     "fixed",
+    "lazy_face",
     "measured",
     "number",
     "number_pair",
