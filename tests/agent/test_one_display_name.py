@@ -5,31 +5,20 @@ and a trait name in others."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from copilot.agent import segment_names
 from copilot.agent.session import Session
 from copilot.llm import display_names
-from copilot.llm.providers import LLMSettings
 from copilot.report import render_memo
-from copilot.segmentation.analysis.pipeline import SegmentSettings
-from fixtures.customers import make_customers
 from tests.cli_helpers import run_cli
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Session:
-    frame = make_customers(300, 3, seed=8).frame
-    data = tmp_path / "customers.csv"
-    frame.to_csv(data, index=False)
-    s = Session(tmp_path / "sess", settings=SegmentSettings(k=3, algorithm="kmeans", seed=0),
-                llm=LLMSettings(provider="none"))
-    s.load(data)
-    s.segment()
-    return s
+def session(loaded_session: Session) -> Session:
+    loaded_session.segment()
+    return loaded_session
 
 
 def test_before_the_model_writes_every_surface_uses_the_draft_names(session, tmp_path):

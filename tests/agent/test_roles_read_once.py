@@ -3,26 +3,15 @@ and the segmentation that follows under the same settings takes them as they are
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import copilot.segmentation.analysis.pipeline as pipeline
 from copilot.agent.session import Session
-from copilot.llm.providers import LLMSettings
-from copilot.segmentation.analysis.pipeline import SegmentSettings
-from fixtures.customers import make_customers
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Session:
-    frame = make_customers(300, 3, seed=8).frame
-    data = tmp_path / "customers.csv"
-    frame.to_csv(data, index=False)
-    s = Session(tmp_path / "sess", settings=SegmentSettings(k=3, algorithm="kmeans", seed=0),
-                llm=LLMSettings(provider="none"))
-    s.load(data)
-    return s
+def session(loaded_session: Session) -> Session:
+    return loaded_session
 
 
 @pytest.fixture

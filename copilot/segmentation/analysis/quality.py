@@ -10,7 +10,7 @@ sample of at most ``SAMPLE_ROWS`` rows, so a million-row table takes a couple of
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -46,19 +46,7 @@ FindingKind = Literal[
     "outliers",
 ]
 # Findings are ordered by severity (warnings first), then by this kind order, then table order.
-FINDING_KINDS: tuple[str, ...] = (
-    "leakage",
-    "duplicate_ids",
-    "duplicate_rows",
-    "duplicate_rows_ignoring_id",
-    "missing_values",
-    "constant_column",
-    "near_constant_column",
-    "id_like_column",
-    "correlated_features",
-    "skewed",
-    "outliers",
-)
+FINDING_KINDS: tuple[str, ...] = get_args(FindingKind)
 
 
 class ColumnMissing(Frozen):
