@@ -1,11 +1,32 @@
-"""Run the real ``segment-copilot`` console script in a subprocess."""
+"""Run the real ``segment-copilot`` command in its own process.
+
+Each run is a new process with its own file descriptors, working folder, environment and exit
+code, that calls ``copilot.cli.main``, the function the console script calls. The process is
+forked from a server that has already imported the product and its libraries (pandas,
+scikit-learn, SciPy, pyarrow: about 2 CPU-seconds a run, 150 runs a suite) instead of starting
+an interpreter and importing them again. What a fresh interpreter adds (the console script's
+own three lines, a signal from outside) is tested with :func:`cli_command` and
+``subprocess`` where that is the point (the kill test, the tmux chat test, the installed-copy
+test). ``SEGMENT_COPILOT_TEST_CLI=subprocess`` runs every test through the console script
+instead, to check that both ways agree.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+# Imported once by the fork server, so each run starts with them loaded. The product's own
+# modules read their settings (environment, working folder) when called, never on import, so
+# a run forked after these imports is the same as a fresh start.
+PRELOAD = ("tests.cli_preload",)
+
+_context = None
 
 
 def cli_command() -> list[str]:
@@ -17,10 +38,72 @@ def cli_command() -> list[str]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
-    return subprocess.run(
-        [*cli_command(), *map(str, args)], capture_output=True, text=True, cwd=cwd,
-        timeout=timeout, stdin=subprocess.DEVNULL,
-    )
+    """``segment-copilot ARGS`` in a new process; a ``subprocess.CompletedProcess``."""
+    argv = [*map(str, args)]
+    if os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix":
+        return subprocess.run([*cli_command(), *argv], check=False, capture_output=True, text=True, cwd=cwd,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    return _run_forked(argv, Path(cwd) if cwd else Path.cwd(), timeout)
+
+
+def _forkserver():
+    global _context
+    if _context is None:
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(list(PRELOAD))
+    return _context
+
+
+def _run_forked(argv: list[str], cwd: Path, timeout: float):
+    with tempfile.TemporaryDirectory(prefix="cli-run-") as tmp:
+        out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+        process = _forkserver().Process(target=_child, args=(argv, str(cwd), dict(os.environ),
+                                                             str(out), str(err)))
+        process.start()
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            raise subprocess.TimeoutExpired(["segment-copilot", *argv], timeout)
+        code = process.exitcode
+        return subprocess.CompletedProcess(
+            ["segment-copilot", *argv], code,
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace"))
+
+
+def _child(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """In the forked process: the console script's work, on fresh descriptors 0, 1 and 2."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY),
+                            (1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+                            (2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)):
+        opened = os.open(path, flags, 0o600)
+        os.dup2(opened, fd)
+        os.close(opened)
+    # As a fresh interpreter would: text streams on the new descriptors, not the server's.
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.argv = ["segment-copilot", *argv]
+    from copilot.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's usage errors, as the console script would exit
+        code = stop.code
+        if isinstance(code, str):
+            sys.stderr.write(code + "\n")
+            code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(int(code or 0))
 
 
 def assert_one_sentence_error(proc, *needles: str) -> None:

@@ -28,7 +28,7 @@ TELCO = ("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
 
 @pytest.fixture(scope="session")
 def telco_cli_explicit(tmp_path_factory):
-    """The real Telco table segmented once through the console script with ``--outcome Churn
+    """The real Telco table segmented once through the CLI with ``--outcome Churn
     --json`` (about 20 s on 2 cores). Tests that read it carry ``xdist_group("telco")``, so
     they run on one worker and share this one run (test_real_datasets checks the run itself,
     test_trace the memo written from its analysis.json)."""

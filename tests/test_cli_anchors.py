@@ -1,4 +1,4 @@
-"""``segment --anchor/--anchor-mode/--text`` through the real console script: anchors reported
+"""``segment --anchor/--anchor-mode/--text`` through the real CLI (tests/cli_helpers.py): anchors reported
 per segment or segmented within, per-level folders with combined names, one-sentence errors."""
 
 from __future__ import annotations

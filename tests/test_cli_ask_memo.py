@@ -1,4 +1,4 @@
-"""``ask``, ``memo`` and ``demo`` through the real console script: answers on stdout, progress on
+"""``ask``, ``memo`` and ``demo`` through the real CLI (tests/cli_helpers.py): answers on stdout, progress on
 stderr, exit codes, the JSON contract, resumed sessions and bad input."""
 
 from __future__ import annotations

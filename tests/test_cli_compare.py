@@ -1,4 +1,4 @@
-"""The ``compare`` command through the real console script, each call a fresh process.
+"""The ``compare`` command through the real CLI (tests/cli_helpers.py), each call a fresh process.
 
 The round trip: segment a table (which saves a model), assign the same table with the saved
 model (the same segments), then compare it with a snapshot where a quarter of the customers

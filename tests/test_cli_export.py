@@ -1,4 +1,4 @@
-"""The ``export`` command through the real console script: CRM CSV, presets, glossary versions."""
+"""The ``export`` command through the real CLI (tests/cli_helpers.py): CRM CSV, presets, glossary versions."""
 
 from __future__ import annotations
 

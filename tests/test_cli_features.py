@@ -1,4 +1,4 @@
-"""The ``features`` command through the real console script."""
+"""The ``features`` command through the real CLI (tests/cli_helpers.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``segment`` and ``demo`` commands through the real console script."""
+"""The ``segment`` and ``demo`` commands through the real CLI (tests/cli_helpers.py)."""
 
 from __future__ import annotations
 

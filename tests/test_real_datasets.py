@@ -31,7 +31,7 @@ RETAIL = ("online_retail", "online_retail.csv.gz")
 
 
 # --------------------------------------------------------------------------------------------
-# Telco: the real console script, once with everything inferred and once with --outcome Churn
+# Telco: the real CLI, once with everything inferred and once with --outcome Churn
 
 
 def _segment_via_cli(tmp_path_factory, name: str, *extra: str) -> dict:

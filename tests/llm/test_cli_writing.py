@@ -1,4 +1,4 @@
-"""The writing pass and `doctor` through the real console script (fake and broken providers)."""
+"""The writing pass and `doctor` through the real CLI (tests/cli_helpers.py) (fake and broken providers)."""
 
 from __future__ import annotations
 
