@@ -11,6 +11,15 @@ from typing import TYPE_CHECKING
 from copilot.core import lazy_face
 
 if TYPE_CHECKING:  # what the package exports; each module is imported on first use
+    from copilot.segmentation.spark.assign import SparkAssigned, assign_spark
+    from copilot.segmentation.spark.parquet import check_parquet_out, write_parquet
+    from copilot.segmentation.spark.read import read_spark_table, with_row_numbers
+    from copilot.segmentation.spark.sample import SAMPLE_ROWS, Sample, draw_sample
+    from copilot.segmentation.spark.segment import (
+        ASSIGNMENTS_PARQUET,
+        SparkSegmentation,
+        segment_spark,
+    )
     from copilot.segmentation.spark.session import (
         INSTALL_HINT,
         require_pyspark,
