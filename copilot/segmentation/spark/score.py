@@ -67,6 +67,9 @@ def score_rows(frame: Any, scoring: Scoring) -> Any:
     """A Spark DataFrame of ``frame``'s rows scored: the ID, ``segment``, ``confidence``,
     ``holdout`` (with ``crm``: ``segment_name``, ``model_version`` and one ``assigned_at`` for
     the whole run, as ``assign`` writes), and each outcome as ``__outcome_<i>`` floats."""
+    from copilot.segmentation.spark.session import quiet_pandas_warning
+
+    quiet_pandas_warning()  # mapInPandas checks the pandas version on the driver too
     assigned_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     def score(batches: Iterator[Any]) -> Iterator[Any]:

@@ -122,7 +122,9 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
         # a bare 'python3' on the PATH may have none of them.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(url).appName("segment-copilot")
-    settings.setdefault("spark.driver.extraJavaOptions", _quiet_log_option())
+    java = " ".join(filter(None, (_quiet_log_option(),
+                                   settings.get("spark.driver.extraJavaOptions"))))
+    settings["spark.driver.extraJavaOptions"] = java
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
