@@ -63,6 +63,9 @@ _LOCAL_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Each Arrow batch is one assign_table call: 50,000 rows make its fixed costs (checks,
+    # notes, the frame) small beside the scoring, at a few tens of MB per batch.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
     "spark.sql.session.timeZone": "UTC",
 }
 
