@@ -16,8 +16,9 @@ from fixtures.planted import make_planted
 from tests.cli_helpers import assert_one_sentence_error, run_cli
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.filterwarnings(
-    "ignore:PySpark does not yet fully support pandas:FutureWarning")]
+pytestmark = [pytest.mark.xdist_group("spark"),
+              pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,9 @@ def quiet_pandas_warning() -> None:
     warnings.filterwarnings(
         "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
     )
+    # pyspark's own conversions still pass pandas 3's deprecated copy keyword.
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated",
+                            module=r"pyspark\.")
 
 
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
