@@ -45,8 +45,12 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         theme_lines,
     )
     from copilot.segmentation.data import (
+        DatabaseSource,
         EventSpec,
         LoadedTable,
+        database_source,
+        is_database_url,
+        redact,
         build_features,
         ids_as_text,
         load_table,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from copilot.core import DataError
 from copilot.segmentation.data import load as _load
+from copilot.segmentation.data.database import is_database_url
 from copilot.segmentation.data.table_format import _format_of, _short
 from copilot.segmentation.data.table_tidy import _tidy
 from copilot.segmentation.data.text_sniff import csv_note, sniff_text, zero_padded_columns
@@ -49,11 +50,19 @@ def _merge_note(notes: list[str], seen: dict[str, int], counts: dict[str, int],
 
 
 def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
-                      notes: list[str] | None = None) -> Iterator[pd.DataFrame]:
+                      notes: list[str] | None = None, query: str | None = None,
+                      table: str | None = None) -> Iterator[pd.DataFrame]:
     """Yield the table at ``path`` as tidy frames of at most ``rows`` rows, in file order.
 
-    ``notes`` collects what ``load_table`` would have said about the file, once each.
+    ``notes`` collects what ``load_table`` would have said about the file, once each. A
+    database URL (with ``query`` or ``table``) is read whole, in Arrow, then sliced.
     """
+    if query is not None or table is not None or is_database_url(str(path)):
+        loaded = _load.load_table(str(path), query=query, table=table)
+        if notes is not None:
+            notes.extend(loaded.notes)
+        yield from _sliced(loaded.frame, rows)
+        return
     p = Path(path).expanduser()
     src = str(path)
     if not p.is_file():
