@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "algorithms and k, the chosen segments with profiles, rules and "
                          "outcome validation. Writes assignments.csv and analysis.json.")
     seg.add_argument("data", help="CSV, TSV, Parquet, Excel, JSON or JSON Lines file, one row "
-                     "per customer")
+                     "per customer, or a database URL with --query or --table")
+    source_options(seg)
     _segment_options(seg)
     seg.add_argument("--out-dir", default="segment-out",
                      help="folder for assignments.csv and analysis.json (default: segment-out)")
@@ -65,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "'use 4 segments', a question...), segment, name, plan and write the "
                          "memo. The answer goes to stdout, progress to stderr.")
     ask.add_argument("prompt", help="what you want, e.g. 'Find segments to reduce churn'")
-    ask.add_argument("--data", required=True, help="the customer table")
+    ask.add_argument("--data", required=True, help="the customer table (a file, or a database "
+                     "URL with --query or --table)")
+    source_options(ask)
     ask.add_argument("--out", help="where to write the memo (default: memo.md in the session "
                      "folder)")
     ask.add_argument("--scope", metavar="COLUMN=LEVEL|all",
@@ -86,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="the conversational terminal app",
                           description="Open the chat app. Give a table to start with it, or "
                           "--resume a saved session folder.")
-    chat.add_argument("data", nargs="?", help="a customer table to load first")
+    chat.add_argument("data", nargs="?", help="a customer table to load first (a file, or a "
+                      "database URL with --query or --table)")
+    source_options(chat)
     chat.add_argument("--resume", metavar="SESSION", help="reopen a saved session folder")
     chat.add_argument("--session-dir", help="folder for a new session (default: a new folder "
                       "under segment-copilot-sessions/)")
@@ -96,8 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Assign each row of DATA to a segment of the saved MODEL "
                             "(the model/ folder segment --out-dir wrote), with a confidence.")
     assign.add_argument("model", help="the saved model folder")
-    assign.add_argument("data", help="the customers to assign (same columns as the training table)")
-    assign.add_argument("--out", required=True, help="the CSV to write")
+    assign.add_argument("data", help="the customers to assign (same columns as the training "
+                        "table): a file, or a database URL with --query or --table")
+    source_options(assign)
+    assign.add_argument("--out", help="the CSV to write")
+    out_table_options(assign)
     assign.add_argument("--id", dest="id_column", metavar="COL",
                         help="this table's customer ID column, when it is not named as in the "
                         "training table")
@@ -119,6 +127,25 @@ def _operational_commands():
     from copilot.commands import operational_commands
 
     return operational_commands()
+
+
+def source_options(p: argparse.ArgumentParser) -> None:
+    """--query and --table: what to read when the table argument is a database URL."""
+    g = p.add_argument_group("A database as the table: postgresql://user:password@host:5432/db "
+                             "or duckdb:///path/file.duckdb, with one of")
+    g.add_argument("--query", metavar="SQL", help="the SQL whose rows are the customers")
+    g.add_argument("--table", metavar="NAME", help="the table (or view) of customers, "
+                   "NAME or SCHEMA.NAME")
+
+
+def out_table_options(p: argparse.ArgumentParser) -> None:
+    """--out-table and --out-db: write the result as a database table instead of a CSV."""
+    g = p.add_argument_group("Writing to a database table (instead of --out FILE)")
+    g.add_argument("--out-table", metavar="NAME", help="create this table (NAME or SCHEMA.NAME) "
+                   "in one transaction; a table segment-copilot wrote before is replaced, any "
+                   "other is refused")
+    g.add_argument("--out-db", metavar="URL", help="the database to write --out-table in "
+                   "(default: the database the customers were read from)")
 
 
 def _segment_options(p: argparse.ArgumentParser) -> None:
@@ -268,7 +295,9 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
     initiatives = _read_initiatives(args.initiatives)
     out = Path(args.out_dir).expanduser()
     check_out_dir(out)
-    replaced = produced_input(out, source["path"]) if source.get("path") else None
+    replaced = (produced_input(out, source["path"])
+                if source.get("path") and source.get("format") not in ("postgresql", "duckdb")
+                else None)
     if replaced is not None:
         raise InputError(f"The input {replaced} is one of the files a run into {out} replaces; "
                          "copy it elsewhere or choose another --out-dir.")
@@ -329,11 +358,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise InputError(f"--anchor-mode within segments inside the levels of one anchor, but "
                          f"{len(settings.anchors)} were given ({', '.join(settings.anchors)}); "
                          "give a single --anchor COL.")
-    table = load_table(args.data, sheet=args.sheet)
+    table = load_table(args.data, sheet=args.sheet, query=args.query, table=args.table)
     for note in table.notes:
         sys.stderr.write(f"note: {note}\n")
-    source = {"path": str(args.data), "format": table.format,
-              "rows": len(table.frame), "columns": len(table.frame.columns)}
+    source = source_of(table)
     if not within:
         return _run_and_report(table.frame, settings, source, args)
 
@@ -343,6 +371,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return segment_within(table.frame, settings, source, args,
                           llm_wanted=resolve_settings(_llm_flags(args)).provider != "none",
                           progress=_StderrProgress())
+
+
+def source_of(table) -> dict:
+    """What analysis.json and the memo record of the table read (a URL without password)."""
+    source = {"path": table.source, "format": table.format, "rows": len(table.frame),
+              "columns": len(table.frame.columns)}
+    if table.from_database:
+        given = {"table": table.table, "query": table.query}
+        source = {**source, **{k: v for k, v in given.items() if v}}
+    return source
 
 
 def demo_data_path() -> Path:

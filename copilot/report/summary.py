@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from copilot.report.source import source_name
 from copilot.core import figure, percent
 from copilot.segmentation import (
     ALGORITHM_NAMES,
@@ -32,7 +33,7 @@ def _wrap(text: str, indent: str) -> list[str]:
 
 def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -> str:
     lines: list[str] = []
-    src = a.source.get("path", "the table")
+    src = source_name(a.source) or "the table"
     lines.append(f"Segment Copilot: {src} ({a.n_rows:,} customers, {len(a.roles.columns)} columns)")
     lines.append("")
     lines += _data_section(a)
