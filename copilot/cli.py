@@ -526,20 +526,53 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_assign(args: argparse.Namespace) -> int:
     from copilot.core import refuse_overwrite
     from copilot.segmentation import load_bundle, model_folder
-    from copilot.workflow import assign_to_file
+    from copilot.workflow import assign_to_file, assign_to_table
 
+    target = _out_table_target(args)
     model = load_bundle(args.model)  # a wrong model is named before anything else
-    refuse_overwrite(args.out, args.data, model_folder(args.model))
-    result = assign_to_file(model, args.data, args.out, holdout_share=args.holdout_share,
-                            salt=args.salt, id_column=args.id_column)
+    source = {"query": args.query, "table": args.table, "id_column": args.id_column,
+              "holdout_share": args.holdout_share, "salt": args.salt}
+    if target is None:
+        refuse_overwrite(args.out, *_file_inputs(args.data), model_folder(args.model))
+        result = assign_to_file(model, args.data, args.out, **source)
+        where = args.out
+    else:
+        result = assign_to_table(model, args.data, *target, **source)
+        where = result.table.describe()
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     counts = result.counts()
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
-                     f"{model.info.bundle_id} to {args.out}:\n")
+                     f"{model.info.bundle_id} to {where}:\n")
     for name, n in counts.items():
         sys.stdout.write(f"  {name}: {n:,}\n")
     return 0
+
+
+def _file_inputs(data: str) -> tuple[str, ...]:
+    """The input as a file an output must not overwrite (a database URL is no file)."""
+    from copilot.segmentation import is_database_url
+
+    return () if is_database_url(data) else (data,)
+
+
+def _out_table_target(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(database URL, table) for --out-table, checked before any work; None for --out FILE.
+    Without --out-db the table goes to the database the customers came from."""
+    from copilot.segmentation import check_out_table, is_database_url
+
+    if args.out and (args.out_table or args.out_db):
+        raise InputError("Give either --out FILE or --out-table NAME, not both; each writes "
+                         "the whole result.")
+    if not args.out and not args.out_table and not args.out_db:
+        raise InputError(f"{args.command} needs somewhere to write: add --out FILE.csv or "
+                         "--out-table NAME.")
+    if args.out:
+        return None
+    from_db = is_database_url(args.data or "")
+    return check_out_table(args.out_db, args.out_table,
+                           input_url=args.data if from_db else None,
+                           input_table=args.table if from_db else None)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
