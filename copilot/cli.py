@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot import __version__
+from copilot.commands import out_table_options, source_options
 from copilot.core import CopilotError, InputError
 
 
@@ -127,25 +128,6 @@ def _operational_commands():
     from copilot.commands import operational_commands
 
     return operational_commands()
-
-
-def source_options(p: argparse.ArgumentParser) -> None:
-    """--query and --table: what to read when the table argument is a database URL."""
-    g = p.add_argument_group("A database as the table: postgresql://user:password@host:5432/db "
-                             "or duckdb:///path/file.duckdb, with one of")
-    g.add_argument("--query", metavar="SQL", help="the SQL whose rows are the customers")
-    g.add_argument("--table", metavar="NAME", help="the table (or view) of customers, "
-                   "NAME or SCHEMA.NAME")
-
-
-def out_table_options(p: argparse.ArgumentParser) -> None:
-    """--out-table and --out-db: write the result as a database table instead of a CSV."""
-    g = p.add_argument_group("Writing to a database table (instead of --out FILE)")
-    g.add_argument("--out-table", metavar="NAME", help="create this table (NAME or SCHEMA.NAME) "
-                   "in one transaction; a table segment-copilot wrote before is replaced, any "
-                   "other is refused")
-    g.add_argument("--out-db", metavar="URL", help="the database to write --out-table in "
-                   "(default: the database the customers were read from)")
 
 
 def _segment_options(p: argparse.ArgumentParser) -> None:
@@ -467,7 +449,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     sys.stderr.write(f"Session folder: {session_dir}\n")
     if args.goal:
         session.set_goal(args.goal)
-    if session.load(args.data) is None:
+    if session.load(args.data, query=args.query, table=args.table) is None:
         raise InputError(session.last_error or f"Cannot load {args.data}.")
     if args.out:  # refused now, not after minutes of work: the table, the model, the session
         session.output_path(args.out, session.session_dir / "memo.md")
@@ -513,14 +495,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             raise InputError("Give either a table or --resume SESSION, not both; a resumed "
                              "session reloads its own table.")
         return run_chat(None, session_dir=Path(args.resume), resume=True, llm=llm)
-    if args.data and not Path(args.data).expanduser().exists():
+    from_db = bool(args.query or args.table or (args.data and "://" in args.data))
+    if args.data and not from_db and not Path(args.data).expanduser().exists():
         raise InputError(f"The file {args.data} does not exist; check the path.")
     session_dir = Path(args.session_dir) if args.session_dir else new_session_dir("chat")
     if (session_dir / "session.json").exists():
         raise InputError(f"{session_dir} already holds a saved session; open it with "
                          f"--resume {session_dir} or choose another --session-dir.")
     _refuse_busy_folder(session_dir)
-    return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm)
+    return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm,
+                    query=args.query, table=args.table)
 
 
 def cmd_assign(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.report.source import source_name, source_query
+from copilot.report.source import DATABASE_FORMATS, source_name, source_query
 from copilot.core import Frozen, InputError, atomic_write_text, count, fixed, percent
 from copilot.llm import (
     TOP_SEGMENTS,
@@ -325,7 +325,8 @@ class _Memo:
         a, roles, q = self.a, self.a.roles, self.a.quality
         lines = ["## Data and quality", ""]
         # The file name only: a memo is shared, and a local folder path says nothing to readers.
-        source = source_name(a.source, short=True) if a.source.get("path") else None
+        database = a.source.get("format") in DATABASE_FORMATS
+        source = source_name(a.source, short=not database) if a.source.get("path") else None
         where = f"{_code(source)} ({_text(a.source.get('format', 'table'))}): " if source else ""
         lines.append(f"{where}{count(q.n_rows)} rows (one per customer), "
                      f"{count(q.n_columns)} columns.")

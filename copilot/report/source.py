@@ -10,12 +10,12 @@ DATABASE_FORMATS = ("postgresql", "duckdb")
 
 def source_name(source: dict, *, short: bool = False) -> str:
     """``customers.csv`` (``short``) or its path; ``table customers in postgresql://u:***@h/db``
-    for a database (the URL was redacted when the table was loaded)."""
+    for a database (the URL was redacted when the table was loaded), ``table customers``
+    (``short``)."""
     path = str(source.get("path") or "")
     if source.get("format") in DATABASE_FORMATS:
-        if source.get("table"):
-            return f"table {source['table']} in {path}"
-        return f"a query on {path}"
+        what = f"table {source['table']}" if source.get("table") else "a query"
+        return what if short else f"{what} in {path}"
     return Path(path).name if short and path else path
 
 
