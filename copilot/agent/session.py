@@ -68,7 +68,7 @@ class Session(SessionOutputs):
             frame = loaded.frame
             self._emit("result", f"Loaded {len(frame):,} rows and {len(frame.columns)} columns "
                        f"from {self.data_name}.", step="load", path=str(self.data_path),
-                       rows=len(frame), columns=len(frame.columns), format=table.format,
+                       rows=len(frame), columns=len(frame.columns), format=loaded.format,
                        notes=list(loaded.notes))
             # Another table: a scope read from the goal is read again against its columns.
             self.settings = self.settings.model_copy(update={"scope": None})
