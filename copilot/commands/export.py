@@ -138,6 +138,10 @@ def export_segments(args: ExportRequest) -> int:
                          "NAME." if not args.out_db else "--out-db names the database for "
                          "--out-table, which is missing; add --out-table NAME.")
     out = _check_out(Path(args.out)) if args.out else None
+    if (args.query or args.table) and not args.data:
+        flag = "--query" if args.query else "--table"
+        raise InputError(f"{flag} says what to read from the database given as --data, which "
+                         "is missing; add --data URL, or drop it.")
     if args.owner and not args.glossary:
         # Owners live in the glossary only: without one they would be dropped silently.
         raise InputError("--owner sets a segment's owner in the glossary, so it needs "

@@ -26,7 +26,6 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from copilot.report.source import DATABASE_FORMATS, source_name, source_query
 from copilot.core import Frozen, InputError, atomic_write_text, count, fixed, percent
 from copilot.llm import (
     TOP_SEGMENTS,
@@ -59,6 +58,7 @@ from copilot.report.markdown import (
 from copilot.report.markdown import (
     segment_tag as _tag,
 )
+from copilot.report.source import DATABASE_FORMATS, source_name, source_query
 from copilot.report.trace import left_out_columns
 from copilot.segmentation import (
     AnchorLevelShare,

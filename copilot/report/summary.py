@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from copilot.report.source import source_name
 from copilot.core import figure, percent
+from copilot.report.source import source_name
 from copilot.segmentation import (
     ALGORITHM_NAMES,
     AnchorReport,

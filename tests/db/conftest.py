@@ -73,19 +73,19 @@ def postgres(tmp_path_factory):
                     "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync",
                     "--no-instructions"], check=True, capture_output=True)
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                    "-o", f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off "
-                    "-c full_page_writes=off -c synchronous_commit=off", "start"],
+                    "-o", (f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off "
+                           "-c full_page_writes=off -c synchronous_commit=off"), "start"],
                    check=True, capture_output=True)
     try:
         yield Postgres(host="127.0.0.1", port=port)
     finally:
         subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "-w", "stop"], capture_output=True)
+                        "-w", "stop"], capture_output=True, check=False)
 
 
 def run_sql(url: str, *statements: str):
     """Run statements in one transaction; the rows of the last one."""
-    import adbc_driver_postgresql.dbapi as dbapi
+    from adbc_driver_postgresql import dbapi
 
     with dbapi.connect(url) as conn, conn.cursor() as cur:
         rows = None
@@ -99,8 +99,8 @@ def run_sql(url: str, *statements: str):
 def ingest(url: str, name: str, frame, *, types: dict[str, str] | None = None) -> None:
     """``frame`` as the table ``name`` (replaced), through Arrow; ``types`` casts columns to
     SQL types in the database (numeric, boolean, ...) the way a real table declares them."""
-    import adbc_driver_postgresql.dbapi as dbapi
     import pyarrow as pa
+    from adbc_driver_postgresql import dbapi
 
     stage = f"{name}_stage"
     with dbapi.connect(url) as conn, conn.cursor() as cur:

@@ -148,7 +148,7 @@ def read_arrow(source: DatabaseSource):
 def postgres_driver():
     """``adbc_driver_postgresql.dbapi``, or one sentence on how to install it."""
     try:
-        import adbc_driver_postgresql.dbapi as dbapi
+        from adbc_driver_postgresql import dbapi
     except ImportError:
         raise DataError("Reading or writing PostgreSQL needs the ADBC PostgreSQL driver, which "
                         f"is not installed; install the postgres extra with {POSTGRES_EXTRA}."
