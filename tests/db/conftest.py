@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """A running server with a password-protected user; stopped at the end of the session."""
+def postgres():
+    """A running server with a password-protected user; stopped and removed at the end."""
     pytest.importorskip("adbc_driver_postgresql", reason="the postgres extra is not installed")
     bindir = _binaries()
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): install Debian's "
                     "postgresql package to run the database tests")
-    root = tmp_path_factory.mktemp("postgres")
+    # Its own folder straight under the temp root, which every user can reach: the server
+    # user must open it, and pytest's own temp tree is private to the user running the tests
+    # (a short path also keeps the server's socket name under the kernel's limit).
+    root = Path(tempfile.mkdtemp(prefix="copilot-pg-"))
     data, pwfile, log = root / "data", root / "pw", root / "server.log"
     pwfile.write_text(PASSWORD + "\n")
     as_user: list[str] = []
@@ -64,23 +68,21 @@ def postgres(tmp_path_factory):
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
         shutil.chown(pwfile, "postgres")
-        for parent in root.parents:  # the server must reach its folder through the temp tree
-            if parent == Path("/"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o011)
     port = _free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", USER,
-                    "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync",
-                    "--no-instructions"], check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                    "-o", (f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off "
-                           "-c full_page_writes=off -c synchronous_commit=off"), "start"],
-                   check=True, capture_output=True)
     try:
+        subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", USER,
+                        "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync",
+                        "--no-instructions"], check=True, capture_output=True)
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
+                        "-o", (f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off "
+                               "-c full_page_writes=off -c synchronous_commit=off"), "start"],
+                       check=True, capture_output=True)
         yield Postgres(host="127.0.0.1", port=port)
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "-w", "stop"], capture_output=True, check=False)
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m",
+                            "immediate", "-w", "stop"], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_sql(url: str, *statements: str):

@@ -138,3 +138,16 @@ def test_duckdb_file_is_read(same_rows, tmp_path):
     assigned = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype=str)
     assert list(assigned["customer_id"]) == list(frame["customer_id"])
     assert "table customers in duckdb:///" in proc.stdout
+
+
+def test_chat_and_ask_refuse_a_missing_table_in_one_sentence(postgres, same_rows, tmp_path):
+    """The chat reads a database before its app opens (the URL never enters the conversation),
+    so a bad source ends there, like ask's."""
+    chat = run_cli("chat", postgres.url(), "--table", "nowhere", "--session-dir",
+                   tmp_path / "chat", cwd=tmp_path)
+    assert_one_sentence_error(chat, "no table nowhere")
+    ask = run_cli("ask", "Reduce churn", "--data", postgres.url(), "--query",
+                  "SELECT nope FROM customers", "--session-dir", tmp_path / "ask", "--no-llm",
+                  cwd=tmp_path)
+    assert_one_sentence_error(ask, "query failed", "nope")
+    assert PASSWORD not in chat.stderr + ask.stderr
