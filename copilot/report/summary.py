@@ -186,7 +186,7 @@ def render_anchored_summary(
     segments (combined names such as "Retail / Segment 0") with their top trait and what their
     customers say, and its outcome tests; levels left unsegmented say why."""
     s = result.summary
-    src = (source or {}).get("path", "the table")
+    src = source_name(source or {}) or "the table"
     title = (f"Segment Copilot: {src} ({len(result.labels):,} customers), segmented within each "
              f"level of {s.anchor_column}")
     lines = [title, "", "LEVELS"]
