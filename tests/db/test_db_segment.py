@@ -151,3 +151,18 @@ def test_chat_and_ask_refuse_a_missing_table_in_one_sentence(postgres, same_rows
                   cwd=tmp_path)
     assert_one_sentence_error(ask, "query failed", "nope")
     assert PASSWORD not in chat.stderr + ask.stderr
+
+
+def test_without_the_driver_a_postgres_url_says_how_to_install_it(tmp_path):
+    """The postgres extra missing (its module made unimportable, as in an install without
+    it): one sentence naming the extra, exit code 2."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['adbc_driver_postgresql'] = None\n"
+            "from copilot.cli import main\n"
+            "sys.exit(main(['segment', 'postgresql://u:pw@127.0.0.1:1/db', '--table', 't', "
+            "'--no-llm']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+    assert_one_sentence_error(proc, 'pip install ".[postgres]"')
