@@ -156,3 +156,18 @@ def test_duckdb_round_trip(segmented, tmp_path):
         n, distinct = con.execute("SELECT count(*), count(DISTINCT customer_id) "
                                   "FROM segments").fetchone()
     assert n == distinct == len(segmented["frame"])
+
+
+def test_compare_reads_a_database_snapshot(postgres, segmented, tmp_path):
+    """A snapshot in PostgreSQL against the same rows as a CSV: nobody moved."""
+    csv = tmp_path / "later.csv"
+    segmented["frame"].to_csv(csv, index=False)
+    proc = run_cli("compare", postgres.url(), csv, "--table", "write_customers", "--model",
+                   segmented["out"] / "model", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "OLD (table write_customers)" in proc.stdout
+    assert "0 (0.0%) changed segment" in proc.stdout
+    assert PASSWORD not in proc.stdout + proc.stderr
+    missing = run_cli("compare", postgres.url(), csv, "--model", segmented["out"] / "model",
+                      cwd=tmp_path)
+    assert_one_sentence_error(missing, "one --query or --table per URL")
