@@ -98,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
                       "under segment-copilot-sessions/)")
     _provider_options(chat)
 
+    _add_assign(sub)
+
+    doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
+                            description="Say which LLM provider is active (and why), whether it "
+                            "answers a tiny structured request, how fast, and what to do if not.")
+    _provider_options(doctor)
+    for module in _operational_commands():
+        module.add_parser(sub)
+    return parser
+
+
+def _add_assign(sub) -> None:
+    """``assign MODEL DATA --out FILE | --out-table NAME``."""
     assign = sub.add_parser("assign", help="assign new customers to the segments of a saved model",
                             description="Assign each row of DATA to a segment of the saved MODEL "
                             "(the model/ folder segment --out-dir wrote), with a confidence.")
@@ -114,14 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of each segment flagged as the control group (default 0.1)")
     assign.add_argument("--salt", default="segment-copilot-holdout",
                         help="names the experiment: the same salt gives the same holdout group")
-
-    doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
-                            description="Say which LLM provider is active (and why), whether it "
-                            "answers a tiny structured request, how fast, and what to do if not.")
-    _provider_options(doctor)
-    for module in _operational_commands():
-        module.add_parser(sub)
-    return parser
 
 
 def _operational_commands():
