@@ -133,9 +133,20 @@ def test_session_resumes_a_database_table_without_its_password(postgres, segment
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
     assert "table write_customers" in (session / "memo.md").read_text()
-    # The segments were built from PostgreSQL: export writes back there by default, with the
-    # password from PGPASSWORD (the session holds none).
+    # Resumed, the session reads its table again with the password from PGPASSWORD (it holds
+    # none), and says in one sentence what is wrong without it.
+    from copilot.agent import Session
+    from copilot.core import DataError
+    from copilot.llm import LLMSettings
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    with pytest.raises(DataError, match="refused the password"):
+        Session.resume(session, llm=LLMSettings(provider="none")).table()
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    resumed = Session.resume(session, llm=LLMSettings(provider="none"))
+    assert len(resumed.table().frame) == 400
+    # The segments were built from PostgreSQL: export writes back there by default.
     out = run_cli("export", session, "--out-table", "session_segments", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert _read(postgres, "SELECT count(*) FROM session_segments")[0][0] == 400
