@@ -43,6 +43,7 @@ from copilot.segmentation import (
     SegmentationRun,
     SegmentSettings,
     is_database_url,
+    redact_text,
     load_table,
     read_document,
 )
@@ -236,7 +237,9 @@ class SessionState:
         return self._client
 
     def say(self, role: Role, text: str) -> Message:
-        """Append a conversation turn, tell the subscribers, and save."""
+        """Append a conversation turn, tell the subscribers, and save. A password in a URL in
+        the text is redacted first: the conversation is saved in the session folder."""
+        text = redact_text(text)
         message = Message(role=role, text=text)
         self.conversation.append(message)
         self._emit("message", text, role=role)

@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         database_source,
         is_database_url,
         redact,
+        redact_text,
         build_features,
         ids_as_text,
         load_table,

@@ -166,3 +166,18 @@ def test_without_the_driver_a_postgres_url_says_how_to_install_it(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, check=False)
     assert_one_sentence_error(proc, 'pip install ".[postgres]"')
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://pm:s3cret@db:5432/crm", "postgresql://pm:***@db:5432/crm"),
+    ("postgresql://pm:p%40ss@db/crm?sslmode=require", "postgresql://pm:***@db/crm?sslmode=require"),
+    ("postgres://pm@db/crm?password=s3cret&sslmode=require",
+     "postgres://pm@db/crm?password=***&sslmode=require"),
+    ("postgresql://pm:a@b@db/crm", "postgresql://pm:***@db/crm"),
+    ("duckdb:///data/warehouse.duckdb", "duckdb:///data/warehouse.duckdb"),
+])
+def test_urls_are_shown_without_their_password(url, shown):
+    from copilot.segmentation import redact, redact_text
+
+    assert redact(url) == shown
+    assert redact_text(f"/load {url} please") == f"/load {shown} please"

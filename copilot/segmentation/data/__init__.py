@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         postgres_driver,
         quote_name,
         redact,
+        redact_text,
         scrub,
     )
     from copilot.segmentation.data.documents import read_document

@@ -62,6 +62,15 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the password of every URL in it redacted (a message typed in the chat
+    that holds a database URL is saved with the session)."""
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+
+
 def _secrets(url: str) -> list[str]:
     """The password spellings in ``url`` (raw and decoded), to scrub from driver messages."""
     parts = urlsplit(url)
