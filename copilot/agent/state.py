@@ -43,9 +43,9 @@ from copilot.segmentation import (
     SegmentationRun,
     SegmentSettings,
     is_database_url,
-    redact_text,
     load_table,
     read_document,
+    redact_text,
 )
 from copilot.workflow import ANALYSIS_FILE, AnalysisFolder, segment_names
 
