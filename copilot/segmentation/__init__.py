@@ -48,17 +48,17 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         DatabaseSource,
         EventSpec,
         LoadedTable,
-        database_source,
-        is_database_url,
-        redact,
-        redact_text,
         build_features,
+        database_source,
         ids_as_text,
+        is_database_url,
         load_table,
         name_tokens,
         outcome_flags,
         parse_as_of,
         read_document,
+        redact,
+        redact_text,
     )
     from copilot.segmentation.model import (
         DriftReport,
@@ -98,9 +98,9 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         unchanged,
         write_anchored,
         write_crm_csv,
-        write_table,
         write_glossary,
         write_outputs,
+        write_table,
     )
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

@@ -1,5 +1,5 @@
-"""Reading input: tables (CSV, Parquet, Excel, text, PostgreSQL and DuckDB), amounts, customer IDs, chunked reading,
-event logs and the JSON documents segment-copilot writes."""
+"""Reading input: tables (CSV, Parquet, Excel, text, PostgreSQL and DuckDB), amounts, customer
+IDs, chunked reading, event logs and the JSON documents segment-copilot writes."""
 
 from typing import TYPE_CHECKING
 

@@ -1,5 +1,5 @@
-"""Files and tables for other systems: assignments, CRM files, database tables, the glossary, per-level outputs, and
-publishing an output folder whole or not at all."""
+"""Files and tables for other systems: assignments, CRM files, database tables, the glossary,
+per-level outputs, and publishing an output folder whole or not at all."""
 
 from typing import TYPE_CHECKING
 
