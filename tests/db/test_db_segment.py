@@ -98,6 +98,7 @@ def test_table_flag_reads_a_table(postgres, same_rows, tmp_path):
     ({"table": "no_such_table"}, ("no table no_such_table",)),
     ({"query": "SELEC * FROM customers"}, ("query failed", "syntax error")),
     ({"query": "SELECT * FROM customers WHERE false"}, ("returned no rows",)),
+    ({"query": "DELETE FROM customers RETURNING *"}, ("read-only transaction",)),
     ({"query": None, "table": None}, ("exactly one of --query", "neither")),
     ({"url": "mysql://copilot:pw@127.0.0.1/db"}, ("mysql://", "does not read")),
 ])

@@ -229,6 +229,9 @@ def _read_postgres(source: DatabaseSource, sql: str):
     conn = postgres_connect(source.url)
     try:
         with conn.cursor() as cur:
+            # Reading never changes the database: a --query that writes is refused by the
+            # server (and the transaction is never committed anyway).
+            cur.execute("SET TRANSACTION READ ONLY")
             cur.execute(sql)
             table = cur.fetch_arrow_table()
     except dbapi.Error as exc:
