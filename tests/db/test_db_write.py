@@ -182,3 +182,16 @@ def test_compare_reads_a_database_snapshot(postgres, segmented, tmp_path):
     missing = run_cli("compare", postgres.url(), csv, "--model", segmented["out"] / "model",
                       cwd=tmp_path)
     assert_one_sentence_error(missing, "one --query or --table per URL")
+
+
+def test_a_database_table_streams_in_chunks_like_a_whole_load(postgres, segmented):
+    """assign scores a database table chunk by chunk as the server sends it: the chunks add
+    up to the whole load, row for row."""
+    from copilot.segmentation import load_table
+    from copilot.segmentation.data import iter_table_chunks
+
+    whole = load_table(postgres.url(), table="write_customers").frame
+    chunks = list(iter_table_chunks(postgres.url(), table="write_customers", rows=150))
+    assert [len(c) for c in chunks] == [150, 150, 100]
+    joined = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(joined[whole.columns], whole, check_dtype=False)

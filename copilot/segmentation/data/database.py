@@ -15,6 +15,7 @@ whose password was redacted (``user:***@``) connects without one, so libpq takes
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -151,6 +152,70 @@ def read_arrow(source: DatabaseSource):
     return table
 
 
+def iter_arrow(source: DatabaseSource, rows: int) -> Iterator:
+    """The rows of ``source`` as pyarrow Tables of at most ``rows`` rows, read as they arrive
+    (the database streams them; only one chunk is held at a time), for scoring in chunks."""
+    sql = source.query or f"SELECT * FROM {quote_name(source.table or '')}"
+    seen = 0
+    for chunk in _batches(source, sql, rows):
+        seen += chunk.num_rows
+        yield _plain_types(chunk)
+    if seen == 0:
+        what = "The query" if source.query else f"Table {source.table}"
+        raise DataError(f"{what} in {source.shown} returned no rows; check its filters, or "
+                        "give a query or table that holds the customers.")
+
+
+def _batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
+    """Record batches regrouped into tables of ``rows`` rows; errors as one sentence."""
+    import pyarrow as pa
+
+    buffer, held = [], 0
+    for batch in _record_batches(source, sql, rows):
+        buffer.append(batch)
+        held += batch.num_rows
+        while held >= rows:  # a server batch may hold several chunks
+            table = pa.Table.from_batches(buffer, schema=batch.schema)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            buffer, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(buffer)
+
+
+def _record_batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
+    if source.kind == "duckdb":
+        import duckdb
+
+        con = _open_duckdb(source)
+        try:
+            result = con.sql(sql)
+            if result is None:
+                raise DataError(f"The query in {source.shown} returns no table; give a SELECT.")
+            reader = getattr(result, "to_arrow_reader", None) or result.fetch_arrow_reader
+            yield from reader(rows)
+        except duckdb.Error as exc:
+            raise _duckdb_error(source, exc) from None
+        finally:
+            con.close()
+        return
+    dbapi = postgres_driver()
+    conn = postgres_connect(source.url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION READ ONLY")
+            cur.execute(sql)
+            yield from cur.fetch_record_batch()
+    except (dbapi.Error, OSError, ValueError) as exc:  # pyarrow's stream errors are both
+        raise _query_error(source, scrub(str(exc), source.url),
+                           getattr(exc, "sqlstate", None)) from None
+    finally:
+        try:
+            conn.close()
+        except dbapi.Error:
+            pass
+
+
 # ------------------------------------------------------------------------------ PostgreSQL
 
 
@@ -283,7 +348,7 @@ def duckdb_path(url: str) -> Path:
     return Path(unquote(rest.split("?", 1)[0])).expanduser()
 
 
-def _read_duckdb(source: DatabaseSource, sql: str):
+def _open_duckdb(source: DatabaseSource):
     import duckdb
 
     path = duckdb_path(source.url)
@@ -291,10 +356,25 @@ def _read_duckdb(source: DatabaseSource, sql: str):
         raise DataError(f"The DuckDB file {path} does not exist; check the path after "
                         "duckdb:// (three slashes for an absolute path).")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
         raise DataError(f"Cannot open the DuckDB file {path} ({_first_line(str(exc))}); check "
                         "that it is a DuckDB database no other program is writing.") from None
+
+
+def _duckdb_error(source: DatabaseSource, exc: Exception) -> DataError:
+    text = str(exc)
+    if source.table and "does not exist" in text:
+        return DataError(f"There is no table {source.table} in {source.shown}; check the "
+                         "name (SCHEMA.NAME for a table in another schema).")
+    return DataError(f"The query failed in {source.shown} ({_first_line(text)}); fix the "
+                     "SQL given to --query.")
+
+
+def _read_duckdb(source: DatabaseSource, sql: str):
+    import duckdb
+
+    con = _open_duckdb(source)
     try:
         result = con.sql(sql)
         if result is None:
@@ -302,11 +382,6 @@ def _read_duckdb(source: DatabaseSource, sql: str):
         fetch = getattr(result, "to_arrow_table", None) or result.arrow
         return _plain_types(fetch())
     except duckdb.Error as exc:
-        text = str(exc)
-        if source.table and "does not exist" in text:
-            raise DataError(f"There is no table {source.table} in {source.shown}; check the "
-                            "name (SCHEMA.NAME for a table in another schema).") from None
-        raise DataError(f"The query failed in {source.shown} ({_first_line(text)}); fix the "
-                        "SQL given to --query.") from None
+        raise _duckdb_error(source, exc) from None
     finally:
         con.close()
