@@ -140,30 +140,36 @@ def quote_name(name: str) -> str:
 
 def read_arrow(source: DatabaseSource):
     """The rows of ``source`` as a pyarrow Table; every failure a one-sentence ``DataError``."""
-    sql = source.query or f"SELECT * FROM {quote_name(source.table or '')}"
+    sql = _sql(source)
     if source.kind == "duckdb":
         table = _read_duckdb(source, sql)
     else:
         table = _read_postgres(source, sql)
     if table.num_rows == 0:
-        what = "The query" if source.query else f"Table {source.table}"
-        raise DataError(f"{what} in {source.shown} returned no rows; check its filters, or "
-                        "give a query or table that holds the customers.")
+        raise _no_rows(source)
     return table
 
 
 def iter_arrow(source: DatabaseSource, rows: int) -> Iterator:
     """The rows of ``source`` as pyarrow Tables of at most ``rows`` rows, read as they arrive
     (the database streams them; only one chunk is held at a time), for scoring in chunks."""
-    sql = source.query or f"SELECT * FROM {quote_name(source.table or '')}"
+    sql = _sql(source)
     seen = 0
     for chunk in _batches(source, sql, rows):
         seen += chunk.num_rows
         yield _plain_types(chunk)
     if seen == 0:
-        what = "The query" if source.query else f"Table {source.table}"
-        raise DataError(f"{what} in {source.shown} returned no rows; check its filters, or "
-                        "give a query or table that holds the customers.")
+        raise _no_rows(source)
+
+
+def _sql(source: DatabaseSource) -> str:
+    return source.query or f"SELECT * FROM {quote_name(source.table or '')}"
+
+
+def _no_rows(source: DatabaseSource) -> DataError:
+    what = "The query" if source.query else f"Table {source.table}"
+    return DataError(f"{what} in {source.shown} returned no rows; check its filters, or give a "
+                     "query or table that holds the customers.")
 
 
 def _batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
