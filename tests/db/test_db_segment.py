@@ -17,10 +17,13 @@ pytestmark = [pytest.mark.xdist_group("postgres"), pytest.mark.postgres]
 
 def _typed_customers(n: int = 600, seed: int = 3) -> tuple[pd.DataFrame, dict[str, str]]:
     """A generated table with the types a database declares: IDs with leading zeros (text),
-    a boolean, whole counts as integers, money as numeric, and blanks as NULL or ''."""
+    a boolean (with NULLs), whole counts as integers, money as numeric, and blanks as NULL or
+    ''."""
     frame = make_customers(n, 3, seed=seed).frame.copy()
     frame["customer_id"] = [f"{i:06d}" for i in range(len(frame))]
-    frame["has_mobile_app"] = frame["has_mobile_app"].map({"Yes": True, "No": False})
+    frame["has_mobile_app"] = frame["has_mobile_app"].map({"Yes": True, "No": False}).astype(
+        "boolean")
+    frame.loc[frame.index[::13], "has_mobile_app"] = pd.NA  # a boolean with NULLs
     frame.loc[frame.index[::11], "region"] = ""  # an empty string: missing in the CSV too
     types = {"has_mobile_app": "boolean"}
     for column in frame.columns:
