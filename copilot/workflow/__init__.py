@@ -13,7 +13,13 @@ the LLM layer and the engine (``copilot.segmentation``).
 - the memo (``write_strategy_memo``).
 """
 
-from copilot.workflow.assign import Assigned, assign_to_file, drift_report, write_drift_report
+from copilot.workflow.assign import (
+    Assigned,
+    assign_to_file,
+    assign_to_table,
+    drift_report,
+    write_drift_report,
+)
 from copilot.workflow.customers import (
     CrmFile,
     OwnCustomers,
@@ -73,6 +79,7 @@ __all__ = [
     "Renamed",
     "add_strategy",
     "assign_to_file",
+    "assign_to_table",
     "build_feature_file",
     "column_roles",
     "definitions_of",
