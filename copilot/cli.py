@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from copilot import __version__
+from copilot.commands import out_table_options, source_options
 from copilot.core import CopilotError, InputError
 
 
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "algorithms and k, the chosen segments with profiles, rules and "
                          "outcome validation. Writes assignments.csv and analysis.json.")
     seg.add_argument("data", help="CSV, TSV, Parquet, Excel, JSON or JSON Lines file, one row "
-                     "per customer")
+                     "per customer, or a database URL with --query or --table")
+    source_options(seg)
     _segment_options(seg)
     seg.add_argument("--out-dir", default="segment-out",
                      help="folder for assignments.csv and analysis.json (default: segment-out)")
@@ -67,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "'use 4 segments', a question...), segment, name, plan and write the "
                          "memo. The answer goes to stdout, progress to stderr.")
     ask.add_argument("prompt", help="what you want, e.g. 'Find segments to reduce churn'")
-    ask.add_argument("--data", required=True, help="the customer table")
+    ask.add_argument("--data", required=True, help="the customer table (a file, or a database "
+                     "URL with --query or --table)")
+    source_options(ask)
     ask.add_argument("--out", help="where to write the memo (default: memo.md in the session "
                      "folder)")
     ask.add_argument("--scope", metavar="COLUMN=LEVEL|all",
@@ -88,26 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="the conversational terminal app",
                           description="Open the chat app. Give a table to start with it, or "
                           "--resume a saved session folder.")
-    chat.add_argument("data", nargs="?", help="a customer table to load first")
+    chat.add_argument("data", nargs="?", help="a customer table to load first (a file, or a "
+                      "database URL with --query or --table)")
+    source_options(chat)
     chat.add_argument("--resume", metavar="SESSION", help="reopen a saved session folder")
     chat.add_argument("--session-dir", help="folder for a new session (default: a new folder "
                       "under segment-copilot-sessions/)")
     _provider_options(chat)
 
-    assign = sub.add_parser("assign", help="assign new customers to the segments of a saved model",
-                            description="Assign each row of DATA to a segment of the saved MODEL "
-                            "(the model/ folder segment --out-dir wrote), with a confidence.")
-    assign.add_argument("model", help="the saved model folder")
-    assign.add_argument("data", help="the customers to assign (same columns as the training table)")
-    assign.add_argument("--out", required=True, help="the CSV to write")
-    assign.add_argument("--id", dest="id_column", metavar="COL",
-                        help="this table's customer ID column, when it is not named as in the "
-                        "training table")
-    assign.add_argument("--holdout-share", type=float, default=0.1,
-                        help="share of each segment flagged as the control group (default 0.1)")
-    assign.add_argument("--salt", default="segment-copilot-holdout",
-                        help="names the experiment: the same salt gives the same holdout group")
-    _engine_options(assign, "every row is scored in Spark and --out is a Parquet folder")
+    _add_assign(sub)
 
     doctor = sub.add_parser("doctor", help="check the LLM provider: which, whether it answers, how fast",
                             description="Say which LLM provider is active (and why), whether it "
@@ -116,6 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _operational_commands():
         module.add_parser(sub)
     return parser
+
+
+def _add_assign(sub) -> None:
+    """``assign MODEL DATA --out FILE | --out-table NAME``."""
+    assign = sub.add_parser("assign", help="assign new customers to the segments of a saved model",
+                            description="Assign each row of DATA to a segment of the saved MODEL "
+                            "(the model/ folder segment --out-dir wrote), with a confidence.")
+    assign.add_argument("model", help="the saved model folder")
+    assign.add_argument("data", help="the customers to assign (same columns as the training "
+                        "table): a file, or a database URL with --query or --table")
+    source_options(assign)
+    assign.add_argument("--out", help="the CSV to write")
+    out_table_options(assign)
+    assign.add_argument("--id", dest="id_column", metavar="COL",
+                        help="this table's customer ID column, when it is not named as in the "
+                        "training table")
+    assign.add_argument("--holdout-share", type=float, default=0.1,
+                        help="share of each segment flagged as the control group (default 0.1)")
+    assign.add_argument("--salt", default="segment-copilot-holdout",
+                        help="names the experiment: the same salt gives the same holdout group")
+    _engine_options(assign, "every row is scored in Spark and --out is a Parquet folder")
 
 
 def _operational_commands():
@@ -282,7 +296,9 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
     initiatives = _read_initiatives(args.initiatives)
     out = Path(args.out_dir).expanduser()
     check_out_dir(out)
-    replaced = produced_input(out, source["path"]) if source.get("path") else None
+    replaced = (produced_input(out, source["path"])
+                if source.get("path") and source.get("format") not in ("postgresql", "duckdb")
+                else None)
     if replaced is not None:
         raise InputError(f"The input {replaced} is one of the files a run into {out} replaces; "
                          "copy it elsewhere or choose another --out-dir.")
@@ -362,12 +378,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
         if within:
             raise InputError("--anchor-mode within works with the local engine only; drop "
                              "--engine spark, or report the anchor across the segments.")
+        if args.query or args.table:
+            raise InputError("--engine spark reads DATA itself (a Parquet folder, a CSV or a "
+                             "table of Spark's catalog); drop --query and --table.")
         return _run_and_report(None, settings, {"path": str(args.data)}, args, spark=True)
-    table = load_table(args.data, sheet=args.sheet)
+    table = load_table(args.data, sheet=args.sheet, query=args.query, table=args.table)
     for note in table.notes:
         sys.stderr.write(f"note: {note}\n")
-    source = {"path": str(args.data), "format": table.format,
-              "rows": len(table.frame), "columns": len(table.frame.columns)}
+    source = source_of(table)
     if not within:
         return _run_and_report(table.frame, settings, source, args)
 
@@ -377,6 +395,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return segment_within(table.frame, settings, source, args,
                           llm_wanted=resolve_settings(_llm_flags(args)).provider != "none",
                           progress=_StderrProgress())
+
+
+def source_of(table) -> dict:
+    """What analysis.json and the memo record of the table read (a URL without password)."""
+    source = {"path": table.source, "format": table.format, "rows": len(table.frame),
+              "columns": len(table.frame.columns)}
+    if table.from_database:
+        given = {"table": table.table, "query": table.query}
+        source = {**source, **{k: v for k, v in given.items() if v}}
+    return source
 
 
 def demo_data_path() -> Path:
@@ -463,7 +491,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     sys.stderr.write(f"Session folder: {session_dir}\n")
     if args.goal:
         session.set_goal(args.goal)
-    if session.load(args.data) is None:
+    if session.load(args.data, query=args.query, table=args.table) is None:
         raise InputError(session.last_error or f"Cannot load {args.data}.")
     if args.out:  # refused now, not after minutes of work: the table, the model, the session
         session.output_path(args.out, session.session_dir / "memo.md")
@@ -509,32 +537,45 @@ def cmd_chat(args: argparse.Namespace) -> int:
             raise InputError("Give either a table or --resume SESSION, not both; a resumed "
                              "session reloads its own table.")
         return run_chat(None, session_dir=Path(args.resume), resume=True, llm=llm)
-    if args.data and not Path(args.data).expanduser().exists():
+    from_db = bool(args.query or args.table or (args.data and "://" in args.data))
+    if args.data and not from_db and not Path(args.data).expanduser().exists():
         raise InputError(f"The file {args.data} does not exist; check the path.")
     session_dir = Path(args.session_dir) if args.session_dir else new_session_dir("chat")
     if (session_dir / "session.json").exists():
         raise InputError(f"{session_dir} already holds a saved session; open it with "
                          f"--resume {session_dir} or choose another --session-dir.")
     _refuse_busy_folder(session_dir)
-    return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm)
+    return run_chat(args.data, session_dir=session_dir, resume=False, llm=llm,
+                    query=args.query, table=args.table)
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
     from copilot.core import refuse_overwrite
     from copilot.segmentation import load_bundle, model_folder
-    from copilot.workflow import assign_to_file
+    from copilot.workflow import assign_to_file, assign_to_table
 
+    target = _out_table_target(args)
     model = load_bundle(args.model)  # a wrong model is named before anything else
-    refuse_overwrite(args.out, args.data, model_folder(args.model))
     if args.engine == "spark":
+        if target is not None:
+            raise InputError("--engine spark writes a Parquet folder with --out; --out-table "
+                             "works with the local engine.")
+        refuse_overwrite(args.out, *_file_inputs(args.data), model_folder(args.model))
         return _assign_with_spark(model, args)
-    result = assign_to_file(model, args.data, args.out, holdout_share=args.holdout_share,
-                            salt=args.salt, id_column=args.id_column)
+    source = {"query": args.query, "table": args.table, "id_column": args.id_column,
+              "holdout_share": args.holdout_share, "salt": args.salt}
+    if target is None:
+        refuse_overwrite(args.out, *_file_inputs(args.data), model_folder(args.model))
+        result = assign_to_file(model, args.data, args.out, **source)
+        where = args.out
+    else:
+        result = assign_to_table(model, args.data, *target, **source)
+        where = result.table.describe()
     for note in result.notes:
         sys.stderr.write(f"note: {note}\n")
     counts = result.counts()
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
-                     f"{model.info.bundle_id} to {args.out}:\n")
+                     f"{model.info.bundle_id} to {where}:\n")
     for name, n in counts.items():
         sys.stdout.write(f"  {name}: {n:,}\n")
     return 0
@@ -556,6 +597,32 @@ def _assign_with_spark(model, args: argparse.Namespace) -> int:
     for name, n in result.counts.items():
         sys.stdout.write(f"  {name}: {n:,}\n")
     return 0
+
+
+def _file_inputs(data: str) -> tuple[str, ...]:
+    """The input as a file an output must not overwrite (a database URL is no file)."""
+    from copilot.segmentation import is_database_url
+
+    return () if is_database_url(data) else (data,)
+
+
+def _out_table_target(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(database URL, table) for --out-table, checked before any work; None for --out FILE.
+    Without --out-db the table goes to the database the customers came from."""
+    from copilot.segmentation import check_out_table, is_database_url
+
+    if args.out and (args.out_table or args.out_db):
+        raise InputError("Give either --out FILE or --out-table NAME, not both; each writes "
+                         "the whole result.")
+    if not args.out and not args.out_table and not args.out_db:
+        raise InputError(f"{args.command} needs somewhere to write: add --out FILE.csv or "
+                         "--out-table NAME.")
+    if args.out:
+        return None
+    from_db = is_database_url(args.data or "")
+    return check_out_table(args.out_db, args.out_table,
+                           input_url=args.data if from_db else None,
+                           input_table=args.table if from_db else None)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -132,8 +132,7 @@ class SessionOutputs(SessionState):
             # No shared ID: the distribution checks against the model alone.
             old = self._frame() if key and key in new.columns else None
             report = drift_report(new, model, old=old, new_label=Path(path).name,
-                                  old_label=self.data_path.name if self.data_path
-                                  else "the session's table")
+                                  old_label=self.data_name)
             target = write_drift_report(report, self.session_dir / "drift.md")
             self._emit("result", f"Drift verdict: {report.verdict.level}. "
                        f"{report.verdict.summary} " + " ".join(report.verdict.reasons[:3])

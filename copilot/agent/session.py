@@ -29,7 +29,9 @@ from copilot.segmentation import (
     Scope,
     SegmentAnalysis,
     SegmentSettings,
+    is_database_url,
     load_table,
+    redact,
 )
 from copilot.workflow import (
     add_strategy,
@@ -49,26 +51,34 @@ __all__ = ["SESSION_FILE", "SESSION_FORMAT", "SESSION_VERSION", "Session", "Sess
 class Session(SessionOutputs):
     """One user's analysis, step by step (see ``SessionState`` for its state and events)."""
 
-    def load(self, path: str | Path) -> LoadedTable | None:
-        """Read a customer table; a new table drops the results computed from the old one."""
+    def load(self, path: str | Path, *, query: str | None = None,
+             table: str | None = None) -> LoadedTable | None:
+        """Read a customer table (a file, or a database URL with ``query`` or ``table``); a new
+        table drops the results computed from the old one."""
 
         def work() -> LoadedTable:
-            table = load_table(path)
-            self._table = table
-            self.data_path = Path(path).expanduser().resolve()  # resume may run from elsewhere
+            loaded = load_table(str(path), query=query, table=table)
+            self._table = loaded
+            if loaded.from_database:  # the URL without its password, never the password
+                self.data_path, self.data_query, self.data_table = loaded.source, query, table
+            else:  # resolved: resume may run from elsewhere
+                self.data_path = Path(path).expanduser().resolve()
+                self.data_query = self.data_table = None
             self._drop_results()
-            frame = table.frame
+            frame = loaded.frame
             self._emit("result", f"Loaded {len(frame):,} rows and {len(frame.columns)} columns "
-                       f"from {Path(path).name}.", step="load", path=str(self.data_path),
-                       rows=len(frame), columns=len(frame.columns), format=table.format,
-                       notes=list(table.notes))
+                       f"from {self.data_name}.", step="load", path=str(self.data_path),
+                       rows=len(frame), columns=len(frame.columns), format=loaded.format,
+                       notes=list(loaded.notes))
             # Another table: a scope read from the goal is read again against its columns.
             self.settings = self.settings.model_copy(update={"scope": None})
             self._scope_chosen = False
             self._scope_from_goal()
-            return table
+            return loaded
 
-        return self._step("load", {"path": str(path)}, work)
+        shown = redact(str(path)) if is_database_url(str(path)) else str(path)
+        given = {k: v for k, v in (("query", query), ("table", table)) if v}
+        return self._step("load", {"path": shown, **given}, work)
 
     def build_features(self, path: str | Path, *, id_column: str, time_column: str,
                        amount: str | None = None, event: str | None = None,
@@ -195,7 +205,9 @@ class Session(SessionOutputs):
             settings = settings_with(self.settings, overrides)
             table = self._loaded()
             source = {"path": str(self.data_path), "format": table.format,
-                      "rows": len(table.frame), "columns": len(table.frame.columns)}
+                      "rows": len(table.frame), "columns": len(table.frame.columns),
+                      **{k: v for k, v in (("query", self.data_query),
+                                           ("table", self.data_table)) if v}}
             # The inspect step's roles and quality, when they were read under these settings:
             # the engine does not read them a second time.
             inspected = (self._inspected[1:] if self._inspected is not None

@@ -42,8 +42,10 @@ from copilot.segmentation import (
     SegmentAnalysis,
     SegmentationRun,
     SegmentSettings,
+    is_database_url,
     load_table,
     read_document,
+    redact_text,
 )
 from copilot.workflow import ANALYSIS_FILE, AnalysisFolder, segment_names
 
@@ -73,7 +75,9 @@ class SessionFile(Frozen):
     format: Literal["segment-copilot-session"] = SESSION_FORMAT
     version: int = SESSION_VERSION
     app_version: str
-    data_path: str | None
+    data_path: str | None  # a file, or a database URL without its password
+    data_query: str | None = None  # a database source: the SQL, or
+    data_table: str | None = None  # the table
     goal: str | None
     settings: SegmentSettings
     llm: LLMSettings  # saved without the API key: a secret has no place in a project folder
@@ -116,7 +120,11 @@ class SessionState:
         llm: LLMSettings | None = None,
     ) -> None:
         self.session_dir = Path(session_dir)
-        self.data_path: Path | None = None
+        # A file's resolved path, or a database URL without its password (str), whose rows
+        # come from ``data_query`` or ``data_table``.
+        self.data_path: Path | str | None = None
+        self.data_query: str | None = None
+        self.data_table: str | None = None
         self.goal: str | None = None
         self.settings = settings or SegmentSettings()
         self.llm = llm if llm is not None else resolve_settings()
@@ -229,7 +237,9 @@ class SessionState:
         return self._client
 
     def say(self, role: Role, text: str) -> Message:
-        """Append a conversation turn, tell the subscribers, and save."""
+        """Append a conversation turn, tell the subscribers, and save. A password in a URL in
+        the text is redacted first: the conversation is saved in the session folder."""
+        text = redact_text(text)
         message = Message(role=role, text=text)
         self.conversation.append(message)
         self._emit("message", text, role=role)
@@ -271,7 +281,8 @@ class SessionState:
         input, a file inside the saved model, or one of the session's own files (a memo over
         ``session.json`` would be overwritten by the next save, and destroy the session)."""
         out = Path(path).expanduser() if path else default
-        refuse_overwrite(out, *(p for p in (self.data_path, *inputs) if p), self.model_path())
+        files = (p for p in (self.data_path, *inputs) if p and not is_database_url(str(p)))
+        refuse_overwrite(out, *files, self.model_path())
         if path:
             for name in self.OWN_FILES:
                 if same_file(out, self.session_dir / name):
@@ -284,10 +295,24 @@ class SessionState:
         if self._table is None:
             if self.data_path is None:
                 raise InputError("No table is loaded yet; load a customer file first.")
-            self._emit("progress", f"Reading {self.data_path.name} again.", stage="load",
+            self._emit("progress", f"Reading {self.data_name} again.", stage="load",
                        fraction=0.0)
-            self._table = load_table(self.data_path)
+            # A database URL was saved without its password: libpq takes it from PGPASSWORD
+            # or ~/.pgpass, and says so in one sentence when neither has it.
+            self._table = load_table(str(self.data_path), query=self.data_query,
+                                     table=self.data_table)
         return self._table
+
+    @property
+    def data_name(self) -> str:
+        """The table as a user reads it: a file's name, or the table or query and its database
+        (without password)."""
+        if self.data_path is None:
+            return "the session's table"
+        if is_database_url(str(self.data_path)):
+            what = f"table {self.data_table}" if self.data_table else "a query"
+            return f"{what} in {self.data_path}"
+        return Path(self.data_path).name
 
     def _progress(self, stage: str, fraction: float, message: str) -> None:
         self._emit("progress", message, stage=stage, fraction=fraction)
@@ -336,6 +361,8 @@ class SessionState:
         return SessionFile(
             app_version=__version__,
             data_path=str(self.data_path) if self.data_path else None,
+            data_query=self.data_query,
+            data_table=self.data_table,
             goal=self.goal,
             settings=self.settings,
             llm=self.llm.model_copy(update={"api_key": None}),
@@ -370,7 +397,9 @@ class SessionState:
         """
         state = read_session_file(Path(session_dir) / SESSION_FILE)
         session = cls(session_dir, settings=state.settings, llm=llm or state.llm)
-        session.data_path = Path(state.data_path) if state.data_path else None
+        session.data_path = (None if not state.data_path else state.data_path
+                             if is_database_url(state.data_path) else Path(state.data_path))
+        session.data_query, session.data_table = state.data_query, state.data_table
         session.goal = state.goal
         session.conversation = list(state.conversation)
         session.user_names = dict(state.user_names)

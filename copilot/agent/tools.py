@@ -481,7 +481,7 @@ def _within(session: Session, args: SegmentWithinAnchor, client) -> ToolResult:
     if result is None:
         return _fail(session)
     path = session.within_path(column)
-    return ToolResult(True, render_anchored_summary(result, {"path": session.data_path.name})
+    return ToolResult(True, render_anchored_summary(result, {"path": session.data_name})
                       + f"\nThe per-level results are in {path}.",
                       {"path": str(path), "segments": result.summary.n_segments})
 

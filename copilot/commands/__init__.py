@@ -18,11 +18,14 @@ def operational_commands() -> tuple:
 
 
 from copilot.commands.export import ExportRequest, export_segments
+from copilot.commands.options import out_table_options, source_options
 from copilot.commands.within import segment_within
 
 __all__ = [
     "ExportRequest",
     "export_segments",
     "operational_commands",
+    "out_table_options",
     "segment_within",
+    "source_options",
 ]

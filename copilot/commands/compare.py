@@ -35,7 +35,14 @@ def add_parser(sub) -> None:
         "watch or re-cluster) with the reasons. With one snapshot and --model, the same "
         "distribution checks against the model's training data.")
     p.add_argument("snapshots", nargs="+", metavar="SNAPSHOT",
-                   help="OLD NEW (the same customers at two times), or NEW alone with --model")
+                   help="OLD NEW (the same customers at two times), or NEW alone with --model; "
+                   "each a file or a database URL")
+    g = p.add_argument_group("Snapshots in a database (SNAPSHOT a postgresql:// or duckdb:/// "
+                             "URL): one of these per URL, in the order of the URLs")
+    g.add_argument("--query", action="append", default=[], metavar="SQL",
+                   help="the SQL whose rows are that snapshot's customers")
+    g.add_argument("--table", action="append", default=[], metavar="NAME",
+                   help="the table of that snapshot's customers")
     p.add_argument("--model", help="a saved model folder (the model/ folder segment --out-dir "
                    "wrote); without it, a model is trained on OLD with the engine defaults")
     p.add_argument("--id", dest="id_column", metavar="COL",
@@ -56,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
                          "--model MODEL (the model/ folder segment --out-dir wrote), or give "
                          "OLD and NEW snapshots.")
     from copilot.core import refuse_overwrite, same_file
-    from copilot.segmentation import model_folder
+    from copilot.segmentation import is_database_url, model_folder, redact
 
+    sources = _database_sources(args, is_database_url)
+    files = [p for p in args.snapshots if not is_database_url(p)]
     if args.out:  # before any reading: a refusal costs nothing, writes nothing
-        refuse_overwrite(args.out, *args.snapshots,
+        refuse_overwrite(args.out, *files,
                          *([model_folder(args.model)] if args.model else []))
 
     from copilot.segmentation import (
@@ -71,9 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from copilot.workflow import drift_report, write_drift_report
 
     model = load_bundle(args.model) if args.model else None  # a bad model fails before reading
-    names = [Path(p).name for p in args.snapshots]
-    one_file = len(args.snapshots) == 2 and same_file(*map(Path, args.snapshots))
-    tables = [_load(load_table, path) for path in args.snapshots[:2 - one_file]]
+    names = [_label(p, sources.get(i)) for i, p in enumerate(args.snapshots)]
+    one_file = (len(args.snapshots) == 2 and len(files) == 2
+                and same_file(*map(Path, args.snapshots)))
+    tables = [_load(load_table, path, **sources.get(i, {}))
+              for i, path in enumerate(args.snapshots[:2 - one_file])]
     if one_file:
         tables.append(tables[0])
     if model is not None:
@@ -84,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         model = train_reference_model(tables[0], id_column=args.id_column, seed=args.seed)
         note = (f"trained here on {names[0]} with the engine defaults ({model.info.algorithm}, "
                 f"k={model.info.k}) because no --model was given; to reuse one, save it with "
-                f"'segment-copilot segment {args.snapshots[0]} --out-dir DIR'")
+                f"'segment-copilot segment {_as_typed(args.snapshots[0], sources.get(0), redact)}"
+                " --out-dir DIR'")
     sys.stderr.write("Assigning the snapshots and comparing...\n")
     if len(tables) == 2:
         report = drift_report(tables[1], model, old=tables[0], id_column=args.id_column,
@@ -107,9 +119,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(load_table, path: str):
-    table = load_table(path)
+def _load(load_table, path: str, **source):
+    table = load_table(path, **source)
     for note in table.notes:
-        sys.stderr.write(f"note: {path}: {note}\n")
+        sys.stderr.write(f"note: {table.source}: {note}\n")
     return table.frame
+
+
+def _database_sources(args: argparse.Namespace, is_database_url) -> dict[int, dict]:
+    """Each database snapshot's --query or --table, matched to the URLs in order."""
+    urls = [i for i, p in enumerate(args.snapshots) if is_database_url(p)]
+    if args.query and args.table:
+        raise InputError("compare takes --query or --table for its database snapshots, not "
+                         "both kinds; give one --table (or one --query) per URL.")
+    given, flag = (args.query, "query") if args.query else (args.table, "table")
+    if len(given) != len(urls):
+        raise InputError(f"compare has {len(urls)} database snapshot(s) and {len(given)} "
+                         f"--{flag}; give one --query or --table per URL, in the same order.")
+    return {i: {flag: value} for i, value in zip(urls, given, strict=True)}
+
+
+def _as_typed(path: str, source: dict | None, redact) -> str:
+    """A snapshot as command-line arguments (a URL without its password, with its flag)."""
+    import shlex
+
+    if source is None:
+        return path
+    flag, value = next(iter(source.items()))
+    return f"{redact(path)} --{flag} {shlex.quote(value)}"
+
+
+def _label(path: str, source: dict | None) -> str:
+    if source is None:
+        return Path(path).name
+    return f"table {source['table']}" if "table" in source else "a query"
 

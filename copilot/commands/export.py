@@ -33,6 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from copilot.commands.options import out_table_options, source_options
 from copilot.core import InputError
 
 NAME = "export"
@@ -58,11 +59,15 @@ def add_parser(sub) -> None:
         "in the table.")
     p.add_argument("source", help="a segment/demo output folder, a session folder, or a saved "
                    "model folder (with --data)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the CSV to write (.csv)")
+    p.add_argument("--out", metavar="FILE", help="the CSV to write (.csv)")
     p.add_argument("--preset", choices=PRESET_NAMES, default="generic",
                    help="column names and formats for the CRM (default: generic)")
-    p.add_argument("--data", metavar="DATA", help="assign this customer table with the saved "
-                   "model and export it (instead of the customers the segments were built on)")
+    p.add_argument("--data", metavar="DATA", help="assign this customer table (a file, or a "
+                   "database URL with --query or --table) with the saved model and export it "
+                   "(instead of the customers the segments were built on)")
+    source_options(p)
+    out_table_options(p, default_db="the database of --data, else the one the "
+                                  "segments were built from")
     p.add_argument("--glossary", metavar="DIR", help="also write or update the versioned "
                    "segment glossary in this folder")
     p.add_argument("--owner", action="append", default=[], metavar="SEGMENT=NAME",
@@ -95,9 +100,13 @@ class ExportRequest:
     """What an export is asked for, typed: the command line's arguments, or the demo's."""
 
     source: Path  # a segment/demo output folder, a session folder, or a saved model folder
-    out: Path  # the CSV to write
+    out: Path | None  # the CSV to write (None: out_table)
     preset: str = "generic"
-    data: Path | None = None  # a table to assign with the saved model and export instead
+    data: str | Path | None = None  # a table (file or database URL) to assign and export
+    query: str | None = None  # with a database URL as data: the SQL, or
+    table: str | None = None  # the table
+    out_table: str | None = None  # a database table to write instead of ``out``
+    out_db: str | None = None  # its database (default: data's, else the segmented table's)
     glossary: Path | None = None  # also write or update the glossary in this folder
     owner: tuple[str, ...] = ()  # "SEGMENT=NAME", a segment's owner in the glossary
     holdout_share: float = 0.1
@@ -107,8 +116,9 @@ class ExportRequest:
 def run(args: argparse.Namespace) -> int:
     """``segment-copilot export`` with parsed ``args``."""
     return export_segments(ExportRequest(
-        source=Path(args.source), out=Path(args.out), preset=args.preset,
-        data=Path(args.data) if args.data else None,
+        source=Path(args.source), out=Path(args.out) if args.out else None, preset=args.preset,
+        data=args.data or None, query=args.query, table=args.table,
+        out_table=args.out_table, out_db=args.out_db,
         glossary=Path(args.glossary) if args.glossary else None, owner=tuple(args.owner),
         holdout_share=args.holdout_share, salt=args.salt))
 
@@ -120,7 +130,18 @@ def export_segments(args: ExportRequest) -> int:
     from copilot.workflow import write_crm
 
     preset = get_preset(args.preset)
-    out = _check_out(Path(args.out))
+    if args.out and (args.out_table or args.out_db):
+        raise InputError("Give either --out FILE or --out-table NAME, not both; each writes "
+                         "the whole export.")
+    if not args.out and not args.out_table:
+        raise InputError("export needs somewhere to write: add --out FILE.csv or --out-table "
+                         "NAME." if not args.out_db else "--out-db names the database for "
+                         "--out-table, which is missing; add --out-table NAME.")
+    out = _check_out(Path(args.out)) if args.out else None
+    if (args.query or args.table) and not args.data:
+        flag = "--query" if args.query else "--table"
+        raise InputError(f"{flag} says what to read from the database given as --data, which "
+                         "is missing; add --data URL, or drop it.")
     if args.owner and not args.glossary:
         # Owners live in the glossary only: without one they would be dropped silently.
         raise InputError("--owner sets a segment's owner in the glossary, so it needs "
@@ -130,7 +151,8 @@ def export_segments(args: ExportRequest) -> int:
     if not source.has_ids:
         # Row numbers name no customer: matching versions by them would pair strangers.
         source.assignments = None
-    for path in source.inputs:
+    target = _table_target(args, source) if out is None else None
+    for path in source.inputs if out is not None else ():
         if _same_file(path, out):
             raise InputError(f"--out {out} is one of the export's inputs; write the CSV to "
                              "another file.")
@@ -145,7 +167,8 @@ def export_segments(args: ExportRequest) -> int:
                   for s in frame.loc[assigned, "segment"].unique()}
         frame.loc[assigned, "segment_name"] = frame.loc[assigned, "segment"].map(names).fillna(
             frame.loc[assigned, "segment_name"])
-        note = _names_note(before, names, source, out, glossary_plan.glossary)
+        note = _names_note(before, names, source, out or args.out_table,
+                          glossary_plan.glossary)
         if note:
             source.notes.append(note)
     for note in source.notes:
@@ -155,9 +178,35 @@ def export_segments(args: ExportRequest) -> int:
         from copilot.workflow import publish_glossary
 
         publish_glossary(glossary_plan)
-    write_crm(frame, out, preset)
-    _report(frame, out, preset, source, glossary_plan, args)
+    if target is None:
+        write_crm(frame, out, preset)
+        where = str(out)
+    else:
+        from copilot.segmentation import crm_arrow, write_table
+
+        where = write_table(*target, crm_arrow(frame, preset.columns),
+                            what=f"CRM export ({preset.name}), model "
+                            f"{source.model_version or 'unknown'}").describe()
+    _report(frame, where, preset, source, glossary_plan, args)
     return 0
+
+
+def _table_target(args: ExportRequest, source: _Source) -> tuple[str, str]:
+    """(database URL, table) for --out-table: --out-db, else the database --data came from,
+    else the one the segments were built from (named without its password, so it connects
+    with PGPASSWORD or ~/.pgpass)."""
+    from copilot.segmentation import check_out_table, is_database_url
+
+    data = str(args.data) if args.data else ""
+    if is_database_url(data):
+        return check_out_table(args.out_db, args.out_table, input_url=data,
+                               input_table=args.table)
+    built_from = dict(getattr(source.analysis, "source", None) or {})
+    url = str(built_from.get("path", ""))
+    if not is_database_url(url):
+        return check_out_table(args.out_db, args.out_table)
+    return check_out_table(args.out_db, args.out_table, input_url=url,
+                           input_table=built_from.get("table"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,7 +398,7 @@ def _assign(source: _Source, model_dir: Path, args: ExportRequest) -> _Source:
     from copilot.workflow import real_names
 
     model = load_bundle(model_dir)
-    table = load_table(args.data)
+    table = load_table(str(args.data), query=args.query, table=args.table)
     source.notes += list(table.notes)
     df = table.frame
     id_column = model.info.id_column
@@ -365,7 +414,9 @@ def _assign(source: _Source, model_dir: Path, args: ExportRequest) -> _Source:
     source.model_version = model.info.bundle_id
     names = real_names({int(k): v for k, v in model.info.names.items()})
     source.names = {**names, **source.names}
-    source.inputs += [model_dir / "bundle.json", Path(args.data)]
+    source.inputs += [model_dir / "bundle.json"]
+    if not table.from_database:
+        source.inputs.append(Path(args.data))
     if source.analysis is not None:
         if model.info.k != source.analysis.choice.k:
             raise InputError(f"The model in {model_dir} has {model.info.k} segments but the "
@@ -415,7 +466,7 @@ def _plan_glossary(source: _Source, args: ExportRequest, owners: dict[int, str])
                          assignments=source.assignments)
 
 
-def _names_note(before: dict, names: dict[int, str], source: _Source, out: Path,
+def _names_note(before: dict, names: dict[int, str], source: _Source, out,
                 glossary) -> str:
     """A note when the glossary's names, which the CSV takes, differ from the source's."""
     differ = sorted(s for s in names if s in before and before[s] != names[s])
@@ -443,7 +494,7 @@ def _and(items: list[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _report(frame, out: Path, preset, source: _Source, plan,
+def _report(frame, out: str, preset, source: _Source, plan,
             args: ExportRequest) -> None:
     w = sys.stdout.write
     n = len(frame)

@@ -58,6 +58,7 @@ from copilot.report.markdown import (
 from copilot.report.markdown import (
     segment_tag as _tag,
 )
+from copilot.report.source import DATABASE_FORMATS, source_name, source_query
 from copilot.report.trace import left_out_columns
 from copilot.segmentation import (
     AnchorLevelShare,
@@ -268,7 +269,7 @@ class _Memo:
 
     def title(self) -> str:
         a, c = self.a, self.a.choice
-        source = Path(str(a.source.get("path", ""))).name
+        source = source_name(a.source, short=True)
         heading = f"# Segment strategy memo: {_text(source)}" if source else "# Segment strategy memo"
         largest = max((p for p in a.profiles if p.segment >= 0), key=lambda p: p.size, default=None)
         parts = [(f"This memo splits {count(a.n_rows)} customers into {c.k} segments found "
@@ -324,10 +325,14 @@ class _Memo:
         a, roles, q = self.a, self.a.roles, self.a.quality
         lines = ["## Data and quality", ""]
         # The file name only: a memo is shared, and a local folder path says nothing to readers.
-        source = Path(str(a.source["path"])).name if a.source.get("path") else None
+        database = a.source.get("format") in DATABASE_FORMATS
+        source = source_name(a.source, short=not database) if a.source.get("path") else None
         where = f"{_code(source)} ({_text(a.source.get('format', 'table'))}): " if source else ""
         lines.append(f"{where}{count(q.n_rows)} rows (one per customer), "
                      f"{count(q.n_columns)} columns.")
+        if query := source_query(a.source):
+            lines.append("")
+            lines.append(f"Read with the query {_code(query)}.")
         lines.append("")
         left_out = left_out_columns([c.model_dump() for c in roles.columns], a.id_column)
         rows = [[f"Features ({len(roles.features)})", ", ".join(_code(f) for f in roles.features)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from copilot.core import figure, percent
+from copilot.report.source import source_name
 from copilot.segmentation import (
     ALGORITHM_NAMES,
     AnchorReport,
@@ -32,7 +33,7 @@ def _wrap(text: str, indent: str) -> list[str]:
 
 def render_summary(a: SegmentAnalysis, files: dict[str, object] | None = None) -> str:
     lines: list[str] = []
-    src = a.source.get("path", "the table")
+    src = source_name(a.source) or "the table"
     lines.append(f"Segment Copilot: {src} ({a.n_rows:,} customers, {len(a.roles.columns)} columns)")
     lines.append("")
     lines += _data_section(a)
@@ -185,7 +186,7 @@ def render_anchored_summary(
     segments (combined names such as "Retail / Segment 0") with their top trait and what their
     customers say, and its outcome tests; levels left unsegmented say why."""
     s = result.summary
-    src = (source or {}).get("path", "the table")
+    src = source_name(source or {}) or "the table"
     title = (f"Segment Copilot: {src} ({len(result.labels):,} customers), segmented within each "
              f"level of {s.anchor_column}")
     lines = [title, "", "LEVELS"]

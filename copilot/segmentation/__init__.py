@@ -45,15 +45,20 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         theme_lines,
     )
     from copilot.segmentation.data import (
+        DatabaseSource,
         EventSpec,
         LoadedTable,
         build_features,
+        database_source,
         ids_as_text,
+        is_database_url,
         load_table,
         name_tokens,
         outcome_flags,
         parse_as_of,
         read_document,
+        redact,
+        redact_text,
     )
     from copilot.segmentation.model import (
         DriftReport,
@@ -74,9 +79,12 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         DEFAULT_SALT,
         Glossary,
         OtherTableError,
+        WrittenTable,
         build_glossary,
         check_anchored_folder,
         check_out_dir,
+        check_out_table,
+        crm_arrow,
         crm_frame,
         csv_text,
         folder_name,
@@ -92,6 +100,7 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         write_crm_csv,
         write_glossary,
         write_outputs,
+        write_table,
     )
     from copilot.segmentation.spark import (
         ASSIGNMENTS_PARQUET,

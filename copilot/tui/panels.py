@@ -98,7 +98,7 @@ class DataPanel(VerticalScroll):
             summary.append("No table loaded yet. ", style="bold")
             summary.append("Type /load PATH (CSV, TSV, Parquet, Excel, JSON).")
         else:
-            summary.append(s.data_path.name, style="bold")
+            summary.append(s.data_name, style="bold")
             if quality is not None:
                 summary.append(f": {quality.n_rows:,} rows, {quality.n_columns} columns.")
         summary.append("\nGoal: ", style="bold")

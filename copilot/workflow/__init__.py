@@ -18,6 +18,7 @@ from copilot.workflow.assign import (
     Assigned,
     assign_to_file,
     assign_to_parquet,
+    assign_to_table,
     drift_report,
     write_drift_report,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "add_strategy",
     "assign_to_file",
     "assign_to_parquet",
+    "assign_to_table",
     "build_feature_file",
     "column_roles",
     "definitions_of",

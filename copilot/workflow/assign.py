@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from copilot.segmentation import DEFAULT_SALT, DriftReport, SavedModel
+from copilot.segmentation import DEFAULT_SALT, DriftReport, SavedModel, WrittenTable
 from copilot.workflow.folder import write_csv
 
 
@@ -21,6 +21,7 @@ class Assigned:
     path: Path
     frame: pd.DataFrame
     notes: tuple[str, ...]
+    table: WrittenTable | None = None  # when written to a database table instead of ``path``
 
     def counts(self) -> pd.Series:
         """Customers per segment name, the largest first."""
@@ -29,17 +30,35 @@ class Assigned:
 
 def assign_to_file(model: SavedModel, data: Path | str, out: Path | str, *,
                    holdout_share: float = 0.1, salt: str = DEFAULT_SALT,
-                   id_column: str | None = None) -> Assigned:
+                   id_column: str | None = None, query: str | None = None,
+                   table: str | None = None) -> Assigned:
     """Assign every row of ``data`` to ``model``'s segments (CRM columns: segment, name,
     confidence, holdout, model version, time) and write them to ``out`` atomically. Read in
     chunks: millions of customers never have to fit in memory at once. The caller refuses an
-    ``out`` that would overwrite an input first."""
+    ``out`` that would overwrite an input first. ``data`` may be a database URL with
+    ``query`` or ``table``."""
     from copilot.segmentation import assign_file
 
     result = assign_file(model, data, holdout_share=holdout_share, salt=salt,
-                         id_column=id_column)
+                         id_column=id_column, query=query, table=table)
     write_csv(result.frame, Path(out))
     return Assigned(path=Path(out), frame=result.frame, notes=tuple(result.notes))
+
+
+def assign_to_table(model: SavedModel, data: Path | str, out_db: str, out_table: str, *,
+                    holdout_share: float = 0.1, salt: str = DEFAULT_SALT,
+                    id_column: str | None = None, query: str | None = None,
+                    table: str | None = None) -> Assigned:
+    """``assign_to_file``, written as the table ``out_table`` in the database ``out_db`` in
+    one transaction (the caller checks the target with ``check_out_table`` first)."""
+    from copilot.segmentation import assign_file, crm_arrow, write_table
+
+    result = assign_file(model, data, holdout_share=holdout_share, salt=salt,
+                         id_column=id_column, query=query, table=table)
+    written = write_table(out_db, out_table, crm_arrow(result.frame),
+                          what=f"segment assignments, model {model.info.bundle_id}")
+    return Assigned(path=Path(out_table), frame=result.frame, notes=tuple(result.notes),
+                    table=written)
 
 
 def assign_to_parquet(model: SavedModel, data: Path | str, out: Path | str, *,

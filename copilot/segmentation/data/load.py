@@ -18,6 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from copilot.core import DataError
+from copilot.segmentation.data.database import (
+    DatabaseSource,
+    database_source,
+    is_database_url,
+    read_arrow,
+)
 from copilot.segmentation.data.table_format import _format_of, _short
 from copilot.segmentation.data.table_readers import (
     _read_csv,
@@ -34,17 +40,31 @@ class LoadedTable:
     """A loaded table and what the loader did to read it."""
 
     frame: pd.DataFrame
-    source: str  # the path as given
-    format: str  # "csv", "parquet", "excel", "json" or "jsonl"
+    source: str  # the path as given, or a database URL without its password
+    format: str  # "csv", "parquet", "excel", "json", "jsonl", "postgresql" or "duckdb"
     encoding: str | None  # text files only
     delimiter: str | None  # CSV only
     notes: tuple[str, ...]  # short sentences about what the loader changed or guessed
+    query: str | None = None  # a database source: the SQL given, or
+    table: str | None = None  # the table named
+
+    @property
+    def from_database(self) -> bool:
+        return self.format in ("postgresql", "duckdb")
 
 
-def load_table(path: str | Path, *, sheet: str | int | None = None) -> LoadedTable:
-    """Read a table file into a tidy DataFrame; raise ``DataError`` for anything unusable."""
-    p = Path(path).expanduser()
+def load_table(path: str | Path, *, sheet: str | int | None = None, query: str | None = None,
+               table: str | None = None) -> LoadedTable:
+    """Read a table file, or a database URL with ``query`` or ``table``, into a tidy
+    DataFrame; raise ``DataError`` for anything unusable."""
     src = str(path)
+    if is_database_url(src):
+        return _load_database(database_source(src, query=query, table=table))
+    if query is not None or table is not None:
+        flag = "--query" if query is not None else "--table"
+        raise DataError(f"{flag} reads from a database URL (postgresql://... or duckdb:///...), "
+                        f"but '{src}' is a file; drop {flag}, or give a database URL.")
+    p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"File '{src}' does not exist; check the path and the file name.")
     if p.is_dir():
@@ -93,3 +113,20 @@ def load_table(path: str | Path, *, sheet: str | int | None = None) -> LoadedTab
         delimiter=delimiter,
         notes=tuple(notes),
     )
+
+
+def _load_database(source: DatabaseSource) -> LoadedTable:
+    """The rows of a database source, tidied by the same rules as a file's."""
+    arrow = read_arrow(source)
+    notes: list[str] = []
+    src = source.shown
+    try:
+        frame = arrow.to_pandas(date_as_object=False)
+    except Exception as exc:  # an Arrow type pandas has no column for
+        raise DataError(f"The rows of {source.describe()} could not be turned into a table "
+                        f"({_short(exc)}); cast the unusual columns to text or numbers in "
+                        "--query.") from exc
+    frame = _tidy(frame, src, None, notes)
+    return LoadedTable(frame=frame, source=src, format=source.kind, encoding=None,
+                       delimiter=None, notes=tuple(notes), query=source.query,
+                       table=source.table)

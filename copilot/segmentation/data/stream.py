@@ -3,8 +3,9 @@
 CSV (plain or gzip) and Parquet stream: CSV through pandas' chunked reader with the encoding
 and delimiter ``load_table`` would sniff, Parquet by row batches. Every chunk is tidied by the
 same rules as ``load_table`` (names, text to numbers, dates, empty rows), so a chunk looks like
-the matching rows of a whole-file load. Other formats (Excel, JSON) are small by nature and
-are loaded whole, then sliced.
+the matching rows of a whole-file load. A database query or table streams too, in Arrow
+batches as the server sends them. Other formats (Excel, JSON) are small by nature and are
+loaded whole, then sliced.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from copilot.core import DataError
 from copilot.segmentation.data import load as _load
+from copilot.segmentation.data.database import database_source, is_database_url, iter_arrow
 from copilot.segmentation.data.table_format import _format_of, _short
 from copilot.segmentation.data.table_tidy import _tidy
 from copilot.segmentation.data.text_sniff import csv_note, sniff_text, zero_padded_columns
@@ -49,11 +51,16 @@ def _merge_note(notes: list[str], seen: dict[str, int], counts: dict[str, int],
 
 
 def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
-                      notes: list[str] | None = None) -> Iterator[pd.DataFrame]:
+                      notes: list[str] | None = None, query: str | None = None,
+                      table: str | None = None) -> Iterator[pd.DataFrame]:
     """Yield the table at ``path`` as tidy frames of at most ``rows`` rows, in file order.
 
-    ``notes`` collects what ``load_table`` would have said about the file, once each.
+    ``notes`` collects what ``load_table`` would have said about the file, once each. A
+    database URL (with ``query`` or ``table``) is read whole, in Arrow, then sliced.
     """
+    if query is not None or table is not None or is_database_url(str(path)):
+        yield from _database_chunks(str(path), query, table, rows, notes)
+        return
     p = Path(path).expanduser()
     src = str(path)
     if not p.is_file():
@@ -111,6 +118,30 @@ def iter_table_chunks(path: str | Path, *, rows: int = CHUNK_ROWS,
     if notes is not None:
         notes.extend(loaded.notes)
     yield from _sliced(loaded.frame, rows)
+
+
+def _database_chunks(url: str, query: str | None, table: str | None, rows: int,
+                     notes: list[str] | None) -> Iterator[pd.DataFrame]:
+    """A database source in chunks as the server sends them, each tidied like a file's chunk
+    (a file with --query or --table gets the loader's refusal)."""
+    if not is_database_url(url):
+        _load.load_table(url, query=query, table=table)  # raises: flags for a file
+    source = database_source(url, query=query, table=table)
+    seen: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for arrow in iter_arrow(source, rows):
+        chunk_notes: list[str] = []
+        try:
+            frame = arrow.to_pandas(date_as_object=False)
+        except Exception as exc:  # an Arrow type pandas has no column for
+            raise DataError(f"The rows of {source.describe()} could not be turned into a table "
+                            f"({_short(exc)}); cast the unusual columns to text or numbers in "
+                            "--query.") from exc
+        frame = _tidy(frame, source.shown, None, chunk_notes)
+        if notes is not None:
+            for note in chunk_notes:
+                _merge_note(notes, seen, counts, note)
+        yield frame
 
 
 def _sliced(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:

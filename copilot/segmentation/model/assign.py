@@ -43,12 +43,15 @@ def assign_table(model: SavedModel, df: pd.DataFrame, *, holdout_share: float = 
 
 
 def assign_file(model: SavedModel, path, *, holdout_share: float = 0.1,
-                salt: str = DEFAULT_SALT, id_column: str | None = None) -> Assignment:
+                salt: str = DEFAULT_SALT, id_column: str | None = None,
+                query: str | None = None, table: str | None = None) -> Assignment:
     """``assign_table`` over a file read in chunks: a file larger than memory works, since
-    only the seven output columns are kept for all rows."""
+    only the seven output columns are kept for all rows. A database URL with ``query`` or
+    ``table`` works too."""
     notes: list[str] = []
     check_share(holdout_share)  # before the file is read: a bad share wastes no scoring
-    result = assign_chunks(model, iter_table_chunks(path, notes=notes),
+    chunks = iter_table_chunks(path, notes=notes, query=query, table=table)
+    result = assign_chunks(model, chunks,
                            holdout_share=holdout_share, salt=salt, id_column=id_column)
     return Assignment(result.frame, (*notes, *result.notes))
 

@@ -1,5 +1,5 @@
-"""Files for other systems: assignments, CRM files, the glossary, per-level outputs, and
-publishing an output folder whole or not at all."""
+"""Files and tables for other systems: assignments, CRM files, database tables, the glossary,
+per-level outputs, and publishing an output folder whole or not at all."""
 
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,12 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         crm_frame,
         get_preset,
         write_crm_csv,
+    )
+    from copilot.segmentation.outputs.db_table import (
+        WrittenTable,
+        check_out_table,
+        crm_arrow,
+        write_table,
     )
     from copilot.segmentation.outputs.export import csv_text, write_outputs
     from copilot.segmentation.outputs.glossary import (
