@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out-dir", default="segment-out",
                      help="folder for assignments.csv and analysis.json (default: segment-out)")
     seg.add_argument("--sheet", default=None, help="Excel sheet name or number")
+    _engine_options(seg, "the model is chosen on a sample of at most 200,000 rows, every row is "
+                    "scored in Spark and the assignments are written as assignments.parquet")
 
     _llm_options(seg)
     demo = sub.add_parser("demo", help="run the whole analysis on bundled demo data",
@@ -127,12 +129,24 @@ def _add_assign(sub) -> None:
                         help="share of each segment flagged as the control group (default 0.1)")
     assign.add_argument("--salt", default="segment-copilot-holdout",
                         help="names the experiment: the same salt gives the same holdout group")
+    _engine_options(assign, "every row is scored in Spark and --out is a Parquet folder")
 
 
 def _operational_commands():
     from copilot.commands import operational_commands
 
     return operational_commands()
+
+
+def _engine_options(p: argparse.ArgumentParser, spark_does: str) -> None:
+    g = p.add_argument_group("Engine (past one machine: pip install \".[spark]\")")
+    g.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help=f"local (default) or spark: DATA may then be a Parquet folder, a CSV or "
+                   f"a table name; {spark_does}")
+    g.add_argument("--master", metavar="URL", default=None,
+                   help="the Spark master: local[N], spark://HOST:7077, yarn, k8s://... or "
+                   "sc://HOST:15002 for Spark Connect (default: $SPARK_REMOTE, $SPARK_MASTER, "
+                   "else local[*])")
 
 
 def _segment_options(p: argparse.ArgumentParser) -> None:
@@ -272,7 +286,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
-                    memo: bool = False) -> int:
+                    memo: bool = False, spark: bool = False) -> int:
     from copilot.llm import resolve_settings
     from copilot.report import render_summary, render_writing
     from copilot.segmentation import check_out_dir, produced_input, staged_folder
@@ -294,25 +308,40 @@ def _run_and_report(df, settings, source: dict, args: argparse.Namespace, *,
         # The same steps as the chat's segment and write: the run with its saved model (which
         # assigns new customers to these segments), then the names, which the model takes.
         folder = AnalysisFolder(stage)
-        run = segment_table(df, settings, folder, source=source, progress=_StderrProgress())
-        files = {"assignments": folder.assignments, "analysis": folder.analysis_file}
+        if spark:  # the table stays in Spark; the sample's model scores every row there
+            from copilot.workflow import segment_with_spark
+
+            result = segment_with_spark(args.data, settings, folder, master=args.master,
+                                        progress=_StderrProgress())
+            analysis, files = result.analysis, {"assignments": result.files["assignments"],
+                                                "analysis": folder.analysis_file}
+            src = analysis.source
+            if src.get("from_sample"):
+                sys.stderr.write(f"note: the model was chosen on a sample of "
+                                 f"{src['sample_rows']:,} of {src['rows']:,} rows; sizes and "
+                                 "outcome tests are over every row, the profiles' statistics "
+                                 "and rules over the sample.\n")
+        else:
+            run = segment_table(df, settings, folder, source=source, progress=_StderrProgress())
+            analysis = run.analysis
+            files = {"assignments": folder.assignments, "analysis": folder.analysis_file}
         writing = None
         if llm_settings.provider != "none":
-            writing = _write(run.analysis, llm_settings, args.goal, initiatives)
+            writing = _write(analysis, llm_settings, args.goal, initiatives)
             files = {**files, "writing": folder.write_writing(writing)}
             folder.rename_model({n.segment: n.name for n in writing.narratives})
         files = {**files, "model": folder.model}
         if memo:
-            memo_files = write_strategy_memo(run.analysis, writing, stage / "memo.md",
+            memo_files = write_strategy_memo(analysis, writing, stage / "memo.md",
                                              goal=args.goal)
             files = {**files, "memo": memo_files.memo}
     files = {key: out / path.relative_to(stage) for key, path in files.items()}
     if args.json:
-        sys.stdout.write(run.analysis.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(analysis.model_dump_json(indent=2) + "\n")
     else:
-        sys.stdout.write(render_summary(run.analysis, files))
+        sys.stdout.write(render_summary(analysis, files))
         if writing is not None:
-            sys.stdout.write(render_writing(writing, run.analysis))
+            sys.stdout.write(render_writing(writing, analysis))
     if memo:
         sys.stderr.write(f"The strategy memo is in {files['memo']} (charts beside it).\n")
     return 0
@@ -345,6 +374,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise InputError(f"--anchor-mode within segments inside the levels of one anchor, but "
                          f"{len(settings.anchors)} were given ({', '.join(settings.anchors)}); "
                          "give a single --anchor COL.")
+    if args.engine == "spark":
+        if within:
+            raise InputError("--anchor-mode within works with the local engine only; drop "
+                             "--engine spark, or report the anchor across the segments.")
+        if args.query or args.table:
+            raise InputError("--engine spark reads DATA itself (a Parquet folder, a CSV or a "
+                             "table of Spark's catalog); drop --query and --table.")
+        return _run_and_report(None, settings, {"path": str(args.data)}, args, spark=True)
     table = load_table(args.data, sheet=args.sheet, query=args.query, table=args.table)
     for note in table.notes:
         sys.stderr.write(f"note: {note}\n")
@@ -519,6 +556,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
     target = _out_table_target(args)
     model = load_bundle(args.model)  # a wrong model is named before anything else
+    if args.engine == "spark":
+        if target is not None:
+            raise InputError("--engine spark writes a Parquet folder with --out; --out-table "
+                             "works with the local engine.")
+        refuse_overwrite(args.out, *_file_inputs(args.data), model_folder(args.model))
+        return _assign_with_spark(model, args)
     source = {"query": args.query, "table": args.table, "id_column": args.id_column,
               "holdout_share": args.holdout_share, "salt": args.salt}
     if target is None:
@@ -534,6 +577,24 @@ def cmd_assign(args: argparse.Namespace) -> int:
     sys.stdout.write(f"Assigned {len(result.frame):,} customers with model "
                      f"{model.info.bundle_id} to {where}:\n")
     for name, n in counts.items():
+        sys.stdout.write(f"  {name}: {n:,}\n")
+    return 0
+
+
+def _assign_with_spark(model, args: argparse.Namespace) -> int:
+    from copilot.workflow import assign_to_parquet
+
+    if str(args.out).lower().endswith((".csv", ".tsv", ".txt")):
+        raise InputError(f"--engine spark writes a Parquet folder, not {args.out}; give --out a "
+                         "path such as assigned.parquet.")
+    result = assign_to_parquet(model, args.data, args.out, master=args.master,
+                               holdout_share=args.holdout_share, salt=args.salt,
+                               id_column=args.id_column)
+    for note in result.notes:
+        sys.stderr.write(f"note: {note}\n")
+    sys.stdout.write(f"Assigned {result.n_rows:,} customers with model "
+                     f"{model.info.bundle_id} to {args.out}:\n")
+    for name, n in result.counts.items():
         sys.stdout.write(f"  {name}: {n:,}\n")
     return 0
 

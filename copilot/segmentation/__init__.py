@@ -102,5 +102,15 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         write_outputs,
         write_table,
     )
+    from copilot.segmentation.spark import (
+        ASSIGNMENTS_PARQUET,
+        SparkAssigned,
+        SparkSegmentation,
+        assign_spark,
+        check_parquet_out,
+        segment_spark,
+        spark_missing_sentence,
+        spark_session,
+    )
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

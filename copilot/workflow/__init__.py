@@ -5,17 +5,19 @@ Below ``copilot.agent``, ``copilot.commands``, ``copilot.tui`` and ``cli.py``; a
 the LLM layer and the engine (``copilot.segmentation``).
 
 - the analysis folder (``AnalysisFolder``, ``publish_segments``): the files a run publishes;
-- segment-and-write (``segment_table``, ``write_segments``, ``add_strategy``,
+- segment-and-write (``segment_table``, ``segment_with_spark``, ``write_segments``, ``add_strategy``,
   ``rename_segment``), the settings (``settings_with``) and ``segment_within_levels``;
 - the CRM export (``folder_customers``, ``read_own_customers``, ``write_crm``);
 - the glossary update (``plan_glossary``, ``publish_glossary``);
-- the saved model's operations (``assign_to_file``, ``drift_report``, ``write_drift_report``);
+- the saved model's operations (``assign_to_file``, ``assign_to_parquet`` with Spark,
+  ``drift_report``, ``write_drift_report``);
 - the memo (``write_strategy_memo``).
 """
 
 from copilot.workflow.assign import (
     Assigned,
     assign_to_file,
+    assign_to_parquet,
     assign_to_table,
     drift_report,
     write_drift_report,
@@ -51,6 +53,7 @@ from copilot.workflow.segment import (
     read_scope,
     scope_sentence,
     segment_table,
+    segment_with_spark,
     segment_within_levels,
     segmented_rows,
     settings_with,
@@ -79,6 +82,7 @@ __all__ = [
     "Renamed",
     "add_strategy",
     "assign_to_file",
+    "assign_to_parquet",
     "assign_to_table",
     "build_feature_file",
     "column_roles",
@@ -98,6 +102,7 @@ __all__ = [
     "given_names",
     "segment_names",
     "segment_table",
+    "segment_with_spark",
     "segment_within_levels",
     "segmented_rows",
     "settings_with",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,6 +59,18 @@ def assign_to_table(model: SavedModel, data: Path | str, out_db: str, out_table:
                           what=f"segment assignments, model {model.info.bundle_id}")
     return Assigned(path=Path(out_table), frame=result.frame, notes=tuple(result.notes),
                     table=written)
+
+
+def assign_to_parquet(model: SavedModel, data: Path | str, out: Path | str, *,
+                      master: str | None = None, holdout_share: float = 0.1,
+                      salt: str = DEFAULT_SALT, id_column: str | None = None) -> Any:
+    """``assign_to_file`` in Spark (``--engine spark``): every row of ``data`` (Parquet, CSV
+    or a table name) scored by the same function, written to the Parquet folder ``out`` whole
+    or not at all. Returns the engine's ``SparkAssigned`` (path, rows, counts per name, notes)."""
+    from copilot.segmentation import assign_spark
+
+    return assign_spark(model, str(data), out, master=master, holdout_share=holdout_share,
+                        salt=salt, id_column=id_column)
 
 
 def drift_report(new: pd.DataFrame, model: SavedModel, *, old: pd.DataFrame | None = None,

@@ -72,6 +72,19 @@ def segment_table(frame: pd.DataFrame, settings: SegmentSettings, folder: Analys
     return run
 
 
+def segment_with_spark(data: str | Path, settings: SegmentSettings, folder: AnalysisFolder, *,
+                       master: str | None = None, progress: Progress | None = None,
+                       names: dict[int, str] | None = None) -> Any:
+    """``segment_table`` for a table in Spark (``--engine spark``): the model is chosen on a
+    sample and saved to ``folder``, every row is scored in Spark into ``assignments.parquet``,
+    and ``analysis.json`` holds sizes and outcome tests over every row. Returns the engine's
+    ``SparkSegmentation`` (its ``analysis`` is what the writers and the memo read)."""
+    from copilot.segmentation import segment_spark
+
+    return segment_spark(str(data), settings, folder.path, master=master, progress=progress,
+                         names=names)
+
+
 def segment_within_levels(frame: pd.DataFrame, column: str, settings: SegmentSettings,
                           out: Path, *, progress: Progress | None = None,
                           done: Callable[[], None] | None = None,

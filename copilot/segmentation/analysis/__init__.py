@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
     from copilot.segmentation.analysis.holdout import DEFAULT_SALT, check_share, holdout_flags
     from copilot.segmentation.analysis.mixture import Layout, MixedMixture
     from copilot.segmentation.analysis.pipeline import (
+        ConfidenceSummary,
         SegmentAnalysis,
         SegmentationRun,
         SegmentSettings,
@@ -27,7 +28,12 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
     from copilot.segmentation.analysis.prepare import OTHER_LEVEL, Preparation, skew_transform
     from copilot.segmentation.analysis.profile import SegmentProfile
     from copilot.segmentation.analysis.quality import QualityReport, quality_report
-    from copilot.segmentation.analysis.roles import FEATURE_ROLES, RoleReport, infer_roles
+    from copilot.segmentation.analysis.roles import (
+        FEATURE_ROLES,
+        RoleReport,
+        infer_roles,
+        outcome_values,
+    )
     from copilot.segmentation.analysis.scope import Scope, find_scope, parse_scope
     from copilot.segmentation.analysis.stance import (
         SegmentStance,
@@ -40,7 +46,13 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
     )
     from copilot.segmentation.analysis.sweep import SweepRow, SweepTable
     from copilot.segmentation.analysis.themes import theme_lines
-    from copilot.segmentation.analysis.validate import OutcomeValidation
+    from copilot.segmentation.analysis.validate import (
+        GroupSums,
+        OutcomeSums,
+        OutcomeValidation,
+        SegmentSize,
+        validate_outcome_sums,
+    )
     from copilot.segmentation.analysis.within import AnchoredSegmentation, segment_within_anchors
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

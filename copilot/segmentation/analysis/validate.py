@@ -9,6 +9,8 @@ epsilon-squared for continuous ones (means with t-intervals, medians). Unassigne
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -210,33 +212,54 @@ def _fmt_p(p: float) -> str:
 def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, *,
                   phrase: str | None = None) -> OutcomeValidation:
     """``phrase``: how sentences name the outcome (``Class = 2`` for a 1/2-coded one)."""
-    said = phrase or name
     valid = np.isfinite(values)
-    n_missing = int((~valid).sum())
-    overall = float(values[valid].mean()) if valid.any() else None
     v_assigned, groups, segments = _segment_groups(values, labels, valid, kind)
-
     unassigned_mask = labels < 0
     unassigned = (
         _segment_outcome(-1, values[unassigned_mask & valid], kind)
         if unassigned_mask.any()
         else None
     )
+    constant = float(v_assigned[0]) if v_assigned.size and np.all(
+        v_assigned == v_assigned[0]) else None
+    assigned = _Assigned(int(v_assigned.size),
+                         float(v_assigned.mean()) if v_assigned.size else 0.0, constant)
+    return _validation(
+        name, kind, phrase, segments, unassigned, assigned,
+        n_missing=int((~valid).sum()),
+        overall=float(values[valid].mean()) if valid.any() else None,
+        test=lambda binary: _test_across_segments(binary, groups, v_assigned))
 
+
+@dataclass(frozen=True)
+class _Assigned:
+    """The segmented rows with a value: how many, their mean, and their one value when all
+    are the same (None otherwise)."""
+
+    n: int
+    mean: float
+    constant: float | None
+
+
+def _validation(name, kind, phrase, segments, unassigned, assigned: _Assigned, *,
+                n_missing: int, overall: float | None, test) -> OutcomeValidation:
+    """The validation from each segment's outcome and the test (``test(binary)`` returns what
+    ``_test_across_segments`` does): one path for rows in memory and for aggregates."""
+    said = phrase or name
     binary = kind == "binary"
     base = {
         "name": name,
         "phrase": said,
         "kind": "binary" if binary else "continuous",
         "overall": overall,
-        "n": int(v_assigned.size),
+        "n": assigned.n,
         "n_missing": n_missing,
         "segments": segments,
         "unassigned": unassigned,
         "test": "chi-square" if binary else "kruskal-wallis",
         "effect_size_name": "cramers_v" if binary else "epsilon_squared",
     }
-    reason = _untestable(said, kind, v_assigned, segments)
+    reason = _untestable(said, kind, assigned, segments)
     if reason is not None:
         return OutcomeValidation(
             **base,
@@ -247,8 +270,7 @@ def _validate_one(name: str, kind: str, values: np.ndarray, labels: np.ndarray, 
             significant=False,
             summary=reason,
         )
-    chi2, p, effect, magnitude, effect_text, test_text = _test_across_segments(
-        binary, groups, v_assigned)
+    chi2, p, effect, magnitude, effect_text, test_text = test(binary)
     significant = p < ALPHA
     summary = _summary(said, kind, segments, p, significant, magnitude, test_text, effect_text)
     return OutcomeValidation(
@@ -278,11 +300,11 @@ def _segment_groups(values: np.ndarray, labels: np.ndarray, valid: np.ndarray, k
     return v_assigned, groups, segments
 
 
-def _untestable(said: str, kind: str, v_assigned: np.ndarray,
+def _untestable(said: str, kind: str, assigned: _Assigned,
                 segments: tuple[SegmentOutcome, ...]) -> str | None:
     """Why the outcome cannot be tested across the segments, in a sentence; None when it can."""
     binary = kind == "binary"
-    if v_assigned.size == 0:
+    if assigned.n == 0:
         return (f"{said} has no recorded values for the segmented rows, so it cannot "
                 "validate the segments.")
     empty = [s.segment for s in segments if s.n == 0]
@@ -294,9 +316,9 @@ def _untestable(said: str, kind: str, v_assigned: np.ndarray,
     if len(segments) < 2:
         what = "rate" if binary else "mean"
         return (f"{said} cannot be compared across segments: there is only one segment "
-                f"({what} {_fmt_value(float(v_assigned.mean()), kind)}).")
-    if np.all(v_assigned == v_assigned[0]):
-        return (f"{said} is {_fmt_value(float(v_assigned[0]), kind)} for every segmented "
+                f"({what} {_fmt_value(assigned.mean, kind)}).")
+    if assigned.constant is not None:
+        return (f"{said} is {_fmt_value(assigned.constant, kind)} for every segmented "
                 "row, so it cannot differ across segments.")
     return None
 
@@ -308,24 +330,28 @@ def _test_across_segments(binary: bool, groups: list[np.ndarray], v_assigned: np
     if binary:
         ones = np.array([g.sum() for g in groups], dtype=float)
         ns = np.array([g.size for g in groups], dtype=float)
-        table = np.column_stack([ns - ones, ones])
-        chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
-        n = float(ns.sum())
-        df_star = min(table.shape) - 1
-        effect = math.sqrt(chi2 / (n * df_star))
-        root = math.sqrt(df_star)
-        magnitude = _magnitude(effect, (0.1 / root, 0.3 / root, 0.5 / root))
-        effect_text = f"Cramér's V {effect:.2f}"
-        test_text = "chi-square"
-    else:
-        chi2, p = stats.kruskal(*groups)
-        effect = float(chi2) / (v_assigned.size - 1)
-        effect = min(max(effect, 0.0), 1.0)
-        magnitude = _magnitude(effect, (0.01, 0.08, 0.26))
-        effect_text = f"ε² {effect:.2f}"
-        test_text = "Kruskal-Wallis"
-    p = float(p)
-    return chi2, p, effect, magnitude, effect_text, test_text
+        return _chi_square(ones, ns)
+    chi2, p = stats.kruskal(*groups)
+    return _kruskal_effect(float(chi2), float(p), int(v_assigned.size))
+
+
+def _chi_square(ones: np.ndarray, ns: np.ndarray):
+    """Chi-square and Cramér's V of the segment-by-outcome table from each segment's count of
+    ones and of rows (all a binary outcome's test needs)."""
+    table = np.column_stack([ns - ones, ones])
+    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    n = float(ns.sum())
+    df_star = min(table.shape) - 1
+    effect = math.sqrt(chi2 / (n * df_star))
+    root = math.sqrt(df_star)
+    magnitude = _magnitude(effect, (0.1 / root, 0.3 / root, 0.5 / root))
+    return chi2, float(p), effect, magnitude, f"Cramér's V {effect:.2f}", "chi-square"
+
+
+def _kruskal_effect(h: float, p: float, n: int):
+    effect = min(max(h / (n - 1), 0.0), 1.0)
+    magnitude = _magnitude(effect, (0.01, 0.08, 0.26))
+    return h, p, effect, magnitude, f"ε² {effect:.2f}", "Kruskal-Wallis"
 
 
 def _summary(said: str, kind: str, segments: tuple[SegmentOutcome, ...], p: float,
@@ -345,3 +371,83 @@ def _summary(said: str, kind: str, segments: tuple[SegmentOutcome, ...], p: floa
     else:
         verb = "differs across segments"
     return f"{said} {verb}: {span} ({test_text} {_fmt_p(p)}, {effect_text}, {magnitude})."
+
+
+# --------------------------------------------------------------------------------------------
+# The same validation from aggregates (a table too large for memory, summed by Spark)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupSums:
+    """An outcome's sufficient statistics in one segment (``-1``: the unassigned rows), over
+    the rows with a value."""
+
+    segment: int
+    n: int
+    total: float  # the sum of the values (of the ones, for a binary outcome)
+    sd: float | None = None  # sample standard deviation (continuous)
+    median: float | None = None  # continuous
+    rank_sum: float | None = None  # the sum of the mid-ranks among the segmented rows
+
+
+@dataclass(frozen=True)
+class OutcomeSums:
+    """What ``validate_outcome_sums`` needs of one outcome: per-segment sums, the missing
+    count, the overall mean, the extremes of the segmented rows and, for a continuous outcome,
+    the ties term ``sum(t^3 - t)`` of the segmented rows' values (Kruskal-Wallis)."""
+
+    name: str
+    kind: str  # "binary" or "continuous"
+    groups: tuple[GroupSums, ...]
+    n_missing: int
+    overall: float | None
+    minimum: float | None  # over the segmented rows with a value
+    maximum: float | None
+    phrase: str | None = None
+    ties: float = 0.0
+
+
+def validate_outcome_sums(sums: OutcomeSums) -> OutcomeValidation:
+    """``validate_outcomes`` for one outcome from aggregates: the same intervals, tests,
+    effect sizes and sentences, computed from counts, sums, standard deviations and rank sums
+    instead of the rows (the Kruskal-Wallis H with scipy's tie correction)."""
+    kind = sums.kind
+    parts = sorted((g for g in sums.groups if g.segment >= 0), key=lambda g: g.segment)
+    segments = tuple(_outcome_from_sums(g, kind) for g in parts)
+    minus = [g for g in sums.groups if g.segment < 0]
+    unassigned = _outcome_from_sums(minus[0], kind) if minus else None
+    n = sum(g.n for g in parts)
+    constant = sums.minimum if n and sums.minimum == sums.maximum else None
+    assigned = _Assigned(n, sum(g.total for g in parts) / n if n else 0.0, constant)
+
+    def test(binary: bool):
+        if binary:
+            return _chi_square(np.array([g.total for g in parts], dtype=float),
+                               np.array([g.n for g in parts], dtype=float))
+        return _kruskal_from_ranks(parts, n, sums.ties)
+
+    return _validation(sums.name, kind, sums.phrase, segments, unassigned, assigned,
+                       n_missing=sums.n_missing, overall=sums.overall, test=test)
+
+
+def _outcome_from_sums(g: GroupSums, kind: str) -> SegmentOutcome:
+    if g.n == 0:
+        return SegmentOutcome(segment=g.segment, n=0, value=None, ci_low=None, ci_high=None)
+    mean = g.total / g.n
+    if kind == "binary":
+        lo, hi = _wilson(g.total, g.n)
+        return SegmentOutcome(segment=g.segment, n=g.n, value=mean, ci_low=lo, ci_high=hi)
+    sd = g.sd if g.sd is not None and g.n > 1 else float("nan")
+    lo, hi = _t_interval(mean, sd, g.n)
+    return SegmentOutcome(segment=g.segment, n=g.n, value=mean, ci_low=lo, ci_high=hi,
+                          median=g.median)
+
+
+def _kruskal_from_ranks(parts: Sequence[GroupSums], n: int, ties: float):
+    """Kruskal-Wallis from each segment's rank sum, as ``scipy.stats.kruskal`` computes it."""
+    h = 12.0 / (n * (n + 1)) * sum((g.rank_sum or 0.0) ** 2 / g.n for g in parts) - 3 * (n + 1)
+    correction = 1.0 - ties / (float(n) ** 3 - n)
+    h = h / correction if correction > 0 else float("nan")
+    p = float(stats.chi2.sf(h, len(parts) - 1))
+    return _kruskal_effect(float(h), p, n)

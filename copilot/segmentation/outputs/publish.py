@@ -28,7 +28,7 @@ from copilot.core import InputError
 # (one it does not write again is dropped: it described other segments).
 PRODUCED = frozenset({
     "analysis.json", "assignments.csv", "writing.json", "model", "memo.md", "memo_files",
-    "crm.csv", "levels", "summary.md",
+    "crm.csv", "levels", "summary.md", "assignments.parquet",
 })
 _STAGE = ".{name}.staging-"
 _OLD = ".{name}.previous-"
