@@ -56,14 +56,14 @@ class SqlDialect:
         return keys[0] if len(keys) == 1 else self.keys_sql.format(", ".join(keys))
 
 
-DUCKDB = SqlDialect(
+DUCKDB_SQL = SqlDialect(
     name="duckdb", quote='"', epoch_ms_sql="epoch_ms({})",
     weekend_sql="dayofweek({}) IN (0, 6)",  # DuckDB: Sunday 0 ... Saturday 6
     first_by_sql="arg_min({value}, {keys})", last_by_sql="arg_max({value}, {keys})",
     keys_sql="({})",  # a row value, compared field by field
 )
 
-SPARK = SqlDialect(
+SPARK_SQL = SqlDialect(
     name="spark", quote="`", epoch_ms_sql="unix_millis({})",  # truncates, as epoch_ms does
     weekend_sql="dayofweek({}) IN (1, 7)",  # Spark: Sunday 1 ... Saturday 7
     first_by_sql="min_by({value}, {keys})", last_by_sql="max_by({value}, {keys})",
@@ -93,7 +93,7 @@ class DuckQueries:
     """The local engine: the DuckDB connection that staged the events."""
 
     con: object
-    dialect: SqlDialect = DUCKDB
+    dialect: SqlDialect = DUCKDB_SQL
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
