@@ -1,0 +1,22 @@
+"""The Spark backend of the engine (``--engine spark``): the top floor, over the outputs.
+
+Spark reads, profiles and samples the table; the local engine chooses the model on the
+sample; Spark scores every row with that saved model (``mapInPandas`` over the local
+``assign_table``) and computes the sizes, profiles and outcome tests from aggregates.
+pyspark is an optional extra (``pip install ".[spark]"``) imported only inside functions.
+"""
+
+from typing import TYPE_CHECKING
+
+from copilot.core import lazy_face
+
+if TYPE_CHECKING:  # what the package exports; each module is imported on first use
+    from copilot.segmentation.spark.session import (
+        INSTALL_HINT,
+        require_pyspark,
+        resolve_master,
+        spark_missing_sentence,
+        spark_session,
+    )
+
+__getattr__, __dir__, __all__ = lazy_face(__name__)
