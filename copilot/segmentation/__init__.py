@@ -93,5 +93,6 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         write_glossary,
         write_outputs,
     )
+    from copilot.segmentation.spark import spark_features
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

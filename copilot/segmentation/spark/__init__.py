@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from copilot.core import lazy_face
 
 if TYPE_CHECKING:  # what the package exports; each module is imported on first use
+    from copilot.segmentation.spark.features import SparkQueries, spark_features
     from copilot.segmentation.spark.session import (
         INSTALL_HINT,
         require_pyspark,
