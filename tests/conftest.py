@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,45 @@ def telco_cli_explicit(tmp_path_factory):
     out = tmp_path_factory.mktemp("telco_explicit")
     proc = run_cli("segment", data, "--out-dir", out, "--json", "--outcome", "Churn")
     return {"proc": proc, "out": out, "data": data}
+
+
+SHORT_JOB_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here (pyspark or Java missing), or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return 'pyspark is not installed (pip install ".[spark]")'
+    home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (home and os.path.exists(os.path.join(home, "bin", "java"))):
+        return "Java is not installed (apt-get install openjdk-17-jre-headless)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (local[2], small and quiet) for every Spark test: starting Java
+    costs about 10 CPU-seconds. Tests that use it carry ``xdist_group("spark")`` so one worker
+    starts it once. Skipped with the reason where pyspark or Java is missing."""
+    reason = spark_missing()
+    if reason:
+        pytest.skip(reason)
+    from copilot.segmentation.spark import spark_session
+
+    # Spark's Python workers import the product from this checkout, like the tests do.
+    path = os.environ.get("PYTHONPATH", "")
+    if str(REPO) not in path.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), path) if p)
+    # Tests run short jobs: the JIT's first tier only, and one GC thread, halve Spark's CPU
+    # (features on online_retail: 43 -> 24 JVM CPU-seconds with the start); the CLI tests'
+    # own Spark processes inherit it from the environment.
+    os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_JOB_JVM)
+    session = spark_session("local[2]", {"spark.driver.memory": "1g",
+                                         "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,6 +11,7 @@ its notes are the ones the local engine writes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,7 +77,12 @@ class SparkQueries:
         return [tuple(row) for row in self.session.sql(sql).collect()]
 
     def frame(self, sql: str) -> pd.DataFrame:
-        return self.session.sql(sql).toPandas()
+        with warnings.catch_warnings():
+            # pyspark 4's Arrow conversion warns on every column under pandas 3 about a
+            # keyword pandas deprecated: noise to a user, the values are right (tested).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            return self.session.sql(sql).toPandas()
 
 
 @contextmanager
