@@ -94,7 +94,9 @@ def _on_spark(events: Path, master: str | None) -> Iterator[Queries]:
     session = _own_session(spark_session(master))
     views = ("ev", "fe")
     try:
-        session.read.parquet(str(events)).createOrReplaceTempView("ev")
+        # A file: URI, so a cluster whose default file system is HDFS still reads the local
+        # path (which its machines must mount; see the README).
+        session.read.parquet(events.resolve().as_uri()).createOrReplaceTempView("ev")
         yield SparkQueries(session)
     except (PySparkException, Py4JError) as exc:
         raise DataError(f"Spark could not aggregate the events ({_first_line(exc)}); check "
