@@ -73,7 +73,7 @@ def _add_import(path: Path, line: str) -> None:
      "Layers: each imports only the layers below BROKEN"),
     # Reading input reaching up into the saved model.
     ("copilot/segmentation/data/load.py", "import copilot.segmentation.model",
-     "the analysis over reading\ninput BROKEN"),
+     "analysis over reading input BROKEN"),
     # A report module reaching past the engine's face into a submodule.
     ("copilot/report/summary.py", "from copilot.segmentation.analysis.roles import infer_roles",
      "copilot.segmentation is imported through its face BROKEN"),
