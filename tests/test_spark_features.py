@@ -46,6 +46,40 @@ def assert_same_features(local, on_spark) -> None:
     assert local.summary.model_dump(**same) == on_spark.summary.model_dump(**same)
 
 
+# Shapes a log can have (amount, order, product, event, purchase event without an amount).
+SHAPES = [(amount, order, product, event, purchase and not amount)
+          for amount in (True, False) for order in (True, False) for product in (True, False)
+          for event in (True, False) for purchase in (True, False) if event or not purchase]
+
+
+@pytest.mark.parametrize("cutoff", [False, True], ids=["no cut-off", "cut-off"])
+def test_the_one_catalogue_writes_no_duckdb_spelling_for_spark(cutoff):
+    """Runs where Spark cannot (no Java): the query every log shape generates for Spark uses
+    none of DuckDB's own names, and the two engines' queries differ only where the dialect
+    spells something its own way."""
+    from copilot.segmentation.data.event_dialect import DUCKDB_SQL, SPARK_SQL
+    from copilot.segmentation.data.event_features import _aggregate_sql, _catalog, _Shape
+
+    ref = "TIMESTAMP '2011-09-01 00:00:00.000000'"
+    for flags in SHAPES:
+        shape = _Shape(*flags)
+        queries = {}
+        for dialect in (DUCKDB_SQL, SPARK_SQL):
+            features = ", ".join(f"{sql} AS {dialect.ident(name)}"
+                                 for name, _, sql, _ in _catalog(shape, ref, dialect))
+            queries[dialect.name] = _aggregate_sql(shape, ref, ref, features, dialect)
+        for duckdb_only in ("epoch_ms(", "arg_min(", "arg_max(", "date_diff(", '"', "::",
+                            "(0, 6)"):
+            assert duckdb_only not in queries["spark"], (flags, duckdb_only)
+        back = queries["spark"]
+        for spark_spelling, duckdb_spelling in (
+                ("unix_millis(", "epoch_ms("), ("min_by(", "arg_min("), ("max_by(", "arg_max("),
+                ("struct(ts, unit)", "(ts, unit)"), ("dayofweek(ts) IN (1, 7)",
+                                                     "dayofweek(ts) IN (0, 6)"), ("`", '"')):
+            back = back.replace(spark_spelling, duckdb_spelling)
+        assert back == queries["duckdb"], flags
+
+
 @pytest.mark.integration
 def test_online_retail_on_spark_equals_duckdb(spark):
     data = shared_dataset("online_retail", "online_retail.csv.gz")
