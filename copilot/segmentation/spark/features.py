@@ -30,7 +30,7 @@ from copilot.segmentation.data import (
     SqlDialect,
     build_features,
 )
-from copilot.segmentation.spark.session import require_pyspark, spark_session
+from copilot.segmentation.spark.session import require_pyspark, resolve_master, spark_session
 
 # The session's settings the catalogue's SQL relies on: times in UTC (as DuckDB's), Arrow to
 # bring the per-customer table back, and DuckDB's forgiving arithmetic (x / 0 is NULL; the
@@ -59,8 +59,15 @@ def spark_features(
     when Spark fails on the events, and whatever ``build_features`` raises for the log.
     """
     require_pyspark()  # before the log is read: a missing extra is said at once
+    say = progress or (lambda stage, fraction, message: None)
+
+    def on_spark(events: Path):
+        # Starting Spark takes 10-20 s locally: say so, or the wait looks like a hang.
+        say("spark", 0.4, f"handing the cleaned events to Spark ({resolve_master(master)})")
+        return _on_spark(events, master)
+
     return build_features(path_or_frame, spec, as_of=as_of, horizon_days=horizon_days,
-                          progress=progress, aggregate_with=lambda path: _on_spark(path, master))
+                          progress=progress, aggregate_with=on_spark)
 
 
 @dataclass(frozen=True)
