@@ -2,7 +2,8 @@
 
 DuckDB reads the log straight from the file (CSV, gzipped CSV, Parquet, JSON lines) or from a
 pandas frame, so the log never has to fit in pandas: only the per-customer table comes back
-as a DataFrame. ``build_features`` cleans the rows (a missing ID, an unreadable time or
+as a DataFrame (the aggregation can run on Spark instead, the same SQL: ``aggregate_with``).
+``build_features`` cleans the rows (a missing ID, an unreadable time or
 amount: dropped, counted and named), then aggregates recency, frequency, monetary value, tenure,
 activity per period, trends, time between orders, returns, distinct products and event-type
 shares, named so that a product manager can read them.
@@ -222,11 +223,9 @@ def build_features(
         With ``as_of``: count outcomes only in this many days after the cut-off (default:
         to the end of the log).
     progress : callable(stage, fraction, message), optional
-    aggregate_with : callable(parquet path) -> context manager of ``Queries``, optional
-        Another engine for the aggregation (the ``spark`` floor's): DuckDB reads and cleans
-        the log, writes the cleaned events to a Parquet file, and the features, outcomes and
-        counts are the same SQL run on that engine over them as the view ``ev``. Default:
-        DuckDB does it all.
+    aggregate_with : Aggregator, optional
+        Another engine (the ``spark`` floor's) runs the same aggregation SQL over the cleaned
+        events, handed over as a Parquet file; by default DuckDB does it all.
 
     Returns
     -------
