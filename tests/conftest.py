@@ -41,9 +41,6 @@ def telco_cli_explicit(tmp_path_factory):
     return {"proc": proc, "out": out, "data": data}
 
 
-SHORT_JOB_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-
-
 def spark_missing() -> str | None:
     """Why the Spark tests cannot run here (pyspark or Java missing), or None."""
     try:
@@ -56,24 +53,34 @@ def spark_missing() -> str | None:
     return None
 
 
+# The tests' Spark jobs are small and short: the JVM's quick compiler alone and one GC thread
+# take far less CPU than its defaults (features on online_retail with the start: 43 -> 24 JVM
+# CPU-s). JDK_JAVA_OPTIONS reaches every JVM the tests start, the CLI runs' included.
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 @pytest.fixture(scope="session")
-def spark():
-    """One local Spark session (local[2], small and quiet) for every Spark test: starting Java
-    costs about 10 CPU-seconds. Tests that use it carry ``xdist_group("spark")`` so one worker
-    starts it once. Skipped with the reason where pyspark or Java is missing."""
+def spark_env():
+    """Skip without pyspark or Java; otherwise the environment every Spark run of the tests
+    gets (Spark's Python workers import the product from this checkout, like the tests do)."""
     reason = spark_missing()
     if reason:
         pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JDK_JAVA_OPTIONS", JAVA_OPTIONS)
+        path = os.environ.get("PYTHONPATH", "")
+        if str(REPO) not in path.split(os.pathsep):
+            patch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO), path) if p))
+        yield
+
+
+@pytest.fixture(scope="session")
+def spark(spark_env):
+    """One local Spark session (local[2], small and quiet) for every Spark test: starting Java
+    costs about 10 CPU-seconds. Tests that use it carry ``xdist_group("spark")`` so one worker
+    starts it once."""
     from copilot.segmentation.spark import spark_session
 
-    # Spark's Python workers import the product from this checkout, like the tests do.
-    path = os.environ.get("PYTHONPATH", "")
-    if str(REPO) not in path.split(os.pathsep):
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), path) if p)
-    # Tests run short jobs: the JIT's first tier only, and one GC thread, halve Spark's CPU
-    # (features on online_retail: 43 -> 24 JVM CPU-seconds with the start); the CLI tests'
-    # own Spark processes inherit it from the environment.
-    os.environ.setdefault("JAVA_TOOL_OPTIONS", SHORT_JOB_JVM)
     session = spark_session("local[2]", {"spark.driver.memory": "1g",
                                          "spark.sql.shuffle.partitions": "4"})
     yield session

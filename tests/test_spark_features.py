@@ -19,7 +19,7 @@ import pytest
 from copilot.segmentation import EventSpec, build_features, spark_features
 from fixtures.events import make_clickstream, make_transactions
 from tests.cli_helpers import assert_one_sentence_error, run_cli
-from tests.conftest import REPO, SHORT_JOB_JVM, shared_dataset, spark_missing
+from tests.conftest import REPO, shared_dataset
 
 pytestmark = pytest.mark.xdist_group("spark")
 
@@ -99,12 +99,9 @@ def test_a_clickstream_with_sessions_and_a_horizon_on_spark_equals_duckdb(spark)
                          spark_features(clicks.frame, spec, **options))
 
 
-def test_the_cli_writes_the_same_table_and_notes_on_spark(tmp_path, monkeypatch):
+def test_the_cli_writes_the_same_table_and_notes_on_spark(spark_env, tmp_path):
     """Through the command, in its own process (its own Spark): orders told apart by their
     timestamps (no --order) and no cut-off, the shapes the tests above leave out."""
-    if reason := spark_missing():
-        pytest.skip(reason)
-    monkeypatch.setenv("JAVA_TOOL_OPTIONS", SHORT_JOB_JVM)  # see the spark fixture
     log = make_transactions(40, seed=9)
     src = tmp_path / "transactions.csv"
     log.frame.to_csv(src, index=False)
