@@ -1,10 +1,12 @@
 """``features --engine spark``: the one feature catalogue aggregated by Spark SQL gives the
 table DuckDB gives (issue 18).
 
-Tolerance: every float column within 1e-4, one unit of the last decimal written (features are
-rounded to 4 decimals): the engines add doubles in different orders, so a value on a rounding
-tie (1422.82675) may round either way; counts, IDs, column order, dtypes, blanks and the
-summary (everything but the seconds) are equal exactly.
+Tolerance: every float at most one unit of the last decimal written (features are rounded to
+4 decimals, so two values differ by a whole number of 1e-4 units, give or take the doubles'
+spacing: below 1.5e-4 is at most one). The engines add doubles in different orders, so a value
+on a rounding tie (1422.82675) may round either way: 19 of 100,640 float cells of Online
+Retail do. Counts, IDs, column order, dtypes, blanks and the summary (everything but the
+seconds) are equal exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tests.conftest import REPO, shared_dataset
 
 pytestmark = pytest.mark.xdist_group("spark")
 
-TOLERANCE = 1e-4  # one unit of the 4th decimal (events.DECIMALS)
+TOLERANCE = 1.5e-4  # one unit of the 4th decimal (events.DECIMALS), not two
 RETAIL = EventSpec(id="CustomerID", time="InvoiceDate", amount="Quantity*UnitPrice",
                    order="InvoiceNo", product="StockCode")
 RETAIL_FLAGS = ("--id", "CustomerID", "--time", "InvoiceDate", "--amount", "Quantity*UnitPrice",
@@ -39,7 +41,7 @@ def assert_same_features(local, on_spark) -> None:
         if pd.api.types.is_float_dtype(x):
             assert (x.isna() == y.isna()).all(), column
             gap = np.nanmax(np.abs(x.to_numpy() - y.to_numpy()), initial=0.0)
-            assert gap <= TOLERANCE * (1 + 1e-9), (column, gap)
+            assert gap < TOLERANCE, (column, gap)
         else:
             assert x.equals(y), column
     same = {"exclude": {"seconds"}}
