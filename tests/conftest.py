@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,52 @@ def telco_cli_explicit(tmp_path_factory):
     out = tmp_path_factory.mktemp("telco_explicit")
     proc = run_cli("segment", data, "--out-dir", out, "--json", "--outcome", "Churn")
     return {"proc": proc, "out": out, "data": data}
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here (pyspark or Java missing), or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return 'pyspark is not installed (pip install ".[spark]")'
+    home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (home and os.path.exists(os.path.join(home, "bin", "java"))):
+        return "Java is not installed (apt-get install openjdk-17-jre-headless)"
+    return None
+
+
+# The tests' Spark jobs are small and short: the JVM's quick compiler alone and one GC thread
+# take far less CPU than its defaults (features on online_retail with the start: 43 -> 24 JVM
+# CPU-s). JDK_JAVA_OPTIONS reaches every JVM the tests start, the CLI runs' included.
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+@pytest.fixture(scope="session")
+def spark_env():
+    """Skip without pyspark or Java; otherwise the environment every Spark run of the tests
+    gets (Spark's Python workers import the product from this checkout, like the tests do)."""
+    reason = spark_missing()
+    if reason:
+        pytest.skip(reason)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JDK_JAVA_OPTIONS", JAVA_OPTIONS)
+        path = os.environ.get("PYTHONPATH", "")
+        if str(REPO) not in path.split(os.pathsep):
+            patch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO), path) if p))
+        yield
+
+
+@pytest.fixture(scope="session")
+def spark(spark_env):
+    """One local Spark session (local[2], small and quiet) for every Spark test: starting Java
+    costs about 10 CPU-seconds. Tests that use it carry ``xdist_group("spark")`` so one worker
+    starts it once."""
+    from copilot.segmentation.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.driver.memory": "1g",
+                                         "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -3,10 +3,15 @@
     segment-copilot features EVENTS --id COL --time COL [--amount COL|QTY*PRICE]
         [--event COL] [--order COL] [--product COL] [--purchase-event TYPE]
         [--as-of DATE [--horizon-days N]] --out FILE.csv|FILE.parquet [--json]
+        [--engine local|spark [--master URL]]
 
 Writes the customer table (atomically) and, beside it, ``FILE.features.json``: what every
 column means and what was read, dropped and cut. stdout: a short summary and the next command
 to run; stderr: progress and notes.
+
+``--engine spark`` runs the aggregation as Spark SQL (the same feature definitions, through
+``copilot.segmentation.spark``) and writes the same table; pyspark is the optional extra
+``spark``, imported only then.
 
 The next command suggested is the numbers-only ``segment ... --no-llm``: it answers in seconds
 and shows at once whether the segments differ in the outcome; the line after it says what
@@ -71,11 +76,17 @@ def add_parser(sub) -> None:
                    help="the customer table to write: .csv or .parquet")
     p.add_argument("--json", action="store_true",
                    help="print the summary as JSON instead of text")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where the features are aggregated: local (DuckDB, default) or spark "
+                   "(Spark SQL, the same features; needs pip install \".[spark]\" and Java)")
+    p.add_argument("--master", metavar="URL",
+                   help="with --engine spark: the Spark master (default local[*]; "
+                   "spark://HOST:7077, yarn, sc://HOST for Spark Connect)")
 
 
 def run(args: argparse.Namespace) -> int:
     from copilot.core import InputError
-    from copilot.segmentation import EventSpec, build_features, parse_as_of
+    from copilot.segmentation import EventSpec, parse_as_of
 
     out = Path(args.out)
     _check_output(out, Path(args.events))
@@ -83,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon_days is not None and args.horizon_days <= 0:
         raise InputError(f"--horizon-days {args.horizon_days} is not a positive number of "
                          "days; give a whole number like 90.")
+    if args.master and args.engine != "spark":
+        raise InputError("--master is the Spark master for --engine spark; add --engine spark "
+                         "or drop --master.")
     spec = EventSpec(id=args.id_column, time=args.time_column, amount=args.amount,
                      event=args.event_column, order=args.order_column,
                      product=args.product_column, purchase_event=args.purchase_event)
-    result = build_features(args.events, spec, as_of=as_of, horizon_days=args.horizon_days,
-                            progress=_StderrProgress())
+    result = _build(args, spec, as_of)
     data_path, dictionary_path = _write(result, out)
     for note in result.summary.notes:
         sys.stderr.write(f"note: {note}\n")
@@ -96,6 +109,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_summary(result.summary, data_path, dictionary_path))
     return 0
+
+
+def _build(args: argparse.Namespace, spec, as_of):
+    """The features on the engine asked for: one catalogue, so the same table either way."""
+    from copilot.segmentation import build_features
+
+    options = {"as_of": as_of, "horizon_days": args.horizon_days,
+               "progress": _StderrProgress()}
+    if args.engine == "spark":
+        from copilot.segmentation import spark_features
+
+        return spark_features(args.events, spec, master=args.master, **options)
+    return build_features(args.events, spec, **options)
 
 
 def dictionary_path_for(out: Path) -> Path:

@@ -112,5 +112,6 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
         spark_missing_sentence,
         spark_session,
     )
+    from copilot.segmentation.spark import spark_features
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

@@ -20,7 +20,14 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
     )
     from copilot.segmentation.data.documents import read_document
     from copilot.segmentation.data.event_columns import EventSpec
-    from copilot.segmentation.data.events import build_features, outcome_flags, parse_as_of
+    from copilot.segmentation.data.event_dialect import SPARK_SQL, Queries, SqlDialect
+    from copilot.segmentation.data.events import (
+        Aggregator,
+        EventFeatures,
+        build_features,
+        outcome_flags,
+        parse_as_of,
+    )
     from copilot.segmentation.data.ids import ids_as_text
     from copilot.segmentation.data.load import LoadedTable, load_table
     from copilot.segmentation.data.names import name_tokens, outcome_name_match

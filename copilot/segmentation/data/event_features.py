@@ -1,8 +1,9 @@
 """The per-customer features of an event log: which exist for its shape, their SQL and their
 descriptions, the event-type shares, and the outcomes after a cut-off.
 
-The features are one DuckDB query over the cleaned events (``fe``: the events before the
-cut-off); names and descriptions are written for a product manager to read.
+The features are one SQL query over the cleaned events (``fe``: the events before the
+cut-off), written once for DuckDB and Spark SQL alike (``event_dialect``: the few spellings that
+differ); names and descriptions are written for a product manager to read.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from copilot.core import DataError
-from copilot.segmentation.data.event_columns import (
-    FeatureGroup,
-    FeatureInfo,
-    _ts_literal,
-    quote_identifier,
-)
+from copilot.segmentation.data.event_columns import FeatureGroup, FeatureInfo, _ts_literal
+from copilot.segmentation.data.event_dialect import Queries, SqlDialect, double
 
 WINDOWS_DAYS = (30, 90, 180)  # "last N days" activity: a month, a quarter, half a year
 TREND_WINDOW_DAYS = 90  # trends compare the last 90 days with the 90 days before them
@@ -56,18 +53,24 @@ class _Shape:
         return "purchase" if self.amount else "event"
 
 
-def _catalog(shape: _Shape, ref: str) -> list[tuple[str, FeatureGroup, str, str]]:
+def _days(d: SqlDialect, later: str, earlier: str) -> str:
+    """Days from one time to another, to the millisecond."""
+    return f"({d.epoch_ms(later)} - {d.epoch_ms(earlier)}) / {double(MS_PER_DAY)}"
+
+
+def _catalog(shape: _Shape, ref: str,
+             d: SqlDialect) -> list[tuple[str, FeatureGroup, str, str]]:
     """(name, group, SQL over the aggregates r/u/g/x/p, description) of every feature."""
     U, u = shape.units, shape.unit
-    days = f"(epoch_ms({ref}) - epoch_ms(r.last_ts)) / {MS_PER_DAY}"
-    tenure = f"(epoch_ms({ref}) - epoch_ms(r.first_ts)) / {MS_PER_DAY}"
-    rate_days = f"greatest({tenure}, {MIN_RATE_DAYS})"
-    out = _every_log_features(shape, days, tenure, rate_days)
+    days = _days(d, ref, "r.last_ts")
+    tenure = _days(d, ref, "r.first_ts")
+    rate_days = f"greatest({tenure}, {double(MIN_RATE_DAYS)})"
+    out = _every_log_features(shape, days, tenure, rate_days, d)
     if shape.purchase:
         out += [
             ("purchases_count", "frequency", "r.n_purchases", "number of purchase events"),
             ("days_since_last_purchase", "recency",
-             f"(epoch_ms({ref}) - epoch_ms(r.last_purchase_ts)) / {MS_PER_DAY}",
+             _days(d, ref, "r.last_purchase_ts"),
              "days from the last purchase event to the reference date (empty without one)"),
             (f"purchases_last_{TREND_WINDOW_DAYS}_days", "activity",
              f"r.purchases_{TREND_WINDOW_DAYS}",
@@ -97,13 +100,14 @@ def _catalog(shape: _Shape, ref: str) -> list[tuple[str, FeatureGroup, str, str]
     return out
 
 
-def _customer_features(con, shape: _Shape, cutoff: datetime | None, reference: datetime,
+def _customer_features(q: Queries, shape: _Shape, cutoff: datetime | None, reference: datetime,
                        ref: str) -> tuple[pd.DataFrame, list[FeatureInfo]]:
     """One row per customer (``cid``, then the features) from the events before the cut-off."""
     month_end = _ts_literal(reference - timedelta(microseconds=1)) if cutoff else ref
-    catalog = _catalog(shape, ref)
-    feature_sql = ", ".join(f"{sql} AS {quote_identifier(name)}" for name, _, sql, _ in catalog)
-    frame = con.execute(_aggregate_sql(shape, ref, month_end, feature_sql)).df()
+    d = q.dialect
+    catalog = _catalog(shape, ref, d)
+    feature_sql = ", ".join(f"{sql} AS {d.ident(name)}" for name, _, sql, _ in catalog)
+    frame = q.frame(_aggregate_sql(shape, ref, month_end, feature_sql, d))
     if len(frame) == 0:
         when = f"before the cut-off {reference:%Y-%m-%d}" if cutoff else "in the log"
         raise DataError(
@@ -112,7 +116,7 @@ def _customer_features(con, shape: _Shape, cutoff: datetime | None, reference: d
         )
     infos = [FeatureInfo(name=n, group=g, description=d) for n, g, _, d in catalog]
     if shape.event:
-        shares, share_infos = _event_shares(con, frame["cid"])
+        shares, share_infos = _event_shares(q, frame["cid"])
         frame = pd.concat([frame, shares], axis=1)
         infos += share_infos
     return frame, infos
@@ -122,8 +126,8 @@ def _trend(recent: str, previous: str) -> str:
     return f"coalesce(({recent} - {previous}) / nullif({recent} + {previous}, 0), 0)"
 
 
-def _every_log_features(shape: _Shape, days: str, tenure: str,
-                        rate_days: str) -> list[tuple[str, FeatureGroup, str, str]]:
+def _every_log_features(shape: _Shape, days: str, tenure: str, rate_days: str,
+                        d: SqlDialect) -> list[tuple[str, FeatureGroup, str, str]]:
     """Recency, frequency, activity and timing: the features of every log, whatever its shape."""
     U, u, what = shape.units, shape.unit, shape.what
     rows = "order_lines" if shape.amount else "events"
@@ -133,14 +137,14 @@ def _every_log_features(shape: _Shape, days: str, tenure: str,
         ("tenure_days", "recency", tenure,
          f"days from the customer's first {what} to the reference date"),
         ("active_span_days", "recency",
-         f"(epoch_ms(r.last_ts) - epoch_ms(r.first_ts)) / {MS_PER_DAY}",
+         _days(d, "r.last_ts", "r.first_ts"),
          f"days between the customer's first and last {what}"),
         (f"{U}_count", "frequency", "u.n_units", f"number of {U}"),
         (f"{rows}_count", "frequency", "r.n_rows",
          "number of order lines (rows)" if shape.amount else "number of events"),
         ("lines_per_order" if shape.amount else f"events_per_{u}", "frequency",
          "r.n_rows / u.n_units", f"average rows per {u}"),
-        (f"{U}_per_30_days", "frequency", f"u.n_units * 30.0 / {rate_days}",
+        (f"{U}_per_30_days", "frequency", f"u.n_units * {double(30)} / {rate_days}",
          f"{U} per 30 days of tenure (tenure counted as at least {MIN_RATE_DAYS} days)"),
     ]
     out += [(f"{U}_last_{w}_days", "activity", f"u.units_{w}",
@@ -169,7 +173,7 @@ def _every_log_features(shape: _Shape, days: str, tenure: str,
         # greatest() skips NULLs, so the CASE keeps "no gap yet" (a single order) empty.
         ("recency_vs_median_gap", "timing",
          (f"{days} / CASE WHEN g.median_gap IS NOT NULL THEN "
-         f"greatest(g.median_gap, {MIN_GAP_DAYS}) END"),
+         f"greatest(g.median_gap, {double(MIN_GAP_DAYS)}) END"),
          f"days since the last {u} over the median gap (at least a day): above 1 is overdue"),
     ]
     return out
@@ -188,7 +192,7 @@ def _spend_features(rate_days: str) -> list[tuple[str, FeatureGroup, str, str]]:
         ("first_order_value", "monetary", "u.first_value", "amount of the first order"),
         ("last_order_value", "monetary", "u.last_value", "amount of the latest order"),
         ("avg_line_value", "monetary", "r.spend / r.n_rows", "average amount per order line"),
-        ("spend_per_30_days", "monetary", f"r.spend * 30.0 / {rate_days}",
+        ("spend_per_30_days", "monetary", f"r.spend * {double(30)} / {rate_days}",
          f"spend per 30 days of tenure (tenure counted as at least {MIN_RATE_DAYS} days)"),
     ]
     out += [(f"spend_last_{w}_days", "monetary", f"u.spend_{w}",
@@ -213,7 +217,12 @@ def _spend_features(rate_days: str) -> list[tuple[str, FeatureGroup, str, str]]:
     return out
 
 
-def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) -> str:
+def _month_number(ts: str) -> str:
+    return f"(year({ts}) * 12 + month({ts}))"
+
+
+def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str,
+                   d: SqlDialect) -> str:
     """One query: per-row, per-unit, gap, return and product aggregates, then the features.
 
     ``ref`` is the reference date; ``month_end`` the last instant the features see (just
@@ -225,7 +234,7 @@ def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) ->
     unit_cols = [f"count(*) FILTER (WHERE ts >= {ref} - INTERVAL '{w} days') AS units_{w}"
                  for w in sorted(windows)]
     unit_cols.append(f"count(*) FILTER (WHERE {w_prev}) AS units_prev")
-    unit_cols.append("count(*) FILTER (WHERE dayofweek(ts) IN (0, 6)) AS weekend_units")
+    unit_cols.append(f"count(*) FILTER (WHERE {d.is_weekend('ts')}) AS weekend_units")
     if shape.amount:
         unit_cols += [f"coalesce(sum(value) FILTER (WHERE ts >= {ref} - INTERVAL '{w} days'), "
                       f"0) AS spend_{w}" for w in sorted(windows)]
@@ -233,18 +242,20 @@ def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) ->
                       "avg(value) AS avg_value", "median(value) AS median_value",
                       "max(value) AS max_value",
                       # Orders at one time (a date-only log) are told apart by ID, as in gaps:
-                      # by time alone DuckDB picks either, and the table changes run to run.
-                      "arg_min(value, (ts, unit)) AS first_value",
-                      "arg_max(value, (ts, unit)) AS last_value"]
+                      # by time alone an engine picks either, and the table changes run to run.
+                      f"{d.first_by('value', 'ts', 'unit')} AS first_value",
+                      f"{d.last_by('value', 'ts', 'unit')} AS last_value"]
     if shape.product:
         unit_cols.append("avg(n_products) AS avg_products")
-    unit_cols.append("avg((epoch_ms(ts_end) - epoch_ms(ts)) / 60000.0) AS avg_minutes")
+    unit_cols.append(f"avg(({d.epoch_ms('ts_end')} - {d.epoch_ms('ts')}) / {double(60_000)}) "
+                     "AS avg_minutes")
     row_cols = [
         "count(*) AS n_rows", "min(ts) AS first_ts", "max(ts) AS last_ts",
         "count(DISTINCT CAST(ts AS DATE)) AS active_days",
         "count(DISTINCT date_trunc('week', ts)) AS active_weeks",
         "count(DISTINCT date_trunc('month', ts)) AS active_months",
-        f"date_diff('month', min(ts), {month_end}) + 1 AS months_span",
+        # Month boundaries crossed (DuckDB's date_diff('month', ...)), spelled for both engines.
+        f"{_month_number(month_end)} - {_month_number('min(ts)')} + 1 AS months_span",
     ]
     if shape.amount:
         row_cols.append("sum(amount) AS spend")
@@ -268,8 +279,9 @@ def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) ->
         f"units AS (SELECT cid, unit, {', '.join(unit_inner)} FROM act GROUP BY cid, unit)",
         f"r AS (SELECT cid, {', '.join(row_cols)} FROM act GROUP BY cid)",
         f"u AS (SELECT cid, count(*) AS n_units, {', '.join(unit_cols)} FROM units GROUP BY cid)",
-        ("gaps AS (SELECT cid, (epoch_ms(ts) - epoch_ms(lag(ts) OVER (PARTITION BY cid ORDER BY "
-        f"ts, unit))) / {MS_PER_DAY} AS gap FROM units)"),
+        (f"gaps AS (SELECT cid, "
+         f"{_days(d, 'ts', 'lag(ts) OVER (PARTITION BY cid ORDER BY ts, unit)')} AS gap "
+         "FROM units)"),
         ("g AS (SELECT cid, median(gap) AS median_gap, avg(gap) AS avg_gap, max(gap) AS max_gap "
         "FROM gaps GROUP BY cid)"),
     ]
@@ -289,17 +301,15 @@ def _aggregate_sql(shape: _Shape, ref: str, month_end: str, feature_sql: str) ->
     return f"WITH {', '.join(ctes)} SELECT cid, {feature_sql} FROM {joins} ORDER BY cid"
 
 
-def _event_shares(con, ids: pd.Series) -> tuple[pd.DataFrame, list[FeatureInfo]]:
+def _event_shares(q: Queries, ids: pd.Series) -> tuple[pd.DataFrame, list[FeatureInfo]]:
     """share_event_<type> for the most common types (over events before the cut-off)."""
-    top = [r[0] for r in con.execute(
+    top = [r[0] for r in q.rows(
         "SELECT evt FROM fe WHERE NOT is_return AND evt IS NOT NULL GROUP BY evt "
         f"ORDER BY count(*) DESC, evt LIMIT {TOP_EVENT_TYPES}"
-    ).fetchall()]
-    n_types = con.execute(
-        "SELECT count(DISTINCT evt) FROM fe WHERE NOT is_return").fetchone()[0]
-    counts = con.execute(
-        "SELECT cid, evt, count(*) AS n FROM fe WHERE NOT is_return GROUP BY cid, evt"
-    ).df()
+    )]
+    n_types = q.rows("SELECT count(DISTINCT evt) FROM fe WHERE NOT is_return")[0][0]
+    counts = q.frame(
+        "SELECT cid, evt, count(*) AS n FROM fe WHERE NOT is_return GROUP BY cid, evt")
     totals = counts.groupby("cid")["n"].sum()
     wide = counts[counts["evt"].isin(top)].pivot(index="cid", columns="evt", values="n")
     wide = wide.reindex(index=ids, columns=top).fillna(0)
@@ -336,7 +346,7 @@ def _event_column_names(types: list[str]) -> dict[str, str]:
     return names
 
 
-def _outcomes(con, shape: _Shape, ref: str, end: datetime, window: str,
+def _outcomes(q: Queries, shape: _Shape, ref: str, end: datetime, window: str,
               ids: pd.Series) -> tuple[pd.DataFrame, list[FeatureInfo]]:
     """What each customer did from the cut-off to the end of the horizon (or the log).
 
@@ -346,10 +356,10 @@ def _outcomes(con, shape: _Shape, ref: str, end: datetime, window: str,
     extra = ", sum(amount) AS spend" if shape.amount else ""
     if shape.purchase:
         extra += ", count(*) FILTER (WHERE is_purchase) AS purchases"
-    after = con.execute(
+    after = q.frame(
         f"SELECT cid, count(DISTINCT unit) AS units, count(*) AS n_rows{extra} "
         f"FROM ev WHERE {span} GROUP BY cid"
-    ).df().set_index("cid").reindex(ids)
+    ).set_index("cid").reindex(ids)
     units = after["units"].fillna(0).astype("int64").to_numpy()
     out = pd.DataFrame()
     infos: list[FeatureInfo] = []

@@ -2,7 +2,8 @@
 
 DuckDB reads the log straight from the file (CSV, gzipped CSV, Parquet, JSON lines) or from a
 pandas frame, so the log never has to fit in pandas: only the per-customer table comes back
-as a DataFrame. ``build_features`` cleans the rows (a missing ID, an unreadable time or
+as a DataFrame (the aggregation can run on Spark instead, the same SQL: ``aggregate_with``).
+``build_features`` cleans the rows (a missing ID, an unreadable time or
 amount: dropped, counted and named), then aggregates recency, frequency, monetary value, tenure,
 activity per period, trends, time between orders, returns, distinct products and event-type
 shares, named so that a product manager can read them.
@@ -43,7 +44,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,6 +59,7 @@ from copilot.segmentation.data.event_columns import (
     _check_columns,
     _ts_literal,
 )
+from copilot.segmentation.data.event_dialect import DuckQueries, Queries
 from copilot.segmentation.data.event_features import _customer_features, _outcomes, _Shape
 from copilot.segmentation.data.event_source import _open_source, _short
 from copilot.segmentation.data.event_staging import (
@@ -69,6 +72,9 @@ from copilot.segmentation.data.names import outcome_name_match
 
 #: progress(stage, fraction 0-1, message), as in the pipeline.
 Progress = Callable[[str, float, str], None]
+#: Another engine for the aggregation: given the cleaned events as a Parquet file, a context
+#: manager of ``Queries`` over them as the view ``ev`` (see ``build_features``).
+Aggregator = Callable[[Path], AbstractContextManager[Queries]]
 
 DECIMALS = 4  # features are rounded to 4 decimals: finer than any business meaning (days to
 #               ~9 seconds), and the CSV stays readable
@@ -198,6 +204,7 @@ def build_features(
     as_of: str | date | datetime | None = None,
     horizon_days: int | None = None,
     progress: Progress | None = None,
+    aggregate_with: Aggregator | None = None,
 ) -> EventFeatures:
     """Aggregate an event or transaction log into one row per customer.
 
@@ -216,6 +223,9 @@ def build_features(
         With ``as_of``: count outcomes only in this many days after the cut-off (default:
         to the end of the log).
     progress : callable(stage, fraction, message), optional
+    aggregate_with : Aggregator, optional
+        Another engine (the ``spark`` floor's) runs the same aggregation SQL over the cleaned
+        events, handed over as a Parquet file; by default DuckDB does it all.
 
     Returns
     -------
@@ -254,7 +264,8 @@ def build_features(
                                      "preserve_insertion_order": False})
         try:
             _use_utc(con)
-            return _build(con, path_or_frame, spec, cutoff, horizon_days, say, started)
+            return _build(con, path_or_frame, spec, cutoff, horizon_days, say, started, spill,
+                          aggregate_with)
         except duckdb.OutOfMemoryException:
             raise DataError("The events log needs more memory than this machine has, even "
                             "spilling to disk; free some disk space or use a smaller log.") \
@@ -293,7 +304,8 @@ def _use_utc(con) -> None:
         pass  # no time-zone support: casts are in UTC already
 
 
-def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> EventFeatures:
+def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started, spill: str,
+           aggregate_with: Aggregator | None) -> EventFeatures:
     say("read", 0.05, "reading the log's columns")
     source = _open_source(con, path_or_frame)
     amount_cols = _check_columns(spec, source.columns)
@@ -324,33 +336,12 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
     outcome_days = (None if cutoff is None else
                     round((outcome_end - cutoff).total_seconds() / 86400.0, 2))
     reference = cutoff if cutoff is not None else last
-    ref = _ts_literal(reference)
-    # Features never see an event at or after the cut-off.
-    where = f"WHERE ts < {ref}" if cutoff is not None else ""
-    con.execute(f"CREATE TEMP VIEW fe AS SELECT * FROM ev {where}")
-
-    say("features", 0.45, f"aggregating {shape.units} per customer")
-    frame, infos = _customer_features(con, shape, cutoff, reference, ref)
-
-    only_returns, only_after = con.execute(
-        "SELECT (SELECT count(DISTINCT cid) FROM fe WHERE cid NOT IN "
-        "(SELECT cid FROM fe WHERE NOT is_return)), "
-        "(SELECT count(DISTINCT cid) FROM ev WHERE cid NOT IN (SELECT cid FROM fe))"
-    ).fetchone()
-
-    outcome_infos: list[FeatureInfo] = []
-    base_rate = None
-    if cutoff is not None:
-        say("outcomes", 0.8, "measuring outcomes after the cut-off")
-        window = _window_phrase(horizon_days, outcome_days)
-        outcomes, outcome_infos = _outcomes(con, shape, ref, outcome_end, window,
-                                            frame["cid"])
-        frame = pd.concat([frame, outcomes], axis=1)
-        base_rate = float(outcomes.iloc[:, 0].mean())
-
-    frame = _finish_frame(frame, spec.id, infos + outcome_infos)
+    window = None if cutoff is None else _window_phrase(horizon_days, outcome_days)
+    with _queries(con, spill, aggregate_with) as q:
+        built = _aggregate(q, shape, cutoff, reference, outcome_end, window, say)
+    frame = _finish_frame(built.frame, spec.id, built.features + built.outcomes)
     notes += _definition_notes(spec, shape)
-    notes += _name_notes(infos)
+    notes += _name_notes(built.features)
     summary = EventSummary(
         source=source.label, spec=spec, rows_read=counts.rows_read,
         rows_dropped_missing_id=counts.missing_id, rows_dropped_bad_time=counts.bad_time,
@@ -359,13 +350,68 @@ def _build(con, path_or_frame, spec, cutoff, horizon_days, say, started) -> Even
         reference_date=reference, as_of=cutoff,
         outcome_end=outcome_end if horizon_days else None,
         outcome_days=outcome_days, horizon_days=horizon_days,
-        unit=shape.units, n_customers=len(frame), customers_only_returns=int(only_returns),
-        customers_only_after=int(only_after), features=tuple(infos),
-        outcomes=tuple(outcome_infos), outcome_base_rate=base_rate, time_format=time_how,
+        unit=shape.units, n_customers=len(frame),
+        customers_only_returns=built.only_returns, customers_only_after=built.only_after,
+        features=tuple(built.features), outcomes=tuple(built.outcomes),
+        outcome_base_rate=built.base_rate, time_format=time_how,
         notes=tuple(dict.fromkeys(notes)), seconds=round(time.perf_counter() - started, 3),
     )
-    say("done", 1.0, f"{len(frame):,} customers x {len(infos)} features")
+    say("done", 1.0, f"{len(frame):,} customers x {len(built.features)} features")
     return EventFeatures(frame=frame, summary=summary)
+
+
+@contextmanager
+def _queries(con, spill: str, aggregate_with: Aggregator | None) -> Iterator[Queries]:
+    """The engine that aggregates the cleaned events: this DuckDB connection, or another
+    engine handed the events as one Parquet file (narrow: only the parsed columns)."""
+    if aggregate_with is None:
+        yield DuckQueries(con)
+        return
+    path = Path(spill) / "events.parquet"
+    # The path is a folder this run made (no user text); quotes doubled all the same.
+    con.execute(f"COPY ev TO '{str(path).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+    con.execute("DROP TABLE ev")
+    with aggregate_with(path) as q:
+        yield q
+
+
+@dataclass(frozen=True)
+class _Aggregated:
+    frame: pd.DataFrame  # cid, the features, then the outcomes
+    features: list[FeatureInfo]
+    outcomes: list[FeatureInfo]
+    base_rate: float | None
+    only_returns: int
+    only_after: int
+
+
+def _aggregate(q: Queries, shape: _Shape, cutoff: datetime | None, reference: datetime,
+               outcome_end: datetime | None, window: str | None, say) -> _Aggregated:
+    """Features (and outcomes after a cut-off) per customer from the cleaned events ``ev``,
+    in SQL both engines read."""
+    ref = _ts_literal(reference)
+    # Features never see an event at or after the cut-off.
+    where = f"WHERE ts < {ref}" if cutoff is not None else ""
+    q.execute(f"CREATE OR REPLACE TEMP VIEW fe AS SELECT * FROM ev {where}")
+
+    say("features", 0.45, f"aggregating {shape.units} per customer")
+    frame, infos = _customer_features(q, shape, cutoff, reference, ref)
+
+    only_returns, only_after = q.rows(
+        "SELECT (SELECT count(DISTINCT cid) FROM fe WHERE cid NOT IN "
+        "(SELECT cid FROM fe WHERE NOT is_return)), "
+        "(SELECT count(DISTINCT cid) FROM ev WHERE cid NOT IN (SELECT cid FROM fe))"
+    )[0]
+
+    outcome_infos: list[FeatureInfo] = []
+    base_rate = None
+    if cutoff is not None:
+        say("outcomes", 0.8, "measuring outcomes after the cut-off")
+        outcomes, outcome_infos = _outcomes(q, shape, ref, outcome_end, window, frame["cid"])
+        frame = pd.concat([frame, outcomes], axis=1)
+        base_rate = float(outcomes.iloc[:, 0].mean())
+    return _Aggregated(frame, infos, outcome_infos, base_rate, int(only_returns),
+                       int(only_after))
 
 
 def _check_cutoff(cutoff, horizon_days, first: datetime, last: datetime,

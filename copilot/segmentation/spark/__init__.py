@@ -2,7 +2,8 @@
 
 Spark reads, profiles and samples the table; the local engine chooses the model on the
 sample; Spark scores every row with that saved model (``mapInPandas`` over the local
-``assign_table``) and computes the sizes, profiles and outcome tests from aggregates.
+``assign_table``) and computes the sizes and outcome tests from full-table aggregates (the
+profiles' feature statistics come from the sample, and analysis.json says so).
 pyspark is an optional extra (``pip install ".[spark]"``) imported only inside functions.
 """
 
@@ -12,6 +13,7 @@ from copilot.core import lazy_face
 
 if TYPE_CHECKING:  # what the package exports; each module is imported on first use
     from copilot.segmentation.spark.assign import SparkAssigned, assign_spark
+    from copilot.segmentation.spark.features import SparkQueries, spark_features
     from copilot.segmentation.spark.parquet import check_parquet_out, write_parquet
     from copilot.segmentation.spark.read import read_spark_table, with_row_numbers
     from copilot.segmentation.spark.sample import SAMPLE_ROWS, Sample, draw_sample
