@@ -128,9 +128,14 @@ def _internal_scores(D: np.ndarray, E: np.ndarray, labels: np.ndarray):
     keep = labels >= 0
     if len(np.unique(labels[keep])) < 2 or keep.sum() < 3:
         return None, None, None
-    lab = labels[keep]
-    sil = float(silhouette_score(D[np.ix_(keep, keep)], lab, metric="precomputed"))
-    return sil, float(davies_bouldin_score(E[keep], lab)), float(calinski_harabasz_score(E[keep], lab))
+    if keep.all():
+        # Most fits leave no noise: the distance matrix as it is, not a 72 MB copy of it per
+        # candidate (the copy cost more than the silhouette itself).
+        lab, Dk, Ek = labels, D, E
+    else:
+        lab, Dk, Ek = labels[keep], D[np.ix_(keep, keep)], E[keep]
+    sil = float(silhouette_score(Dk, lab, metric="precomputed"))
+    return sil, float(davies_bouldin_score(Ek, lab)), float(calinski_harabasz_score(Ek, lab))
 
 
 def _gap(E: np.ndarray, k_values: Sequence[int], log_w: dict[int, float], random_state: int):
