@@ -1,0 +1,77 @@
+"""Independent pieces of the analysis on the machine's cores, with the results of running them
+one after another.
+
+Threads, not processes: the pieces (candidate fits in the sweep, per-column statistics) are
+numpy, BLAS and scikit-learn's compiled loops, which release the GIL; worker processes would
+each import scikit-learn again (about 1.5 s here) and copy their inputs. A piece draws from
+no random state it shares with another (each is seeded, or is given the rows it needs), so
+which thread runs it, and when, changes nothing in the result.
+
+How many threads: ``SEGMENT_COPILOT_THREADS`` when set (the user's setting; the embedded model
+reads it too, and the parallel test suite sets 1), else the cores this process may use. Every
+worker runs its BLAS and OpenMP loops on one thread, so workers x inner threads never exceed it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
+
+T = TypeVar("T")
+
+
+def engine_threads() -> int:
+    """Threads the engine may use: the user's ``SEGMENT_COPILOT_THREADS``, else the cores."""
+    raw = os.environ.get("SEGMENT_COPILOT_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _one_inner_thread() -> None:
+    # OpenMP's thread count is a per-thread setting: the caller's limit does not reach a new
+    # worker, and scikit-learn's k-means would start one OpenMP team per core in each worker.
+    threadpool_limits(1, user_api="openmp")
+
+
+def run_all(
+    tasks: Sequence[Callable[[], T]],
+    *,
+    threads: int | None = None,
+    done: Callable[[int], None] | None = None,
+) -> list[T]:
+    """Every task's result, in the tasks' order.
+
+    Tasks run on ``threads`` workers (default ``engine_threads()``), each with one BLAS/OpenMP
+    thread; pass the longest tasks first, so that no worker is left with a long one at the
+    end. ``done(i)`` is called on the calling thread as task ``i`` finishes (progress).
+    """
+    workers = min(threads or engine_threads(), len(tasks))
+    results: list = [None] * len(tasks)
+    with threadpool_limits(1):  # BLAS's limit is process-wide, OpenMP's is this thread's
+        if workers <= 1:
+            for i, task in enumerate(tasks):
+                results[i] = task()
+                if done:
+                    done(i)
+            return results
+        with ThreadPoolExecutor(workers, initializer=_one_inner_thread) as pool:
+            futures = {pool.submit(task): i for i, task in enumerate(tasks)}
+            try:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    results[i] = future.result()
+                    if done:
+                        done(i)
+            except BaseException:
+                for future in futures:  # a failed task (or Ctrl-C) ends the rest unstarted
+                    future.cancel()
+                raise
+    return results
