@@ -19,7 +19,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from copilot.core import SettingsError
-from copilot.segmentation.analysis.mixture import Layout, fit_mixed_mixture
+from copilot.segmentation.analysis.mixture import ASSIGN_CHUNK, Layout, fit_mixed_mixture
+from copilot.segmentation.analysis.parallel import in_chunks
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hierarchical", "hdbscan")
 HIERARCHICAL_MAX_ROWS = 4000  # Ward needs the n^2/2 distance matrix: 4000 rows is 64 MB
@@ -144,9 +145,11 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     has_holes = holes.any()
     if has_holes:
         filled = X.copy()
-    # Chunks keep the temporary (rows x k) and (rows x d) arrays small on a million rows.
-    step = 200_000
-    for start in range(0, X.shape[0], step):
+    # Chunks keep the temporary (rows x k) and (rows x d) arrays small on a million rows, and
+    # share the rows among the engine's threads.
+    step = ASSIGN_CHUNK
+
+    def part(start: int) -> None:  # each chunk writes its own rows only
         block = X[start:start + step]
         d2 = partial_sq_distances(block, centers)
         out[start:start + step] = np.sqrt(d2)
@@ -155,6 +158,8 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
             if h.any():
                 nearest = centers[d2.argmin(axis=1)]
                 filled[start:start + step][h] = nearest[h]
+
+    in_chunks(part, X.shape[0], step)
     return filled, out
 
 
@@ -181,6 +186,7 @@ def fit_clusters(
     min_cluster_size: int | None = None,
     layout: Layout | None = None,
     init_labels: np.ndarray | None = None,
+    scored: bool = True,
 ) -> FittedClusters:
     """Fit one algorithm on the rows of ``X`` (no NaN).
 
@@ -201,6 +207,8 @@ def fit_clusters(
         "gmm" only: which columns are categorical (default: all continuous).
     init_labels : ndarray, optional
         "gmm" only: start EM from these segment labels (one start instead of several).
+    scored : bool
+        "gmm" only: compute BIC and ICL (the sweep's scores; a final refit needs neither).
 
     Examples
     --------
@@ -221,7 +229,7 @@ def fit_clusters(
     if algorithm == "kmeans":
         return _fit_kmeans(X, k, random_state, n_init, init)
     if algorithm == "gmm":
-        return _fit_gmm(X, k, random_state, n_init, layout, init_labels)
+        return _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored)
     if algorithm == "hierarchical":
         return _cut_ward(ward_tree(X), X, k)
     return _fit_hdbscan(X, random_state, min_cluster_size)
@@ -239,14 +247,14 @@ def _fit_kmeans(X, k, random_state, n_init, init) -> FittedClusters:
                           inertia=float(model.inertia_))
 
 
-def _fit_gmm(X, k, random_state, n_init, layout, init_labels) -> FittedClusters:
+def _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored=True) -> FittedClusters:
     layout = layout or Layout(tuple(range(X.shape[1])), ())
     with threadpool_limits(1):  # small matrices: one BLAS thread is faster on two cores
         model, labels = fit_mixed_mixture(
             X, layout, k, random_state=random_state, n_init=max(n_init, 1),
             init_labels=init_labels,
         )
-        bic, icl = model.bic_icl(X)
+        bic, icl = model.bic_icl(X) if scored else (None, None)
     centers = _centers_of(X, labels, k)
     return FittedClusters("gmm", k, centers, labels, bic=bic, icl=icl, mixture=model)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from typing import TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -75,3 +76,15 @@ def run_all(
                     future.cancel()
                 raise
     return results
+
+
+def in_chunks(part: Callable[[int], None], n_rows: int, chunk: int) -> None:
+    """Call ``part(start)`` for every chunk of ``n_rows`` rows: on the engine's threads when
+    there are several chunks, else here (no pool for one chunk, nor inside a pool's task:
+    a sample-sized matrix is one chunk)."""
+    starts = range(0, n_rows, chunk)
+    if len(starts) <= 1:
+        for start in starts:
+            part(start)
+        return
+    run_all([partial(part, start) for start in starts])

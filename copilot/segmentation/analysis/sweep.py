@@ -479,9 +479,11 @@ def fit_final(
             fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
                                   init=fitted.centers)
     elif algorithm == "gmm" and n > len(samples.fit_index):
-        rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
-        start, _ = fitted.assign(X[rows])
-        fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
+        rows = X[np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]]
+        start, _ = fitted.assign(rows)
+        # BIC and ICL were the sweep's; the refit's own would be a second pass for nothing.
+        fitted = fit_clusters(rows, "gmm", k, layout=layout, init_labels=start, scored=False)
+        del rows
     if algorithm == "gmm":
         fitted = _calibrated(fitted, X, samples, k, layout, random_state)
     # One assignment pass over every row; numbering by size is then a relabelling. The same
