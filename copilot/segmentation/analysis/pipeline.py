@@ -325,8 +325,10 @@ def run_segmentation(
 
     ids = df[roles.id_column] if roles.id_column else pd.Series(np.arange(1, len(df) + 1),
                                                                  name="row")
+    explained["holdout"] = holdout_counts(ids, labels)
+    lap("holdout")
     analysis = _assemble(df, settings, source, scope, roles, quality, prep, table, choice,
-                         labels, confidence, ids, explained, seconds)
+                         labels, confidence, explained, seconds)
     say("done", 1.0, "analysis complete")
     return SegmentationRun(analysis, labels, confidence, ids, model)
 
@@ -412,7 +414,7 @@ def _explain(df, X, labels, roles, settings, say, lap) -> dict:
 
 
 def _assemble(df, settings, source, scope, roles, quality, prep, table, choice, labels,
-              confidence, ids, explained, seconds) -> SegmentAnalysis:
+              confidence, explained, seconds) -> SegmentAnalysis:
     """Put the steps' results together as the analysis."""
     return SegmentAnalysis(
         engine_version=__version__,
@@ -438,6 +440,6 @@ def _assemble(df, settings, source, scope, roles, quality, prep, table, choice, 
         seconds=seconds,
         themes=explained["themes"],
         anchors=explained["anchors"],
-        holdout=holdout_counts(ids, labels),
+        holdout=explained["holdout"],
         scope=scope,
     )
