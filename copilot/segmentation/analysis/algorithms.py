@@ -12,7 +12,6 @@ every column towards the middle of the table and blur the segments.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -168,10 +167,13 @@ def _centers_of(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     for s in range(k):
         members = X[labels == s]
         if len(members):
-            # A column missing for every member leaves NaN, set to the centre (0) below.
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                centers[s] = np.nanmean(members, axis=0)
+            # np.nanmean's own arithmetic (gaps as 0, sum / count), without its warning for a
+            # column missing for every member: catching warnings is not thread-safe, and the
+            # sweep's candidates run on threads. Such a column gets the centre (0) below.
+            observed = ~np.isnan(members)
+            with np.errstate(all="ignore"):
+                centers[s] = (np.where(observed, members, 0.0).sum(axis=0)
+                              / observed.sum(axis=0))
     return np.nan_to_num(centers)
 
 
