@@ -208,3 +208,19 @@ def test_final_fit_is_the_model_the_sweep_scored(algorithm):
     assert adjusted_rand_score(scored.assign(X)[0], labels) == 1.0
     assert np.bincount(labels).argmax() == 0  # numbered by size
     assert confidence.shape == labels.shape
+
+
+@pytest.mark.parametrize("algorithm", ["gmm", "kmeans"])
+def test_a_float32_matrix_gives_the_float64_segments(algorithm):
+    """Large tables' prepared matrices are held in float32 (half the memory); the sweep and
+    the final fit read them as float64 samples and chunks, so the segments are the same."""
+    X, _ = planted(seed=5, n=2000)
+    k = 3
+    labels = {}
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        layout = LAYOUT if algorithm == "gmm" else None
+        _, samples = sweep_k(Xd, algorithms=[algorithm], k_values=[k], layout=layout)
+        fitted, labels[dtype], confidence = fit_final(Xd, algorithm, k, samples, layout=layout)
+        assert fitted.centers.dtype == np.float64 and confidence.dtype == np.float64
+    assert adjusted_rand_score(labels[np.float64], labels[np.float32]) > 0.99

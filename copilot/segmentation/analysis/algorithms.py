@@ -149,7 +149,7 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     step = ASSIGN_CHUNK
 
     def part(start: int) -> None:  # each chunk writes its own rows only
-        block = X[start:start + step]
+        block = X[start:start + step].astype(float, copy=False)  # float32 rows: in float64
         d2 = partial_sq_distances(block, centers)
         out[start:start + step] = np.sqrt(d2)
         if has_holes:
@@ -229,7 +229,10 @@ def fit_clusters(
     if algorithm != "hdbscan" and (k is None or k < 1 or k > n):
         raise SettingsError(f"k must be between 1 and the number of rows ({n}); got {k}.")
     if algorithm == "kmeans":
+        # A float32 matrix (a large table's) is fitted as it is: scikit-learn's k-means runs
+        # in float32 there rather than on a float64 copy of every row.
         return _fit_kmeans(X, k, random_state, n_init, init)
+    X = np.asarray(X, dtype=float)  # the others see samples: float64
     if algorithm == "gmm":
         return _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored)
     if algorithm == "hierarchical":
@@ -245,8 +248,8 @@ def _fit_kmeans(X, k, random_state, n_init, init) -> FittedClusters:
     else:
         model = KMeans(k, n_init=n_init, random_state=random_state)
     model.fit(X)
-    return FittedClusters("kmeans", k, model.cluster_centers_, model.labels_.astype(int),
-                          inertia=float(model.inertia_))
+    return FittedClusters("kmeans", k, model.cluster_centers_.astype(float),
+                          model.labels_.astype(int), inertia=float(model.inertia_))
 
 
 def _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored=True) -> FittedClusters:

@@ -30,8 +30,8 @@ from copilot.segmentation.analysis.parallel import in_chunks
 
 LOG_2PI = float(np.log(2 * np.pi))
 # Rows scored at once: each chunk's temporaries (a dozen arrays of rows x columns) stay near
-# 50 MB on 30 columns, and a million rows make 20 chunks to share among the threads.
-ASSIGN_CHUNK = 50_000
+# 25 MB on 30 columns per thread, and a million rows make 40 chunks to share among threads.
+ASSIGN_CHUNK = 25_000
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class _Cells:
 
 def _cells(C: np.ndarray) -> _Cells:
     observed = ~np.isnan(C)
-    Cz = np.where(observed, C, 0.0)
+    Cz = C if observed.all() else np.where(observed, C, 0.0)  # no gaps: no copy
     Mf = observed.astype(float)
     return _Cells(Cz, Cz**2, Mf, Mf.sum(axis=1))
 
@@ -210,7 +210,7 @@ class MixedMixture:
 
     def posteriors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(responsibilities (n, k), per-row log-likelihood) for prepared rows ``X``."""
-        C, codes, _ = split_matrix(X, self.layout)
+        C, codes, _ = split_matrix(np.asarray(X, dtype=float), self.layout)
         return self._posteriors(C, _onehot(codes, self.n_levels))
 
     def _posteriors(self, C, H):
@@ -219,7 +219,8 @@ class MixedMixture:
         return np.exp(lj - ll[:, None]), ll
 
     def _log_joint_of(self, X: np.ndarray) -> np.ndarray:
-        C, codes, _ = split_matrix(X, self.layout)
+        # Rows of a float32 matrix (a large table's) are scored in float64, a chunk at a time.
+        C, codes, _ = split_matrix(np.asarray(X, dtype=float), self.layout)
         return self._log_joint(C, _onehot(codes, self.n_levels))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -269,9 +269,10 @@ def _samples_and_k(X, k_values, random_state):
             "use a smaller --k or --k-range, or a larger table."
         )
     samples = draw_samples(X, random_state)
-    M = X[samples.fit_index]  # the mixture handles gaps itself
-    F = _filled(X[samples.complete_index])
-    E = _filled(X[samples.eval_index])
+    # Samples are float64 whatever the matrix is held in (float32 on large tables).
+    M = X[samples.fit_index].astype(float, copy=False)  # the mixture handles gaps itself
+    F = _filled(X[samples.complete_index].astype(float, copy=False))
+    E = _filled(X[samples.eval_index].astype(float, copy=False))
     # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
     k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
     if not k_values:
@@ -465,7 +466,8 @@ def fit_final(
     fitted = samples.models.get((algorithm, k))
     if fitted is None and algorithm in ("kmeans", "gmm"):
         # Not swept at this k (a caller's own choice): fit it the way the sweep would have.
-        data = X[samples.fit_index] if algorithm == "gmm" else _filled(X[samples.complete_index])
+        data = (X[samples.fit_index] if algorithm == "gmm"
+                else _filled(X[samples.complete_index])).astype(float, copy=False)
         fitted = fit_clusters(data, algorithm, k, layout=layout, random_state=random_state,
                               n_init=GMM_STARTS if algorithm == "gmm" else 3)
     elif fitted is None:
@@ -479,7 +481,8 @@ def fit_final(
             fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
                                   init=fitted.centers)
     elif algorithm == "gmm" and n > len(samples.fit_index):
-        rows = X[np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]]
+        rows = X[np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
+                 ].astype(float, copy=False)
         start, _ = fitted.assign(rows)
         # BIC and ICL were the sweep's; the refit's own would be a second pass for nothing.
         fitted = fit_clusters(rows, "gmm", k, layout=layout, init_labels=start, scored=False)
