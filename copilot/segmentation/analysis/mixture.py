@@ -55,7 +55,10 @@ class Layout:
 
 def split_matrix(X: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """(continuous part with NaN, categorical codes with -1 for missing, levels per column)."""
-    C = X[:, list(layout.continuous)] if layout.continuous else np.empty((len(X), 0))
+    if layout.continuous == tuple(range(X.shape[1])) and not layout.spikes:
+        C = X  # every column continuous and nothing to mark: the rows themselves, no copy
+    else:
+        C = X[:, list(layout.continuous)] if layout.continuous else np.empty((len(X), 0))
     codes = np.full((len(X), len(layout.categorical) + len(layout.spikes)), -1, dtype=np.int64)
     n_levels = []
     for j, block in enumerate(layout.categorical):
