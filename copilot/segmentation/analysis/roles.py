@@ -135,6 +135,15 @@ def _is_text_like(s: pd.Series) -> bool:
 
 
 def _n_unique(s: pd.Series) -> int:
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+        # Plain numbers are counted by sorting: the same count as a hash table's (NaN left
+        # out, 0.0 and -0.0 one value) for a third of its time on 10 million distinct values,
+        # where pandas' table thrashed (170 s for 31 columns on two threads).
+        v = s.to_numpy()
+        if v.dtype.kind == "f":
+            v = v[~np.isnan(v)]
+        v = np.sort(v)
+        return 0 if v.size == 0 else 1 + int(np.count_nonzero(v[1:] != v[:-1]))
     try:
         return int(s.nunique(dropna=True))
     except TypeError:  # unhashable cells (lists, dicts)
