@@ -15,8 +15,9 @@ worker runs its BLAS and OpenMP loops on one thread, so workers x inner threads 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -76,6 +77,18 @@ def run_all(
                     future.cancel()
                 raise
     return results
+
+
+@contextmanager
+def beside(fn: Callable[..., T], *args) -> Iterator[Callable[[], T]]:
+    """Run ``fn(*args)`` on a thread of its own while the caller's block runs (with one engine
+    thread: first, on the caller's); the block gets a function that waits for its result."""
+    if engine_threads() <= 1:
+        result = fn(*args)
+        yield lambda: result
+        return
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(fn, *args).result
 
 
 def in_chunks(part: Callable[[int], None], n_rows: int, chunk: int) -> None:

@@ -23,6 +23,7 @@ from copilot.segmentation.analysis.algorithms import ALGORITHMS, FittedClusters
 from copilot.segmentation.analysis.choose import Choice, recommend
 from copilot.segmentation.analysis.holdout import holdout_counts
 from copilot.segmentation.analysis.mixture import with_spikes
+from copilot.segmentation.analysis.parallel import beside
 from copilot.segmentation.analysis.prepare import Preparation, fit_preparation
 from copilot.segmentation.analysis.profile import SegmentProfile, profile_segments
 from copilot.segmentation.analysis.projection import Projection, project_2d
@@ -333,19 +334,21 @@ def run_segmentation(
     choice, model, labels, confidence = _choose_and_fit(X, table, samples, layout, settings,
                                                         say)
     lap("fit")
-    say("projection", 0.76, "projecting to 2D")
-    # X is not needed after this: fill its gaps in place rather than copy a matrix that is
-    # 240 MB on a million rows, for a projection that reads a few thousand of them; then let
-    # it go before the passes over the table's columns.
-    np.nan_to_num(X, copy=False, nan=0.0)
-    projection = project_2d(X, labels, random_state=settings.seed)
-    del X
-    lap("projection")
-    explained = _explain(df, labels, roles, settings, say, lap) | {"projection": projection}
-
     ids = df[roles.id_column] if roles.id_column else pd.Series(np.arange(1, len(df) + 1),
                                                                  name="row")
-    explained["holdout"] = holdout_counts(ids, labels)
+    # The holdout hashes every ID in Python (0.7 s on a million): on a thread of its own,
+    # beside the projection and the passes over the columns, which release the GIL.
+    with beside(holdout_counts, ids, labels) as holdout:
+        say("projection", 0.76, "projecting to 2D")
+        # X is not needed after this: fill its gaps in place rather than copy a matrix that
+        # is 240 MB on a million rows, for a projection that reads a few thousand of them;
+        # then let it go before the passes over the table's columns.
+        np.nan_to_num(X, copy=False, nan=0.0)
+        projection = project_2d(X, labels, random_state=settings.seed)
+        del X
+        lap("projection")
+        explained = _explain(df, labels, roles, settings, say, lap) | {"projection": projection}
+        explained["holdout"] = holdout()
     lap("holdout")
     analysis = _assemble(df, settings, source, scope, roles, quality, prep, table, choice,
                          labels, confidence, explained, seconds)
