@@ -315,8 +315,9 @@ def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, resampl
     sil, db, ch = _internal_scores(D, E, eval_labels)
     stab = []
     for i, idx in enumerate(resamples):
+        # A refit is only compared with the fit: its BIC and ICL would be a pass for nothing.
         refit = fit_clusters(data[idx], algorithm, k, layout=layout,
-                             random_state=random_state + 7 + i, n_init=1)
+                             random_state=random_state + 7 + i, n_init=1, scored=False)
         stab.append(adjusted_rand_score(eval_labels, refit.assign(E)[0]))
     log_inertia = None
     if algorithm == "kmeans":
