@@ -4,7 +4,9 @@ Scores per (algorithm, k): silhouette, Davies-Bouldin and Calinski-Harabasz on a
 sample; inertia (k-means) or BIC (mixtures) for an elbow; the gap statistic (k-means); bootstrap
 stability (mean adjusted Rand index between the fit and refits on resamples); and the smallest
 segment's share. Models are chosen on samples (a few thousand rows already pin down a few
-segments); only the chosen model is then fitted on every row.
+segments); only the chosen model is then fitted on every row. The candidates are independent
+tasks on the engine's threads (``parallel.py``), each with its own seed and resamples, so the
+table is the same on any number of threads.
 """
 
 from __future__ import annotations
