@@ -8,8 +8,9 @@ no random state it shares with another (each is seeded, or is given the rows it 
 which thread runs it, and when, changes nothing in the result.
 
 How many threads: ``SEGMENT_COPILOT_THREADS`` when set (the user's setting; the embedded model
-reads it too, and the parallel test suite sets 1), else the cores this process may use. Every
-worker runs its BLAS and OpenMP loops on one thread, so workers x inner threads never exceed it.
+reads it too, and the parallel test suite sets 1), else the cores this process may use, up to
+8. Every worker runs its BLAS and OpenMP loops on one thread, so workers x inner threads never
+exceed it.
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ from threadpoolctl import threadpool_limits
 T = TypeVar("T")
 
 
+# The default's ceiling: the sweep has about 40 tasks, and every thread of a column pass holds
+# a copy of its column (80 MB on 10 million rows), so more threads buy little and cost memory.
+MAX_DEFAULT_THREADS = 8
+
+
 def engine_threads() -> int:
-    """Threads the engine may use: the user's ``SEGMENT_COPILOT_THREADS``, else the cores."""
+    """Threads the engine may use: the user's ``SEGMENT_COPILOT_THREADS``, else the cores
+    (at most ``MAX_DEFAULT_THREADS``)."""
     raw = os.environ.get("SEGMENT_COPILOT_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
 
 
 def _one_inner_thread() -> None:
