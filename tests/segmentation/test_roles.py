@@ -507,3 +507,20 @@ def test_small_whole_number_codes_named_as_groups_are_categories():
     assert roles.get("store_type").role == "categorical"
     for quantity in ("seats", "region_count", "support_tier"):
         assert roles.get(quantity).role == "numeric", quantity
+
+
+def test_distinct_counts_of_numbers_match_pandas():
+    """Plain numeric columns are counted by sorting: the count pandas gives (NaN left out,
+    0.0 and -0.0 one value, each infinity once)."""
+    from copilot.segmentation.analysis.roles import _n_unique
+
+    columns = [
+        pd.Series([0.0, -0.0, np.nan, np.inf, np.inf, -np.inf, 1.5, 1.5]),
+        pd.Series([np.nan, np.nan]),
+        pd.Series([], dtype=float),
+        pd.Series([3, 1, 2, 2, -7], dtype=np.int64),
+        pd.Series([2**63 - 1, 0, 2**63 - 1], dtype=np.uint64),
+        pd.Series([1, None, 1], dtype="Int64"),
+    ]
+    for s in columns:
+        assert _n_unique(s) == s.nunique(dropna=True), s.tolist()

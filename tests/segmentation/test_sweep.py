@@ -105,6 +105,18 @@ def test_identical_tables_for_the_same_seed(data, swept):
     np.testing.assert_array_equal(samples.eval_index, swept[1].eval_index)
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_table_does_not_depend_on_the_threads(data, swept, monkeypatch, threads):
+    """Candidates run on the engine's threads, each with its own seed and resamples: one
+    thread or two give the table and the fits the default run gave."""
+    X, _ = data
+    monkeypatch.setenv("SEGMENT_COPILOT_THREADS", threads)
+    again, samples = sweep_k(X, k_values=K_VALUES, band=(3, 4), layout=LAYOUT, random_state=0)
+    assert without_seconds(again) == without_seconds(swept[0])
+    for key, fitted in swept[1].models.items():
+        np.testing.assert_array_equal(samples.models[key].labels, fitted.labels)
+
+
 def test_k_values_at_or_above_the_rows_are_dropped():
     X, _ = planted(seed=1, n=30)
     X = X[:, :3]
@@ -141,9 +153,12 @@ def test_progress_reaches_one_and_never_goes_back(data):
     sweep_k(X[:, :3], algorithms=["kmeans", "hierarchical"], k_values=[2, 3],
             progress=lambda message, fraction: seen.append((message, fraction)))
     fractions = [f for _, f in seen]
-    assert len(seen) == 4
+    messages = [m for m, _ in seen]
+    # One tick per finished task (candidates run on the engine's threads, longest first):
+    # k-means at each k, Ward's tree cut at every k, and the gap statistic's references.
+    assert len(seen) == 5
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert seen[0][0] == "kmeans k=2"
+    assert {"kmeans k=2", "kmeans k=3", "hierarchical"} <= set(messages)
 
 
 def test_samples_are_nested_and_complete_rows_are_preferred(data):
@@ -193,3 +208,19 @@ def test_final_fit_is_the_model_the_sweep_scored(algorithm):
     assert adjusted_rand_score(scored.assign(X)[0], labels) == 1.0
     assert np.bincount(labels).argmax() == 0  # numbered by size
     assert confidence.shape == labels.shape
+
+
+@pytest.mark.parametrize("algorithm", ["gmm", "kmeans"])
+def test_a_float32_matrix_gives_the_float64_segments(algorithm):
+    """Large tables' prepared matrices are held in float32 (half the memory); the sweep and
+    the final fit read them as float64 samples and chunks, so the segments are the same."""
+    X, _ = planted(seed=5, n=2000)
+    k = 3
+    labels = {}
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        layout = LAYOUT if algorithm == "gmm" else None
+        _, samples = sweep_k(Xd, algorithms=[algorithm], k_values=[k], layout=layout)
+        fitted, labels[dtype], confidence = fit_final(Xd, algorithm, k, samples, layout=layout)
+        assert fitted.centers.dtype == np.float64 and confidence.dtype == np.float64
+    assert adjusted_rand_score(labels[np.float64], labels[np.float32]) > 0.99

@@ -12,14 +12,14 @@ every column towards the middle of the table and blur the segments.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from copilot.core import SettingsError
-from copilot.segmentation.analysis.mixture import Layout, fit_mixed_mixture
+from copilot.segmentation.analysis.mixture import ASSIGN_CHUNK, Layout, fit_mixed_mixture
+from copilot.segmentation.analysis.parallel import in_chunks
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hierarchical", "hdbscan")
 HIERARCHICAL_MAX_ROWS = 4000  # Ward needs the n^2/2 distance matrix: 4000 rows is 64 MB
@@ -144,10 +144,12 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
     has_holes = holes.any()
     if has_holes:
         filled = X.copy()
-    # Chunks keep the temporary (rows x k) and (rows x d) arrays small on a million rows.
-    step = 200_000
-    for start in range(0, X.shape[0], step):
-        block = X[start:start + step]
+    # Chunks keep the temporary (rows x k) and (rows x d) arrays small on a million rows, and
+    # share the rows among the engine's threads.
+    step = ASSIGN_CHUNK
+
+    def part(start: int) -> None:  # each chunk writes its own rows only
+        block = X[start:start + step].astype(float, copy=False)  # float32 rows: in float64
         d2 = partial_sq_distances(block, centers)
         out[start:start + step] = np.sqrt(d2)
         if has_holes:
@@ -155,6 +157,8 @@ def fill_from_centers(X: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, n
             if h.any():
                 nearest = centers[d2.argmin(axis=1)]
                 filled[start:start + step][h] = nearest[h]
+
+    in_chunks(part, X.shape[0], step)
     return filled, out
 
 
@@ -163,10 +167,13 @@ def _centers_of(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     for s in range(k):
         members = X[labels == s]
         if len(members):
-            # A column missing for every member leaves NaN, set to the centre (0) below.
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                centers[s] = np.nanmean(members, axis=0)
+            # np.nanmean's own arithmetic (gaps as 0, sum / count), without its warning for a
+            # column missing for every member: catching warnings is not thread-safe, and the
+            # sweep's candidates run on threads. Such a column gets the centre (0) below.
+            observed = ~np.isnan(members)
+            with np.errstate(all="ignore"):
+                centers[s] = (np.where(observed, members, 0.0).sum(axis=0)
+                              / observed.sum(axis=0))
     return np.nan_to_num(centers)
 
 
@@ -181,6 +188,7 @@ def fit_clusters(
     min_cluster_size: int | None = None,
     layout: Layout | None = None,
     init_labels: np.ndarray | None = None,
+    scored: bool = True,
 ) -> FittedClusters:
     """Fit one algorithm on the rows of ``X`` (no NaN).
 
@@ -201,6 +209,8 @@ def fit_clusters(
         "gmm" only: which columns are categorical (default: all continuous).
     init_labels : ndarray, optional
         "gmm" only: start EM from these segment labels (one start instead of several).
+    scored : bool
+        "gmm" only: compute BIC and ICL (the sweep's scores; a final refit needs neither).
 
     Examples
     --------
@@ -219,9 +229,12 @@ def fit_clusters(
     if algorithm != "hdbscan" and (k is None or k < 1 or k > n):
         raise SettingsError(f"k must be between 1 and the number of rows ({n}); got {k}.")
     if algorithm == "kmeans":
+        # A float32 matrix (a large table's) is fitted as it is: scikit-learn's k-means runs
+        # in float32 there rather than on a float64 copy of every row.
         return _fit_kmeans(X, k, random_state, n_init, init)
+    X = np.asarray(X, dtype=float)  # the others see samples: float64
     if algorithm == "gmm":
-        return _fit_gmm(X, k, random_state, n_init, layout, init_labels)
+        return _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored)
     if algorithm == "hierarchical":
         return _cut_ward(ward_tree(X), X, k)
     return _fit_hdbscan(X, random_state, min_cluster_size)
@@ -235,18 +248,18 @@ def _fit_kmeans(X, k, random_state, n_init, init) -> FittedClusters:
     else:
         model = KMeans(k, n_init=n_init, random_state=random_state)
     model.fit(X)
-    return FittedClusters("kmeans", k, model.cluster_centers_, model.labels_.astype(int),
-                          inertia=float(model.inertia_))
+    return FittedClusters("kmeans", k, model.cluster_centers_.astype(float),
+                          model.labels_.astype(int), inertia=float(model.inertia_))
 
 
-def _fit_gmm(X, k, random_state, n_init, layout, init_labels) -> FittedClusters:
+def _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored=True) -> FittedClusters:
     layout = layout or Layout(tuple(range(X.shape[1])), ())
     with threadpool_limits(1):  # small matrices: one BLAS thread is faster on two cores
         model, labels = fit_mixed_mixture(
             X, layout, k, random_state=random_state, n_init=max(n_init, 1),
             init_labels=init_labels,
         )
-        bic, icl = model.bic_icl(X)
+        bic, icl = model.bic_icl(X) if scored else (None, None)
     centers = _centers_of(X, labels, k)
     return FittedClusters("gmm", k, centers, labels, bic=bic, icl=icl, mixture=model)
 

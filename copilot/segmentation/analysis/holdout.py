@@ -21,6 +21,7 @@ from copilot.core import InputError
 from copilot.segmentation.data import ids_as_text
 
 DEFAULT_SALT = "segment-copilot-holdout"
+HASH_CHUNK = 100_000
 
 
 def holdout_flags(ids, segments=None, *, share: float = 0.1,
@@ -49,11 +50,18 @@ def holdout_flags(ids, segments=None, *, share: float = 0.1,
     """
     check_share(share)
     # The ID as text a person would type, so 12346 and 12346.0 (one reader's int, another's
-    # float) are the same customer with the same flag; a missing ID is the empty text.
-    keys = ids_as_text(pd.Series(ids, dtype=object)).to_numpy(dtype=object)
-    if segments is not None and len(keys) != len(np.asarray(segments)):
+    # float) are the same customer with the same flag; a missing ID is the empty text. An
+    # integer column is read as it is (the same text, without a Python object per ID).
+    whole = isinstance(ids, pd.Series) and pd.api.types.is_integer_dtype(ids.dtype)
+    text = ids_as_text(ids if whole else pd.Series(ids, dtype=object))
+    if segments is not None and len(text) != len(np.asarray(segments)):
         raise ValueError("ids and segments differ in length")
-    return hash_unit(keys, salt) < share
+    flags = np.empty(len(text), dtype=bool)
+    # Hashed a chunk at a time: a Python string per ID for a million IDs held ~100 MB at once.
+    for start in range(0, len(text), HASH_CHUNK):
+        keys = text.iloc[start:start + HASH_CHUNK].to_numpy(dtype=object)
+        flags[start:start + HASH_CHUNK] = hash_unit(keys, salt) < share
+    return flags
 
 
 def check_share(share: float) -> None:

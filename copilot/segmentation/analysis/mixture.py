@@ -26,7 +26,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from copilot.segmentation.analysis.parallel import in_chunks
+
 LOG_2PI = float(np.log(2 * np.pi))
+# Rows scored at once: each chunk's temporaries (a dozen arrays of rows x columns) stay near
+# 25 MB on 30 columns per thread, and a million rows make 40 chunks to share among threads.
+ASSIGN_CHUNK = 25_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,10 @@ class Layout:
 
 def split_matrix(X: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """(continuous part with NaN, categorical codes with -1 for missing, levels per column)."""
-    C = X[:, list(layout.continuous)] if layout.continuous else np.empty((len(X), 0))
+    if layout.continuous == tuple(range(X.shape[1])) and not layout.spikes:
+        C = X  # every column continuous and nothing to mark: the rows themselves, no copy
+    else:
+        C = X[:, list(layout.continuous)] if layout.continuous else np.empty((len(X), 0))
     codes = np.full((len(X), len(layout.categorical) + len(layout.spikes)), -1, dtype=np.int64)
     n_levels = []
     for j, block in enumerate(layout.categorical):
@@ -127,6 +135,24 @@ def _onehot(codes: np.ndarray, n_levels: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class _Cells:
+    """The continuous part of some rows as the likelihood reads it: values with gaps as 0,
+    their squares, 1.0 where observed, and how many are observed per row."""
+
+    Cz: np.ndarray
+    Cz2: np.ndarray
+    Mf: np.ndarray
+    counts: np.ndarray
+
+
+def _cells(C: np.ndarray) -> _Cells:
+    observed = ~np.isnan(C)
+    Cz = C if observed.all() else np.where(observed, C, 0.0)  # no gaps: no copy
+    Mf = observed.astype(float)
+    return _Cells(Cz, Cz**2, Mf, Mf.sum(axis=1))
+
+
+@dataclass(frozen=True)
 class MixedMixture:
     """Fitted parameters. ``log_theta`` is (k, total levels), flattened over columns."""
 
@@ -156,20 +182,22 @@ class MixedMixture:
         """log pi_k + log p(row | k) over observed entries: (n, k)."""
         return self._log_joint_and_distance(C, H)[0]
 
-    def _log_joint_and_distance(self, C: np.ndarray, H: np.ndarray):
-        """(log pi_k + log p(row | k), squared standardised distances (n, k), observed counts)."""
-        out = np.tile(np.log(self.weights), (C.shape[0], 1))
+    def _log_joint_and_distance(self, C, H: np.ndarray):
+        """(log pi_k + log p(row | k), squared standardised distances (n, k), observed counts).
+
+        ``C``: the continuous part (NaN for gaps), or its ``_Cells`` when EM reads it again
+        and again."""
+        cells = C if isinstance(C, _Cells) else _cells(C)
+        out = np.tile(np.log(self.weights), (cells.Cz.shape[0], 1))
         dist = counts = None
-        if C.shape[1]:
-            M = ~np.isnan(C)
-            Cz = np.where(M, C, 0.0)
-            Mf = M.astype(float)
+        if cells.Cz.shape[1]:
+            Cz, Mf = cells.Cz, cells.Mf
             inv = 1.0 / self.variances
             dist = np.maximum(
-                (Cz**2) @ inv.T - 2.0 * Cz @ (self.means * inv).T + Mf @ (self.means**2 * inv).T,
+                cells.Cz2 @ inv.T - 2.0 * Cz @ (self.means * inv).T + Mf @ (self.means**2 * inv).T,
                 0.0)
             log_det = Mf @ np.log(self.variances).T
-            counts = Mf.sum(axis=1)
+            counts = cells.counts
             if self.dof is None:
                 out += -0.5 * (counts[:, None] * LOG_2PI + log_det + dist)
             else:
@@ -185,7 +213,7 @@ class MixedMixture:
 
     def posteriors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(responsibilities (n, k), per-row log-likelihood) for prepared rows ``X``."""
-        C, codes, _ = split_matrix(X, self.layout)
+        C, codes, _ = split_matrix(np.asarray(X, dtype=float), self.layout)
         return self._posteriors(C, _onehot(codes, self.n_levels))
 
     def _posteriors(self, C, H):
@@ -194,23 +222,28 @@ class MixedMixture:
         return np.exp(lj - ll[:, None]), ll
 
     def _log_joint_of(self, X: np.ndarray) -> np.ndarray:
-        C, codes, _ = split_matrix(X, self.layout)
+        # Rows of a float32 matrix (a large table's) are scored in float64, a chunk at a time.
+        C, codes, _ = split_matrix(np.asarray(X, dtype=float), self.layout)
         return self._log_joint(C, _onehot(codes, self.n_levels))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.posteriors(X)[0]
 
-    def assign(self, X: np.ndarray, chunk: int = 200_000, *, with_loglik: bool = False):
-        """(segment, posterior probability of that segment) per row, in chunks; with
-        ``with_loglik`` also each row's log-likelihood (for novelty checks)."""
+    def assign(self, X: np.ndarray, chunk: int = ASSIGN_CHUNK, *, with_loglik: bool = False):
+        """(segment, posterior probability of that segment) per row, in chunks on the
+        engine's threads; with ``with_loglik`` also each row's log-likelihood (for novelty
+        checks)."""
         labels = np.empty(len(X), dtype=int)
         confidence = np.empty(len(X))
         loglik = np.empty(len(X))
-        for start in range(0, len(X), chunk):
+
+        def part(start: int) -> None:  # each chunk writes its own rows only
             lj = self._log_joint_of(X[start:start + chunk])
             labels[start:start + chunk] = lj.argmax(axis=1)
             confidence[start:start + chunk] = _top_share(lj, self.temperature)
             loglik[start:start + chunk] = _row_loglik(lj)
+
+        in_chunks(part, len(X), chunk)
         return (labels, confidence, loglik) if with_loglik else (labels, confidence)
 
     def bic_icl(self, X: np.ndarray) -> tuple[float, float]:
@@ -265,19 +298,19 @@ def calibrate_confidence(model: MixedMixture, X: np.ndarray, again: np.ndarray) 
     return float(TEMPERATURES[int(np.argmin(scores))])
 
 
-def _m_step(C, M, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None):
+def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None):
     """``scale_weights`` (n, k): the t model's per-row weights (far rows count less)."""
     nk = resp.sum(axis=0) + 1e-10
     weights = nk / nk.sum()
     k = resp.shape[1]
-    if C.shape[1]:
-        Cz = np.where(M, C, 0.0)
-        Mf = M.astype(float)
+    if cells.Cz.shape[1]:
+        Cz, Mf = cells.Cz, cells.Mf
         denom = resp.T @ Mf + 1e-10  # (k, p): responsibility mass that observed column j
         w = resp if scale_weights is None else resp * scale_weights
         wdenom = w.T @ Mf + 1e-10
-        means = (w.T @ Cz) / wdenom
-        sq = (w.T @ (Cz**2) - 2.0 * means * (w.T @ Cz) + means**2 * wdenom) / denom
+        sums = w.T @ Cz
+        means = sums / wdenom
+        sq = (w.T @ cells.Cz2 - 2.0 * means * sums + means**2 * wdenom) / denom
         variances = np.maximum(sq, 0.0) + var_floor
     else:
         means = variances = np.empty((k, 0))
@@ -315,8 +348,10 @@ def fit_mixed_mixture(
 
     C, codes, n_levels = split_matrix(X, layout)
     H = _onehot(codes, n_levels)
-    M = ~np.isnan(C)
-    filled = np.where(np.isnan(X), 0.0, X)
+    cells = _cells(C)  # every iteration reads the same cells: prepared once, not per iteration
+    del C
+    # The k-means starts' copy with gaps filled; none when EM starts from given labels.
+    filled = np.where(np.isnan(X), 0.0, X) if init_labels is None else None
     best: tuple[float, MixedMixture, np.ndarray] | None = None
     starts = [init_labels] if init_labels is not None else [None] * n_init
     for i, start in enumerate(starts):
@@ -327,9 +362,9 @@ def fit_mixed_mixture(
         prev = -np.inf
         u = None
         for _ in range(max_iter):
-            params = _m_step(C, M, H, resp, n_levels, var_floor, scale_weights=u)
+            params = _m_step(cells, H, resp, n_levels, var_floor, scale_weights=u)
             model = MixedMixture(*params, n_levels=n_levels, layout=layout, dof=dof)
-            lj, dist, counts = model._log_joint_and_distance(C, H)
+            lj, dist, counts = model._log_joint_and_distance(cells, H)
             ll = _row_loglik(lj)
             resp = np.exp(lj - ll[:, None])
             if dof is not None and dist is not None:

@@ -123,8 +123,10 @@ class Preparation(Frozen):
             return self.feature_names
         return tuple(f"PC{i + 1}" for i in range(self.pca.n_components))
 
-    def transform(self, df: pd.DataFrame, *, impute: bool = False) -> np.ndarray:
-        """The prepared matrix (float64). Missing numeric values stay NaN unless ``impute``.
+    def transform(self, df: pd.DataFrame, *, impute: bool = False,
+                  dtype: type = np.float64) -> np.ndarray:
+        """The prepared matrix (float64, or ``dtype``). Missing numeric values stay NaN unless
+        ``impute``.
 
         With PCA, missing values are always filled with the column centre first.
         """
@@ -138,7 +140,7 @@ class Preparation(Frozen):
         # per-column blocks would hold the whole matrix twice.
         n_ind = sum(s.missing_indicator for s in self.numeric)
         width = len(self.numeric) + n_ind + sum(len(s.levels) for s in self.categorical)
-        X = np.empty((len(df), width))
+        X = np.empty((len(df), width), dtype=dtype)
         ind_col = len(self.numeric)
         for j, step in enumerate(self.numeric):
             raw = _numeric_source(df[step.name], step)
@@ -156,7 +158,7 @@ class Preparation(Frozen):
             np.nan_to_num(X, copy=False, nan=0.0)  # 0 is the centre after centring
         if self.pca is not None:
             comps = np.asarray(self.pca.components)
-            X = (X - np.asarray(self.pca.mean)) @ comps.T
+            X = ((X - np.asarray(self.pca.mean)) @ comps.T).astype(dtype, copy=False)
         return X
 
 

@@ -124,7 +124,7 @@ def project_2d(
     min_per_group = max(1, sample // (10 * max(1, n_groups)))
     idx = _stratified_indices(labels, sample, random_state=random_state,
                               min_per_group=min_per_group)
-    Xs = X[idx]
+    Xs = X[idx].astype(float, copy=False)
 
     if method == "tsne" and len(idx) >= 5:
         coords = _tsne_coords(Xs, random_state)
@@ -151,7 +151,9 @@ def _checked_inputs(X: np.ndarray, labels: np.ndarray, method: str, sample: int
         raise SettingsError(f"Unknown projection method '{method}'; use 'pca' or 'tsne'.")
     if sample < 1:
         raise SettingsError(f"The projection sample must be at least 1 row, not {sample}.")
-    X = np.asarray(X, dtype=float)
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):  # a float32 matrix stays one: no 2x copy
+        X = X.astype(float)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
     labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
@@ -191,6 +193,7 @@ def _pca_coords(
     if n > PCA_FIT_ROWS:
         rng = np.random.default_rng(random_state)
         fit_rows = X[np.sort(rng.choice(n, PCA_FIT_ROWS, replace=False))]
+    fit_rows = fit_rows.astype(float, copy=False)
     pca = PCA(n_components=n_comp, random_state=random_state).fit(fit_rows)
     coords[:, :n_comp] = pca.transform(Xs)
     ratio = np.zeros(2)

@@ -10,6 +10,7 @@ sample of at most ``SAMPLE_ROWS`` rows, so a million-row table takes a couple of
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal, get_args
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from copilot.core import Frozen, percent
+from copilot.segmentation.analysis.parallel import engine_threads, run_all
 from copilot.segmentation.analysis.roles import RoleReport, outcome_values
 
 SAMPLE_ROWS = 50_000  # rows used for correlations, leakage and near-constant screening
@@ -320,8 +322,12 @@ def _duplicate_rows(df: pd.DataFrame, id_column: str | None):
     has_id = id_column is not None and id_column in df.columns
     rest = [c for c in columns if c != id_column] if has_id else columns
     h = np.zeros(n, dtype=np.uint64)
-    for c in rest:
-        h = _combine(h, _column_hash(df[c]))
+    # Columns hashed on the engine's threads, a few at a time (a hash is 8 bytes a row), and
+    # combined in table order as before.
+    step = engine_threads()
+    for start in range(0, len(rest), step):
+        for hc in run_all([partial(_column_hash, df[c]) for c in rest[start:start + step]]):
+            h = _combine(h, hc)
     ignoring = None
     if has_id:
         count = _confirmed_duplicates(df, rest, h) if n > 1 and rest else 0
@@ -399,40 +405,50 @@ def _id_like(df: pd.DataFrame, roles: RoleReport) -> tuple[IdLikeColumn, ...]:
     return tuple(out)
 
 
+def _per_column(fn, df: pd.DataFrame, columns: list[str]) -> tuple:
+    """``fn(values, column)`` for each column on the engine's threads (quantiles and moments
+    of a million rows release the GIL), the results that are not None in table order."""
+    def one(series: pd.Series, c: str):
+        return fn(series.to_numpy(dtype=float, na_value=np.nan), c)  # a copy per task only
+
+    found = run_all([partial(one, df[c], c) for c in columns])
+    return tuple(f for f in found if f is not None)
+
+
 def _skewed(df: pd.DataFrame, numeric: list[str]) -> tuple[SkewedColumn, ...]:
-    out = []
-    for c in numeric:
-        x = df[c].to_numpy(dtype=float, na_value=np.nan)
-        x = x[np.isfinite(x)]
-        if x.size < 3:
-            continue
-        sd = x.std()
-        if not sd > 0:
-            continue
-        skew = float(pd.Series(x).skew())
-        if np.isfinite(skew) and abs(skew) > SKEW_LIMIT:
-            out.append(SkewedColumn(column=c, skewness=skew))
-    return tuple(out)
+    return _per_column(_skewed_column, df, numeric)
+
+
+def _skewed_column(x: np.ndarray, c: str) -> SkewedColumn | None:
+    x = x[np.isfinite(x)]
+    if x.size < 3:
+        return None
+    sd = x.std()
+    if not sd > 0:
+        return None
+    skew = float(pd.Series(x).skew())
+    if np.isfinite(skew) and abs(skew) > SKEW_LIMIT:
+        return SkewedColumn(column=c, skewness=skew)
+    return None
 
 
 def _outliers(df: pd.DataFrame, numeric: list[str]) -> tuple[OutlierColumn, ...]:
-    out = []
-    for c in numeric:
-        x = df[c].to_numpy(dtype=float, na_value=np.nan)
-        x = x[~np.isnan(x)]
-        if x.size < 4:
-            continue
-        q1, q3 = np.quantile(x, [0.25, 0.75])
-        iqr = q3 - q1
-        low, high = q1 - TUKEY_FAR * iqr, q3 + TUKEY_FAR * iqr
-        # With IQR == 0 the fences collapse onto one value; do not call everything else extreme.
-        below = int((x < low).sum()) if iqr > 0 else 0
-        above = int((x > high).sum()) if iqr > 0 else 0
-        count = below + above
-        out.append(OutlierColumn(column=c, count=count, share=count / x.size,
-                                 low_fence=float(low), high_fence=float(high),
-                                 count_low=below, count_high=above))
-    return tuple(out)
+    return _per_column(_outlier_column, df, numeric)
+
+
+def _outlier_column(x: np.ndarray, c: str) -> OutlierColumn | None:
+    x = x[~np.isnan(x)]
+    if x.size < 4:
+        return None
+    q1, q3 = np.quantile(x, [0.25, 0.75])
+    iqr = q3 - q1
+    low, high = q1 - TUKEY_FAR * iqr, q3 + TUKEY_FAR * iqr
+    # With IQR == 0 the fences collapse onto one value; do not call everything else extreme.
+    below = int((x < low).sum()) if iqr > 0 else 0
+    above = int((x > high).sum()) if iqr > 0 else 0
+    count = below + above
+    return OutlierColumn(column=c, count=count, share=count / x.size, low_fence=float(low),
+                         high_fence=float(high), count_low=below, count_high=above)
 
 
 def _correlated(sample: pd.DataFrame, roles: RoleReport) -> tuple[CorrelatedPair, ...]:

@@ -368,7 +368,9 @@ def _design(
             fill = 1.0 if seg_values[valid].mean() > 0.5 else 0.0
         else:
             kind = "datetime" if role.role == "datetime" else "numeric"
-            fill = float(np.median(seg_values[valid]))
+            # The fill is read only for gaps among the segmented rows: without any, the median
+            # (a partition of every row: 0.4 s on 1M x 30) is not computed.
+            fill = float(np.median(seg_values[valid])) if name in missing else 0.0
         columns.append(_Column(feature=name, kind=kind, level=true_label, fill=fill))
         fit_values = values[fit_rows]
         blocks.append(np.where(np.isnan(fit_values), fill, fit_values))
@@ -441,6 +443,10 @@ def _leaves(
             walk(right[node], path + [_Cond(col, "eq", col.level or "")])
 
     walk(0, [])
+    # The recursive closures form a reference cycle, which would keep every column read for
+    # the thresholds (8 MB each on a million rows) alive until the next garbage collection.
+    cache.clear()
+    values.clear()
     return out
 
 

@@ -4,7 +4,9 @@ Scores per (algorithm, k): silhouette, Davies-Bouldin and Calinski-Harabasz on a
 sample; inertia (k-means) or BIC (mixtures) for an elbow; the gap statistic (k-means); bootstrap
 stability (mean adjusted Rand index between the fit and refits on resamples); and the smallest
 segment's share. Models are chosen on samples (a few thousand rows already pin down a few
-segments); only the chosen model is then fitted on every row.
+segments); only the chosen model is then fitted on every row. The candidates are independent
+tasks on the engine's threads (``parallel.py``), each with its own seed and resamples, so the
+table is the same on any number of threads.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from sklearn.metrics import (
@@ -31,6 +34,7 @@ from copilot.segmentation.analysis.algorithms import (
     ward_tree,
 )
 from copilot.segmentation.analysis.mixture import Layout
+from copilot.segmentation.analysis.parallel import run_all
 
 FIT_ROWS = 12_000  # rows the candidate models are fitted on
 EVAL_ROWS = 3_000  # rows every candidate is scored on (silhouette is quadratic in these)
@@ -128,31 +132,14 @@ def _internal_scores(D: np.ndarray, E: np.ndarray, labels: np.ndarray):
     keep = labels >= 0
     if len(np.unique(labels[keep])) < 2 or keep.sum() < 3:
         return None, None, None
-    lab = labels[keep]
-    sil = float(silhouette_score(D[np.ix_(keep, keep)], lab, metric="precomputed"))
-    return sil, float(davies_bouldin_score(E[keep], lab)), float(calinski_harabasz_score(E[keep], lab))
-
-
-def _gap(E: np.ndarray, k_values: Sequence[int], log_w: dict[int, float], random_state: int):
-    """Tibshirani's gap statistic against uniform references in the PCA-aligned box."""
-    from sklearn.cluster import KMeans
-
-    rng = np.random.default_rng(random_state)
-    centred = E - E.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    rotated = centred @ vt.T
-    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
-    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(GAP_REFERENCES)]
-    out = {}
-    for k in k_values:
-        ref_logs = np.array([
-            np.log(KMeans(k, n_init=1, random_state=random_state).fit(r).inertia_)
-            for r in refs
-        ])
-        gap = float(ref_logs.mean() - log_w[k])
-        se = float(ref_logs.std() * np.sqrt(1 + 1 / GAP_REFERENCES))
-        out[k] = (gap, se)
-    return out
+    if keep.all():
+        # Most fits leave no noise: the distance matrix as it is, not a 72 MB copy of it per
+        # candidate (the copy cost more than the silhouette itself).
+        lab, Dk, Ek = labels, D, E
+    else:
+        lab, Dk, Ek = labels[keep], D[np.ix_(keep, keep)], E[keep]
+    sil = float(silhouette_score(Dk, lab, metric="precomputed"))
+    return sil, float(davies_bouldin_score(Ek, lab)), float(calinski_harabasz_score(Ek, lab))
 
 
 def sweep_k(
@@ -200,49 +187,77 @@ def sweep_k(
 
 
 def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
-    """``sweep_k``'s work: samples and k -> every algorithm at every k -> gap -> the table."""
+    """``sweep_k``'s work: samples and k -> every algorithm at every k and the gap statistic's
+    reference fits, as independent tasks on the engine's threads -> the table."""
     k_values, samples, M, F, E = _samples_and_k(X, k_values, random_state)
     from sklearn.metrics import pairwise_distances
 
     D = pairwise_distances(E)
+    # The stability resamples are drawn here, in the order the candidates were once fitted one
+    # after another, so the tasks share no random state and the table is the same on any
+    # number of threads.
     rng = np.random.default_rng(random_state + 1)
-    rows: list[SweepRow] = []
-    total = len(algorithms) * len(k_values)
-    done = 0
-
-    def tick(label: str) -> None:
-        nonlocal done
-        done += 1
-        if progress:
-            progress(label, min(1.0, done / total))
-
-    log_w: dict[int, float] = {}
+    resamples = {(a, k): _resamples(rng, len(M if a == "gmm" else F))
+                 for a in algorithms if a in ("kmeans", "gmm") for k in k_values}
+    tasks: dict[tuple[str, int | None], Callable] = {}
     for algorithm in algorithms:
         if algorithm == "hdbscan":
-            rows.extend(_hdbscan_rows(E, D, band, random_state, samples.models))
-            done += len(k_values) - 1
-            tick("hdbscan")
+            tasks[("hdbscan", None)] = partial(_hdbscan_rows, E, D, band, random_state)
+        elif algorithm == "hierarchical":
+            tasks[("hierarchical", None)] = partial(_hierarchical_rows, E, D, k_values, band,
+                                                    random_state)
+        else:
+            for k in k_values:
+                tasks[(algorithm, k)] = partial(_partition_row, algorithm, k, M, F, E, D, band,
+                                                layout, random_state, resamples[(algorithm, k)])
+    if "kmeans" in algorithms:
+        for k, refs in _gap_references(E, k_values, random_state).items():
+            tasks[("gap", k)] = partial(_reference_log_w, refs, k, random_state)
+    results = _run_longest_first(tasks, progress)
+    rows: list[SweepRow] = []
+    log_w: dict[int, float] = {}
+    ref_logs: dict[int, np.ndarray] = {}
+    for (algorithm, k), result in results.items():  # in the order the tasks were listed
+        if algorithm == "gap":
+            ref_logs[k] = result
             continue
-        tree = resample_trees = None
-        if algorithm == "hierarchical":
-            tree, resample_trees = _ward_trees(E, random_state)
-        for k in k_values:
-            start = time.perf_counter()
-            if algorithm == "hierarchical":
-                row, samples.models[(algorithm, k)] = _hierarchical_row(
-                    tree, resample_trees, E, D, k, band)
-            else:
-                row = _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, rng,
-                                     samples, log_w)
-            rows.append(row.model_copy(update={"seconds": round(time.perf_counter() - start, 3)}))
-            tick(f"{algorithm} k={k}")
-    rows = _with_gap(rows, E, log_w, random_state)
+        for row, fitted, log_inertia in result:
+            rows.append(row)
+            if fitted is not None:
+                samples.models[(algorithm, row.k)] = fitted
+            if log_inertia is not None:
+                log_w[row.k] = log_inertia
+    rows = _with_gap(rows, log_w, ref_logs)
     table = SweepTable(
         rows=tuple(rows), algorithms=tuple(algorithms), k_values=k_values, band=band,
         fit_rows=len(M), complete_rows=len(F), eval_rows=len(E), n_resamples=N_RESAMPLES,
         complete_rows_only=samples.complete_only, random_state=random_state,
     )
     return table, samples
+
+
+# Rough cost of each kind of task, to start the longest first: a mixture candidate (8 EM
+# starts and 4 refits) takes several times a k-means one, and cost grows with k.
+_TASK_WEIGHT = {"gmm": 8.0, "hierarchical": 12.0, "hdbscan": 15.0, "kmeans": 1.0, "gap": 1.0}
+
+
+def _run_longest_first(tasks: dict, progress: Progress | None) -> dict:
+    """Run the sweep's tasks on the engine's threads; their results under the same keys, in
+    the same order. Progress counts finished tasks."""
+    keys = sorted(tasks, key=lambda key: -_TASK_WEIGHT[key[0]] * (key[1] or 10))
+    total = len(keys)
+    finished = 0
+
+    def done(i: int) -> None:
+        nonlocal finished
+        finished += 1
+        if progress:
+            algorithm, k = keys[i]
+            progress(algorithm if k is None else f"{algorithm} k={k}", finished / total)
+
+    results = run_all([tasks[key] for key in keys], done=done)
+    by_key = dict(zip(keys, results, strict=True))
+    return {key: by_key[key] for key in tasks}
 
 
 def _samples_and_k(X, k_values, random_state):
@@ -256,9 +271,10 @@ def _samples_and_k(X, k_values, random_state):
             "use a smaller --k or --k-range, or a larger table."
         )
     samples = draw_samples(X, random_state)
-    M = X[samples.fit_index]  # the mixture handles gaps itself
-    F = _filled(X[samples.complete_index])
-    E = _filled(X[samples.eval_index])
+    # Samples are float64 whatever the matrix is held in (float32 on large tables).
+    M = X[samples.fit_index].astype(float, copy=False)  # the mixture handles gaps itself
+    F = _filled(X[samples.complete_index].astype(float, copy=False))
+    E = _filled(X[samples.eval_index].astype(float, copy=False))
     # Stability refits see 80% of the fit rows: every k must leave rows to spare there.
     k_values = tuple(k for k in k_values if k < 0.8 * min(len(F), len(E)))
     if not k_values:
@@ -288,48 +304,85 @@ def _ward_trees(E: np.ndarray, random_state: int):
     return tree, resample_trees
 
 
-def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, rng, samples,
-                   log_w) -> SweepRow:
-    """Fit k-means or the mixture at k, score it on the evaluation rows and refit it on
-    resamples for stability; the fit is kept in ``samples.models`` and k-means' log inertia
-    in ``log_w`` for the gap statistic."""
+def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, resamples):
+    """Fit k-means or the mixture at k, score it on the evaluation rows and refit it on the
+    given resamples for stability: [(the row, the fit, k-means' log inertia for the gap
+    statistic or None)]."""
+    start = time.perf_counter()
     data = M if algorithm == "gmm" else F
     starts = GMM_STARTS if algorithm == "gmm" else 3
     fitted = fit_clusters(data, algorithm, k, random_state=random_state,
                           n_init=starts, layout=layout)
-    samples.models[(algorithm, k)] = fitted
     eval_labels, _ = fitted.assign(E)
     sil, db, ch = _internal_scores(D, E, eval_labels)
     stab = []
-    for i, idx in enumerate(_resamples(rng, len(data))):
+    for i, idx in enumerate(resamples):
+        # A refit is only compared with the fit: its BIC and ICL would be a pass for nothing.
         refit = fit_clusters(data[idx], algorithm, k, layout=layout,
-                             random_state=random_state + 7 + i, n_init=1)
+                             random_state=random_state + 7 + i, n_init=1, scored=False)
         stab.append(adjusted_rand_score(eval_labels, refit.assign(E)[0]))
+    log_inertia = None
     if algorithm == "kmeans":
-        log_w[k] = float(np.log(_inertia(E, eval_labels, fitted.centers)))
-    return SweepRow(
+        log_inertia = float(np.log(_inertia(E, eval_labels, fitted.centers)))
+    row = SweepRow(
         algorithm=algorithm, k=k, silhouette=sil, davies_bouldin=db,
         calinski_harabasz=ch, inertia=fitted.inertia, bic=fitted.bic, icl=fitted.icl,
         stability=float(np.mean(stab)), min_share=_min_share(fitted.labels, k),
-        in_band=band[0] <= k <= band[1], seconds=0.0,
+        in_band=band[0] <= k <= band[1], seconds=round(time.perf_counter() - start, 3),
     )
+    return [(row, fitted, log_inertia)]
 
 
-def _with_gap(rows: list[SweepRow], E: np.ndarray, log_w: dict[int, float],
-              random_state: int) -> list[SweepRow]:
+def _gap_references(E: np.ndarray, k_values: Sequence[int], random_state: int
+                    ) -> dict[int, list[np.ndarray]]:
+    """Tibshirani's gap statistic: uniform reference tables in the PCA-aligned box of the
+    evaluation rows, the same ones for every k."""
+    rng = np.random.default_rng(random_state)
+    centred = E - E.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    rotated = centred @ vt.T
+    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) for _ in range(GAP_REFERENCES)]
+    return {k: refs for k in k_values}
+
+
+def _reference_log_w(refs: list[np.ndarray], k: int, random_state: int) -> np.ndarray:
+    """log k-means inertia of each reference table at k."""
+    from sklearn.cluster import KMeans
+
+    return np.array([np.log(KMeans(k, n_init=1, random_state=random_state).fit(r).inertia_)
+                     for r in refs])
+
+
+def _with_gap(rows: list[SweepRow], log_w: dict[int, float],
+              ref_logs: dict[int, np.ndarray]) -> list[SweepRow]:
     """The k-means rows with their gap statistic (and its standard error)."""
-    if log_w:
-        gaps = _gap(E, sorted(log_w), log_w, random_state)
-        rows = [
-            r.model_copy(update={"gap": gaps[r.k][0], "gap_se": gaps[r.k][1]})
-            if r.algorithm == "kmeans" and r.k in gaps else r
-            for r in rows
-        ]
-    return rows
+    gaps = {k: (float(ref_logs[k].mean() - log_w[k]),
+                float(ref_logs[k].std() * np.sqrt(1 + 1 / GAP_REFERENCES)))
+            for k in log_w if k in ref_logs}
+    return [
+        r.model_copy(update={"gap": gaps[r.k][0], "gap_se": gaps[r.k][1]})
+        if r.algorithm == "kmeans" and r.k in gaps else r
+        for r in rows
+    ]
 
 
 def _inertia(E: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
     return float(((E - centers[labels]) ** 2).sum()) or 1e-12
+
+
+def _hierarchical_rows(E, D, k_values, band, random_state):
+    """Ward at every k, from one tree of the evaluation rows (and one per resample, for
+    stability): [(row, fit, None)] per k."""
+    start = time.perf_counter()
+    tree, resample_trees = _ward_trees(E, random_state)
+    out = []
+    for k in k_values:
+        row, fitted = _hierarchical_row(tree, resample_trees, E, D, k, band)
+        out.append((row, fitted, None))
+    seconds = round((time.perf_counter() - start) / max(1, len(out)), 3)
+    return [(row.model_copy(update={"seconds": seconds}), fitted, None)
+            for row, fitted, _ in out]
 
 
 def _hierarchical_row(tree, resample_trees, E, D, k, band) -> tuple[SweepRow, FittedClusters]:
@@ -350,13 +403,13 @@ def _hierarchical_row(tree, resample_trees, E, D, k, band) -> tuple[SweepRow, Fi
     return row, fitted
 
 
-def _hdbscan_rows(E, D, band, random_state, models) -> list[SweepRow]:
+def _hdbscan_rows(E, D, band, random_state) -> list:
+    """HDBSCAN's own k, when it finds at least 2 segments: [(row, fit, None)] or []."""
     start = time.perf_counter()
     fitted = fit_clusters(E, "hdbscan", None, random_state=random_state)
     k = fitted.k
     if k < 2:
         return []
-    models[("hdbscan", k)] = fitted
     labels = fitted.labels
     sil, db, ch = _internal_scores(D, E, labels)
     rng = np.random.default_rng(random_state + 5)
@@ -365,12 +418,12 @@ def _hdbscan_rows(E, D, band, random_state, models) -> list[SweepRow]:
         idx = np.sort(rng.choice(len(E), size=int(0.8 * len(E)), replace=False))
         sub = fit_clusters(E[idx], "hdbscan", None)
         stab.append(adjusted_rand_score(labels[idx], sub.labels))
-    return [SweepRow(
+    return [(SweepRow(
         algorithm="hdbscan", k=k, silhouette=sil, davies_bouldin=db, calinski_harabasz=ch,
         stability=float(np.mean(stab)), min_share=_min_share(labels, k),
         noise_share=float((labels < 0).mean()), in_band=band[0] <= k <= band[1],
         seconds=round(time.perf_counter() - start, 3),
-    )]
+    ), fitted, None)]
 
 
 FINAL_MIXTURE_ROWS = 200_000
@@ -416,7 +469,8 @@ def fit_final(
     fitted = samples.models.get((algorithm, k))
     if fitted is None and algorithm in ("kmeans", "gmm"):
         # Not swept at this k (a caller's own choice): fit it the way the sweep would have.
-        data = X[samples.fit_index] if algorithm == "gmm" else _filled(X[samples.complete_index])
+        data = (X[samples.fit_index] if algorithm == "gmm"
+                else _filled(X[samples.complete_index])).astype(float, copy=False)
         fitted = fit_clusters(data, algorithm, k, layout=layout, random_state=random_state,
                               n_init=GMM_STARTS if algorithm == "gmm" else 3)
     elif fitted is None:
@@ -430,9 +484,12 @@ def fit_final(
             fitted = fit_clusters(full, "kmeans", k, random_state=random_state,
                                   init=fitted.centers)
     elif algorithm == "gmm" and n > len(samples.fit_index):
-        rows = np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
-        start, _ = fitted.assign(X[rows])
-        fitted = fit_clusters(X[rows], "gmm", k, layout=layout, init_labels=start)
+        rows = X[np.random.default_rng(random_state).permutation(n)[:FINAL_MIXTURE_ROWS]
+                 ].astype(float, copy=False)
+        start, _ = fitted.assign(rows)
+        # BIC and ICL were the sweep's; the refit's own would be a second pass for nothing.
+        fitted = fit_clusters(rows, "gmm", k, layout=layout, init_labels=start, scored=False)
+        del rows
     if algorithm == "gmm":
         fitted = _calibrated(fitted, X, samples, k, layout, random_state)
     # One assignment pass over every row; numbering by size is then a relabelling. The same
