@@ -138,7 +138,10 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=order)
 
 
-# Measured with --durations on 2 cores, slowest first.
-SLOW_FILES = ("tests/test_engine_quality.py", "tests/test_cli_publish.py",
+# Measured with --durations on 2 cores, slowest first. The Spark group (a JVM, about 2 minutes
+# on one worker) starts first, so it runs beside the rest instead of after it.
+SLOW_FILES = ("tests/spark/test_spark_engine.py", "tests/spark/test_cli_spark.py",
+              "tests/test_spark_features.py",
+              "tests/test_engine_quality.py", "tests/test_cli_publish.py",
               "tests/test_real_datasets.py", "tests/test_cli_compare.py",
               "tests/test_cli_segment.py", "tests/segmentation/test_events.py")
