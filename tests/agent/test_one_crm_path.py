@@ -4,30 +4,16 @@ refuse the same damaged input with the same sentence."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from copilot.agent.session import Session
-from copilot.llm.providers import LLMSettings
-from copilot.segmentation.analysis.pipeline import SegmentSettings
-from fixtures.customers import make_customers
 from tests.cli_helpers import run_cli
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Session:
-    frame = make_customers(300, 3, seed=8).frame
-    frame["customer_id"] = [f"{i:06d}" for i in range(1, len(frame) + 1)]
-    data = tmp_path / "customers.csv"
-    frame.to_csv(data, index=False)
-    s = Session(tmp_path / "sess", settings=SegmentSettings(id_column="customer_id", k=3,
-                                                            algorithm="kmeans", seed=0),
-                llm=LLMSettings(provider="none"))
-    s.load(data)
-    s.segment()
-    return s
+def session(padded_session: Session) -> Session:
+    return padded_session
 
 
 def test_the_chat_and_the_command_write_the_same_crm_file(session, tmp_path):

@@ -16,23 +16,13 @@ from pathlib import Path
 import pytest
 
 from copilot.agent.session import Session
-from copilot.llm.providers import LLMSettings
-from copilot.segmentation.analysis.pipeline import SegmentSettings
 from fixtures.customers import make_customers
 from tests.cli_helpers import run_cli
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Session:
-    frame = make_customers(300, 3, seed=8).frame
-    frame["customer_id"] = [f"{i:06d}" for i in range(1, len(frame) + 1)]
-    data = tmp_path / "customers.csv"
-    frame.to_csv(data, index=False)
-    s = Session(tmp_path / "sess", settings=SegmentSettings(id_column="customer_id", k=3,
-                                                            algorithm="kmeans", seed=0),
-                llm=LLMSettings(provider="none"))
-    s.load(data)
-    s.segment()
+def session(padded_session: Session) -> Session:
+    s = padded_session
     assert s.write() is not None  # deterministic drafts: names and narratives
     assert s.rename(1, "Power Users") is not None
     return s

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from copilot.core import DataError
+from copilot.segmentation.data.table_format import _short
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 DUCKDB_SCHEME = "duckdb"
@@ -205,21 +207,8 @@ def _record_batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
         finally:
             con.close()
         return
-    dbapi = postgres_driver()
-    conn = postgres_connect(source.url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET TRANSACTION READ ONLY")
-            cur.execute(sql)
-            yield from cur.fetch_record_batch()
-    except (dbapi.Error, OSError, ValueError) as exc:  # pyarrow's stream errors are both
-        raise _query_error(source, scrub(str(exc), source.url),
-                           getattr(exc, "sqlstate", None)) from None
-    finally:
-        try:
-            conn.close()
-        except dbapi.Error:
-            pass
+    with _postgres_cursor(source, sql) as cur:
+        yield from cur.fetch_record_batch()
 
 
 # ------------------------------------------------------------------------------ PostgreSQL
@@ -296,6 +285,15 @@ def _first_line(text: str) -> str:
 
 
 def _read_postgres(source: DatabaseSource, sql: str):
+    with _postgres_cursor(source, sql) as cur:
+        table = cur.fetch_arrow_table()
+    return _plain_types(table)
+
+
+@contextmanager
+def _postgres_cursor(source: DatabaseSource, sql: str) -> Iterator:
+    """A cursor that has run ``sql`` in a read-only transaction, for the whole read and the
+    streamed one alike; a failure is the query's one sentence, and the connection is closed."""
     dbapi = postgres_driver()
     conn = postgres_connect(source.url)
     try:
@@ -304,8 +302,8 @@ def _read_postgres(source: DatabaseSource, sql: str):
             # server (and the transaction is never committed anyway).
             cur.execute("SET TRANSACTION READ ONLY")
             cur.execute(sql)
-            table = cur.fetch_arrow_table()
-    except dbapi.Error as exc:
+            yield cur
+    except (dbapi.Error, OSError, ValueError) as exc:  # pyarrow's stream errors are both
         raise _query_error(source, scrub(str(exc), source.url),
                            getattr(exc, "sqlstate", None)) from None
     finally:
@@ -313,7 +311,16 @@ def _read_postgres(source: DatabaseSource, sql: str):
             conn.close()
         except dbapi.Error:
             pass
-    return _plain_types(table)
+
+
+def arrow_frame(arrow, source: DatabaseSource):
+    """A database's Arrow rows as a pandas frame, or one sentence naming the source."""
+    try:
+        return arrow.to_pandas(date_as_object=False)
+    except Exception as exc:  # an Arrow type pandas has no column for
+        raise DataError(f"The rows of {source.describe()} could not be turned into a table "
+                        f"({_short(exc)}); cast the unusual columns to text or numbers in "
+                        "--query.") from exc
 
 
 def _query_error(source: DatabaseSource, text: str, sqlstate: str | None) -> DataError:

@@ -20,6 +20,7 @@ import pandas as pd
 from copilot.core import DataError
 from copilot.segmentation.data.database import (
     DatabaseSource,
+    arrow_frame,
     database_source,
     is_database_url,
     read_arrow,
@@ -120,13 +121,7 @@ def _load_database(source: DatabaseSource) -> LoadedTable:
     arrow = read_arrow(source)
     notes: list[str] = []
     src = source.shown
-    try:
-        frame = arrow.to_pandas(date_as_object=False)
-    except Exception as exc:  # an Arrow type pandas has no column for
-        raise DataError(f"The rows of {source.describe()} could not be turned into a table "
-                        f"({_short(exc)}); cast the unusual columns to text or numbers in "
-                        "--query.") from exc
-    frame = _tidy(frame, src, None, notes)
+    frame = _tidy(arrow_frame(arrow, source), src, None, notes)
     return LoadedTable(frame=frame, source=src, format=source.kind, encoding=None,
                        delimiter=None, notes=tuple(notes), query=source.query,
                        table=source.table)

@@ -19,7 +19,12 @@ import pandas as pd
 
 from copilot.core import DataError
 from copilot.segmentation.data import load as _load
-from copilot.segmentation.data.database import database_source, is_database_url, iter_arrow
+from copilot.segmentation.data.database import (
+    arrow_frame,
+    database_source,
+    is_database_url,
+    iter_arrow,
+)
 from copilot.segmentation.data.table_format import _format_of, _short
 from copilot.segmentation.data.table_tidy import _tidy
 from copilot.segmentation.data.text_sniff import csv_note, sniff_text, zero_padded_columns
@@ -131,13 +136,7 @@ def _database_chunks(url: str, query: str | None, table: str | None, rows: int,
     counts: dict[str, int] = {}
     for arrow in iter_arrow(source, rows):
         chunk_notes: list[str] = []
-        try:
-            frame = arrow.to_pandas(date_as_object=False)
-        except Exception as exc:  # an Arrow type pandas has no column for
-            raise DataError(f"The rows of {source.describe()} could not be turned into a table "
-                            f"({_short(exc)}); cast the unusual columns to text or numbers in "
-                            "--query.") from exc
-        frame = _tidy(frame, source.shown, None, chunk_notes)
+        frame = _tidy(arrow_frame(arrow, source), source.shown, None, chunk_notes)
         if notes is not None:
             for note in chunk_notes:
                 _merge_note(notes, seen, counts, note)

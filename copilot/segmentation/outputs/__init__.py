@@ -36,6 +36,12 @@ if TYPE_CHECKING:  # what the package exports; each module is imported on first 
     )
     from copilot.segmentation.outputs.glossary_records import Glossary, OtherTableError
     from copilot.segmentation.outputs.glossary_render import no_change_text
-    from copilot.segmentation.outputs.publish import check_out_dir, produced_input, staged_folder
+    from copilot.segmentation.outputs.publish import (
+        check_out_dir,
+        produced_input,
+        recover,
+        staged_folder,
+        swap_in,
+    )
 
 __getattr__, __dir__, __all__ = lazy_face(__name__)

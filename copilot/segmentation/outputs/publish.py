@@ -98,18 +98,24 @@ def staged_folder(out_dir: str | Path) -> Iterator[Path]:
         yield stage
         if out.exists():
             _carry_over(out, stage)
-            if _exchange(stage, out):  # one atomic step: no moment without the folder
-                shutil.rmtree(stage, ignore_errors=True)  # the previous run's files
-            else:
-                old = parent / (_OLD.format(name=out.name) + secrets.token_hex(4))
-                os.replace(out, old)  # killed after this: recover() puts it back
-                os.replace(stage, out)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
+        swap_in(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+
+
+def swap_in(stage: Path, out: Path) -> None:
+    """Put the complete folder ``stage`` (a sibling of ``out``) in the place of ``out``: one
+    atomic exchange where the system has it, else two renames that ``recover`` can undo."""
+    if not out.exists():
+        os.replace(stage, out)
+    elif _exchange(stage, out):  # one atomic step: no moment without the folder
+        shutil.rmtree(stage, ignore_errors=True)  # the previous run's files
+    else:
+        old = out.resolve().parent / (_OLD.format(name=out.name) + secrets.token_hex(4))
+        os.replace(out, old)  # killed after this: recover() puts it back
+        os.replace(stage, out)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _exchange(a: Path, b: Path) -> bool:

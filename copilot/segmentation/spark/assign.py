@@ -18,7 +18,7 @@ from copilot.segmentation.spark.score import (
     CHECK_ROWS,
     Scoring,
     check_first_rows,
-    engine_sentence,
+    refusals_as_sentences,
     score_rows,
 )
 from copilot.segmentation.spark.session import spark_session
@@ -53,16 +53,9 @@ def assign_spark(model: SavedModel, data: str, out: str | Path, *, master: str |
     first = check_first_rows(frame, scoring)
     notes += [f"In the first {CHECK_ROWS:,} rows: {n[0].lower()}{n[1:]}" for n in first]
     scored = score_rows(frame, scoring).cache()
-    try:
+    with refusals_as_sentences(scored):
         path = write_parquet(scored, out)
         rows = scored.groupBy("segment_name").count().collect()
-    except Exception as err:
-        sentence = engine_sentence(err)
-        if sentence is None:
-            raise
-        raise sentence from None
-    finally:
-        scored.unpersist()
     counts = dict(sorted(((r[0], int(r[1])) for r in rows), key=lambda kv: -kv[1]))
     if not counts:
         raise InputError(f"{data} has no rows; give a table with one row per customer.")

@@ -8,13 +8,13 @@ file, nor a folder holding anything else.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 from pathlib import Path
 from typing import Any
 
 from copilot.core import InputError
+from copilot.segmentation.outputs import recover, swap_in
 
 _SPARK_FILES = ("part-", "_SUCCESS", "._SUCCESS.crc", ".part-", "_committed", "_started")
 
@@ -37,16 +37,11 @@ def write_parquet(frame: Any, out: str | Path) -> Path:
     out = Path(out).expanduser()
     check_parquet_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    recover(out)  # a swap killed half-way puts the previous output back first
     stage = out.parent / f".{out.name}.staging-{secrets.token_hex(4)}"
     try:
         frame.write.mode("errorifexists").parquet(str(stage.resolve()))
-        if out.exists():
-            old = out.parent / f".{out.name}.previous-{secrets.token_hex(4)}"
-            os.replace(out, old)
-            os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
+        swap_in(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

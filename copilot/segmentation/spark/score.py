@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -103,3 +104,18 @@ def engine_sentence(err: BaseException) -> InputError | None:
     ``InputError``), as an ``InputError`` the CLI prints; None for any other failure."""
     found = _RAISED.search(str(err))
     return InputError(found.group(1).strip()) if found else None
+
+
+@contextmanager
+def refusals_as_sentences(scored) -> Iterator:
+    """Work on the persisted ``scored`` rows: a worker's refusal comes out as the engine's one
+    sentence, any other failure as it is, and the rows are released in every case."""
+    try:
+        yield scored
+    except Exception as err:
+        sentence = engine_sentence(err)
+        if sentence is None:
+            raise
+        raise sentence from None
+    finally:
+        scored.unpersist()

@@ -32,7 +32,12 @@ from copilot.segmentation.spark.aggregate import segment_counts, validate_outcom
 from copilot.segmentation.spark.parquet import write_parquet
 from copilot.segmentation.spark.read import read_spark_table, with_row_numbers
 from copilot.segmentation.spark.sample import SAMPLE_ROWS, Sample, draw_sample
-from copilot.segmentation.spark.score import Scoring, check_first_rows, engine_sentence, score_rows
+from copilot.segmentation.spark.score import (
+    Scoring,
+    check_first_rows,
+    refusals_as_sentences,
+    score_rows,
+)
 from copilot.segmentation.spark.session import resolve_master, spark_session
 
 Progress = Callable[[str, float, str], None]
@@ -129,19 +134,12 @@ def _score_everyone(frame: Any, run: SegmentationRun, model: Any, folder: Path, 
     check_first_rows(frame, scoring)
     say("score", 0.7, "scoring every row with the saved model in Spark")
     scored = score_rows(frame, scoring).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
+    with refusals_as_sentences(scored):
         parquet = write_parquet(scored.select(id_column, "segment", "confidence"),
                                 folder / ASSIGNMENTS_PARQUET)
         say("aggregate", 0.85, "sizes and outcome tests over every row")
         sizes, confidence, holdout = segment_counts(scored)
         validation = validate_outcomes_spark(scored, a.roles, outcomes)
-    except Exception as err:
-        sentence = engine_sentence(err)
-        if sentence is None:
-            raise
-        raise sentence from None
-    finally:
-        scored.unpersist()
     by_segment = {s.segment: s for s in sizes}
     profiles = tuple(p.model_copy(update={"size": by_segment[p.segment].n,
                                           "share": by_segment[p.segment].share})
