@@ -134,6 +134,21 @@ def test_init_labels_start_a_single_em_run(data, fitted):
     np.testing.assert_allclose(again.weights, model.weights, atol=1e-3)
 
 
+def test_a_complete_row_scores_as_a_direct_t_density(data, fitted):
+    model, _ = fitted
+    x = data.X[7]
+    logp = np.log(model.weights).copy()
+    for s in range(model.k):
+        logp[s] += stats.multivariate_t.logpdf(
+            x[[0, 1, 2]], loc=model.means[s], shape=np.diag(model.variances[s]), df=model.dof)
+    _, codes, _ = split_matrix(data.X, data.layout)
+    offsets = np.concatenate([[0], np.cumsum(model.n_levels)[:-1]])
+    for b, off in enumerate(offsets):
+        logp += model.log_theta[:, off + codes[7, b]]
+    expected = np.exp(logp - np.logaddexp.reduce(logp))
+    np.testing.assert_allclose(model.posteriors(data.X)[0][7], expected, atol=1e-10)
+
+
 def test_variance_floor_holds(data):
     model, _ = fit_mixed_mixture(data.X, data.layout, 3, random_state=0, n_init=1,
                                  var_floor=0.5)

@@ -8,7 +8,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from copilot.core.errors import SettingsError
 from copilot.segmentation.analysis.mixture import Layout
-from copilot.segmentation.analysis.sweep import SweepTable, draw_samples, fit_final, sweep_k
+from copilot.segmentation.analysis.sweep import (
+    SweepTable,
+    draw_samples,
+    fit_final,
+    silhouette_precomputed,
+    sweep_k,
+)
 
 N = 240
 K_VALUES = (2, 3, 4)
@@ -224,3 +230,18 @@ def test_a_float32_matrix_gives_the_float64_segments(algorithm):
         fitted, labels[dtype], confidence = fit_final(Xd, algorithm, k, samples, layout=layout)
         assert fitted.centers.dtype == np.float64 and confidence.dtype == np.float64
     assert adjusted_rand_score(labels[np.float64], labels[np.float32]) > 0.99
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_silhouette_is_scikit_learns(seed):
+    """The sweep's silhouette (one product with the segments' indicator) is scikit-learn's
+    definition, segments of one row (which score 0) and gaps in the numbering included."""
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    rng = np.random.default_rng(seed)
+    E = np.r_[rng.normal(0, 1, (150, 4)), rng.normal(3, 1, (90, 4))]
+    labels = (E[:, 0] > 1.5).astype(int) * 3 + rng.integers(0, 2, len(E))  # 0, 1, 3, 4
+    labels[:2] = [7, 9]  # two segments of one row
+    D = pairwise_distances(E)
+    assert silhouette_precomputed(D, labels) == pytest.approx(
+        silhouette_score(D, labels, metric="precomputed"), abs=1e-12)
