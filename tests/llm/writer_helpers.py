@@ -159,10 +159,11 @@ good_ratings = good_fits
 
 
 @cache
-def small_analysis(seed: int = 31, rows: int = 700, segments: int = 3):
-    """An analysed synthetic table (cached: several test modules share it)."""
+def small_analysis(seed: int = 31, rows: int = 700, segments: int = 3, k: int | None = None):
+    """An analysed synthetic table (cached: several test modules share it); ``k`` fixes the
+    number of segments (None: the engine chooses)."""
     from copilot.segmentation.analysis.pipeline import SegmentSettings, run_segmentation
     from fixtures.customers import make_customers
 
     frame = make_customers(rows, segments, seed=seed).frame
-    return run_segmentation(frame, SegmentSettings(seed=0, id_column="customer_id")).analysis
+    return run_segmentation(frame, SegmentSettings(seed=0, id_column="customer_id", k=k)).analysis
