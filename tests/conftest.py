@@ -128,7 +128,9 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(group))
     # Longest units of work first (the real-model group: minutes on one worker; then the files
     # that take close to a minute each), so they run beside the rest instead of after it: the
-    # suite ended with one core idle for its last minutes.
+    # suite ended with one core idle for its last minutes. xdist keeps this order only with
+    # --no-loadscope-reorder (pyproject's addopts): by default it sorts the groups by their
+    # number of tests, which put the real-model group (8 tests) near the end of the queue.
     def order(item) -> int:
         if item.get_closest_marker("llm"):
             return 0
