@@ -23,7 +23,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from scipy import stats
 
 from copilot.core import ColumnError, Frozen, percent
 from copilot.segmentation.analysis.profile import (
@@ -32,7 +31,7 @@ from copilot.segmentation.analysis.profile import (
     _check_labels,
 )
 from copilot.segmentation.analysis.roles import RoleReport, infer_roles
-from copilot.segmentation.analysis.validate import ALPHA, Magnitude, _fmt_p, _magnitude
+from copilot.segmentation.analysis.validate import ALPHA, Magnitude, _fmt_p, cramers_v
 from copilot.segmentation.data import name_tokens
 
 AnchorKind = Literal["industry", "company_size", "region"]
@@ -424,14 +423,9 @@ def _associate(df: pd.DataFrame, labels: np.ndarray, column: str) -> AnchorAssoc
         level = order[int(np.argmax(overall))]
         return untested(f"{column} is '{level}' for every segmented row, so it cannot differ "
                         "across segments.")
-    chi2, p, dof, expected = stats.chi2_contingency(assigned, correction=False)
-    n = float(assigned.sum())
-    df_star = min(assigned.shape) - 1
-    v = math.sqrt(chi2 / (n * df_star))
-    root = math.sqrt(df_star)
-    magnitude = _magnitude(v, (0.1 / root, 0.3 / root, 0.5 / root))
+    chi2, p, v, magnitude, expected = cramers_v(assigned)
+    dof = (assigned.shape[0] - 1) * (assigned.shape[1] - 1)
     sparse = float((expected < 5).mean())
-    p = float(p)
     significant = p < ALPHA
     return AnchorAssociation(
         **base, statistic=float(chi2), dof=int(dof), p_value=p, cramers_v=float(v),

@@ -338,14 +338,20 @@ def _test_across_segments(binary: bool, groups: list[np.ndarray], v_assigned: np
 def _chi_square(ones: np.ndarray, ns: np.ndarray):
     """Chi-square and Cramér's V of the segment-by-outcome table from each segment's count of
     ones and of rows (all a binary outcome's test needs)."""
-    table = np.column_stack([ns - ones, ones])
-    chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
-    n = float(ns.sum())
+    chi2, p, effect, magnitude, _ = cramers_v(np.column_stack([ns - ones, ones]))
+    return chi2, p, effect, magnitude, f"Cramér's V {effect:.2f}", "chi-square"
+
+
+def cramers_v(table: np.ndarray):
+    """Chi-square test of a contingency table (no continuity correction) and its Cramér's V
+    with Cohen's magnitude bands scaled by the table's smaller side: (chi2, p, V, magnitude,
+    expected counts)."""
+    chi2, p, _, expected = stats.chi2_contingency(table, correction=False)
     df_star = min(table.shape) - 1
-    effect = math.sqrt(chi2 / (n * df_star))
+    effect = math.sqrt(chi2 / (float(table.sum()) * df_star))
     root = math.sqrt(df_star)
     magnitude = _magnitude(effect, (0.1 / root, 0.3 / root, 0.5 / root))
-    return chi2, float(p), effect, magnitude, f"Cramér's V {effect:.2f}", "chi-square"
+    return float(chi2), float(p), effect, magnitude, expected
 
 
 def _kruskal_effect(h: float, p: float, n: int):

@@ -193,19 +193,9 @@ def _batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
 
 def _record_batches(source: DatabaseSource, sql: str, rows: int) -> Iterator:
     if source.kind == "duckdb":
-        import duckdb
-
-        con = _open_duckdb(source)
-        try:
-            result = con.sql(sql)
-            if result is None:
-                raise DataError(f"The query in {source.shown} returns no table; give a SELECT.")
+        with _duckdb_result(source, sql) as result:
             reader = getattr(result, "to_arrow_reader", None) or result.fetch_arrow_reader
             yield from reader(rows)
-        except duckdb.Error as exc:
-            raise _duckdb_error(source, exc) from None
-        finally:
-            con.close()
         return
     with _postgres_cursor(source, sql) as cur:
         yield from cur.fetch_record_batch()
@@ -384,7 +374,10 @@ def _duckdb_error(source: DatabaseSource, exc: Exception) -> DataError:
                      "SQL given to --query.")
 
 
-def _read_duckdb(source: DatabaseSource, sql: str):
+@contextmanager
+def _duckdb_result(source: DatabaseSource, sql: str):
+    """The result of ``sql`` on a read-only connection to the DuckDB file, closed after; a
+    statement that returns no table, or DuckDB's error, is one sentence."""
     import duckdb
 
     con = _open_duckdb(source)
@@ -392,9 +385,14 @@ def _read_duckdb(source: DatabaseSource, sql: str):
         result = con.sql(sql)
         if result is None:
             raise DataError(f"The query in {source.shown} returns no table; give a SELECT.")
-        fetch = getattr(result, "to_arrow_table", None) or result.arrow
-        return _plain_types(fetch())
+        yield result
     except duckdb.Error as exc:
         raise _duckdb_error(source, exc) from None
     finally:
         con.close()
+
+
+def _read_duckdb(source: DatabaseSource, sql: str):
+    with _duckdb_result(source, sql) as result:
+        fetch = getattr(result, "to_arrow_table", None) or result.arrow
+        return _plain_types(fetch())
