@@ -137,19 +137,36 @@ def _onehot(codes: np.ndarray, n_levels: tuple[int, ...]) -> np.ndarray:
 @dataclass(frozen=True)
 class _Cells:
     """The continuous part of some rows as the likelihood reads it: values with gaps as 0,
-    their squares, 1.0 where observed, and how many are observed per row."""
+    their squares, 1.0 where observed, and how many are observed per row; ``complete`` when
+    nothing is missing (every row then has every column, and sums over the observed mask
+    are plain sums). ``t_norm``: the t density's normalising term per row, which depends only
+    on the row's observed count, computed once for EM instead of once per iteration."""
 
     Cz: np.ndarray
     Cz2: np.ndarray
     Mf: np.ndarray
     counts: np.ndarray
+    complete: bool
+    t_norm: np.ndarray | None = None
 
 
-def _cells(C: np.ndarray) -> _Cells:
+def _cells(C: np.ndarray, dof: float | None = None) -> _Cells:
     observed = ~np.isnan(C)
-    Cz = C if observed.all() else np.where(observed, C, 0.0)  # no gaps: no copy
+    complete = bool(observed.all())
+    Cz = C if complete else np.where(observed, C, 0.0)  # no gaps: no copy
     Mf = observed.astype(float)
-    return _Cells(Cz, Cz**2, Mf, Mf.sum(axis=1))
+    counts = Mf.sum(axis=1)
+    return _Cells(Cz, Cz**2, Mf, counts, complete, _t_norm(counts, dof))
+
+
+def _t_norm(counts: np.ndarray, dof: float | None) -> np.ndarray | None:
+    """log of the multivariate t's constant for rows with ``counts`` observed columns."""
+    if dof is None:
+        return None
+    from scipy.special import gammaln
+
+    return (gammaln((dof + counts) / 2.0) - gammaln(dof / 2.0)
+            - counts / 2.0 * np.log(dof * np.pi))
 
 
 @dataclass(frozen=True)
@@ -180,36 +197,41 @@ class MixedMixture:
 
     def _log_joint(self, C: np.ndarray, H: np.ndarray) -> np.ndarray:
         """log pi_k + log p(row | k) over observed entries: (n, k)."""
-        return self._log_joint_and_distance(C, H)[0]
+        return self._log_joint_kn(C if isinstance(C, _Cells) else _cells(C, self.dof), H)[0].T
 
-    def _log_joint_and_distance(self, C, H: np.ndarray):
-        """(log pi_k + log p(row | k), squared standardised distances (n, k), observed counts).
+    def _log_joint_kn(self, cells: _Cells, H: np.ndarray):
+        """(log pi_k + log p(row | k), squared standardised distances), both (k, n), and each
+        row's observed count.
 
-        ``C``: the continuous part (NaN for gaps), or its ``_Cells`` when EM reads it again
-        and again."""
-        cells = C if isinstance(C, _Cells) else _cells(C)
-        out = np.tile(np.log(self.weights), (cells.Cz.shape[0], 1))
-        dist = counts = None
+        Segments by rows, not rows by segments: every step after this reduces over the k
+        segments of each row (a maximum, a sum), and numpy reduces a narrow (n, k) array along
+        its rows 10-40x slower than a (k, n) one along its columns (300 us against 6 us for
+        3,000 x 6), which made those reductions most of an EM step."""
+        n = cells.Cz.shape[0]
+        dist = None
         if cells.Cz.shape[1]:
-            Cz, Mf = cells.Cz, cells.Mf
             inv = 1.0 / self.variances
-            dist = np.maximum(
-                cells.Cz2 @ inv.T - 2.0 * Cz @ (self.means * inv).T + Mf @ (self.means**2 * inv).T,
-                0.0)
-            log_det = Mf @ np.log(self.variances).T
+            dist = inv @ cells.Cz2.T - 2.0 * (self.means * inv) @ cells.Cz.T
+            if cells.complete:  # every column observed: the mask's products are row sums
+                dist += (self.means**2 * inv).sum(axis=1)[:, None]
+                log_det = np.log(self.variances).sum(axis=1)[:, None]
+            else:
+                dist += (self.means**2 * inv) @ cells.Mf.T
+                log_det = np.log(self.variances) @ cells.Mf.T
+            np.maximum(dist, 0.0, out=dist)
             counts = cells.counts
             if self.dof is None:
-                out += -0.5 * (counts[:, None] * LOG_2PI + log_det + dist)
+                out = -0.5 * (counts * LOG_2PI + log_det + dist)
             else:
-                from scipy.special import gammaln
-
                 v = self.dof
-                half = (v + counts) / 2.0
-                norm = gammaln(half) - gammaln(v / 2.0) - counts / 2.0 * np.log(v * np.pi)
-                out += norm[:, None] - 0.5 * log_det - half[:, None] * np.log1p(dist / v)
+                norm = cells.t_norm if cells.t_norm is not None else _t_norm(counts, v)
+                out = norm - 0.5 * log_det - (v + counts) / 2.0 * np.log1p(dist / v)
+        else:
+            out = np.zeros((self.k, n))
+        out += np.log(self.weights)[:, None]
         if H.shape[1]:
-            out += H @ self.log_theta.T
-        return out, dist, counts
+            out += self.log_theta @ H.T
+        return out, dist, cells.counts
 
     def posteriors(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(responsibilities (n, k), per-row log-likelihood) for prepared rows ``X``."""
@@ -217,14 +239,14 @@ class MixedMixture:
         return self._posteriors(C, _onehot(codes, self.n_levels))
 
     def _posteriors(self, C, H):
-        lj = self._log_joint(C, H)
-        ll = _row_loglik(lj)
-        return np.exp(lj - ll[:, None]), ll
+        resp, ll = _posteriors_kn(self._log_joint_kn(_cells(C, self.dof), H)[0])
+        return resp.T, ll
 
     def _log_joint_of(self, X: np.ndarray) -> np.ndarray:
-        # Rows of a float32 matrix (a large table's) are scored in float64, a chunk at a time.
+        """(k, n) log joint of prepared rows ``X``. Rows of a float32 matrix (a large
+        table's) are scored in float64, a chunk at a time."""
         C, codes, _ = split_matrix(np.asarray(X, dtype=float), self.layout)
-        return self._log_joint(C, _onehot(codes, self.n_levels))
+        return self._log_joint_kn(_cells(C, self.dof), _onehot(codes, self.n_levels))[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.posteriors(X)[0]
@@ -239,7 +261,7 @@ class MixedMixture:
 
         def part(start: int) -> None:  # each chunk writes its own rows only
             lj = self._log_joint_of(X[start:start + chunk])
-            labels[start:start + chunk] = lj.argmax(axis=1)
+            labels[start:start + chunk] = lj.argmax(axis=0)
             confidence[start:start + chunk] = _top_share(lj, self.temperature)
             loglik[start:start + chunk] = _row_loglik(lj)
 
@@ -259,16 +281,26 @@ class MixedMixture:
 
 
 def _row_loglik(lj: np.ndarray) -> np.ndarray:
-    """log sum_k exp(lj[:, k]) per row, without overflow."""
-    top = lj.max(axis=1, keepdims=True)
-    return top[:, 0] + np.log(np.exp(lj - top).sum(axis=1))
+    """log sum_k exp(lj[k, i]) per row i of a (k, n) log joint, without overflow."""
+    top = lj.max(axis=0)
+    return top + np.log(np.exp(lj - top).sum(axis=0))
+
+
+def _posteriors_kn(lj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(responsibilities (k, n), per-row log-likelihood) from a (k, n) log joint: one
+    exponential for both."""
+    top = lj.max(axis=0)
+    e = np.exp(lj - top)
+    total = e.sum(axis=0)
+    e /= total
+    return e, top + np.log(total)
 
 
 def _top_share(lj: np.ndarray, temperature: float) -> np.ndarray:
-    """The largest posterior of each row with log-likelihoods divided by ``temperature``."""
+    """The largest posterior of each row of a (k, n) log joint divided by ``temperature``."""
     z = lj / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    return 1.0 / np.exp(z).sum(axis=1)
+    z -= z.max(axis=0)
+    return 1.0 / np.exp(z).sum(axis=0)
 
 
 TEMPERATURES = np.exp(np.linspace(0.0, np.log(200.0), 60))
@@ -286,7 +318,7 @@ def calibrate_confidence(model: MixedMixture, X: np.ndarray, again: np.ndarray) 
     from scipy.optimize import linear_sum_assignment
 
     lj = model._log_joint_of(X)
-    labels = lj.argmax(axis=1)
+    labels = lj.argmax(axis=0)
     k = model.k
     table = np.zeros((k, k))
     np.add.at(table, (labels, again), 1)
@@ -299,24 +331,28 @@ def calibrate_confidence(model: MixedMixture, X: np.ndarray, again: np.ndarray) 
 
 
 def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None):
-    """``scale_weights`` (n, k): the t model's per-row weights (far rows count less)."""
-    nk = resp.sum(axis=0) + 1e-10
+    """Parameters from responsibilities ``resp`` (k, n); ``scale_weights`` (k, n): the t
+    model's per-row weights (far rows count less)."""
+    nk = resp.sum(axis=1) + 1e-10
     weights = nk / nk.sum()
-    k = resp.shape[1]
+    k = resp.shape[0]
     if cells.Cz.shape[1]:
-        Cz, Mf = cells.Cz, cells.Mf
-        denom = resp.T @ Mf + 1e-10  # (k, p): responsibility mass that observed column j
         w = resp if scale_weights is None else resp * scale_weights
-        wdenom = w.T @ Mf + 1e-10
-        sums = w.T @ Cz
+        if cells.complete:  # responsibility mass that observed each column: all of it
+            denom = nk[:, None]
+            wdenom = w.sum(axis=1)[:, None] + 1e-10
+        else:
+            denom = resp @ cells.Mf + 1e-10  # (k, p): responsibility mass that observed column j
+            wdenom = w @ cells.Mf + 1e-10
+        sums = w @ cells.Cz
         means = sums / wdenom
-        sq = (w.T @ cells.Cz2 - 2.0 * means * sums + means**2 * wdenom) / denom
+        sq = (w @ cells.Cz2 - 2.0 * means * sums + means**2 * wdenom) / denom
         variances = np.maximum(sq, 0.0) + var_floor
     else:
         means = variances = np.empty((k, 0))
     log_theta = np.empty((k, H.shape[1]))
     if H.shape[1]:
-        counts = resp.T @ H  # (k, levels)
+        counts = resp @ H  # (k, levels)
         start = 0
         for n in n_levels:
             block = counts[:, start:start + n] + alpha  # smoothing: no level gets probability 0
@@ -348,7 +384,7 @@ def fit_mixed_mixture(
 
     C, codes, n_levels = split_matrix(X, layout)
     H = _onehot(codes, n_levels)
-    cells = _cells(C)  # every iteration reads the same cells: prepared once, not per iteration
+    cells = _cells(C, dof)  # every iteration reads the same cells: prepared once, not per iteration
     del C
     # The k-means starts' copy with gaps filled; none when EM starts from given labels.
     filled = np.where(np.isnan(X), 0.0, X) if init_labels is None else None
@@ -357,23 +393,22 @@ def fit_mixed_mixture(
     for i, start in enumerate(starts):
         if start is None:
             start = KMeans(k, n_init=1, random_state=random_state + i).fit(filled).labels_
-        resp = np.zeros((len(X), k))
-        resp[np.arange(len(X)), start] = 1.0
+        resp = np.zeros((k, len(X)))  # (k, n) throughout: see MixedMixture._log_joint_kn
+        resp[start, np.arange(len(X))] = 1.0
         prev = -np.inf
         u = None
         for _ in range(max_iter):
             params = _m_step(cells, H, resp, n_levels, var_floor, scale_weights=u)
             model = MixedMixture(*params, n_levels=n_levels, layout=layout, dof=dof)
-            lj, dist, counts = model._log_joint_and_distance(cells, H)
-            ll = _row_loglik(lj)
-            resp = np.exp(lj - ll[:, None])
+            lj, dist, counts = model._log_joint_kn(cells, H)
+            resp, ll = _posteriors_kn(lj)
             if dof is not None and dist is not None:
-                u = (dof + counts[:, None]) / (dof + dist)
+                u = (dof + counts) / (dof + dist)
             mean_ll = float(ll.mean())
             if mean_ll - prev < tol:
                 break
             prev = mean_ll
         if best is None or mean_ll > best[0]:
-            best = (mean_ll, model, resp.argmax(axis=1))
+            best = (mean_ll, model, resp.argmax(axis=0))
     assert best is not None
     return best[1], best[2].astype(int)
