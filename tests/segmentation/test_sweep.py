@@ -10,6 +10,7 @@ from copilot.core.errors import SettingsError
 from copilot.segmentation.analysis.mixture import Layout
 from copilot.segmentation.analysis.sweep import (
     SweepTable,
+    adjusted_rand,
     draw_samples,
     fit_final,
     silhouette_precomputed,
@@ -245,3 +246,17 @@ def test_the_silhouette_is_scikit_learns(seed):
     D = pairwise_distances(E)
     assert silhouette_precomputed(D, labels) == pytest.approx(
         silhouette_score(D, labels, metric="precomputed"), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_stability_score_is_scikit_learns_adjusted_rand(seed):
+    """The sweep's own ARI (a dense contingency table, no input checks) gives scikit-learn's
+    value exactly: noise labels (-1), label sets of different sizes and numbering with gaps,
+    identical and relabelled partitions, a single row and no rows."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 5000))
+    a = rng.integers(-1, 6, n)
+    b = np.where(rng.random(n) < 0.7, a * 3 + 10, rng.integers(0, 9, n))  # mostly agrees
+    for x, y in ((a, b), (b, a), (a, a), (a, 5 - a), (a, np.zeros(n, int)), (a, rng.integers(0, 2, n)),
+                 (a[:1], b[:1]), (a[:0], b[:0])):
+        assert adjusted_rand(x, y) == adjusted_rand_score(x, y)

@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from copilot.core import SettingsError
 from copilot.segmentation.analysis.mixture import ASSIGN_CHUNK, Layout, fit_mixed_mixture
-from copilot.segmentation.analysis.parallel import in_chunks
+from copilot.segmentation.analysis.parallel import in_chunks, thread_limits
 
 ALGORITHMS: tuple[str, ...] = ("kmeans", "gmm", "hierarchical", "hdbscan")
 HIERARCHICAL_MAX_ROWS = 4000  # Ward needs the n^2/2 distance matrix: 4000 rows is 64 MB
@@ -254,7 +253,7 @@ def _fit_kmeans(X, k, random_state, n_init, init) -> FittedClusters:
 
 def _fit_gmm(X, k, random_state, n_init, layout, init_labels, scored=True) -> FittedClusters:
     layout = layout or Layout(tuple(range(X.shape[1])), ())
-    with threadpool_limits(1):  # small matrices: one BLAS thread is faster on two cores
+    with thread_limits(1):  # small matrices: one BLAS thread is faster on two cores
         model, labels = fit_mixed_mixture(
             X, layout, k, random_state=random_state, n_init=max(n_init, 1),
             init_labels=init_labels,

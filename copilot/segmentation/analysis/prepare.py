@@ -22,11 +22,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 from copilot.core import DataError, Frozen, percent
 from copilot.segmentation.analysis.mixture import Layout
 from copilot.segmentation.analysis.roles import RoleReport
+from copilot.segmentation.analysis.parallel import thread_limits
 
 FIT_SAMPLE = 200_000  # statistics of a column are stable long before a million rows
 RARE_LEVEL_SHARE = 0.01
@@ -277,7 +277,7 @@ def _log_scale_fits_better(values: np.ndarray, sample: int = 3000) -> bool:
             return False
         gm = GaussianMixture(3, reg_covar=1e-3 * var, random_state=0, n_init=1,
                              init_params="k-means++")
-        with threadpool_limits(1):
+        with thread_limits(1):
             gm.fit(y[:, None])
             scores.append(float(gm.score(y[:, None])) + jacobian)
     return scores[1] > scores[0]

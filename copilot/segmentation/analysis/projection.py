@@ -7,9 +7,9 @@ from typing import Literal
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from threadpoolctl import threadpool_limits
 
 from copilot.core import Frozen, SettingsError
+from copilot.segmentation.analysis.parallel import thread_limits
 
 Method = Literal["pca", "tsne"]
 
@@ -170,7 +170,7 @@ def _tsne_coords(Xs: np.ndarray, random_state: int) -> np.ndarray:
     Xin = Xs if Xs.shape[1] >= 2 else np.column_stack([Xs, np.zeros(len(Xs))])
     # On small samples OpenMP threads cost more than they give (and far more on a busy
     # machine), so t-SNE runs on one thread there.
-    with threadpool_limits(1 if len(Xs) < TSNE_ONE_THREAD_BELOW else None):
+    with thread_limits(1 if len(Xs) < TSNE_ONE_THREAD_BELOW else None):
         coords = TSNE(
             n_components=2,
             init="pca",
