@@ -402,3 +402,18 @@ def test_a_level_that_repeats_another_columns_fact_is_counted_once():
     # an ordinary categorical that merely correlates keeps every level
     df["plan"] = np.where(rng.random(n) < 0.9, internet, "Other")
     assert {s.name: s for s in fit_preparation(df, infer_roles(df)).categorical}["plan"].implied == ()
+
+
+@pytest.mark.parametrize("lam", [-1.3, -1e-17, 0.0, 0.42, 1.0, 2.0, 2.0 + 1e-17, 3.1])
+def test_the_yeo_johnson_transform_is_scipys_value_for_value(lam):
+    """prepare.yeo_johnson (no masked copies when every value is on one side of 0) gives
+    scipy's values exactly: all positive, all negative, mixed, and the formulas' special
+    cases at lambda 0 and 2."""
+    from scipy import stats
+
+    from copilot.segmentation.analysis.prepare import yeo_johnson
+
+    rng = np.random.default_rng(7)
+    spend = rng.lognormal(3, 1.5, 2000)
+    for x in (spend, -spend, spend - np.median(spend), np.zeros(5), np.array([0.0, -0.0, 1e-300])):
+        assert np.array_equal(yeo_johnson(x, lam), stats.yeojohnson(x, lmbda=lam))
