@@ -195,10 +195,6 @@ class MixedMixture:
         k, p = self.means.shape
         return (k - 1) + 2 * k * p + k * sum(n - 1 for n in self.n_levels)
 
-    def _log_joint(self, C: np.ndarray, H: np.ndarray) -> np.ndarray:
-        """log pi_k + log p(row | k) over observed entries: (n, k)."""
-        return self._log_joint_kn(C if isinstance(C, _Cells) else _cells(C, self.dof), H)[0].T
-
     def _log_joint_kn(self, cells: _Cells, H: np.ndarray, *, fast: bool = False):
         """(log pi_k + log p(row | k), squared standardised distances), both (k, n), and each
         row's observed count. ``fast`` (EM's own steps): the t term's logarithm in single

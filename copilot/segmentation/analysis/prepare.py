@@ -25,8 +25,8 @@ from scipy import stats
 
 from copilot.core import DataError, Frozen, percent
 from copilot.segmentation.analysis.mixture import Layout
-from copilot.segmentation.analysis.roles import RoleReport
 from copilot.segmentation.analysis.parallel import thread_limits
+from copilot.segmentation.analysis.roles import RoleReport
 
 FIT_SAMPLE = 200_000  # statistics of a column are stable long before a million rows
 RARE_LEVEL_SHARE = 0.01
