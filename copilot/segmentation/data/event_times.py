@@ -200,7 +200,27 @@ def _format_sql(x: str, fmt: str) -> str:
     if fmt == _ISO:
         # Through TIMESTAMPTZ so that "+02:00" offsets become UTC; naive text stays as written.
         return f"CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    return f"try_strptime({x}, '{fmt}')"  # fmt is one of TIME_FORMATS, never user text
+    parse = f"try_strptime({x}, '{fmt}')"  # fmt is one of TIME_FORMATS, never user text
+    # DuckDB takes about 1.3 us to fail a value (25 ms a format on the sample, most of a small
+    # log's reading time), and a value without the format's separators can only fail: those
+    # are not tried. The same result, faster; tests/segmentation/test_event_times.py.
+    needed = _separators(fmt)
+    if not needed:
+        return parse
+    return f"CASE WHEN {' AND '.join(f'contains({x}, {c!r})' for c in needed)} THEN {parse} END"
+
+
+def _separators(fmt: str) -> tuple[str, ...]:
+    """The literal characters a value in ``fmt`` must contain ('/', ':' ...), spaces aside."""
+    found, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            i += 2
+            continue
+        if not fmt[i].isspace() and fmt[i] not in found:
+            found.append(fmt[i])
+        i += 1
+    return tuple(found)
 
 
 def _day_first_twin(fmt: str) -> str | None:
