@@ -13,6 +13,8 @@ instead, to check that both ways agree.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import multiprocessing
 import os
 import shutil
@@ -44,6 +46,31 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
         return subprocess.run([*cli_command(), *argv], check=False, capture_output=True, text=True, cwd=cwd,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     return _run_forked(argv, Path(cwd) if cwd else Path.cwd(), timeout)
+
+
+def run_cli_here(*args: str):
+    """``segment-copilot ARGS`` in the test's own process: ``copilot.cli.main`` with the
+    standard streams captured; a ``subprocess.CompletedProcess``.
+
+    Only for what a process of its own cannot share: the tests' Spark session. A run forked
+    or started apart starts its own Java (about 20 CPU-seconds and 17 s to the first
+    ``mapInPandas``), where one here reuses the session that is already active, as a CLI run
+    reuses its own (``spark_session``). One Spark command per kind of run still starts its
+    own Java through :func:`run_cli`. ``SEGMENT_COPILOT_TEST_CLI=subprocess`` runs these
+    through the console script too."""
+    argv = [*map(str, args)]
+    if os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix":
+        return run_cli(*argv)
+    from copilot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as stop:  # argparse's usage errors, as the console script exits
+            code = stop.code if isinstance(stop.code, int) else 1
+    return subprocess.CompletedProcess(["segment-copilot", *argv], int(code or 0),
+                                       out.getvalue(), err.getvalue())
 
 
 def _forkserver():

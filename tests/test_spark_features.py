@@ -20,7 +20,7 @@ import pytest
 
 from copilot.segmentation import EventSpec, build_features, spark_features
 from fixtures.events import make_clickstream, make_transactions
-from tests.cli_helpers import assert_one_sentence_error, run_cli
+from tests.cli_helpers import assert_one_sentence_error, run_cli, run_cli_here
 from tests.conftest import REPO, shared_dataset
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -101,16 +101,17 @@ def test_a_clickstream_with_sessions_and_a_horizon_on_spark_equals_duckdb(spark)
                          spark_features(clicks.frame, spec, **options))
 
 
-def test_the_cli_writes_the_same_table_and_notes_on_spark(spark_env, tmp_path):
-    """Through the command, in its own process (its own Spark): orders told apart by their
-    timestamps (no --order) and no cut-off, the shapes the tests above leave out."""
+def test_the_cli_writes_the_same_table_and_notes_on_spark(spark, tmp_path):
+    """Through the command (in the test's process, on the tests' Spark session: see
+    ``run_cli_here``): orders told apart by their timestamps (no --order) and no cut-off, the
+    shapes the tests above leave out."""
     log = make_transactions(40, seed=9)
     src = tmp_path / "transactions.csv"
     log.frame.to_csv(src, index=False)
     flags = ("--id", "CustomerID", "--time", "InvoiceDate", "--amount", "Quantity*UnitPrice")
-    runs = {engine: run_cli("features", src, *flags, "--engine", engine,
-                            *(("--master", "local[1]") if engine == "spark" else ()),
-                            "--out", tmp_path / f"{engine}.csv")
+    runs = {engine: run_cli_here("features", src, *flags, "--engine", engine,
+                                 *(("--master", "local[2]") if engine == "spark" else ()),
+                                 "--out", tmp_path / f"{engine}.csv")
             for engine in ("local", "spark")}
     for proc in runs.values():
         assert proc.returncode == 0, proc.stderr

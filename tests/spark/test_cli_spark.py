@@ -1,7 +1,11 @@
 """``segment --engine spark`` and ``assign --engine spark`` through the command line, against
 the local engine on the same small table (a table under the sample cap is taken whole, in
 order, so the Spark engine fits exactly what the local one does), and the one sentence a user
-reads without the spark extra."""
+reads without the spark extra.
+
+``segment`` runs in a process of its own, which starts its own Spark; ``assign`` runs in the
+test's process on the tests' Spark session (``run_cli_here``): a second Java start would add
+about 20 CPU-seconds and prove nothing more."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pandas as pd
 import pytest
 
 from fixtures.planted import make_planted
-from tests.cli_helpers import assert_one_sentence_error, run_cli
+from tests.cli_helpers import assert_one_sentence_error, run_cli, run_cli_here
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.xdist_group("spark"),
@@ -53,11 +57,11 @@ def test_segment_engine_spark_gives_the_local_segments(runs):
     assert (folder / "spark" / "model" / "bundle.json").is_file()
 
 
-def test_assign_engine_spark_gives_the_local_assignments(runs):
-    folder, _, spark = runs
-    assert spark.returncode == 0, spark.stderr
+def test_assign_engine_spark_gives_the_local_assignments(runs, spark):
+    folder, _, segmented = runs
+    assert segmented.returncode == 0, segmented.stderr
     model = folder / "spark" / "model"
-    ours = run_cli("assign", model, folder / "new.csv", "--engine", "spark", "--master",
+    ours = run_cli_here("assign", model, folder / "new.csv", "--engine", "spark", "--master",
                    "local[2]", "--out", folder / "new.parquet")
     theirs = run_cli("assign", model, folder / "new.csv", "--out", folder / "new-local.csv")
     assert ours.returncode == 0, ours.stderr
@@ -72,10 +76,10 @@ def test_assign_engine_spark_gives_the_local_assignments(runs):
         assert (joined[column] == joined[f"{column}_local"]).all(), column
 
 
-def test_assign_engine_spark_refuses_a_csv_out(runs):
-    folder, _, spark = runs
-    assert spark.returncode == 0, spark.stderr
-    proc = run_cli("assign", folder / "spark" / "model", folder / "new.csv", "--engine",
+def test_assign_engine_spark_refuses_a_csv_out(runs, spark):
+    folder, _, segmented = runs
+    assert segmented.returncode == 0, segmented.stderr
+    proc = run_cli_here("assign", folder / "spark" / "model", folder / "new.csv", "--engine",
                    "spark", "--out", folder / "crm.csv")
     assert_one_sentence_error(proc, "Parquet folder", "assigned.parquet")
     assert not (folder / "crm.csv").exists()
