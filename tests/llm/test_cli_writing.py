@@ -1,11 +1,29 @@
-"""The writing pass and `doctor` through the real CLI (tests/cli_helpers.py) (fake and broken providers)."""
+"""The writing pass and `doctor` through the real CLI (tests/cli_helpers.py) (fake and broken providers).
+
+The writing pass runs on ``segment`` over a small table with k in 3-4: the same pass as on the
+demo's 4,000 rows (tests/test_cli_segment.py and test_cli_ask_memo.py run the demo itself),
+for a third of the sweep's time."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from fixtures.customers import make_customers
 from tests.cli_helpers import assert_one_sentence_error, run_cli
 from tests.llm.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("writing") / "customers.csv"
+    make_customers(400, 3, seed=5).frame.to_csv(path, index=False)
+    return path
+
+
+def _segment(table, *args):
+    return run_cli("segment", table, "--k-range", "3-4", *args)
 
 
 def _script(tmp_path, answers) -> str:
@@ -14,12 +32,13 @@ def _script(tmp_path, answers) -> str:
     return str(path)
 
 
-def test_segment_with_the_fake_provider_writes_a_labelled_writing_file(tmp_path, monkeypatch):
+def test_segment_with_the_fake_provider_writes_a_labelled_writing_file(tmp_path, monkeypatch,
+                                                                       table):
     # The script answers the k recommendation with an option outside the shortlist every time:
     # it must be refused, and everything still completes as labelled drafts.
     monkeypatch.setenv("SEGMENT_COPILOT_FAKE_SCRIPT", _script(tmp_path, [{"option": "k=99"}] * 3))
     out = tmp_path / "out"
-    proc = run_cli("demo", "--provider", "fake", "--out-dir", out, "--goal", "Grow revenue")
+    proc = _segment(table, "--provider", "fake", "--out-dir", out, "--goal", "Grow revenue")
     assert proc.returncode == 0, proc.stderr
     writing = json.loads((out / "writing.json").read_text())
     analysis = json.loads((out / "analysis.json").read_text())
@@ -34,17 +53,17 @@ def test_segment_with_the_fake_provider_writes_a_labelled_writing_file(tmp_path,
     assert "notice:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_no_llm_writes_numbers_only(tmp_path):
+def test_no_llm_writes_numbers_only(tmp_path, table):
     out = tmp_path / "out"
-    proc = run_cli("demo", "--no-llm", "--out-dir", out)
+    proc = _segment(table, "--no-llm", "--out-dir", out)
     assert proc.returncode == 0, proc.stderr
     assert not (out / "writing.json").exists() and "SEGMENT NAMES" not in proc.stdout
 
 
-def test_unreachable_server_still_completes_with_one_notice(tmp_path):
+def test_unreachable_server_still_completes_with_one_notice(tmp_path, table):
     out = tmp_path / "out"
-    proc = run_cli("demo", "--provider", "openai-compatible", "--model", "m", "--base-url",
-                   f"http://127.0.0.1:{free_port()}/v1", "--timeout", "3", "--out-dir", out)
+    proc = _segment(table, "--provider", "openai-compatible", "--model", "m", "--base-url",
+                    f"http://127.0.0.1:{free_port()}/v1", "--timeout", "3", "--out-dir", out)
     assert proc.returncode == 0, proc.stderr
     notices = [ln for ln in proc.stderr.splitlines() if ln.startswith("notice:")]
     assert len(notices) == 1 and "connect" in notices[0]
