@@ -17,7 +17,7 @@ import pytest
 
 from copilot.segmentation.outputs.publish import staged_folder
 from fixtures.customers import make_customers
-from tests.cli_helpers import assert_one_sentence_error, cli_command, run_cli
+from tests.cli_helpers import assert_one_sentence_error, cli_command, run_cli, start_cli
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def _stages(parent: Path) -> set[str]:
     return {p.name for p in parent.iterdir() if p.name.startswith(".out.staging-")}
 
 
-def _new_stage(parent: Path, proc: subprocess.Popen, old: set[str]) -> str | None:
+def _new_stage(parent: Path, proc, old: set[str]) -> str | None:
     """Wait until the run's own hidden staging sibling exists (its files are being written;
     ``old``: those a killed run left, which it removes first); None if the run ended first."""
     while proc.poll() is None:
@@ -117,12 +117,15 @@ def test_killed_at_random_points_of_the_write_the_folder_is_complete_or_untouche
     measured on the first run), each signal once in each quarter of that span. Before,
     20 kills fell anywhere in 0.5-1.1 of a run's length (about 10 s on a busy machine), so
     nearly all landed before the stage (about 0.1 s long) or after the swap; now every kill
-    lands in or just after it, and some kill must land while the stage is there."""
+    lands in or just after it, and some kill must land while the stage is there.
+
+    The runs are forked from the tests' fork server (``start_cli``): real processes that take
+    real signals, without a fresh interpreter's 2 CPU-seconds of imports each. The last run,
+    which clears what the kills left, is the console script in a fresh interpreter."""
     out = tmp_path / "out"
-    command = [*cli_command(), "segment", str(data), "--out-dir", str(out), "--no-llm",
-               "--algorithm", "kmeans"]
-    first = subprocess.Popen([*command, "--k", "4"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    args = ["segment", str(data), "--out-dir", str(out), "--no-llm", "--algorithm", "kmeans"]
+    command = [*cli_command(), *args]
+    first = start_cli(*args, "--k", "4")
     stage = _new_stage(tmp_path, first, set())
     assert stage
     started = time.perf_counter()
@@ -139,8 +142,7 @@ def test_killed_at_random_points_of_the_write_the_folder_is_complete_or_untouche
     for i, (sig, share) in enumerate(kills):
         k = 3 if k_now == 4 else 4
         left = _stages(tmp_path)
-        proc = subprocess.Popen([*command, "--k", str(k)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = start_cli(*args, "--k", str(k))
         stage = _new_stage(tmp_path, proc, left)
         time.sleep(share * write)
         inside += stage in _stages(tmp_path)
