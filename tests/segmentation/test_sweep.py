@@ -11,6 +11,7 @@ from copilot.segmentation.analysis.mixture import Layout
 from copilot.segmentation.analysis.sweep import (
     SweepTable,
     adjusted_rand,
+    davies_bouldin_calinski_harabasz,
     draw_samples,
     fit_final,
     silhouette_precomputed,
@@ -260,3 +261,30 @@ def test_the_stability_score_is_scikit_learns_adjusted_rand(seed):
     for x, y in ((a, b), (b, a), (a, a), (a, 5 - a), (a, np.zeros(n, int)), (a, rng.integers(0, 2, n)),
                  (a[:1], b[:1]), (a[:0], b[:0])):
         assert adjusted_rand(x, y) == adjusted_rand_score(x, y)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_davies_bouldin_and_calinski_harabasz_are_scikit_learns(seed):
+    """The sweep's own Davies-Bouldin and Calinski-Harabasz give scikit-learn's values to
+    1e-10: labels numbered with gaps, a segment of one row, and every row the same (the
+    library's 0 and 1). Segments of repeated rows have no spread: the library's distances
+    (through ||x||^2 - 2x.c + ||c||^2) leave rounding noise of about 1e-8 where the direct
+    distances give 0."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 3000))
+    X = rng.normal(0, 1, (n, int(rng.integers(1, 12)))) * rng.gamma(1.0, 2.0)
+    labels = rng.integers(0, int(rng.integers(2, 11)), n) * 3 + 1
+    X[labels == labels[0]] += 4.0
+    labels[0] = 99  # a segment of one row
+    tied = np.repeat(X[:3], [n // 2, n // 4, n - n // 2 - n // 4], axis=0)
+    tied_labels = np.repeat([0, 5, 2], [n // 2, n // 4, n - n // 2 - n // 4])
+    same = np.ones((n, 3))
+    for x, lab, noise in ((X, labels, 1e-12), (X, labels % 2, 1e-12), (tied, tied_labels, 1e-7),
+                          (same, labels % 3, 1e-12)):
+        db, ch = davies_bouldin_calinski_harabasz(x, lab)
+        assert db == pytest.approx(davies_bouldin_score(x, lab), rel=1e-10, abs=noise)
+        assert ch == pytest.approx(calinski_harabasz_score(x, lab), rel=1e-10, abs=1e-12)
+    with pytest.raises(ValueError):
+        davies_bouldin_calinski_harabasz(X, np.zeros(n, int))
