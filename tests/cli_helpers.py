@@ -42,7 +42,7 @@ def cli_command() -> list[str]:
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
     """``segment-copilot ARGS`` in a new process; a ``subprocess.CompletedProcess``."""
     argv = [*map(str, args)]
-    if os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix":
+    if _through_console_script():
         return subprocess.run([*cli_command(), *argv], check=False, capture_output=True, text=True, cwd=cwd,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     return _run_forked(argv, Path(cwd) if cwd else Path.cwd(), timeout)
@@ -59,18 +59,13 @@ def run_cli_here(*args: str):
     own Java through :func:`run_cli`. ``SEGMENT_COPILOT_TEST_CLI=subprocess`` runs these
     through the console script too."""
     argv = [*map(str, args)]
-    if os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix":
+    if _through_console_script():
         return run_cli(*argv)
-    from copilot.cli import main
-
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as stop:  # argparse's usage errors, as the console script exits
-            code = stop.code if isinstance(stop.code, int) else 1
-    return subprocess.CompletedProcess(["segment-copilot", *argv], int(code or 0),
-                                       out.getvalue(), err.getvalue())
+        code = _main_exit_code(argv)
+    return subprocess.CompletedProcess(["segment-copilot", *argv], code, out.getvalue(),
+                                       err.getvalue())
 
 
 class StartedRun:
@@ -81,9 +76,7 @@ class StartedRun:
     KeyboardInterrupt inside ``main`` as it does in the console script."""
 
     def __init__(self, argv: list[str], cwd: Path):
-        self._process = _forkserver().Process(
-            target=_child, args=(argv, str(cwd), dict(os.environ), os.devnull, os.devnull))
-        self._process.start()
+        self._process = _start_forked(argv, cwd, os.devnull, os.devnull)
         self.pid = self._process.pid
 
     def poll(self) -> int | None:
@@ -107,10 +100,16 @@ def start_cli(*args: str, cwd: Path | None = None):
     or with ``SEGMENT_COPILOT_TEST_CLI=subprocess`` a ``subprocess.Popen`` of the console
     script."""
     argv = [*map(str, args)]
-    if os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix":
+    if _through_console_script():
         return subprocess.Popen([*cli_command(), *argv], cwd=cwd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return StartedRun(argv, Path(cwd) if cwd else Path.cwd())
+
+
+def _through_console_script() -> bool:
+    """Runs go through the installed console script (``SEGMENT_COPILOT_TEST_CLI=subprocess``,
+    or no fork server on this system) instead of the fork server."""
+    return os.environ.get("SEGMENT_COPILOT_TEST_CLI") == "subprocess" or os.name != "posix"
 
 
 def _forkserver():
@@ -124,9 +123,7 @@ def _forkserver():
 def _run_forked(argv: list[str], cwd: Path, timeout: float):
     with tempfile.TemporaryDirectory(prefix="cli-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
-        process = _forkserver().Process(target=_child, args=(argv, str(cwd), dict(os.environ),
-                                                             str(out), str(err)))
-        process.start()
+        process = _start_forked(argv, cwd, str(out), str(err))
         process.join(timeout)
         if process.is_alive():
             process.kill()
@@ -137,6 +134,30 @@ def _run_forked(argv: list[str], cwd: Path, timeout: float):
             ["segment-copilot", *argv], code,
             out.read_text(encoding="utf-8", errors="replace"),
             err.read_text(encoding="utf-8", errors="replace"))
+
+
+def _start_forked(argv: list[str], cwd: Path, out: str, err: str):
+    """A process forked from the server that runs ``argv`` in ``cwd`` with this process's
+    environment, its stdout and stderr written to the files ``out`` and ``err``; started."""
+    process = _forkserver().Process(target=_child, args=(argv, str(cwd), dict(os.environ),
+                                                         out, err))
+    process.start()
+    return process
+
+
+def _main_exit_code(argv: list[str]) -> int:
+    """``copilot.cli.main(argv)``'s exit code, as the console script would exit with it:
+    argparse's usage errors raise SystemExit, and a message given as the code goes to
+    stderr with exit code 1."""
+    from copilot.cli import main
+
+    try:
+        return int(main(argv) or 0)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):
+            sys.stderr.write(stop.code + "\n")
+            return 1
+        return int(stop.code or 0)
 
 
 def _child(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
@@ -157,20 +178,12 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], out: str, err: str) -
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.argv = ["segment-copilot", *argv]
-    from copilot.cli import main
-
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse's usage errors, as the console script would exit
-        code = stop.code
-        if isinstance(code, str):
-            sys.stderr.write(code + "\n")
-            code = 1
+    code = _main_exit_code(argv)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
-        os._exit(int(code or 0))
+        os._exit(code)
 
 
 def assert_one_sentence_error(proc, *needles: str) -> None:

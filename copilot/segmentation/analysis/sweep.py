@@ -185,10 +185,11 @@ def _internal_scores(D: np.ndarray, E: np.ndarray, labels: np.ndarray):
 def davies_bouldin_calinski_harabasz(X: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """scikit-learn's ``davies_bouldin_score`` and ``calinski_harabasz_score`` of ``labels``
     on the rows ``X``: the same formulas, segment by segment, from one pass over the segments.
-    The library's checks and a pairwise-distance call per segment cost about 12 ms a call on
-    sample-sized tables, 28 calls a sweep: 8% of a 2,000-row run. Distances to a centre are
+    The library's checks and a pairwise-distance call per segment took 4.5 ms a call on a
+    2,000 x 12 sample against 0.57 ms here, 28 calls a sweep. Distances to a centre are
     computed directly rather than through ||x||^2 - 2x.c + ||c||^2, so the two agree to about
-    1e-12, not to the last bit (tests/segmentation/test_sweep.py); neither score chooses k."""
+    1e-15 on real sweeps, not to the last bit (tests/segmentation/test_sweep.py); neither
+    score chooses k."""
     codes, labels = np.unique(labels, return_inverse=True)
     n, k = len(labels), len(codes)
     if not 1 < k < n:  # the library's own refusal (check_number_of_labels)
