@@ -417,3 +417,49 @@ def test_the_yeo_johnson_transform_is_scipys_value_for_value(lam):
     spend = rng.lognormal(3, 1.5, 2000)
     for x in (spend, -spend, spend - np.median(spend), np.zeros(5), np.array([0.0, -0.0, 1e-300])):
         assert np.array_equal(yeo_johnson(x, lam), stats.yeojohnson(x, lmbda=lam))
+
+
+def _columns_of_every_shape(rng: np.random.Generator) -> list[np.ndarray]:
+    """Non-negative columns like the ones the log-scale check reads: lognormal spend, uniform,
+    three bumps, counts, rounded waits, a pile of zeros, and a few ties-heavy ones."""
+    out = []
+    for i in range(60):
+        n = int(rng.integers(30, 3001))
+        kind = i % 6
+        if kind == 0:
+            y = rng.lognormal(rng.normal(2, 1), rng.uniform(0.2, 2), n)
+        elif kind == 1:
+            y = rng.uniform(0, rng.uniform(1, 1000), n)
+        elif kind == 2:
+            y = np.concatenate([rng.normal(m, s, n // 3 + 1) for m, s in
+                                zip(rng.uniform(30, 100, 3), rng.uniform(1, 10, 3))])[:n]
+        elif kind == 3:
+            y = rng.poisson(rng.uniform(1, 50), n).astype(float)
+        elif kind == 4:
+            y = np.round(rng.exponential(100, n), 2)
+        else:
+            y = np.where(rng.random(n) < 0.3, 0.0, rng.gamma(2, 50, n))
+        out.append(np.clip(y, 0, None))
+    return out
+
+
+def test_the_one_dimensional_mixture_scores_as_scikit_learns_does():
+    # The log-scale check's own EM replaces scikit-learn's GaussianMixture for speed; it must
+    # give the estimator's score (same seeds, steps and stopping rule) on both scales.
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    from copilot.segmentation.analysis.prepare import gaussian_mixture_1d_score
+
+    for x in _columns_of_every_shape(np.random.default_rng(7)):
+        for y in (x, np.log1p(x)):
+            reg = 1e-3 * float(y.var())
+            gm = GaussianMixture(3, reg_covar=reg, random_state=0, n_init=1,
+                                 init_params="k-means++")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                expected = gm.fit(y[:, None]).score(y[:, None])
+            assert gaussian_mixture_1d_score(y, reg_covar=reg) == pytest.approx(
+                expected, rel=1e-10, abs=1e-10)
