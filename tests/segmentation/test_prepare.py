@@ -463,3 +463,29 @@ def test_the_one_dimensional_mixture_scores_as_scikit_learns_does():
                 expected = gm.fit(y[:, None]).score(y[:, None])
             assert gaussian_mixture_1d_score(y, reg_covar=reg) == pytest.approx(
                 expected, rel=1e-10, abs=1e-10)
+
+
+def test_columns_prepared_on_threads_give_the_same_preparation_and_matrix(monkeypatch):
+    # Large tables fit and transform their numeric columns on the engine's threads; the
+    # notes keep table order and every value is the one-thread value.
+    import copilot.segmentation.analysis.prepare as prepare_module
+    from fixtures.customers import make_customers
+
+    df = make_customers(3000, seed=12).frame
+    df["signed_up"] = pd.Timestamp("2024-01-01") - pd.to_timedelta(
+        np.arange(len(df)) % 700, unit="D")
+    roles = infer_roles(df)
+    first = next(c for c in roles.features if roles.get(c).role == "numeric")
+    # Gaps that say something: the customers at the top of another column lack a sign-up.
+    df.loc[df[first] > df[first].quantile(0.8), "signed_up"] = pd.NaT
+    roles = infer_roles(df)
+    monkeypatch.setenv("SEGMENT_COPILOT_THREADS", "1")
+    alone = fit_preparation(df, roles)
+    X_alone = alone.transform(df)
+    monkeypatch.setattr(prepare_module, "PARALLEL_ROWS", 100)
+    monkeypatch.setenv("SEGMENT_COPILOT_THREADS", "3")
+    threaded = fit_preparation(df, roles)
+    assert threaded == alone
+    assert any(s.missing_indicator for s in alone.numeric)
+    assert len(alone.notes) >= 3
+    np.testing.assert_array_equal(threaded.transform(df), X_alone)

@@ -17,6 +17,7 @@ numeric one 12 times. Booleans become one unit-variance column.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -25,9 +26,13 @@ from scipy import stats
 
 from copilot.core import DataError, Frozen, percent
 from copilot.segmentation.analysis.mixture import Layout
+from copilot.segmentation.analysis.parallel import run_all
 from copilot.segmentation.analysis.roles import RoleReport
 
 FIT_SAMPLE = 200_000  # statistics of a column are stable long before a million rows
+# Rows from which the columns of a transform are prepared on the engine's threads; below, a
+# thread pool costs more than the columns (a few milliseconds each).
+PARALLEL_ROWS = 50_000
 RARE_LEVEL_SHARE = 0.01
 MAX_LEVELS = 30
 MISSING_LEVEL = "(missing)"
@@ -141,14 +146,14 @@ class Preparation(Frozen):
         width = len(self.numeric) + n_ind + sum(len(s.levels) for s in self.categorical)
         X = np.empty((len(df), width), dtype=dtype)
         ind_col = len(self.numeric)
+        parts = []
         for j, step in enumerate(self.numeric):
-            raw = _numeric_source(df[step.name], step)
-            X[:, j] = _apply_numeric(raw, step)
-            if step.missing_indicator:
-                # Centred and scaled with the fit-time share: unit variance, like a boolean.
-                p = step.missing_share
-                X[:, ind_col] = (np.isnan(raw) - p) / np.sqrt(p * (1 - p))
-                ind_col += 1
+            parts.append(partial(_fill_numeric, X, df[step.name], step, j,
+                                 ind_col if step.missing_indicator else None))
+            ind_col += step.missing_indicator
+        # Each column writes its own slice of X: on a large table, on the engine's threads
+        # (a skew transform of a million values is numpy's loops, which release the GIL).
+        run_all(parts, threads=None if len(df) >= PARALLEL_ROWS else 1)
         col = ind_col
         for step in self.categorical:
             X[:, col:col + len(step.levels)] = _apply_categorical(df[step.name], step)
@@ -159,6 +164,17 @@ class Preparation(Frozen):
             comps = np.asarray(self.pca.components)
             X = ((X - np.asarray(self.pca.mean)) @ comps.T).astype(dtype, copy=False)
         return X
+
+
+def _fill_numeric(X: np.ndarray, series: pd.Series, step: NumericStep, j: int,
+                  indicator: int | None) -> None:
+    """Column ``j`` of the prepared matrix (and its missing-value indicator's, if any)."""
+    raw = _numeric_source(series, step)
+    X[:, j] = _apply_numeric(raw, step)
+    if indicator is not None:
+        # Centred and scaled with the fit-time share: unit variance, like a boolean.
+        p = step.missing_share
+        X[:, indicator] = (np.isnan(raw) - p) / np.sqrt(p * (1 - p))
 
 
 def _numeric_source(series: pd.Series, step: NumericStep) -> np.ndarray:
@@ -454,11 +470,15 @@ def _fit_numeric_steps(fit_df: pd.DataFrame, roles: RoleReport, notes: list[str]
     numeric_steps: list[NumericStep] = []
     raws: dict[str, np.ndarray] = {}
     raw_missing: dict[str, np.ndarray] = {}
-    for name in roles.features:
-        role = roles.get(name).role
-        if role == "categorical":
-            continue
-        fitted = _fit_numeric(fit_df[name], name, role, notes)
+    names = [name for name in roles.features if roles.get(name).role != "categorical"]
+    # One list of notes per column, joined in table order: the columns are fitted on the
+    # engine's threads on a large table (quantiles of 200,000 values release the GIL).
+    own_notes: list[list[str]] = [[] for _ in names]
+    fits = run_all([partial(_fit_numeric, fit_df[name], name, roles.get(name).role, mine)
+                    for name, mine in zip(names, own_notes, strict=True)],
+                   threads=None if len(fit_df) >= PARALLEL_ROWS else 1)
+    for name, fitted, mine in zip(names, fits, own_notes, strict=True):
+        notes.extend(mine)
         if fitted is None:
             continue
         step, raw = fitted
