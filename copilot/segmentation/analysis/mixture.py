@@ -148,6 +148,9 @@ class _Cells:
     counts: np.ndarray
     complete: bool
     t_norm: np.ndarray | None = None
+    # dof + counts and half of it, per row: read by every EM step (t model only).
+    dof_counts: np.ndarray | None = None
+    half_dof_counts: np.ndarray | None = None
 
 
 def _cells(C: np.ndarray, dof: float | None = None) -> _Cells:
@@ -156,7 +159,9 @@ def _cells(C: np.ndarray, dof: float | None = None) -> _Cells:
     Cz = C if complete else np.where(observed, C, 0.0)  # no gaps: no copy
     Mf = observed.astype(float)
     counts = Mf.sum(axis=1)
-    return _Cells(Cz, Cz**2, Mf, counts, complete, _t_norm(counts, dof))
+    dof_counts = None if dof is None else dof + counts
+    return _Cells(Cz, Cz**2, Mf, counts, complete, _t_norm(counts, dof), dof_counts,
+                  None if dof is None else dof_counts / 2.0)
 
 
 def _t_norm(counts: np.ndarray, dof: float | None) -> np.ndarray | None:
@@ -208,7 +213,8 @@ class MixedMixture:
         dist = None
         if cells.Cz.shape[1]:
             inv = 1.0 / self.variances
-            dist = inv @ cells.Cz2.T - 2.0 * (self.means * inv) @ cells.Cz.T
+            dist = inv @ cells.Cz2.T
+            dist -= 2.0 * (self.means * inv) @ cells.Cz.T
             if cells.complete:  # every column observed: the mask's products are row sums
                 dist += (self.means**2 * inv).sum(axis=1)[:, None]
                 log_det = np.log(self.variances).sum(axis=1)[:, None]
@@ -222,11 +228,20 @@ class MixedMixture:
             else:
                 v = self.dof
                 norm = cells.t_norm if cells.t_norm is not None else _t_norm(counts, v)
+                half = (cells.half_dof_counts if cells.half_dof_counts is not None
+                        else (v + counts) / 2.0)
                 if fast:  # log(1 + d/v) to about 1e-7: far inside EM's tolerance
-                    term = np.log((1.0 + dist / v).astype(np.float32)).astype(np.float64)
+                    term = dist / v
+                    term += 1.0
+                    term = term.astype(np.float32)
+                    np.log(term, out=term)
+                    term = np.multiply(term, half, dtype=np.float64)
                 else:
                     term = np.log1p(dist / v)
-                out = norm - 0.5 * log_det - (v + counts) / 2.0 * term
+                    term *= half
+                # In place, value for value: norm - 0.5 log_det - (v + counts) / 2 * term.
+                out = norm - 0.5 * log_det
+                out -= term
         else:
             out = np.zeros((self.k, n))
         out += np.log(self.weights)[:, None]
@@ -289,7 +304,7 @@ def _row_loglik(lj: np.ndarray) -> np.ndarray:
 
 def _posteriors_kn(lj: np.ndarray, *, fast: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(responsibilities (k, n), per-row log-likelihood) from a (k, n) log joint: one
-    exponential for both.
+    exponential for both. ``lj`` is consumed (overwritten in place).
 
     ``fast``: the exponential in single precision, for EM's own steps. numpy vectorises exp
     and log for float32 on AVX2 but for float64 only on AVX-512 (4-5x apart on this
@@ -298,10 +313,12 @@ def _posteriors_kn(lj: np.ndarray, *, fast: bool = False) -> tuple[np.ndarray, n
     figures users and the k choice read (BIC, ICL, assignments) stay in double precision.
     """
     top = lj.max(axis=0)
+    lj = np.subtract(lj, top, out=lj)  # the caller's log joint is consumed: no copy
     if fast:
-        e = np.exp((lj - top).astype(np.float32)).astype(np.float64)
+        small = lj.astype(np.float32)
+        e = np.exp(small, out=small).astype(np.float64)
     else:
-        e = np.exp(lj - top)
+        e = np.exp(lj, out=lj)
     total = e.sum(axis=0)
     e /= total
     return e, top + np.log(total)
@@ -341,9 +358,17 @@ def calibrate_confidence(model: MixedMixture, X: np.ndarray, again: np.ndarray) 
     return float(TEMPERATURES[int(np.argmin(scores))])
 
 
-def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None):
+def _level_index(n_levels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Where each categorical column's levels start in the one-hot block, and the column of
+    each level (``_m_step`` reads both every step)."""
+    starts = np.concatenate([[0], np.cumsum(n_levels)[:-1]]).astype(np.int64)
+    return starts, np.repeat(np.arange(len(n_levels)), n_levels)
+
+
+def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None, levels=None):
     """Parameters from responsibilities ``resp`` (k, n); ``scale_weights`` (k, n): the t
-    model's per-row weights (far rows count less)."""
+    model's per-row weights (far rows count less); ``levels``: ``_level_index(n_levels)``,
+    computed once per fit."""
     nk = resp.sum(axis=1) + 1e-10
     weights = nk / nk.sum()
     k = resp.shape[0]
@@ -366,9 +391,10 @@ def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None):
         counts = resp @ H + alpha  # (k, levels); smoothing: no level gets probability 0
         # Each column's levels over their sum, every column at once (a table of 16
         # categoricals made 16 small steps of each EM step).
-        starts = np.concatenate([[0], np.cumsum(n_levels)[:-1]])
+        starts, column_of = levels if levels is not None else _level_index(n_levels)
         totals = np.add.reduceat(counts, starts, axis=1)
-        log_theta = np.log(counts / np.repeat(totals, n_levels, axis=1))
+        counts /= totals[:, column_of]
+        log_theta = np.log(counts, out=counts)
     return weights, means, variances, log_theta
 
 
@@ -396,6 +422,7 @@ def fit_mixed_mixture(
     C, codes, n_levels = split_matrix(X, layout)
     H = _onehot(codes, n_levels)
     cells = _cells(C, dof)  # every iteration reads the same cells: prepared once, not per iteration
+    levels = _level_index(n_levels)
     del C
     # The k-means starts' copy with gaps filled; none when EM starts from given labels.
     filled = np.where(np.isnan(X), 0.0, X) if init_labels is None else None
@@ -409,12 +436,14 @@ def fit_mixed_mixture(
         prev = -np.inf
         u = None
         for _ in range(max_iter):
-            params = _m_step(cells, H, resp, n_levels, var_floor, scale_weights=u)
+            params = _m_step(cells, H, resp, n_levels, var_floor, scale_weights=u,
+                             levels=levels)
             model = MixedMixture(*params, n_levels=n_levels, layout=layout, dof=dof)
             lj, dist, counts = model._log_joint_kn(cells, H, fast=True)
             resp, ll = _posteriors_kn(lj, fast=True)
             if dof is not None and dist is not None:
-                u = (dof + counts) / (dof + dist)
+                dist += dof
+                u = np.divide(cells.dof_counts, dist, out=dist)  # (dof + counts) / (dof + dist)
             mean_ll = float(ll.mean())
             if mean_ll - prev < tol:
                 break
