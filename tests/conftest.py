@@ -15,6 +15,13 @@ DATASETS = REPO.parent / "shared" / "datasets"
 
 sys.path.insert(0, str(REPO))  # so tests can import the fixtures/ generator
 
+# pytest caches each test module's assertion-rewritten bytecode, unless bytecode writing is off
+# (PYTHONDONTWRITEBYTECODE, set on some machines and CI images): then every worker of every run
+# rewrote the 3,300 asserts of the suite again, about 6 s of a worker's start. The test
+# processes write their caches (under __pycache__, ignored by git) whatever the setting; the
+# product's own processes the tests start keep the machine's setting.
+sys.dont_write_bytecode = False
+
 
 def shared_dataset(*parts: str) -> Path:
     """Path to a file under ../shared/datasets, or skip the test with the reason."""
