@@ -42,3 +42,43 @@ def test_chunks_cover_every_row_once():
     seen: list[int] = []
     in_chunks(lambda start: seen.extend(range(start, min(start + 4, 10))), 10, 4)
     assert sorted(seen) == list(range(10))
+
+
+def test_warnings_quieted_on_two_threads_at_once_leave_the_filters_as_they_were():
+    # catch_warnings saves and restores one process-wide list: a second thread entering it
+    # while the first is inside, and leaving after, used to leave "ignore" installed.
+    import threading
+    import warnings
+
+    from copilot.segmentation.analysis.parallel import quiet_warnings
+
+    before = list(warnings.filters)
+    inside = threading.Event()
+
+    def first():
+        with quiet_warnings():
+            inside.set()
+            time.sleep(0.02)
+
+    def second():  # enters while the first is inside, leaves after it
+        inside.wait()
+        with quiet_warnings(UserWarning):
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert warnings.filters == before
+
+
+def test_beside_on_one_thread_runs_the_work_when_its_result_is_asked_for(monkeypatch):
+    from copilot.segmentation.analysis.parallel import beside
+
+    monkeypatch.setenv("SEGMENT_COPILOT_THREADS", "1")
+    calls: list[int] = []
+    with beside(lambda x: calls.append(x) or x * 2, 21) as result:
+        assert calls == []  # not before the block's own work
+        assert result() == 42 and result() == 42
+    assert calls == [21]

@@ -16,6 +16,8 @@ exceed it.
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -107,11 +109,19 @@ def run_all(
 
 @contextmanager
 def beside(fn: Callable[..., T], *args) -> Iterator[Callable[[], T]]:
-    """Run ``fn(*args)`` on a thread of its own while the caller's block runs (with one engine
-    thread: first, on the caller's); the block gets a function that waits for its result."""
+    """Run ``fn(*args)`` on a thread of its own while the caller's block runs; the block gets
+    a function that waits for its result. With one engine thread it runs on the caller's, when
+    the result is first asked for: the work happens where it did before it ran beside, so a
+    caller's stage timings stay true."""
     if engine_threads() <= 1:
-        result = fn(*args)
-        yield lambda: result
+        done: list = []
+
+        def result() -> T:
+            if not done:
+                done.append(fn(*args))
+            return done[0]
+
+        yield result
         return
     with ThreadPoolExecutor(1) as pool:
         yield pool.submit(fn, *args).result
@@ -127,3 +137,18 @@ def in_chunks(part: Callable[[int], None], n_rows: int, chunk: int) -> None:
             part(start)
         return
     run_all([partial(part, start) for start in starts])
+
+
+_WARNINGS_LOCK = threading.RLock()
+
+
+@contextmanager
+def quiet_warnings(category: type[Warning] = Warning) -> Iterator[None]:
+    """``warnings.catch_warnings()`` with ``category`` ignored, safe beside the engine's other
+    threads. ``catch_warnings`` saves and restores the process's one list of filters: two
+    threads inside it at once (the rules' cross-validation beside the profiles' date parsing
+    or the themes' topic model) can leave "ignore" installed, or drop a filter, for the rest
+    of the process. The engine's steps take this lock around theirs, so no two overlap."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category)
+        yield

@@ -316,7 +316,7 @@ def _log_scale_fits_better(values: np.ndarray, sample: int = 3000) -> bool:
     scores = []
     for y, jacobian in ((x, 0.0), (np.log1p(x), -np.log1p(x).mean())):
         var = float(y.var())
-        if var <= 0:
+        if not var > 0:  # no spread, or infinite values (NaN variance): no log scale
             return False
         scores.append(gaussian_mixture_1d_score(y, reg_covar=1e-3 * var) + jacobian)
     return scores[1] > scores[0]

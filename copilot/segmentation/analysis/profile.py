@@ -11,7 +11,6 @@ Datetime features are measured as days before the latest date in the column (so 
 
 from __future__ import annotations
 
-import warnings
 from functools import partial
 from typing import Literal
 
@@ -20,7 +19,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from copilot.core import Frozen, number_pair, percent
-from copilot.segmentation.analysis.parallel import run_all
+from copilot.segmentation.analysis.parallel import quiet_warnings, run_all
 from copilot.segmentation.analysis.roles import ColumnRole, RoleReport
 
 #: |z| below this is reported as "similar" (a small effect in Cohen's terms).
@@ -125,8 +124,7 @@ def _numeric_values(s: pd.Series) -> np.ndarray:
 def _as_datetime(s: pd.Series) -> pd.Series:
     if ptypes.is_datetime64_any_dtype(s.dtype):
         return s
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_warnings():
         return pd.to_datetime(s, errors="coerce")
 
 

@@ -10,7 +10,6 @@ rules as a whole reproduce the segments.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +20,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
 from copilot.core import DataError, Frozen, SettingsError, round_sig
+from copilot.segmentation.analysis.parallel import quiet_warnings
 from copilot.segmentation.analysis.profile import _categorical_codes, _check_labels, _feature_values
 from copilot.segmentation.analysis.projection import _stratified_indices
 from copilot.segmentation.analysis.roles import RoleReport
@@ -273,8 +273,7 @@ def _fidelity(leaves, tree, X_fit, y_fit, y_all, fit_pos, seg_ids, random_state
         np.searchsorted(seg_ids, y_fit)
     ).max() >= 5:
         cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             scores = cross_val_score(clone(tree), X_fit, y_fit, cv=cv)
         fidelity, method, n_eval = float(np.mean(scores)), "cross-validation", len(fit_pos)
     else:

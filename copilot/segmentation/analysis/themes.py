@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
 from copilot.core import Frozen
+from copilot.segmentation.analysis.parallel import quiet_warnings
 from copilot.segmentation.analysis.profile import _check_labels
 from copilot.segmentation.analysis.roles import RoleReport, infer_roles
 
@@ -478,9 +478,8 @@ def _topics(X, fit_pos: np.ndarray, vocab: np.ndarray, k: int, seed: int):
         return (), None
     U = normalize(X[:, words])
     model = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=400)
-    with warnings.catch_warnings():
-        # A topic model that stops at max_iter is still deterministic and usable.
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    # A topic model that stops at max_iter is still deterministic and usable.
+    with quiet_warnings(ConvergenceWarning):
         W_fit = model.fit_transform(U[fit_pos])
         if len(fit_pos) < U.shape[0]:
             W = np.zeros((U.shape[0], k), dtype=W_fit.dtype)
