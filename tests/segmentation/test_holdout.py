@@ -93,7 +93,7 @@ def test_share_zero_means_no_control_group():
 def test_large_id_columns_hashed_in_duckdb_get_the_same_flags(monkeypatch, ids):
     # From DUCKDB_FROM_KEYS IDs the digests come from DuckDB's sha256: every flag must be the
     # one the per-ID hashlib path gives (the CRM export and a rerun flag the same customers).
-    import copilot.segmentation.analysis.holdout as holdout
+    from copilot.segmentation.analysis import holdout
 
     monkeypatch.setattr(holdout, "DUCKDB_FROM_KEYS", 10**9)
     one_by_one = holdout.holdout_flags(ids, share=0.3, salt="an experiment")

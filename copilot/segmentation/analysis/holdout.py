@@ -103,9 +103,9 @@ def _hash_unit_in_duckdb(text: pd.Series, salt: str) -> np.ndarray | None:
     reads them."""
     import duckdb
 
-    keys = pd.DataFrame({"k": text.reset_index(drop=True)})
     try:
         with duckdb.connect() as con:
+            con.register("keys", pd.DataFrame({"k": text.reset_index(drop=True)}))
             top = con.execute(
                 "SELECT (('0x' || substr(sha256(? || k), 1, 16))::UBIGINT >> 11) AS top "
                 "FROM keys", [f"{salt}\x1f"]).fetchnumpy()["top"]

@@ -365,10 +365,10 @@ def _level_index(n_levels: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.repeat(np.arange(len(n_levels)), n_levels)
 
 
-def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None, levels=None):
-    """Parameters from responsibilities ``resp`` (k, n); ``scale_weights`` (k, n): the t
-    model's per-row weights (far rows count less); ``levels``: ``_level_index(n_levels)``,
-    computed once per fit."""
+def _m_step(cells, H, resp, levels, var_floor, alpha=0.5, scale_weights=None):
+    """Parameters from responsibilities ``resp`` (k, n); ``levels``: ``_level_index`` of the
+    categorical columns, computed once per fit; ``scale_weights`` (k, n): the t model's
+    per-row weights (far rows count less)."""
     nk = resp.sum(axis=1) + 1e-10
     weights = nk / nk.sum()
     k = resp.shape[0]
@@ -391,7 +391,7 @@ def _m_step(cells, H, resp, n_levels, var_floor, alpha=0.5, scale_weights=None, 
         counts = resp @ H + alpha  # (k, levels); smoothing: no level gets probability 0
         # Each column's levels over their sum, every column at once (a table of 16
         # categoricals made 16 small steps of each EM step).
-        starts, column_of = levels if levels is not None else _level_index(n_levels)
+        starts, column_of = levels
         totals = np.add.reduceat(counts, starts, axis=1)
         counts /= totals[:, column_of]
         log_theta = np.log(counts, out=counts)
@@ -436,10 +436,9 @@ def fit_mixed_mixture(
         prev = -np.inf
         u = None
         for _ in range(max_iter):
-            params = _m_step(cells, H, resp, n_levels, var_floor, scale_weights=u,
-                             levels=levels)
+            params = _m_step(cells, H, resp, levels, var_floor, scale_weights=u)
             model = MixedMixture(*params, n_levels=n_levels, layout=layout, dof=dof)
-            lj, dist, counts = model._log_joint_kn(cells, H, fast=True)
+            lj, dist, _ = model._log_joint_kn(cells, H, fast=True)
             resp, ll = _posteriors_kn(lj, fast=True)
             if dof is not None and dist is not None:
                 dist += dof
