@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
-from textual.widgets import DataTable, Label, Markdown, ProgressBar, Static, TabbedContent
+from textual.widgets import DataTable, Label, ProgressBar, Static, TabbedContent
 
 from copilot.agent.session import Session
 from copilot.tui.app import GREETING, CopilotApp
@@ -127,7 +127,7 @@ def test_whole_conversation_with_the_scripted_model(workdir):
             assert memo.is_file() and "Power Users" in memo.read_text(encoding="utf-8")
             assert "Wrote the memo to session/memo.md" in chat_lines(app)[-1]
             await open_tab(pilot, "memo")
-            assert "Power Users" in app.query_one("#memo-text", Markdown).source
+            assert "Power Users" in app.query_one("#memo-text", Static).content.markup
             assert not [n for n in notes if n[0] == "error"], notes
             assert not app.busy
 
