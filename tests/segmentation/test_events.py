@@ -7,6 +7,7 @@ the end run on the real Online Retail and retentioneering logs (skipped where ab
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import subprocess
@@ -513,7 +514,13 @@ def test_a_few_garbled_dates_are_dropped_and_counted():
 
 
 def _spend_log(seed: int = 3) -> pd.DataFrame:
-    """A generated log with an Amount column large enough to need thousands separators."""
+    """A generated log with an Amount column large enough to need thousands separators (a
+    copy: the generated log is made once for the seven styles)."""
+    return _generated_spend_log(seed).copy()
+
+
+@functools.cache
+def _generated_spend_log(seed: int) -> pd.DataFrame:
     log = make_transactions(120, seed=seed).frame
     amount = (log["Quantity"] * log["UnitPrice"] * 40).round(2)
     assert (amount.abs() >= 1000).mean() > 0.3 and (amount < 0).any()
