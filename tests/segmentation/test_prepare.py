@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from copilot.segmentation.analysis.prepare import (
     OTHER_LEVEL,
     Preparation,
     fit_preparation,
+    skew_transform,
 )
 from copilot.segmentation.analysis.roles import infer_roles
 
@@ -489,3 +492,21 @@ def test_columns_prepared_on_threads_give_the_same_preparation_and_matrix(monkey
     assert any(s.missing_indicator for s in alone.numeric)
     assert len(alone.notes) >= 3
     np.testing.assert_array_equal(threaded.transform(df), X_alone)
+
+
+def test_a_far_outlier_that_overflows_the_trial_transform_warns_nothing():
+    # Left-skewed values with negatives pick a Yeo-Johnson lambda above 1; one value near 1e200
+    # then overflows the trial transform. The transform is refused (the values are not all
+    # finite after it); NumPy's overflow warning must not reach the user's terminal.
+    rng = np.random.default_rng(0)
+    values = np.r_[10 - rng.exponential(3, 500), [1e200, -5.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = step(prepare(pd.DataFrame({"margin": values})), "margin")
+        assert s.transform == "none"
+        # New rows beyond the fitted range are bounded by the clip, without a warning.
+        fitted = step(prepare(pd.DataFrame({"margin": values[:-2]})), "margin")
+        assert fitted.transform == "yeo-johnson" and fitted.yeo_johnson_lambda > 1
+        out = skew_transform(np.array([1e200, 3.0, np.nan]), "yeo-johnson",
+                             fitted.yeo_johnson_lambda)
+    assert np.isinf(out[0]) and np.isfinite(out[1]) and np.isnan(out[2])

@@ -193,13 +193,20 @@ def skew_transform(values: np.ndarray, kind: str, lam: float | None) -> np.ndarr
     if kind == "log1p":
         return np.log1p(np.maximum(values, 0.0))
     if kind == "yeo-johnson":
-        ok = ~np.isnan(values)
-        if ok.all():
-            return yeo_johnson(values, lam)
-        out = np.full_like(values, np.nan)
-        out[ok] = yeo_johnson(values[ok], lam)
-        return out
+        # New rows far beyond the training range may overflow to inf, which the clip at the
+        # fitted fences then bounds: no warning for the user.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _yeo_johnson_with_gaps(values, lam)
     return values
+
+
+def _yeo_johnson_with_gaps(values: np.ndarray, lam: float) -> np.ndarray:
+    ok = ~np.isnan(values)
+    if ok.all():
+        return yeo_johnson(values, lam)
+    out = np.full_like(values, np.nan)
+    out[ok] = yeo_johnson(values[ok], lam)
+    return out
 
 
 def yeo_johnson(x: np.ndarray, lam: float) -> np.ndarray:
@@ -292,7 +299,10 @@ def _choose_transform(values: np.ndarray) -> tuple[str, float | None]:
         return "none", None
     if not np.isfinite(lam):
         return "none", None
-    trial = stats.yeojohnson(values[:20_000], lmbda=lam)
+    # A far outlier can overflow the trial (x ** lam); the check below refuses the transform
+    # then, so NumPy's overflow warning would only be noise on the user's terminal.
+    with np.errstate(over="ignore", invalid="ignore"):
+        trial = stats.yeojohnson(values[:20_000], lmbda=lam)
     if np.all(np.isfinite(trial)) and abs(_octile_skew(trial)) < abs(raw_skew):
         return "yeo-johnson", float(lam)
     return "none", None
