@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -199,3 +200,29 @@ def test_possible_settings_pass(small):
 def test_unknown_algorithm_is_refused_by_the_settings_model():
     with pytest.raises(ValueError):  # pydantic's ValidationError
         SegmentSettings(algorithm="dbscan")
+
+
+def _few_kinds_of_customer(n: int, seed: int) -> tuple[pd.DataFrame, int]:
+    """Customers of a few kinds, every customer of a kind identical (one kind rare)."""
+    kinds = pd.DataFrame({"plan": ["basic", "pro", "team", "pro"], "seats": [1, 5, 40, 5],
+                          "mobile": ["yes", "no", "yes", "yes"]})
+    rng = np.random.default_rng(seed)
+    frame = kinds.iloc[rng.choice(len(kinds), n, p=[0.5, 0.25, 0.2, 0.05])].reset_index(drop=True)
+    frame.insert(0, "customer_id", [f"C{i:04d}" for i in range(n)])
+    return frame, len(frame.drop(columns="customer_id").drop_duplicates())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_k_never_exceeds_the_kinds_of_customer_and_no_fit_warns(seed):
+    # k-means warned on every fit with more segments than distinct rows (dozens of lines on the
+    # CLI's stderr), and the sweep offered k no partition can have.
+    frame, kinds = _few_kinds_of_customer(300, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = run_segmentation(frame, SegmentSettings(id_column="customer_id", seed=seed))
+    assert max(run.analysis.sweep.k_values) <= kinds
+    assert {row.k for row in run.analysis.sweep.rows} <= set(range(2, kinds + 1))
+    assert 2 <= run.analysis.choice.k <= kinds
+    with pytest.raises(SettingsError, match=f"only {kinds} distinct combinations"):
+        run_segmentation(frame, SegmentSettings(id_column="customer_id", k=kinds + 1))
+

@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from copilot.core import Frozen, SettingsError
+from copilot.core import DataError, Frozen, SettingsError
 from copilot.segmentation.analysis.algorithms import (
     HIERARCHICAL_MAX_ROWS,
     FittedClusters,
@@ -357,7 +357,30 @@ def _samples_and_k(X, k_values, random_state):
             f"The table has too few complete rows ({len(F)}) for the k asked; choose a "
             "smaller k or supply more customers."
         )
+    # Customers with the same prepared values always share a segment, so k above the number
+    # of distinct rows leaves segments empty: k-means warned once per fit (dozens of lines on
+    # the terminal) and the table offered a k no partition can have.
+    distinct = distinct_rows(F)
+    if distinct < 2:
+        raise DataError(
+            "Every customer has the same values in the features, so there is nothing to tell "
+            "segments apart; add columns that differ between customers."
+        )
+    if distinct < max(k_values):
+        if distinct < min(k_values):
+            raise SettingsError(
+                f"The customers' features take only {distinct} distinct combinations, so at "
+                f"most {distinct} segments can differ; choose a k of at most {distinct}."
+            )
+        k_values = tuple(k for k in k_values if k <= distinct)
     return k_values, samples, M, F, E
+
+
+def distinct_rows(X: np.ndarray) -> int:
+    """How many different rows ``X`` has (by their bytes: 0.0 and -0.0 count as two, which
+    only errs towards trying a k)."""
+    rows = np.ascontiguousarray(X)
+    return len(np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))))
 
 
 def _resamples(rng: np.random.Generator, n_rows: int) -> list[np.ndarray]:
