@@ -173,10 +173,17 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=order)
 
 
-# Measured with --durations on 2 cores, slowest first. The Spark group (a JVM, about 2 minutes
-# on one worker) starts first, so it runs beside the rest instead of after it.
+# Measured on 2 cores (seconds per file, summed over its tests), slowest first: the longest
+# units start first and the short files fill the end, so both workers finish together (the
+# TUI files, 25-33 s each, used to come last and left one worker idle for 10-15 s). The Spark
+# group (a JVM, three files, about 100 s on one worker) starts first.
 SLOW_FILES = ("tests/spark/test_spark_engine.py", "tests/spark/test_cli_spark.py",
               "tests/test_spark_features.py",
-              "tests/test_engine_quality.py", "tests/test_cli_publish.py",
-              "tests/test_real_datasets.py", "tests/test_cli_compare.py",
-              "tests/test_cli_segment.py", "tests/segmentation/test_events.py")
+              "tests/segmentation/test_events.py", "tests/test_engine_quality.py",
+              "tests/test_real_datasets.py", "tests/tui/test_app.py",
+              "tests/segmentation/test_drift.py", "tests/tui/test_snapshots.py",
+              "tests/agent/test_scope_goal.py", "tests/test_cli_features.py",
+              "tests/test_cli_publish.py", "tests/test_cli_segment.py",
+              "tests/tui/test_rankings_telco.py", "tests/segmentation/test_choosing_k.py",
+              "tests/agent/test_agent.py", "tests/llm/test_writers.py",
+              "tests/test_cli_compare.py")
