@@ -14,6 +14,7 @@ rewritten into an enum here and everything is validated again upstream anyway.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
@@ -99,8 +100,30 @@ def load_llama(model_path: str, n_ctx: int = 4096, n_threads: int = 2, seed: int
             )
             if "tokenizer.chat_template" not in llm.metadata:
                 raise ValueError(f"{model_path} has no chat template in its GGUF metadata")
+            if not _CACHE:
+                atexit.register(close_models)
             _CACHE[key] = _Loaded(llm)
         return _CACHE[key]
+
+
+def close_models() -> None:
+    """Free every loaded model now (registered with ``atexit`` when the first one loads).
+
+    Left to the garbage collector at interpreter exit, a Llama is freed after llama_cpp's own
+    module globals are gone, and Python prints "Exception ignored in Llama.__del__" with a
+    traceback (TypeError: 'NoneType' object is not callable) on the way out. Exit handlers run
+    while the modules are whole."""
+    with _CACHE_LOCK:
+        loaded = list(_CACHE.values())
+        _CACHE.clear()
+    for model in loaded:
+        # Not under a call still running on another thread; a call ends at its deadline, but
+        # the exit does not wait for one: an unclosed model only costs the message.
+        if model.lock.acquire(timeout=2.0):
+            try:
+                model.llm.close()
+            finally:
+                model.lock.release()
 
 
 def _text(content: Any) -> str:

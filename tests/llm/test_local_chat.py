@@ -207,3 +207,53 @@ def test_timeout_stops_generation_quickly(chat):
 def test_with_structured_output_uses_the_grammar(chat):
     plan = chat.with_structured_output(Plan).invoke(MESSAGES)
     assert isinstance(plan, Plan)
+
+
+FAKE_LLAMA_CPP = '''
+class Llama:
+    def __init__(self, model_path, **kwargs):
+        self.metadata = {"tokenizer.chat_template": "{{ messages }}"}
+        self.closed = False
+
+    def token_eos(self):
+        return -1
+
+    def token_bos(self):
+        return -1
+
+    def close(self):
+        self.closed = True
+        print("closed", flush=True)
+
+    def __del__(self):
+        if not self.closed:  # the real one fails here once its module globals are gone
+            raise TypeError("'NoneType' object is not callable")
+'''
+FAKE_FORMAT = '''
+class Jinja2ChatFormatter:
+    def __init__(self, **kwargs):
+        pass
+'''
+
+
+def test_a_loaded_model_is_closed_at_exit_without_a_traceback(tmp_path):
+    # Left to the garbage collector at interpreter exit, llama_cpp's Llama printed "Exception
+    # ignored in Llama.__del__" and a traceback after the suite (and any run that loaded it).
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    package = tmp_path / "llama_cpp"
+    package.mkdir()
+    (package / "__init__.py").write_text(FAKE_LLAMA_CPP, encoding="utf-8")
+    (package / "llama_chat_format.py").write_text(FAKE_FORMAT, encoding="utf-8")
+    (tmp_path / "model.gguf").write_bytes(b"")
+    code = ("import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
+            "from copilot.llm.local_chat import load_llama; load_llama(sys.argv[3])")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(REPO),
+                           str(tmp_path / "model.gguf")],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["closed"]
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr
