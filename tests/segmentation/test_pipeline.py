@@ -202,21 +202,24 @@ def test_unknown_algorithm_is_refused_by_the_settings_model():
         SegmentSettings(algorithm="dbscan")
 
 
-def _few_kinds_of_customer(n: int, seed: int) -> tuple[pd.DataFrame, int]:
-    """Customers of a few kinds, every customer of a kind identical (one kind rare)."""
+def _few_kinds_of_customer(n: int, seed: int, odd: int = 0) -> tuple[pd.DataFrame, int]:
+    """Customers of a few kinds, every customer of a kind identical (one kind rare), and
+    ``odd`` customers of a kind of their own each."""
     kinds = pd.DataFrame({"plan": ["basic", "pro", "team", "pro"], "seats": [1, 5, 40, 5],
                           "mobile": ["yes", "no", "yes", "yes"]})
     rng = np.random.default_rng(seed)
     frame = kinds.iloc[rng.choice(len(kinds), n, p=[0.5, 0.25, 0.2, 0.05])].reset_index(drop=True)
+    frame.loc[:odd - 1, "seats"] = 100 + np.arange(odd)
     frame.insert(0, "customer_id", [f"C{i:04d}" for i in range(n)])
     return frame, len(frame.drop(columns="customer_id").drop_duplicates())
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_k_never_exceeds_the_kinds_of_customer_and_no_fit_warns(seed):
+@pytest.mark.parametrize(("seed", "odd"), [(0, 0), (1, 0), (2, 1), (3, 3)])
+def test_k_never_exceeds_the_kinds_of_customer_and_no_fit_warns(seed, odd):
     # k-means warned on every fit with more segments than distinct rows (dozens of lines on the
-    # CLI's stderr), and the sweep offered k no partition can have.
-    frame, kinds = _few_kinds_of_customer(300, seed)
+    # CLI's stderr), and the sweep offered k no partition can have. A customer of a kind of
+    # its own is missing from some stability resamples: those refits must not warn either.
+    frame, kinds = _few_kinds_of_customer(300, seed, odd)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run = run_segmentation(frame, SegmentSettings(id_column="customer_id", seed=seed))
@@ -225,4 +228,21 @@ def test_k_never_exceeds_the_kinds_of_customer_and_no_fit_warns(seed):
     assert 2 <= run.analysis.choice.k <= kinds
     with pytest.raises(SettingsError, match=f"only {kinds} distinct combinations"):
         run_segmentation(frame, SegmentSettings(id_column="customer_id", k=kinds + 1))
+
+
+def test_gaps_count_as_kinds_for_the_mixture_but_not_for_k_means():
+    # Seats unknown for a third of the customers: the mixture fits every row, and its rows with
+    # gaps are kinds of their own, while k-means fits the complete rows only.
+    frame, kinds = _few_kinds_of_customer(400, 4)
+    frame["seats"] = frame["seats"].astype(float)
+    frame.loc[frame.index % 3 == 0, "seats"] = np.nan
+    settings = SegmentSettings(id_column="customer_id", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = run_segmentation(frame, settings.model_copy(update={"k": kinds + 1,
+                                                                   "algorithm": "gmm"}))
+    assert run.analysis.choice.k == kinds + 1
+    with pytest.raises(SettingsError, match=f"only {kinds} distinct"):
+        run_segmentation(frame, settings.model_copy(update={"k": kinds + 1,
+                                                             "algorithm": "kmeans"}))
 

@@ -264,7 +264,7 @@ def sweep_k(
 def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
     """``sweep_k``'s work: samples and k -> every algorithm at every k and the gap statistic's
     reference fits, as independent tasks on the engine's threads -> the table."""
-    k_values, samples, M, F, E = _samples_and_k(X, k_values, random_state)
+    k_values, samples, M, F, E, kinds = _samples_and_k(X, k_values, random_state, algorithms)
     from sklearn.metrics import pairwise_distances
 
     D = pairwise_distances(E)
@@ -283,8 +283,11 @@ def _sweep(X, algorithms, k_values, band, layout, random_state, progress):
                                                     random_state)
         else:
             for k in k_values:
+                if k > kinds[algorithm]:  # more segments than kinds of customer it can see
+                    continue
                 tasks[(algorithm, k)] = partial(_partition_row, algorithm, k, M, F, E, D, band,
-                                                layout, random_state, resamples[(algorithm, k)])
+                                                layout, random_state, resamples[(algorithm, k)],
+                                                kinds[algorithm])
     if "kmeans" in algorithms:
         for k, refs in _gap_references(E, k_values, random_state).items():
             tasks[("gap", k)] = partial(_reference_log_w, refs, k, random_state)
@@ -335,9 +338,10 @@ def _run_longest_first(tasks: dict, progress: Progress | None) -> dict:
     return {key: by_key[key] for key in tasks}
 
 
-def _samples_and_k(X, k_values, random_state):
+def _samples_and_k(X, k_values, random_state, algorithms=("kmeans", "gmm")):
     """The k that can be tried and the samples: (k values, samples, mixture fit rows with
-    gaps, filled fit rows, filled evaluation rows). Refuses when no k is left."""
+    gaps, filled fit rows, filled evaluation rows, the distinct rows k-means and the
+    mixture's starts see). Refuses when no k is left."""
     n = X.shape[0]
     k_values = tuple(sorted({int(k) for k in k_values if 2 <= int(k) < n}))
     if not k_values:
@@ -359,21 +363,26 @@ def _samples_and_k(X, k_values, random_state):
         )
     # Customers with the same prepared values always share a segment, so k above the number
     # of distinct rows leaves segments empty: k-means warned once per fit (dozens of lines on
-    # the terminal) and the table offered a k no partition can have.
-    distinct = distinct_rows(F)
-    if distinct < 2:
+    # the terminal) and the table offered a k no partition can have. Counted on the rows each
+    # fit sees: k-means the complete (or filled) rows, the mixture's k-means starts its rows
+    # with gaps filled (a gap is then a value of its own, unless it falls on 0).
+    kinds = {"kmeans": distinct_rows(F), "gmm": distinct_rows(_filled(M))}
+    most = max(kinds.get(a, kinds["kmeans"]) for a in algorithms)
+    if most < 2:
         raise DataError(
-            "Every customer has the same values in the features, so there is nothing to tell "
-            "segments apart; add columns that differ between customers."
+            "After preparation (far outliers clipped) every customer has the same feature "
+            "values, so there is nothing to tell segments apart; add columns that differ "
+            "between customers."
         )
-    if distinct < max(k_values):
-        if distinct < min(k_values):
+    if most < max(k_values):
+        if most < min(k_values):
             raise SettingsError(
-                f"The customers' features take only {distinct} distinct combinations, so at "
-                f"most {distinct} segments can differ; choose a k of at most {distinct}."
+                f"After preparation the customers' features take only {most} distinct "
+                f"combinations, so at most {most} segments can differ; choose a k (or a "
+                f"--k-range) of at most {most}."
             )
-        k_values = tuple(k for k in k_values if k <= distinct)
-    return k_values, samples, M, F, E
+        k_values = tuple(k for k in k_values if k <= most)
+    return k_values, samples, M, F, E, kinds
 
 
 def distinct_rows(X: np.ndarray) -> int:
@@ -402,10 +411,11 @@ def _ward_trees(E: np.ndarray, random_state: int):
     return tree, resample_trees
 
 
-def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, resamples):
+def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, resamples,
+                   kinds=None):
     """Fit k-means or the mixture at k, score it on the evaluation rows and refit it on the
     given resamples for stability: [(the row, the fit, k-means' log inertia for the gap
-    statistic or None)]."""
+    statistic or None)]. ``kinds``: the distinct rows the fit sees (None: many)."""
     start = time.perf_counter()
     data = M if algorithm == "gmm" else F
     starts = GMM_STARTS if algorithm == "gmm" else 3
@@ -416,7 +426,12 @@ def _partition_row(algorithm, k, M, F, E, D, band, layout, random_state, resampl
     stab = []
     for i, idx in enumerate(resamples):
         # A refit is only compared with the fit: its BIC and ICL would be a pass for nothing.
-        refit = fit_clusters(data[idx], algorithm, k, layout=layout,
+        k_refit = k
+        if kinds is not None and kinds < 2 * k:
+            # Few kinds of customer: an 80% resample can miss a rare one, and then has fewer
+            # distinct rows than k. Its refit has as many segments as it can, and agrees less.
+            k_refit = min(k, distinct_rows(_filled(data[idx])))
+        refit = fit_clusters(data[idx], algorithm, k_refit, layout=layout,
                              random_state=random_state + 7 + i, n_init=1, scored=False)
         stab.append(adjusted_rand(eval_labels, refit.assign(E)[0]))
     log_inertia = None
