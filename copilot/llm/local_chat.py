@@ -15,6 +15,7 @@ rewritten into an enum here and everything is validated again upstream anyway.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import copy
 import json
 import os
@@ -55,6 +56,7 @@ class _Loaded:
 
         self.llm = llm
         self.lock = threading.Lock()  # a Llama (its context and KV cache) is not thread-safe
+        self.closed = False  # set under ``lock`` by close_models: no call may use it after
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         self.formatter = Jinja2ChatFormatter(
             template=llm.metadata["tokenizer.chat_template"],
@@ -77,6 +79,12 @@ def default_threads() -> int:
 
 _CACHE: dict[tuple[str, int, int], _Loaded] = {}
 _CACHE_LOCK = threading.Lock()
+_EXIT = {"registered": False, "closing": False}
+
+
+class ModelClosedError(RuntimeError):
+    """The process is exiting and its models are freed: a call still running on a daemon
+    thread (the chat app leaves them when the user quits) gets this, never a freed model."""
 
 
 def _token_text(llm: Any, token: int) -> str:
@@ -87,6 +95,8 @@ def load_llama(model_path: str, n_ctx: int = 4096, n_threads: int = 2, seed: int
     """Load the model once per (path, n_ctx, n_threads) per process: it costs seconds and 1.3 GB."""
     key = (str(Path(model_path).resolve()), n_ctx, n_threads)
     with _CACHE_LOCK:
+        if _EXIT["closing"]:
+            raise ModelClosedError("the embedded model is closed: the process is exiting")
         if key not in _CACHE:
             from llama_cpp import Llama
 
@@ -99,9 +109,11 @@ def load_llama(model_path: str, n_ctx: int = 4096, n_threads: int = 2, seed: int
                 seed=seed,
             )
             if "tokenizer.chat_template" not in llm.metadata:
+                llm.close()
                 raise ValueError(f"{model_path} has no chat template in its GGUF metadata")
-            if not _CACHE:
+            if not _EXIT["registered"]:
                 atexit.register(close_models)
+                _EXIT["registered"] = True
             _CACHE[key] = _Loaded(llm)
         return _CACHE[key]
 
@@ -112,18 +124,28 @@ def close_models() -> None:
     Left to the garbage collector at interpreter exit, a Llama is freed after llama_cpp's own
     module globals are gone, and Python prints "Exception ignored in Llama.__del__" with a
     traceback (TypeError: 'NoneType' object is not callable) on the way out. Exit handlers run
-    while the modules are whole."""
-    with _CACHE_LOCK:
+    while the modules are whole. No model loads after this, and a call that was waiting for a
+    model's lock finds it closed (``ModelClosedError``) instead of using freed memory."""
+    # The exit does not wait for a model still loading or answering (a call ends at its
+    # deadline): a model left open only costs the message.
+    if not _CACHE_LOCK.acquire(timeout=2.0):
+        return
+    try:
+        _EXIT["closing"] = True
         loaded = list(_CACHE.values())
         _CACHE.clear()
+    finally:
+        _CACHE_LOCK.release()
     for model in loaded:
-        # Not under a call still running on another thread; a call ends at its deadline, but
-        # the exit does not wait for one: an unclosed model only costs the message.
-        if model.lock.acquire(timeout=2.0):
-            try:
+        if not model.lock.acquire(timeout=2.0):
+            continue
+        try:
+            model.closed = True
+            # One model's failure to close must not keep the others open.
+            with contextlib.suppress(Exception):
                 model.llm.close()
-            finally:
-                model.lock.release()
+        finally:
+            model.lock.release()
 
 
 def _text(content: Any) -> str:
@@ -314,6 +336,8 @@ class ChatLocalLlama(BaseChatModel):
         loaded = load_llama(self.model_path, self.n_ctx, self.n_threads, self.seed)
         start = time.monotonic()
         with loaded.lock:
+            if loaded.closed:
+                raise ModelClosedError("the embedded model is closed: the process is exiting")
             text, finish, usage = self._complete(
                 loaded,
                 chat,

@@ -6,6 +6,7 @@ Real-model timings on 2 vCPUs: load about 4 s once per module, a forced tool cal
 
 from __future__ import annotations
 
+import sys
 import time
 from enum import Enum
 from typing import Annotated
@@ -240,7 +241,6 @@ def test_a_loaded_model_is_closed_at_exit_without_a_traceback(tmp_path):
     # Left to the garbage collector at interpreter exit, llama_cpp's Llama printed "Exception
     # ignored in Llama.__del__" and a traceback after the suite (and any run that loaded it).
     import subprocess
-    import sys
 
     from tests.conftest import REPO
 
@@ -257,3 +257,33 @@ def test_a_loaded_model_is_closed_at_exit_without_a_traceback(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["closed"]
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_after_the_exit_handler_no_model_loads_and_a_waiting_call_finds_it_closed(
+        monkeypatch, tmp_path):
+    # The chat app leaves model calls running on daemon threads when the user quits: one that
+    # got its model before the exit handler freed it must not use freed memory, and none may
+    # load the 1.3 GB model again while the interpreter shuts down.
+    import types
+
+    from copilot.llm import local_chat
+
+    fake = types.ModuleType("llama_cpp")
+    exec(FAKE_LLAMA_CPP, fake.__dict__)  # noqa: S102 - the test's own fake module
+    formats = types.ModuleType("llama_cpp.llama_chat_format")
+    exec(FAKE_FORMAT, formats.__dict__)  # noqa: S102
+    monkeypatch.setitem(sys.modules, "llama_cpp", fake)
+    monkeypatch.setitem(sys.modules, "llama_cpp.llama_chat_format", formats)
+    monkeypatch.setattr(local_chat, "_CACHE", {})
+    monkeypatch.setattr(local_chat, "_EXIT", {"registered": True, "closing": False})
+    model_file = tmp_path / "model.gguf"
+    model_file.write_bytes(b"")
+    loaded = local_chat.load_llama(str(model_file))
+    local_chat.close_models()
+    assert loaded.closed and loaded.llm.closed
+    with pytest.raises(local_chat.ModelClosedError):
+        local_chat.load_llama(str(model_file))
+    chat = ChatLocalLlama(model_path=str(model_file))
+    monkeypatch.setattr(local_chat, "load_llama", lambda *args: loaded)
+    with pytest.raises(local_chat.ModelClosedError):
+        chat.invoke([HumanMessage(content="hello")])
