@@ -139,8 +139,9 @@ def pytest_configure(config):
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    for name in INNER_THREAD_VARIABLES:
-        os.environ.setdefault(name, str(max(1, cores // workers)))
+    share = str(max(1, cores // workers))
+    if all(os.environ.setdefault(name, share) == share for name in INNER_THREAD_VARIABLES):
+        os.environ["SEGMENT_COPILOT_TEST_INNER_THREADS"] = share  # what test_isolation checks
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -319,7 +319,7 @@ class CopilotApp(App[int]):
         roles, quality, error = self._inspection
         view = PanelView(s, roles=roles, quality=quality, inspect_error=error,
                          last_sweep=self._last_sweep)
-        # Only the visible panel is drawn (the memo preview alone mounts hundreds of widgets);
+        # Only the visible panel is drawn (the data table and the memo take a while to build);
         # the others catch up when their tab is opened.
         panel = PANELS[self.query_one(TabbedContent).active]
         try:
