@@ -101,12 +101,9 @@ class Session(SessionOutputs):
                                                         **options),
                                    as_of=as_of, horizon_days=horizon_days,
                                    progress=self._progress)
-            rate = f" {s.outcome_headline}." if s.outcome_headline else ""
-            self._emit("result", f"Built {len(s.features)} features for {s.n_customers:,} "
-                       f"customers from {s.rows_used:,} events "
-                       f"({s.first_event:%Y-%m-%d} to {s.last_event:%Y-%m-%d}).{rate}",
-                       step="build_features", path=str(out), customers=s.n_customers,
-                       features=len(s.features), outcomes=[o.name for o in s.outcomes])
+            self._emit("result", s.headline, step="build_features", path=str(out),
+                       customers=s.n_customers, features=len(s.features),
+                       outcomes=[o.name for o in s.outcomes])
             return out
 
         args = {"path": str(path), "id_column": id_column, "time_column": time_column,
@@ -272,13 +269,9 @@ class Session(SessionOutputs):
                 self.analysis, self.client(client), goal=self.goal, initiatives=initiatives,
                 with_strategy=with_strategy, user_names=self.user_names)
             self.folder.rename_model(given_names(self.writing))
-            names = [n.name for n in writing.narratives]
-            drafts = sum(n.author.status == "fallback" for n in writing.narratives)
-            self._emit("result", f"Named {len(names)} segments"
-                       f"{' and drafted a strategy' if writing.strategy else ''}: "
-                       f"{', '.join(names)}"
-                       f"{f' ({drafts} deterministic drafts)' if drafts else ''}.", step="write",
-                       names=names, notices=list(writing.notices), calls=writing.calls)
+            self._emit("result", writing.headline, step="write",
+                       names=[n.name for n in writing.narratives],
+                       notices=list(writing.notices), calls=writing.calls)
             return writing
 
         args: dict[str, Any] = {"initiatives": list(initiatives)} if initiatives else {}

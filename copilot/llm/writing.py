@@ -39,6 +39,16 @@ class Writing(Frozen):
     calls: int
     seconds: dict[str, float]
 
+    @property
+    def headline(self) -> str:
+        """What was written, in the one line the chat shows after it: the names, and how many
+        of the narratives are deterministic drafts."""
+        names = [n.name for n in self.narratives]
+        drafts = sum(n.author.status == "fallback" for n in self.narratives)
+        return (f"Named {len(names)} segments"
+                f"{' and drafted a strategy' if self.strategy else ''}: {', '.join(names)}"
+                f"{f' ({drafts} deterministic drafts)' if drafts else ''}.")
+
 
 def open_client(
     settings: LLMSettings,

@@ -203,3 +203,17 @@ def test_every_number_in_the_telco_memo_comes_from_the_analysis(telco):
                                writing.model_dump(mode="json")) == []
     assert "Churn" in memo and "7,043" in memo
     assert len(files.charts) == 4 and all(Path(c).is_file() for c in files.charts)
+
+
+def test_the_chat_line_after_writing_names_every_segment_and_counts_the_drafts(
+        analysis, drafts, scripted):
+    n = len(analysis.profiles)
+    # Without a model every narrative is a deterministic draft, and the line says how many.
+    assert drafts.headline.startswith(f"Named {n} segments and drafted a strategy: ")
+    assert drafts.headline.endswith(f" ({n} deterministic drafts).")
+    # The scripted model: every name is listed, in order, then the narratives it left drafts.
+    names = ", ".join(narrative.name for narrative in scripted.narratives)
+    left = sum(narrative.author.status == "fallback" for narrative in scripted.narratives)
+    assert scripted.headline == (f"Named {n} segments and drafted a strategy: {names}"
+                                 + (f" ({left} deterministic drafts)." if left else "."))
+    assert all(narrative.name in drafts.headline for narrative in drafts.narratives)

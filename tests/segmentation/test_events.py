@@ -135,6 +135,19 @@ def test_cutoff_splits_features_and_outcomes_by_hand():
                                "outcome_orders_after")
 
 
+def test_the_headline_the_chat_shows_says_the_hand_counts():
+    # 2 customers from the 6 lines with an ID, over the log's dates; with the Feb 1 cut-off,
+    # 1 customer (B first bought after it) and the base rate of buying again (A did not).
+    plain = build_features(_tiny_log(), RETAIL_SPEC).summary
+    n_features = len(plain.features)
+    assert plain.headline == (f"Built {n_features} features for 2 customers from 6 events "
+                              "(2024-01-01 to 2024-02-10).")
+    cut = build_features(_tiny_log(), RETAIL_SPEC, as_of="2024-02-01").summary
+    assert cut.headline.startswith(f"Built {len(cut.features)} features for 1 customer from ")
+    assert cut.headline.endswith(f" {cut.outcome_headline}.")
+    assert cut.outcome_headline.startswith("0.0% of customers ")
+
+
 def test_without_order_column_lines_at_one_timestamp_are_one_order():
     spec = EventSpec(id="CustomerID", time="InvoiceDate", amount="Quantity*UnitPrice")
     a = _row(build_features(_tiny_log(), spec), "A")

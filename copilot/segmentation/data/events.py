@@ -124,6 +124,16 @@ class EventSummary(Frozen):
         return _window_phrase(self.horizon_days, self.outcome_days)
 
     @property
+    def headline(self) -> str:
+        """What was built, in the one line the chat shows: the features, the customers, the
+        events and their dates, then the first outcome's base rate (with a cut-off)."""
+        rate = f" {self.outcome_headline}." if self.outcome_headline else ""
+        who = "customer" if self.n_customers == 1 else "customers"
+        return (f"Built {len(self.features)} features for {self.n_customers:,} {who} from "
+                f"{self.rows_used:,} events ({self.first_event:%Y-%m-%d} to "
+                f"{self.last_event:%Y-%m-%d}).{rate}")
+
+    @property
     def outcome_headline(self) -> str | None:
         """The first outcome's base rate as a sentence a PM reads right, without the period:
         "41.2% of customers bought again in the 30 days after the cut-off
