@@ -245,4 +245,3 @@ def test_gaps_count_as_kinds_for_the_mixture_but_not_for_k_means():
     with pytest.raises(SettingsError, match=f"only {kinds} distinct"):
         run_segmentation(frame, settings.model_copy(update={"k": kinds + 1,
                                                              "algorithm": "kmeans"}))
-

@@ -196,17 +196,13 @@ def skew_transform(values: np.ndarray, kind: str, lam: float | None) -> np.ndarr
         # New rows far beyond the training range may overflow to inf, which the clip at the
         # fitted fences then bounds: no warning for the user.
         with np.errstate(over="ignore", invalid="ignore"):
-            return _yeo_johnson_with_gaps(values, lam)
+            ok = ~np.isnan(values)
+            if ok.all():
+                return yeo_johnson(values, lam)
+            out = np.full_like(values, np.nan)
+            out[ok] = yeo_johnson(values[ok], lam)
+            return out
     return values
-
-
-def _yeo_johnson_with_gaps(values: np.ndarray, lam: float) -> np.ndarray:
-    ok = ~np.isnan(values)
-    if ok.all():
-        return yeo_johnson(values, lam)
-    out = np.full_like(values, np.nan)
-    out[ok] = yeo_johnson(values[ok], lam)
-    return out
 
 
 def yeo_johnson(x: np.ndarray, lam: float) -> np.ndarray:

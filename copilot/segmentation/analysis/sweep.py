@@ -366,8 +366,10 @@ def _samples_and_k(X, k_values, random_state, algorithms=("kmeans", "gmm")):
     # the terminal) and the table offered a k no partition can have. Counted on the rows each
     # fit sees: k-means the complete (or filled) rows, the mixture's k-means starts its rows
     # with gaps filled (a gap is then a value of its own, unless it falls on 0).
-    kinds = {"kmeans": distinct_rows(F), "gmm": distinct_rows(_filled(M))}
-    most = max(kinds.get(a, kinds["kmeans"]) for a in algorithms)
+    kinds = {"kmeans": distinct_rows(F)}
+    if "gmm" in algorithms:  # a filled copy of the mixture's rows only when one is fitted
+        kinds["gmm"] = distinct_rows(_filled(M))
+    most = max(kinds["gmm" if a == "gmm" else "kmeans"] for a in algorithms)
     if most < 2:
         raise DataError(
             "After preparation (far outliers clipped) every customer has the same feature "
