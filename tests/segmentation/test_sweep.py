@@ -12,6 +12,7 @@ from copilot.segmentation.analysis.sweep import (
     SweepTable,
     adjusted_rand,
     davies_bouldin_calinski_harabasz,
+    distinct_rows,
     draw_samples,
     fit_final,
     silhouette_precomputed,
@@ -288,3 +289,11 @@ def test_davies_bouldin_and_calinski_harabasz_are_scikit_learns(seed):
         assert ch == pytest.approx(calinski_harabasz_score(x, lab), rel=1e-10, abs=1e-12)
     with pytest.raises(ValueError):
         davies_bouldin_calinski_harabasz(X, np.zeros(n, int))
+
+
+def test_distinct_rows_counts_points_not_spellings():
+    # -0.0 and 0.0 are one point to k-means; a row order or a copy changes nothing.
+    X = np.array([[0.0, 1.0], [-0.0, 1.0], [2.0, 1.0], [2.0, 1.0], [0.0, -0.0]])
+    assert distinct_rows(X) == 3
+    assert distinct_rows(X[::-1]) == distinct_rows(np.asfortranarray(X)) == 3
+

@@ -388,9 +388,9 @@ def _samples_and_k(X, k_values, random_state, algorithms=("kmeans", "gmm")):
 
 
 def distinct_rows(X: np.ndarray) -> int:
-    """How many different rows ``X`` has (by their bytes: 0.0 and -0.0 count as two, which
-    only errs towards trying a k)."""
-    rows = np.ascontiguousarray(X)
+    """How many different points the rows of ``X`` are (compared by their bytes, after
+    ``+ 0.0`` turns every -0.0 into 0.0: k-means sees the two as one point)."""
+    rows = np.ascontiguousarray(X, dtype=float) + 0.0
     return len(np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))))
 
 
